@@ -1,0 +1,40 @@
+// The Node-API surface of camwire's C++ core. Only glue lives here: each
+// export marshals arguments into plain C++ structs, calls cpp/, and maps the
+// result back. Protocol code stays in cpp/.
+#include <napi.h>
+
+#include "common/build_info.h"
+
+namespace {
+
+Napi::Object VersionPair(Napi::Env env, const camwire::LibraryVersion& v) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("compiled", v.compiled);
+  o.Set("runtime", v.runtime);
+  return o;
+}
+
+// probe(): what this addon was built with and what it runs against.
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const camwire::BuildInfo b = camwire::GetBuildInfo();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("version", b.camwire_version);
+  out.Set("coreCxxStandard", b.cxx_standard);
+  out.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  Napi::Array modules = Napi::Array::New(env, b.modules.size());
+  for (size_t i = 0; i < b.modules.size(); ++i) modules.Set(static_cast<uint32_t>(i), b.modules[i]);
+  out.Set("modules", modules);
+  out.Set("openssl", VersionPair(env, b.openssl));
+  out.Set("libusb", b.has_libusb ? VersionPair(env, b.libusb) : env.Null());
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(camwire, Init)

@@ -1,0 +1,38 @@
+#include "common/build_info.h"
+
+#include <cstdio>
+
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#ifdef CAMWIRE_WITH_LIBUSB
+#include <libusb.h>
+#endif
+
+#ifndef CAMWIRE_VERSION
+#define CAMWIRE_VERSION "unknown"
+#endif
+
+namespace camwire {
+
+BuildInfo GetBuildInfo() {
+  BuildInfo info;
+  info.camwire_version = CAMWIRE_VERSION;
+  info.cxx_standard = std::to_string(__cplusplus);
+  // Modules register here as they land (kvs, ptp, ptp-usb); the core has
+  // none yet, and says so rather than pretending.
+  info.openssl.compiled = OPENSSL_VERSION_TEXT;
+  info.openssl.runtime = OpenSSL_version(OPENSSL_VERSION);
+#ifdef CAMWIRE_WITH_LIBUSB
+  info.has_libusb = true;
+  char api[16];
+  std::snprintf(api, sizeof api, "0x%08x", static_cast<unsigned>(LIBUSB_API_VERSION));
+  info.libusb.compiled = std::string("API ") + api;
+  const libusb_version* v = libusb_get_version();
+  info.libusb.runtime = std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                        std::to_string(v->micro) + "." + std::to_string(v->nano) + (v->rc ? v->rc : "");
+#endif
+  return info;
+}
+
+}  // namespace camwire

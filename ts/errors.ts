@@ -1,0 +1,29 @@
+/**
+ * Every failure camwire reports, from TypeScript or from the native core, is a
+ * CamwireError with a stable string `code` (e.g. `MQTT_UNKNOWN_CA`) and one
+ * human line in `message`. Match on `code`; the message may improve.
+ */
+export class CamwireError extends Error {
+  readonly code: string;
+  /** A one-line suggestion of what to do about it, when there is one. */
+  readonly hint?: string;
+  /** Extra machine-readable facts (file names, counts); never secrets. */
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: { cause?: unknown; hint?: string; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CamwireError';
+    this.code = code;
+    if (options.hint !== undefined) this.hint = options.hint;
+    if (options.details !== undefined) this.details = options.details;
+  }
+
+  /** The shape `--json` prints for an error. */
+  toJSON(): { code: string; message: string; hint?: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isCamwireError(e: unknown, code?: string): e is CamwireError {
+  return e instanceof CamwireError && (code === undefined || e.code === code);
+}

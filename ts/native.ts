@@ -1,0 +1,70 @@
+/**
+ * The only file that loads the native addon. Resolution is node-gyp-build's:
+ * `CAMWIRE_PREBUILD` (a directory) if set, then build/Release and build/Debug
+ * (a developer's source build), then prebuilds/<platform>-<arch>/ with
+ * prebuildify's tags. The typed interface of everything the addon exports is
+ * declared here.
+ */
+import path from 'node:path';
+import { CamwireError } from './errors';
+
+export interface LibraryVersion {
+  /** Version of the headers the core was compiled against. */
+  compiled: string;
+  /** Version reported by the library loaded in this process. */
+  runtime: string;
+}
+
+export interface NativeProbe {
+  /** camwire version baked in at build time (from package.json). */
+  version: string;
+  /** `__cplusplus` of the C++ core: 201402 (C++14). */
+  coreCxxStandard: string;
+  napiVersion: number;
+  /** Protocol modules compiled into the core (kvs, ptp, ...). */
+  modules: string[];
+  /** OpenSSL: the runtime one is Node's own, which the addon shares. */
+  openssl: LibraryVersion;
+  libusb: LibraryVersion | null;
+}
+
+export interface NativeBinding {
+  probe(): NativeProbe;
+}
+
+/** The package root: dist/ and ts/ both sit one level below it. */
+export const packageRoot = path.resolve(__dirname, '..');
+
+let cached: { binding: NativeBinding; file: string } | undefined;
+
+function load(): { binding: NativeBinding; file: string } {
+  if (cached) return cached;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  let file: string;
+  try {
+    file = gypBuild.path(packageRoot);
+  } catch (e) {
+    throw new CamwireError('NATIVE_NOT_FOUND', `no camwire native addon for ${process.platform}-${process.arch} under ${packageRoot}`, {
+      cause: e,
+      hint: 'run `npm rebuild camwire` (needs cmake, g++, libssl-dev, libusb-1.0-0-dev) or install a package that carries a prebuild',
+    });
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = { binding: require(file) as NativeBinding, file };
+  } catch (e) {
+    throw new CamwireError('NATIVE_LOAD_FAILED', `the camwire native addon at ${file} did not load: ${(e as Error).message}`, { cause: e });
+  }
+  return cached;
+}
+
+/** The loaded addon. Throws CamwireError NATIVE_NOT_FOUND / NATIVE_LOAD_FAILED. */
+export function native(): NativeBinding {
+  return load().binding;
+}
+
+/** The path of the .node file that was (or would be) loaded. */
+export function nativePath(): string {
+  return load().file;
+}

@@ -1,0 +1,104 @@
+/**
+ * JSON documents for the AWS side of an own-CA fleet: the IoT policy that
+ * limits each camera to its own client id and `cameras/{thing}/...` topics,
+ * and the Just-in-Time Provisioning template that creates the thing from the
+ * certificate's CN on first connect.
+ */
+import { CamwireError } from '../errors';
+
+const THING = '${iot:Connection.Thing.ThingName}';
+
+export interface PolicyOptions {
+  /** AWS region, e.g. eu-west-1; `*` (any) when absent. */
+  region?: string;
+  /** 12-digit account id; `*` when absent. */
+  accountId?: string;
+  /** Topic root; DESIGN.md fixes `cameras`. */
+  topicRoot?: string;
+}
+
+export interface IotPolicyDocument {
+  Version: '2012-10-17';
+  Statement: Array<{ Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, string>> }>;
+}
+
+function arnPrefix(o: PolicyOptions): string {
+  const region = o.region ?? '*';
+  const account = o.accountId ?? '*';
+  if (region !== '*' && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new CamwireError('PKI_BAD_ARGUMENT', `"${region}" is not an AWS region name (like eu-west-1)`);
+  if (account !== '*' && !/^\d{12}$/.test(account)) throw new CamwireError('PKI_BAD_ARGUMENT', `"${account}" is not a 12-digit AWS account id`);
+  return `arn:aws:iot:${region}:${account}`;
+}
+
+/**
+ * The device policy: connect only as client id = own thing name (with the
+ * certificate attached to that thing), publish, receive and subscribe only
+ * under `cameras/{thing}/`, and keep the retained status topic.
+ */
+export function iotPolicy(o: PolicyOptions = {}): IotPolicyDocument {
+  const arn = arnPrefix(o);
+  const root = o.topicRoot ?? 'cameras';
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: `${arn}:client/${THING}`,
+        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+      },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:RetainPublish'], Resource: `${arn}:topic/${root}/${THING}/*` },
+      { Effect: 'Allow', Action: 'iot:Receive', Resource: `${arn}:topic/${root}/${THING}/*` },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/${root}/${THING}/*` },
+    ],
+  };
+}
+
+export interface JitpOptions extends PolicyOptions {
+  /** IAM role AWS IoT assumes to provision (managed policy AWSIoTThingsRegistration). */
+  roleArn?: string;
+  /** Attach this existing policy by name instead of an inline policy document. */
+  policyName?: string;
+  /** Optional thing type for provisioned things. */
+  thingTypeName?: string;
+}
+
+export interface JitpTemplateBody {
+  Parameters: Record<string, { Type: 'String'; Default?: string }>;
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; OverrideSettings?: Record<string, string> }>;
+}
+
+/** The provisioning template: thing name from the certificate CN, the certificate ACTIVE, the policy attached. */
+export function jitpTemplateBody(o: JitpOptions = {}): JitpTemplateBody {
+  const thingProps: Record<string, unknown> = { ThingName: { Ref: 'AWS::IoT::Certificate::CommonName' } };
+  if (o.thingTypeName) thingProps['ThingTypeName'] = o.thingTypeName;
+  const policyProps: Record<string, unknown> = o.policyName
+    ? { PolicyName: o.policyName }
+    : { PolicyDocument: JSON.stringify(iotPolicy(o)) };
+  return {
+    // Only parameters every camwire certificate carries: a declared parameter
+    // the certificate lacks (Country, say) makes provisioning fail.
+    Parameters: {
+      'AWS::IoT::Certificate::CommonName': { Type: 'String' },
+      'AWS::IoT::Certificate::Id': { Type: 'String' },
+    },
+    Resources: {
+      thing: { Type: 'AWS::IoT::Thing', OverrideSettings: { ThingTypeName: 'REPLACE' }, Properties: thingProps },
+      certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
+      policy: { Type: 'AWS::IoT::Policy', Properties: policyProps },
+    },
+  };
+}
+
+/**
+ * The `registrationConfig` for `aws iot register-ca-certificate
+ * --registration-config file://...`: the template body as a JSON string plus
+ * the provisioning role.
+ */
+export function jitpRegistrationConfig(o: JitpOptions = {}): { templateBody: string; roleArn: string } {
+  const roleArn = o.roleArn ?? `arn:aws:iam::${o.accountId ?? '123456789012'}:role/camwire-jitp`;
+  if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) {
+    throw new CamwireError('PKI_BAD_ARGUMENT', `"${roleArn}" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`);
+  }
+  return { templateBody: JSON.stringify(jitpTemplateBody(o)), roleArn };
+}
