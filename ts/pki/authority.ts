@@ -4,6 +4,7 @@
  * the device, and the verification certificate AWS IoT asks for when a CA is
  * registered in DEFAULT mode.
  */
+import { isIP } from 'node:net';
 import { createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { x509 } from './x509';
 import { CamwireError } from '../errors';
@@ -124,6 +125,42 @@ export class CertificateAuthority {
     const pair = await generateKeyPair(keyType);
     const issued = await this.sign(`CN=${dnEscape(thing)}`, pair.keys.publicKey, keyType, clientExtensions(keyType), options, 365);
     return { ...issued, keyPem: await exportPrivateKeyPem(pair.keys.privateKey) };
+  }
+
+  /**
+   * Issues a TLS server certificate (serverAuth, SAN for each DNS name or IP),
+   * for the brokers and stores camwire runs locally (tests, `camwire demo`).
+   */
+  async issueServer(commonName: string, altNames: string[], options: Validity & { keyType?: KeyType } = {}): Promise<IssuedCertificate & { keyPem: string }> {
+    const keyType = options.keyType ?? 'rsa';
+    const pair = await generateKeyPair(keyType);
+    const usage = keyType === 'rsa' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
+    const san = new x509.SubjectAlternativeNameExtension(altNames.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })));
+    const issued = await this.sign(`CN=${dnEscape(commonName)}`, pair.keys.publicKey, keyType, [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(usage, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      san,
+    ], options, 365);
+    return { ...issued, keyPem: await exportPrivateKeyPem(pair.keys.privateKey) };
+  }
+
+  /**
+   * A CRL listing the given serial numbers (hex) as revoked, for brokers that
+   * check revocation (Mosquitto's `crlfile`).
+   */
+  async createCrl(revokedSerials: string[], options: { days?: number } = {}): Promise<string> {
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000 - BACKDATE_MS);
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.certificate.subjectName,
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + (options.days ?? 30) * DAY_MS),
+      signingKey: this.signingKey,
+      signingAlgorithm: signingAlgorithm(this.keyType),
+      entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: now })),
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)],
+    });
+    return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
   }
 
   /**
