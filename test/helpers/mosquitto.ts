@@ -70,6 +70,9 @@ export class MosquittoBroker {
     const lines = [
       'per_listener_settings true',
       this.o.persistence ? `persistence true\npersistence_location ${d}/\nautosave_interval 1\nautosave_on_changes true` : 'persistence false',
+      // Forward every message to an online subscriber at once rather than
+      // holding it in the broker's memory queue behind an in-flight window.
+      'max_inflight_messages 0',
       'log_dest stderr',
       'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
       'connection_messages true',

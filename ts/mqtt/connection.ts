@@ -230,6 +230,10 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   private onClose(): void {
     // Whatever was in flight on the lost connection is sent again, in order,
     // on the next one: mqtt.js's own store does not survive reconnect().
+    // mqtt.js keeps callbacks of the lost connection's packets; they will
+    // never fire, and a clean end() would wait for them forever.
+    const client = this.client;
+    if (client) for (const id of Object.keys(client.outgoing)) delete client.outgoing[Number(id)];
     if (this.inFlight.size) {
       this.toSend = [...this.inFlight.values(), ...this.toSend].sort((a, b) => a.seq - b.seq);
       this.inFlight.clear();
@@ -358,7 +362,11 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
           new Promise((r) => setTimeout(r, 2000)),
         ]);
       }
-      await new Promise<void>((res) => client.end(o.force === true || !client.connected, {}, () => res()));
+      // A clean end waits for this connection's in-flight PUBACKs; bounded, then forced.
+      await new Promise<void>((res) => {
+        const t = setTimeout(() => client.end(true, {}, () => res()), 5000);
+        client.end(o.force === true || !client.connected, {}, () => { clearTimeout(t); res(); });
+      });
     }
     const closed = new CamwireError('MQTT_CLOSED', `connection closed with ${this.outbox?.size ?? 0} message(s) unacknowledged; they stay in the outbox`);
     for (const w of this.drainWaiters.splice(0)) w.reject(closed);

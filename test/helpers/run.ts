@@ -1,0 +1,21 @@
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'camwire.js');
+
+/** Runs a command synchronously and returns its output; never throws on a non-zero exit. */
+export function run(cmd: string, args: string[], o: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { encoding: 'utf8', input: o.input, cwd: o.cwd ?? ROOT, env: o.env ?? process.env, timeout: 120_000 });
+}
+
+/** Runs the built CLI (dist/), as a user would. */
+export function camwire(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+  return run(process.execPath, [CLI, ...args], o);
+}
+
+export function camwireJson<T = Record<string, unknown>>(args: string[], o: { input?: string } = {}): T {
+  const r = camwire(['--json', ...args], o);
+  if (r.status !== 0) throw new Error(`camwire ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}

@@ -1,0 +1,65 @@
+/** The `camwire` command line. Every command has --help; --json prints machine output. */
+import { Command, CommanderError } from 'commander';
+import { native, nativePath } from '../native';
+import { makeOutput, Output, printError } from './output';
+import { pkiCommand } from './pki';
+import { mqttCommand } from './mqtt';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('camwire')
+    .description('camera-to-cloud toolkit: own-CA identity, MQTT over mutual TLS, pre-signed uploads, PTP and KVS')
+    .version(version)
+    .option('--json', 'machine-readable output', false)
+    .showHelpAfterError()
+    .exitOverride();
+  const out = (): Output => makeOutput(program.opts<{ json: boolean }>().json);
+
+  program.addCommand(pkiCommand(out));
+  program.addCommand(mqttCommand(out));
+  program.command('probe')
+    .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')
+    .action(() => {
+      const p = native().probe();
+      out().result({ file: nativePath(), ...p }, [
+        `addon    ${nativePath()}`,
+        `version  ${p.version} (core C++ ${p.coreCxxStandard}, N-API ${p.napiVersion})`,
+        `modules  ${p.modules.length ? p.modules.join(', ') : '(none yet)'}`,
+        `openssl  ${p.openssl.runtime} (built against ${p.openssl.compiled})`,
+        `libusb   ${p.libusb ? `${p.libusb.runtime} (${p.libusb.compiled})` : 'not compiled in'}`,
+      ].join('\n'));
+    });
+
+  // Commands built apart from the program do not inherit exitOverride.
+  for (const c of allCommands(program)) c.exitOverride();
+  return program;
+}
+
+export function allCommands(c: Command): Command[] {
+  return c.commands.flatMap((s) => [s, ...allCommands(s)]);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  // --json is global but people type it after the subcommand too.
+  const json = argv.includes('--json');
+  const args = argv.filter((a) => a !== '--json');
+  if (json) args.splice(2, 0, '--json');
+  try {
+    await program.parseAsync(args);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return e.exitCode;
+    }
+    printError(e, json);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { CamwireError } from '../errors';
+import { DeviceConnection, DeviceConnectionOptions } from '../mqtt';
+import { Output, Progress } from './output';
+import { positiveInt, readFile } from './pki';
+
+type Out = () => Output;
+
+interface ConnOpts {
+  url: string; thing: string; cert?: string; key?: string; ca?: string; mqttVersion: string;
+  connectTimeout: number; outbox?: string; status: boolean; keepalive: number;
+}
+
+/** The connection options shared by every command that talks MQTT (also used by `upload`). */
+export function addConnectionOptions(c: Command): Command {
+  return c
+    .requiredOption('--url <url>', 'broker: mqtt://HOST:PORT (plain) or mqtts://HOST:PORT (mutual TLS; port 443 adds ALPN x-amzn-mqtt-ca)')
+    .requiredOption('--thing <name>', 'thing name = client id')
+    .option('--cert <file>', 'client certificate PEM (NAME.pem or NAME.chain.pem)')
+    .option('--key <file>', 'client private key PEM')
+    .option('--ca <file>', 'CA certificate(s) that signed the broker\'s certificate')
+    .addOption(new Option('--mqtt-version <v>', 'MQTT protocol version').choices(['3.1.1', '5']).default('3.1.1'))
+    .addOption(new Option('--connect-timeout <s>', 'give up connecting after this many seconds').argParser(positiveInt).default(30))
+    .addOption(new Option('--keepalive <s>', 'keep-alive seconds').argParser(positiveInt).default(60))
+    .option('--outbox <dir>', 'durable outbox directory: QoS 1 messages survive restarts until acknowledged')
+    .option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)');
+}
+
+export function connectionOptions(o: ConnOpts): DeviceConnectionOptions {
+  return {
+    url: o.url,
+    thing: o.thing,
+    ...(o.cert ? { cert: readFile(o.cert, 'certificate') } : {}),
+    ...(o.key ? { key: readFile(o.key, 'key') } : {}),
+    ...(o.ca ? { ca: readFile(o.ca, 'CA') } : {}),
+    protocolVersion: o.mqttVersion === '5' ? 5 : 4,
+    keepaliveSeconds: o.keepalive,
+    status: o.status,
+    ...(o.outbox ? { outboxDir: o.outbox } : {}),
+  };
+}
+
+export async function openConnection(o: ConnOpts, out: Output): Promise<DeviceConnection> {
+  const conn = new DeviceConnection(connectionOptions(o));
+  conn.on('error', (e, { fatal }) => { if (!fatal) out.info(`  ${e.code}: ${e.message}`); });
+  conn.on('reconnecting', ({ attempt, delayMs }) => out.info(`  reconnecting in ${delayMs} ms (attempt ${attempt})`));
+  await conn.connect({ timeoutMs: o.connectTimeout * 1000 });
+  return conn;
+}
+
+const qosOption = () => new Option('--qos <n>', 'QoS').choices(['0', '1']).default('1');
+
+export function mqttCommand(out: Out): Command {
+  const mqtt = new Command('mqtt').description('talk MQTT as a camera does with AWS IoT: client id = thing name, mutual TLS');
+
+  addConnectionOptions(mqtt.command('pub').description('publish a message (QoS 1 waits for PUBACK, through the outbox)'))
+    .requiredOption('--topic <topic>', 'topic, e.g. cameras/camera001/uploads')
+    .option('--message <text>', 'payload text')
+    .option('--file <file>', 'payload from a file (- for stdin)')
+    .addOption(qosOption())
+    .option('--retain', 'retain the message', false)
+    .addOption(new Option('--count <n>', 'publish the message n times ({n} in the message is replaced by the index)').argParser(positiveInt).default(1))
+    .action(async (o: ConnOpts & { topic: string; message?: string; file?: string; qos: string; retain: boolean; count: number }) => {
+      if ((o.message === undefined) === (o.file === undefined)) throw new CamwireError('CLI_BAD_ARGUMENT', 'give exactly one of --message and --file');
+      const payload = o.file !== undefined ? (o.file === '-' ? fs.readFileSync(0) : fs.readFileSync(o.file)) : Buffer.from(o.message!);
+      const output = out();
+      const started = Date.now();
+      const conn = await openConnection(o, output);
+      const connectedMs = Date.now() - started;
+      const qos = o.qos === '0' ? 0 : 1;
+      const progress = new Progress(o.count, 'publishing', !output.json && o.count > 1);
+      let done = 0;
+      const t0 = Date.now();
+      try {
+        const text = payload.toString();
+        const templated = o.count > 1 && o.file === undefined && text.includes('{n}');
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < o.count; i++) {
+          const body = templated ? Buffer.from(text.split('{n}').join(String(i))) : payload;
+          const p = conn.publish(o.topic, body, { qos, retain: o.retain }).then(() => progress.update(++done));
+          sends.push(p);
+          if (qos === 0) await p;
+        }
+        await Promise.all(sends);
+      } finally {
+        await conn.close();
+      }
+      const ms = Date.now() - t0;
+      out().result({ topic: o.topic, count: o.count, qos, bytes: payload.length, connectMs: connectedMs, publishMs: ms, perSecond: Math.round((o.count / Math.max(ms, 1)) * 1000) },
+        `published ${o.count} message(s) to ${o.topic} at QoS ${qos}${qos === 1 ? ' (all acknowledged)' : ''} in ${ms} ms`);
+    });
+
+  addConnectionOptions(mqtt.command('sub').description('subscribe and print messages (one JSON line each with --json)'))
+    .requiredOption('--topic <filter>', 'topic filter, e.g. cameras/camera001/#')
+    .addOption(qosOption())
+    .addOption(new Option('--count <n>', 'exit after n messages').argParser(positiveInt))
+    .addOption(new Option('--timeout <s>', 'exit with an error after s seconds without enough messages').argParser(positiveInt))
+    .action(async (o: ConnOpts & { topic: string; qos: string; count?: number; timeout?: number }) => {
+      const output = out();
+      const conn = await openConnection(o, output);
+      let n = 0;
+      await new Promise<void>((resolve, reject) => {
+        const timer = o.timeout ? setTimeout(() => reject(new CamwireError('MQTT_TIMEOUT', `${n} message(s) in ${o.timeout} s${o.count ? `, wanted ${o.count}` : ''}`)), o.timeout * 1000) : undefined;
+        const stop = () => { if (timer) clearTimeout(timer); resolve(); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        conn.on('message', (topic, payload, packet) => {
+          n++;
+          if (output.json) process.stdout.write(JSON.stringify({ topic, payload: payload.toString('utf8'), qos: packet.qos, retain: packet.retain }) + '\n');
+          else process.stdout.write(`${topic} ${payload.toString('utf8')}\n`);
+          if (o.count && n >= o.count) stop();
+        });
+        conn.on('error', (e, { fatal }) => { if (fatal) reject(e); });
+        conn.subscribe(o.topic, { qos: o.qos === '0' ? 0 : 1 }).then(() => output.info(`subscribed to ${o.topic}`), reject);
+      }).finally(() => conn.close());
+    });
+
+  return mqtt;
+}

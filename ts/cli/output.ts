@@ -1,0 +1,51 @@
+/** How the CLI speaks: human lines by default, one JSON document with --json, errors with code and hint. */
+import { CamwireError } from '../errors';
+
+export interface Output {
+  json: boolean;
+  /** The command's result: JSON with --json, else the human text. */
+  result(value: unknown, human: string | (() => string)): void;
+  /** A progress or status line on stderr (suppressed with --json). */
+  info(line: string): void;
+}
+
+export function makeOutput(json: boolean): Output {
+  return {
+    json,
+    result(value, human) {
+      if (json) process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+      else process.stdout.write((typeof human === 'function' ? human() : human) + '\n');
+    },
+    info(line) {
+      if (!json) process.stderr.write(line + '\n');
+    },
+  };
+}
+
+export function printError(e: unknown, json: boolean): void {
+  const err = e instanceof CamwireError ? e : new CamwireError('INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+  if (json) {
+    process.stdout.write(JSON.stringify({ error: err.toJSON() }, null, 2) + '\n');
+    return;
+  }
+  process.stderr.write(`camwire: ${err.code}: ${err.message}\n`);
+  if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+  if (err.code === 'INTERNAL' && e instanceof Error && e.stack && process.env['CAMWIRE_DEBUG']) process.stderr.write(e.stack + '\n');
+}
+
+/** A one-line progress bar that redraws itself on a TTY and stays silent elsewhere. */
+export class Progress {
+  private last = 0;
+  private readonly tty = process.stderr.isTTY === true;
+  constructor(private readonly total: number, private readonly label: string, private readonly enabled: boolean) {}
+  update(done: number): void {
+    if (!this.enabled || !this.tty) return;
+    const now = Date.now();
+    if (done < this.total && now - this.last < 100) return;
+    this.last = now;
+    const width = 30;
+    const filled = Math.round((done / Math.max(1, this.total)) * width);
+    process.stderr.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total}`);
+    if (done >= this.total) process.stderr.write('\n');
+  }
+}

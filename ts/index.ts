@@ -1,0 +1,8 @@
+/** camwire's library API. */
+export { CamwireError, isCamwireError } from './errors';
+export { native, nativePath } from './native';
+export type { NativeBinding, NativeProbe, LibraryVersion } from './native';
+export * as pki from './pki';
+export * as mqtt from './mqtt';
+export { CertificateAuthority } from './pki';
+export { DeviceConnection, DurableOutbox, topics } from './mqtt';
