@@ -44,8 +44,15 @@ function opts(name: string, thing = name, extra: Partial<DeviceConnectionOptions
   return { url: broker.url('tls'), thing, cert: fs.readFileSync(id.cert), key: fs.readFileSync(id.key), ca: caPem(), backoff: { baseMs: 50, capMs: 200 }, ...extra };
 }
 
+const open = new Set<DeviceConnection>();
+test.afterEach.always(async () => {
+  await Promise.all([...open].map((c) => c.close({ force: true })));
+  open.clear();
+});
+
 async function connected(o: DeviceConnectionOptions): Promise<DeviceConnection> {
   const c = new DeviceConnection(o);
+  open.add(c);
   c.on('error', () => undefined);
   await c.connect({ timeoutMs: 10_000 });
   return c;

@@ -71,6 +71,8 @@ export class DurableOutbox implements Outbox {
   private ackLines: string[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Set after a failed write: the file may end in a torn line, so nothing more is appended. */
+  private failure: CamwireError | undefined;
   private linesInFile = 0;
   private readonly stats: DurableOutboxStats = { pending: 0, appended: 0, syncs: 0, compactions: 0, droppedTornLines: 0 };
 
@@ -127,6 +129,7 @@ export class DurableOutbox implements Outbox {
   }
 
   append(msg: OutboxMessage): Promise<OutboxRecord> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new CamwireError('OUTBOX_CLOSED', 'the outbox is closed'));
     const rec: OutboxRecord = { ...msg, seq: ++this.seq };
     return new Promise((resolve, reject) => {
@@ -174,9 +177,12 @@ export class DurableOutbox implements Outbox {
             this.stats.syncs++;
           }
         } catch (e) {
-          const err = new CamwireError('OUTBOX_WRITE_FAILED', `could not write the outbox journal ${this.file}: ${(e as Error).message}`, { cause: e });
-          for (const w of batch) w.reject(err);
-          continue;
+          this.failure = new CamwireError('OUTBOX_WRITE_FAILED', `could not write the outbox journal ${this.file}: ${(e as Error).message}`, {
+            cause: e, hint: 'free disk space or fix permissions, then restart: the journal is replayed and a torn last line dropped',
+          });
+          for (const w of [...batch, ...this.queue.splice(0)]) w.reject(this.failure);
+          this.ackLines = [];
+          return;
         }
         this.linesInFile += batch.length + acks.length;
         for (const w of batch) {
