@@ -1,0 +1,121 @@
+/** The camwire CLI as a user runs it: every command has --help, --json is parseable, errors carry codes. */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+import { allCommands, buildProgram } from '../ts/cli/main';
+import { CertificateAuthority } from '../ts/pki';
+import { MosquittoBroker } from './helpers/mosquitto';
+import { camwire, camwireJson, CLI, run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const dir = tempDir('cli');
+
+test('every command answers --help with its usage', (t) => {
+  const paths = allCommands(buildProgram()).map((c) => {
+    const names: string[] = [];
+    for (let x: typeof c | null = c; x && x.parent; x = x.parent) names.unshift(x.name());
+    return names;
+  });
+  t.true(paths.length >= 10, paths.map((p) => p.join(' ')).join(', '));
+  for (const p of [[], ...paths]) {
+    const r = camwire([...p, '--help']);
+    t.is(r.status, 0, `${p.join(' ')}: ${r.stderr}`);
+    t.true(r.stdout.startsWith(`Usage: camwire${p.length ? ' ' + p.join(' ') : ''} `), `${p.join(' ')}: ${r.stdout.slice(0, 80)}`);
+  }
+});
+
+test('pki via the CLI: CA, device, chain, key modes, openssl verify, refusal to overwrite', (t) => {
+  const ca = path.join(dir, 'ca');
+  const devices = path.join(dir, 'devices');
+  const init = camwireJson<{ keyType: string; files: Array<{ file: string }> }>(['pki', 'init-ca', '--out', ca, '--key-type', 'ec', '--cn', 'Fleet CA']);
+  t.is(init.keyType, 'ec');
+  t.is(fs.statSync(path.join(ca, 'ca.key')).mode & 0o777, 0o600);
+  const issued = camwireJson<{ thing: string; serialNumber: string }>(['pki', 'issue', '--ca', ca, '--thing', 'camera001', '--out', devices]);
+  t.is(issued.thing, 'camera001');
+  t.is(fs.statSync(path.join(devices, 'camera001.key')).mode & 0o777, 0o600);
+  const v = run('openssl', ['verify', '-CAfile', path.join(ca, 'ca.pem'), path.join(devices, 'camera001.pem')]);
+  t.is(v.status, 0, v.stderr);
+  t.is(fs.readFileSync(path.join(devices, 'camera001.chain.pem'), 'utf8'), fs.readFileSync(path.join(devices, 'camera001.pem'), 'utf8') + fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'));
+  // Issuing again without --force keeps the existing files.
+  const again = camwire(['--json', 'pki', 'issue', '--ca', ca, '--thing', 'camera001', '--out', devices]);
+  t.is(again.status, 1);
+  t.is((JSON.parse(again.stdout) as { error: { code: string } }).error.code, 'PKI_FILE_EXISTS');
+  // The human form of an error: code, message, hint on stderr.
+  const bad = camwire(['pki', 'issue', '--ca', ca, '--thing', 'bad name', '--out', devices]);
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /^camwire: PKI_BAD_THING_NAME: "bad name" is not a valid AWS IoT thing name/m);
+  t.regex(bad.stderr, /hint: /);
+  // Private keys never reach stdout.
+  t.notRegex(again.stdout + bad.stdout + bad.stderr, /PRIVATE KEY/);
+});
+
+test('pki sign-csr via the CLI reads a CSR from stdin', (t) => {
+  const ca = path.join(dir, 'ca-csr');
+  camwireJson(['pki', 'init-ca', '--out', ca]);
+  const key = path.join(dir, 'onboard.key');
+  const req = run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', '/CN=camera042']);
+  t.is(req.status, 0, req.stderr);
+  const signed = camwireJson<{ thing: string; keyType: string }>(['pki', 'sign-csr', '--ca', ca, '--csr', '-', '--out', dir], { input: req.stdout });
+  t.deepEqual([signed.thing, signed.keyType], ['camera042', 'ec']);
+  t.is(run('openssl', ['verify', '-CAfile', path.join(ca, 'ca.pem'), path.join(dir, 'camera042.pem')]).status, 0);
+});
+
+test('pki jitp-template and policy print JSON that parses, with the policy embedded', (t) => {
+  const tpl = camwire(['pki', 'jitp-template', '--account-id', '123456789012', '--region', 'eu-west-1']);
+  t.is(tpl.status, 0, tpl.stderr);
+  const cfg = JSON.parse(tpl.stdout) as { templateBody: string; roleArn: string };
+  t.is(cfg.roleArn, 'arn:aws:iam::123456789012:role/camwire-jitp');
+  const body = JSON.parse(cfg.templateBody) as { Resources: Record<string, { Type: string; Properties: { PolicyDocument?: string } }> };
+  const policy = JSON.parse(Object.values(body.Resources).find((r) => r.Type === 'AWS::IoT::Policy')!.Properties.PolicyDocument!) as { Statement: Array<{ Resource: string }> };
+  t.true(policy.Statement.every((s) => s.Resource.startsWith('arn:aws:iot:eu-west-1:123456789012:')));
+  const pol = camwire(['pki', 'policy']);
+  t.is(pol.status, 0);
+  t.is((JSON.parse(pol.stdout) as { Version: string }).Version, '2012-10-17');
+  const ver = camwire(['pki', 'verification-cert', '--ca', path.join(dir, 'ca'), '--registration-code', 'abcdef0123456789', '--out', path.join(dir, 'verif')]);
+  t.is(ver.status, 0, ver.stderr);
+  t.regex(ver.stdout, /aws iot register-ca-certificate/);
+});
+
+test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI', async (t) => {
+  const ca = path.join(dir, 'ca-mqtt');
+  const devices = path.join(dir, 'devices-mqtt');
+  camwireJson(['pki', 'init-ca', '--out', ca]);
+  camwireJson(['pki', 'issue', '--ca', ca, '--thing', 'camera001', '--out', devices]);
+  camwireJson(['pki', 'issue', '--ca', ca, '--thing', 'camera002', '--out', devices, '--key-type', 'ec']);
+  const brokerDir = path.join(dir, 'broker');
+  fs.mkdirSync(brokerDir);
+  const broker = await MosquittoBroker.start({ dir: brokerDir, ca: await CertificateAuthority.load(fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'), fs.readFileSync(path.join(ca, 'ca.key'), 'utf8')) });
+  t.teardown(() => broker.stop());
+  const tlsArgs = (thing: string) => ['--url', broker.url('tls'), '--thing', thing, '--cert', path.join(devices, `${thing}.pem`), '--key', path.join(devices, `${thing}.key`), '--ca', path.join(ca, 'ca.pem')];
+
+  // The back end's view: a subscriber on the bring-up listener (a second
+  // connection as camera001 would take over the camera's own session).
+  const sub = spawn(process.execPath, [CLI, 'mqtt', 'sub', '--url', broker.url('plain'), '--thing', 'backend', '--topic', 'cameras/+/uploads', '--count', '3', '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { sub.kill(); });
+  const lines: string[] = [];
+  readline.createInterface({ input: sub.stdout! }).on('line', (l) => lines.push(l));
+  let err = '';
+  sub.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((r) => sub.once('exit', r));
+  for (let i = 0; i < 400 && !/subscribed to/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+  t.regex(err, /subscribed to cameras\/\+\/uploads/);
+  // camera002's certificate cannot publish into camera001's topics.
+  const spoof = camwire(['mqtt', 'pub', ...tlsArgs('camera002'), '--topic', 'cameras/camera001/uploads', '--message', 'spoof']);
+  t.is(spoof.status, 0, 'MQTT 3.1.1: the broker acknowledges and drops it');
+  const pub = camwire(['--json', 'mqtt', 'pub', ...tlsArgs('camera001'), '--topic', 'cameras/camera001/uploads', '--message', 'photo {n}', '--count', '3']);
+  t.is(pub.status, 0, pub.stdout + pub.stderr);
+  const res = JSON.parse(pub.stdout) as { count: number; qos: number };
+  t.deepEqual([res.count, res.qos], [3, 1]);
+  t.is(await exited, 0, err);
+  t.deepEqual(lines, ['cameras/camera001/uploads photo 0', 'cameras/camera001/uploads photo 1', 'cameras/camera001/uploads photo 2']);
+
+  // A foreign CA's certificate: exit 1 with the code.
+  const other = path.join(dir, 'ca-other');
+  camwireJson(['pki', 'init-ca', '--out', other]);
+  camwireJson(['pki', 'issue', '--ca', other, '--thing', 'camera001', '--out', path.join(dir, 'other-devices')]);
+  const refused = camwire(['--json', 'mqtt', 'pub', '--url', broker.url('tls'), '--thing', 'camera001', '--cert', path.join(dir, 'other-devices', 'camera001.pem'), '--key', path.join(dir, 'other-devices', 'camera001.key'), '--ca', path.join(ca, 'ca.pem'), '--topic', 'cameras/camera001/x', '--message', 'x', '--connect-timeout', '10']);
+  t.is(refused.status, 1);
+  t.is((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'MQTT_UNKNOWN_CA');
+});
