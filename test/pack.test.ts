@@ -1,0 +1,70 @@
+/**
+ * What a user gets from `npm pack`: the tarball carries dist/ and a prebuild,
+ * and installs into an empty project on a machine without build tools
+ * (cmake, make, g++ hidden from PATH) with a working addon.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { run, ROOT } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const work = tempDir('pack');
+
+/** A PATH with node, npm and a shell only. */
+function bareBin(): string {
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  for (const tool of ['node', 'npm', 'npx', 'sh']) {
+    const which = run('sh', ['-c', `command -v ${tool}`]);
+    if (which.status !== 0) throw new Error(`${tool} not found`);
+    fs.symlinkSync(which.stdout.trim(), path.join(bin, tool));
+  }
+  return bin;
+}
+
+test('npm pack → install with no build tools → the addon loads from the prebuild', (t) => {
+  // npm test has built dist/ and the prebuild already; packing must not rebuild them under running tests.
+  const packed = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work]);
+  t.is(packed.status, 0, packed.stderr);
+  const info = (JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
+  const files = info.files.map((f) => f.path);
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/camwire.js', 'prebuilds/linux-x64/node.napi.node', 'scripts/install.js', 'CMakeLists.txt']) {
+    t.true(files.includes(f), `${f} is in the tarball`);
+  }
+  t.false(files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('ts/')), 'no tests, build tree or TS sources');
+
+  const bin = bareBin();
+  const env = { HOME: process.env['HOME'] ?? work, PATH: bin, npm_config_cache: process.env['npm_config_cache'] ?? path.join(process.env['HOME'] ?? work, '.npm') };
+  t.not(run('sh', ['-c', 'command -v cmake || command -v g++ || command -v make'], { env }).status, 0, 'build tools are hidden');
+
+  const app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const inst = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(work, info.filename)], { cwd: app, env });
+  t.is(inst.status, 0, inst.stdout + inst.stderr);
+
+  // The install hook, run the way npm runs it, picks the prebuild and builds nothing.
+  const pkgDir = path.join(app, 'node_modules', 'camwire');
+  const hook = run('node', ['scripts/install.js'], { cwd: pkgDir, env });
+  t.is(hook.status, 0, hook.stdout + hook.stderr);
+  t.regex(hook.stdout, /using prebuild prebuilds\/linux-x64\/node\.napi\.node/);
+  t.false(fs.existsSync(path.join(pkgDir, 'build')));
+
+  const probe = run('npx', ['camwire', '--json', 'probe'], { cwd: app, env });
+  t.is(probe.status, 0, probe.stderr);
+  const p = JSON.parse(probe.stdout) as { file: string; coreCxxStandard: string };
+  t.is(p.file, path.join(pkgDir, 'prebuilds', 'linux-x64', 'node.napi.node'));
+  const lib = run('node', ['-e', 'const c = require("camwire"); console.log(c.native().probe().version, typeof c.CertificateAuthority)'], { cwd: app, env });
+  t.is(lib.status, 0, lib.stderr);
+  t.regex(lib.stdout, /^0\.\d+\.\d+ function/);
+
+  // Without a prebuild and without tools, the hook names what is missing.
+  fs.rmSync(path.join(pkgDir, 'prebuilds'), { recursive: true });
+  const noTools = run('node', ['scripts/install.js'], { cwd: pkgDir, env });
+  t.is(noTools.status, 1);
+  t.regex(noTools.stderr, /Missing: cmake \(apt-get install cmake\); a C\+\+17 compiler \(apt-get install g\+\+\); make or ninja/);
+  const missing = run('node', ['-e', 'require("camwire").native()'], { cwd: app, env });
+  t.not(missing.status, 0);
+  t.regex(missing.stderr, /NATIVE_NOT_FOUND|no camwire native addon/);
+});
