@@ -19,6 +19,10 @@ if (missing.length) {
   process.exit(1);
 }
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', out, '--parallel', '2', '--log-level', 'warn',
-  `--CDCAMWIRE_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`], { cwd: root, stdio: 'inherit' });
-process.exit(r.status === null ? 1 : r.status);
+const common = ['--out', out, '--log-level', 'warn', `--CDCAMWIRE_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`];
+// Configure every time: `cmake-js build` alone keeps the options of an
+// earlier configure (npm install's, without tests).
+for (const step of [['configure', ...common], ['build', '--parallel', '2', ...common]]) {
+  const r = spawnSync(process.execPath, [cmakeJs, ...step], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status === null ? 1 : r.status);
+}

@@ -59,7 +59,10 @@ export interface PublishOptions {
 
 export interface DeviceConnectionEvents {
   connect: [info: { sessionPresent: boolean; attempt: number }];
-  /** Every failed attempt or lost connection; `fatal` ones stop the retries. */
+  /**
+   * Every failed attempt or lost connection; `fatal` ones stop the retries.
+   * Optional: unlike a plain EventEmitter, no listener means no throw.
+   */
   error: [err: CamwireError, info: { fatal: boolean }];
   reconnecting: [info: { attempt: number; delayMs: number }];
   offline: [];
@@ -87,7 +90,6 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private stopped = false;
-  private connectedOnce = false;
   private lastError: CamwireError | undefined;
   private firstConnect: { resolve(): void; reject(e: Error): void } | undefined;
 
@@ -193,7 +195,6 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     const attempt = this.backoff.attempts;
     this.backoff.reset();
     this.lastError = undefined;
-    this.connectedOnce = true;
     const sessionPresent = packet.sessionPresent === true;
     if (this.options.status !== false) {
       this.client!.publish(topics.status(this.thing), 'online', { qos: 1, retain: true }, () => { /* re-sent on next connect */ });
@@ -214,7 +215,9 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   private onError(err: Error): void {
     const c = classifyMqttError(err, { url: this.options.url, thing: this.thing });
     this.lastError = c.error;
-    this.emit('error', c.error, { fatal: c.fatal });
+    // Without a listener an 'error' event would throw; the failure still
+    // reaches the caller through connect()'s rejection and lastError.
+    if (this.listenerCount('error') > 0) this.emit('error', c.error, { fatal: c.fatal });
     if (c.fatal && !this.options.retryFatal) {
       this.stopped = true;
       this.failFirstConnect(c.error);
