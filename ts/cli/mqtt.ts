@@ -83,6 +83,8 @@ export function mqttCommand(out: Out): Command {
           if (qos === 0) await p;
         }
         await Promise.all(sends);
+        // Messages an earlier, interrupted run left in the outbox go out too.
+        if (o.outbox) await conn.drain();
       } finally {
         await conn.close();
       }
