@@ -1,0 +1,258 @@
+/**
+ * Executes an upload target for one file: a streamed single PUT, or a
+ * multipart upload with N parts in flight, retries with backoff, a journal
+ * that makes a re-run send only the missing parts, CompleteMultipartUpload
+ * (its body parsed even on 200) and AbortMultipartUpload on a fatal error.
+ */
+import { EventEmitter } from 'node:events';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { CamwireError } from '../errors';
+import { FullJitterBackoff } from '../mqtt/backoff';
+import { targetExpiry } from './expiry';
+import { httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from './http';
+import { UploadJournal } from './journal';
+import { redactText, redactUrl } from './redact';
+import { UploadTarget } from './target';
+
+export interface UploadResult {
+  version: 1;
+  id: string;
+  thing?: string;
+  status: 'uploaded' | 'failed';
+  objectUrl?: string;
+  bytes: number;
+  sha256?: string;
+  etag?: string;
+  contentType?: string;
+  parts: number;
+  source?: string;
+  startedAt: string;
+  completedAt: string;
+  error?: { code: string; message: string };
+}
+
+export interface UploadOptions {
+  /** Parts in flight (default 4). */
+  concurrency?: number;
+  /** Attempts per request on network errors and 5xx (default 5). */
+  attempts?: number;
+  backoff?: { baseMs?: number; capMs?: number };
+  /** Directory of the journal; without it a re-run starts over. */
+  journalDir?: string;
+  /** Keep uploaded parts after a fatal error instead of aborting (default false). */
+  keepParts?: boolean;
+  thing?: string;
+  source?: string;
+}
+
+export interface UploadProgress {
+  bytes: number;
+  totalBytes: number;
+  partsDone: number;
+  parts: number;
+  bytesPerSecond: number;
+}
+
+export interface UploaderEvents {
+  progress: [p: UploadProgress];
+  /** A request failed and will be tried again. */
+  retry: [info: { what: string; attempt: number; delayMs: number; error: string }];
+  /** Parts already in the journal that are not sent again. */
+  resumed: [info: { parts: number[] }];
+}
+
+export class Uploader extends EventEmitter<UploaderEvents> {
+  private readonly journal: UploadJournal | undefined;
+  /** Requests sent, for tests and the CLI summary. */
+  requests = 0;
+
+  constructor(private readonly o: UploadOptions = {}) {
+    super();
+    this.journal = o.journalDir ? new UploadJournal(o.journalDir) : undefined;
+  }
+
+  /** Uploads `file` to `target`. Resolves with the result; rejects with a CamwireError. */
+  async upload(file: string, target: UploadTarget): Promise<UploadResult> {
+    const startedAt = new Date().toISOString();
+    const done = this.journal?.get(target.id);
+    if (done?.result) return done.result as UploadResult; // one job per id: publish the result again
+
+    const expiry = targetExpiry(target);
+    if (expiry && expiry.getTime() <= Date.now()) {
+      throw new CamwireError('UPLOAD_EXPIRED', `upload target ${target.id} expired at ${expiry.toISOString()}; nothing was sent`, { hint: 'ask the back end for a fresh upload target' });
+    }
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (e) {
+      throw new CamwireError('UPLOAD_FILE_NOT_FOUND', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
+    }
+    if (!st.isFile()) throw new CamwireError('UPLOAD_FILE_NOT_FOUND', `${file} is not a regular file`);
+
+    const hashing = sha256File(file);
+    hashing.catch(() => undefined);
+    let etag: string | undefined;
+    let parts = 1;
+    if (target.put) {
+      etag = await this.singlePut(file, st.size, target);
+    } else {
+      ({ etag, parts } = await this.multipart(file, st, target));
+    }
+    const result: UploadResult = {
+      version: 1, id: target.id, ...(this.o.thing ? { thing: this.o.thing } : {}), status: 'uploaded',
+      ...(target.objectUrl ? { objectUrl: target.objectUrl } : {}), bytes: st.size, sha256: await hashing,
+      ...(etag ? { etag } : {}), ...(target.contentType ? { contentType: target.contentType } : {}), parts,
+      ...(this.o.source ? { source: this.o.source } : {}), startedAt, completedAt: new Date().toISOString(),
+    };
+    this.journal?.put({ id: target.id, file: { size: st.size, mtimeMs: st.mtimeMs }, parts: {}, result });
+    return result;
+  }
+
+  private async singlePut(file: string, size: number, target: UploadTarget): Promise<string | undefined> {
+    const put = target.put!;
+    const headers = { ...(put.headers ?? {}) };
+    const progress = this.progressTracker(size, 1);
+    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size }, onBytes: progress.bytes }));
+    if (res.status < 200 || res.status >= 300) throw httpError(res, put.url, 'PUT');
+    progress.partDone();
+    return header(res, 'etag');
+  }
+
+  private async multipart(file: string, st: fs.Stats, target: UploadTarget): Promise<{ etag?: string; parts: number }> {
+    const mp = target.multipart!;
+    const needed = Math.max(1, Math.ceil(st.size / mp.partSize));
+    if (needed !== mp.parts.length) {
+      throw new CamwireError('UPLOAD_TARGET_INVALID', `the target has ${mp.parts.length} part URL(s) of ${mp.partSize} bytes, but ${file} (${st.size} bytes) needs ${needed}`, { hint: 'presign the target for this file\'s size' });
+    }
+    let entry = this.journal?.get(target.id);
+    if (entry && (entry.file.size !== st.size || entry.file.mtimeMs !== st.mtimeMs)) entry = undefined; // the file changed: start over
+    const etags = new Map<number, string>(Object.entries(entry?.parts ?? {}).map(([k, v]) => [Number(k), v]));
+    if (etags.size) this.emit('resumed', { parts: [...etags.keys()].sort((a, b) => a - b) });
+    const save = () => this.journal?.put({ id: target.id, file: { size: st.size, mtimeMs: st.mtimeMs }, parts: Object.fromEntries(etags) });
+    save();
+
+    const progress = this.progressTracker(st.size, mp.parts.length);
+    for (const n of etags.keys()) progress.resumedPart(partLength(n, mp.partSize, st.size));
+    const todo = mp.parts.filter((p) => !etags.has(p.partNumber));
+    let failure: CamwireError | undefined;
+    const lane = async () => {
+      for (let p = todo.shift(); p && !failure; p = todo.shift()) {
+        const part = p;
+        const length = partLength(part.partNumber, mp.partSize, st.size);
+        try {
+          const res = await this.withRetries(`part ${part.partNumber}`, () => ({ method: 'PUT', url: part.url, file: { path: file, start: (part.partNumber - 1) * mp.partSize, length }, onBytes: progress.bytes }));
+          if (res.status < 200 || res.status >= 300) throw httpError(res, part.url, `part ${part.partNumber}`);
+          const tag = header(res, 'etag');
+          if (!tag) throw new CamwireError('UPLOAD_HTTP_ERROR', `part ${part.partNumber} was stored but the response has no ETag`, { hint: 'a browser-style proxy may strip it; camwire needs it for CompleteMultipartUpload' });
+          etags.set(part.partNumber, tag);
+          save();
+          progress.partDone();
+        } catch (e) {
+          failure ??= e instanceof CamwireError ? e : new CamwireError('UPLOAD_NETWORK', String(e), { cause: e });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, Math.max(1, todo.length)) }, lane));
+    if (failure) {
+      await this.abortIfFatal(target, failure);
+      throw failure;
+    }
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([n, tag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${xmlEscape(quote(tag))}</ETag></Part>`).join('') +
+      '</CompleteMultipartUpload>';
+    const res = await this.withRetries('CompleteMultipartUpload', () => ({ method: 'POST', url: mp.completeUrl, headers: { 'content-type': 'application/xml' }, body: xml }));
+    // S3 can answer 200 and put an <Error> in the body.
+    const inner = s3Error(res.body);
+    if (res.status < 200 || res.status >= 300 || inner.code) {
+      const err = httpError(res, mp.completeUrl, 'CompleteMultipartUpload');
+      await this.abortIfFatal(target, err);
+      throw err;
+    }
+    const finalTag = /<ETag>([\s\S]*?)<\/ETag>/.exec(res.body)?.[1]?.replace(/&quot;/g, '"').replace(/&#34;/g, '"');
+    return { ...(finalTag ? { etag: finalTag } : {}), parts: mp.parts.length };
+  }
+
+  /** Fatal errors abort the multipart upload (unless keepParts); transient ones keep it for a re-run. */
+  private async abortIfFatal(target: UploadTarget, err: CamwireError): Promise<void> {
+    const url = target.multipart?.abortUrl;
+    if (!url || this.o.keepParts || err.code === 'UPLOAD_NETWORK' || err.code === 'UPLOAD_EXPIRED') return;
+    try {
+      this.requests++;
+      await request({ method: 'DELETE', url });
+      this.journal?.remove(target.id);
+    } catch {
+      // Best effort: a lifecycle rule cleans up what an abort could not.
+    }
+  }
+
+  /** Sends a request, retrying network errors and 5xx with full-jitter backoff. */
+  private async withRetries(what: string, spec: () => RequestSpec): Promise<HttpResponse> {
+    const attempts = this.o.attempts ?? 5;
+    const backoff = new FullJitterBackoff({ baseMs: this.o.backoff?.baseMs ?? 250, capMs: this.o.backoff?.capMs ?? 8000 });
+    for (let attempt = 1; ; attempt++) {
+      const s = spec();
+      let res: HttpResponse | undefined;
+      let netErr: Error | undefined;
+      try {
+        this.requests++;
+        res = await request(s);
+      } catch (e) {
+        netErr = e as Error;
+      }
+      if (res && !retryable(res.status)) return res;
+      const why = res ? `HTTP ${res.status}` : redactText(`${(netErr as NodeJS.ErrnoException).code ?? ''} ${netErr!.message}`.trim());
+      if (attempt >= attempts) {
+        if (res) return res;
+        throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed ${attempts} times; last: ${why}`, { cause: netErr, hint: 'check the network and the store; re-running the same target resumes from the journal' });
+      }
+      const delayMs = backoff.next();
+      this.emit('retry', { what, attempt, delayMs, error: why });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+
+  private progressTracker(totalBytes: number, parts: number) {
+    const t0 = Date.now();
+    let sent = 0;
+    let confirmed = 0;
+    let partsDone = 0;
+    let last = 0;
+    const emit = (force: boolean) => {
+      const now = Date.now();
+      if (!force && now - last < 200) return;
+      last = now;
+      const bytes = Math.min(totalBytes, Math.max(confirmed, sent));
+      this.emit('progress', { bytes, totalBytes, partsDone, parts, bytesPerSecond: Math.round(sent / Math.max(0.001, (now - t0) / 1000)) });
+    };
+    return {
+      bytes: (n: number) => { sent += n; emit(false); },
+      resumedPart: (n: number) => { confirmed += n; sent += n; partsDone++; },
+      partDone: () => { partsDone++; emit(true); },
+    };
+  }
+}
+
+function partLength(partNumber: number, partSize: number, size: number): number {
+  return Math.max(0, Math.min(partSize, size - (partNumber - 1) * partSize));
+}
+
+function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function quote(tag: string): string {
+  return tag.startsWith('"') ? tag : `"${tag}"`;
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = crypto.createHash('sha256');
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+  });
+}

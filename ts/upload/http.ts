@@ -1,0 +1,99 @@
+/**
+ * The few HTTP requests an upload makes (PUT a file range, POST the complete
+ * XML, DELETE to abort) over keep-alive agents, and the mapping of S3 / COS
+ * error responses to camwire codes. URLs in errors are redacted.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { CamwireError } from '../errors';
+import { redactUrl } from './redact';
+
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+};
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RequestSpec {
+  method: 'PUT' | 'POST' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  /** A file range to stream as the body. */
+  file?: { path: string; start: number; length: number };
+  body?: string;
+  /** Bytes sent so far, for progress. */
+  onBytes?: (n: number) => void;
+  timeoutMs?: number;
+}
+
+/** Sends one request; resolves with any HTTP status, rejects only on network failure. */
+export function request(spec: RequestSpec): Promise<HttpResponse> {
+  const u = new URL(spec.url);
+  const isHttps = u.protocol === 'https:';
+  const headers: Record<string, string> = { ...(spec.headers ?? {}) };
+  const length = spec.file ? spec.file.length : Buffer.byteLength(spec.body ?? '');
+  if (spec.method !== 'DELETE' || length > 0) headers['content-length'] = String(length);
+  return new Promise((resolve, reject) => {
+    const req = (isHttps ? https : http).request(u, { method: spec.method, headers, agent: isHttps ? agents.https : agents.http }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        // Error and result bodies are small XML; never hold more than 1 MiB of one.
+        if (size < 1 << 20) chunks.push(d);
+        size += d.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(spec.timeoutMs ?? 120_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    if (spec.file && spec.file.length > 0) {
+      const stream = fs.createReadStream(spec.file.path, { start: spec.file.start, end: spec.file.start + spec.file.length - 1, highWaterMark: 256 * 1024 });
+      stream.on('data', (d) => spec.onBytes?.((d as Buffer).length));
+      stream.on('error', (e) => req.destroy(e));
+      stream.pipe(req);
+    } else {
+      req.end(spec.body ?? '');
+    }
+  });
+}
+
+/** `<Code>` and `<Message>` of an S3-style XML error body. */
+export function s3Error(body: string): { code?: string; message?: string } {
+  if (!/<Error[\s>]/.test(body)) return {};
+  const get = (tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(body)?.[1]?.trim();
+  const code = get('Code');
+  const message = get('Message');
+  return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
+}
+
+/** Whether a failed response is worth another try with the same URL. */
+export function retryable(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** The CamwireError for an HTTP failure of `what` (e.g. "part 3"). */
+export function httpError(res: HttpResponse, url: string, what: string): CamwireError {
+  const e = s3Error(res.body);
+  const where = `${what} (${redactUrl(url)})`;
+  const text = `${res.status}${e.code ? ` ${e.code}` : ''}${e.message ? `: ${e.message}` : ''}`;
+  if (e.code === 'SignatureDoesNotMatch' || e.code === 'HeadersNotSigned') {
+    return new CamwireError('UPLOAD_SIGNATURE_MISMATCH', `${where} was refused: ${text}`, { hint: 'send exactly the headers the target lists (a signed Content-Type must match byte for byte), or ask the back end for a fresh target' });
+  }
+  if (e.code === 'AccessDenied' && /expired/i.test(e.message ?? '') || /Request has expired/i.test(res.body)) {
+    return new CamwireError('UPLOAD_EXPIRED', `${where}: the pre-signed URL has expired (${text})`, { hint: 'ask the back end for a fresh upload target' });
+  }
+  if (e.code === 'EntityTooSmall') {
+    return new CamwireError('UPLOAD_PART_TOO_SMALL', `${where}: a part is below the store's minimum (${text})`, { hint: 'S3 needs parts of at least 5 MiB except the last (COS: 1 MB); ask for a larger partSize' });
+  }
+  if (e.code === 'NoSuchUpload') {
+    return new CamwireError('UPLOAD_NO_SUCH_UPLOAD', `${where}: the multipart upload no longer exists (${text})`, { hint: 'it was completed or aborted; ask the back end for a new target' });
+  }
+  return new CamwireError('UPLOAD_HTTP_ERROR', `${where} failed: ${text}`);
+}

@@ -1,0 +1,122 @@
+/**
+ * The back-end side: makes upload targets with SigV4 pre-signed URLs for S3
+ * or any S3-compatible store, using the AWS SDK's presigner (not a
+ * hand-written signer). Checksums are calculated only when required: since
+ * client-s3 3.729 the default would sign a CRC32 of an empty body into every
+ * URL and break the real upload.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import {
+  S3Client, PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { CamwireError } from '../errors';
+import { checkThingName } from '../pki/thing-name';
+import { UploadTarget } from './target';
+
+export interface PresignBase {
+  /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:8080; default AWS for the region. */
+  endpoint?: string;
+  region?: string;
+  bucket: string;
+  key: string;
+  /** Seconds the URLs stay valid (1-604800, default 3600). */
+  expiresIn?: number;
+  contentType?: string;
+  /** Path-style URLs (default true with a custom endpoint). */
+  pathStyle?: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Idempotency id of the target (default random). */
+  id?: string;
+}
+
+function client(o: PresignBase): S3Client {
+  return new S3Client({
+    region: o.region ?? 'us-east-1',
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    forcePathStyle: o.pathStyle ?? o.endpoint !== undefined,
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+function expiresIn(o: PresignBase): number {
+  const s = o.expiresIn ?? 3600;
+  if (!Number.isInteger(s) || s < 1 || s > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `expiry of ${s} s is outside 1-604800 (7 days)`);
+  return s;
+}
+
+function objectUrl(o: PresignBase): string {
+  const key = o.key.split('/').map(encodeURIComponent).join('/');
+  if (o.endpoint) {
+    const base = o.endpoint.replace(/\/$/, '');
+    if (o.pathStyle === false) {
+      const u = new URL(base);
+      return `${u.protocol}//${o.bucket}.${u.host}/${key}`;
+    }
+    return `${base}/${o.bucket}/${key}`;
+  }
+  return `https://${o.bucket}.s3.${o.region ?? 'us-east-1'}.amazonaws.com/${key}`;
+}
+
+function common(o: PresignBase, seconds: number): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
+  return {
+    version: 1,
+    id: o.id ?? crypto.randomUUID(),
+    object: { path: o.key },
+    ...(o.contentType ? { contentType: o.contentType } : {}),
+    expiresAt: new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    objectUrl: objectUrl(o),
+  };
+}
+
+/** A single-PUT target; a Content-Type is signed, so the device must send exactly it. */
+export async function presignPut(o: PresignBase): Promise<UploadTarget> {
+  const seconds = expiresIn(o);
+  const s3 = client(o);
+  const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: o.bucket, Key: o.key, ...(o.contentType ? { ContentType: o.contentType } : {}) }), {
+    expiresIn: seconds,
+    ...(o.contentType ? { signableHeaders: new Set(['content-type']) } : {}),
+  });
+  s3.destroy();
+  return { ...common(o, seconds), put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} } };
+}
+
+/**
+ * A multipart target: CreateMultipartUpload happens now (it needs the back
+ * end's credentials); every UploadPart, the Complete and the Abort are
+ * pre-signed for the device.
+ */
+export async function presignMultipart(o: PresignBase & { size: number; partSize?: number }): Promise<UploadTarget> {
+  const seconds = expiresIn(o);
+  const partSize = o.partSize ?? 8 * 1024 * 1024;
+  if (!Number.isInteger(o.size) || o.size < 0) throw new CamwireError('PRESIGN_BAD_ARGUMENT', '--size must be the file size in bytes');
+  const count = Math.max(1, Math.ceil(o.size / partSize));
+  if (count > 10000) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `${count} parts of ${partSize} bytes exceed S3's 10000; use a larger part size`);
+  const s3 = client(o);
+  try {
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, ...(o.contentType ? { ContentType: o.contentType } : {}) }));
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new CamwireError('PRESIGN_FAILED', 'CreateMultipartUpload returned no UploadId');
+    const parts = await Promise.all(Array.from({ length: count }, async (_, i) => ({
+      partNumber: i + 1,
+      url: await getSignedUrl(s3, new UploadPartCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId, PartNumber: i + 1 }), { expiresIn: seconds }),
+    })));
+    const completeUrl = await getSignedUrl(s3, new CompleteMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
+    const abortUrl = await getSignedUrl(s3, new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
+    return { ...common(o, seconds), multipart: { partSize, parts, completeUrl, abortUrl } };
+  } catch (e) {
+    if (e instanceof CamwireError) throw e;
+    throw new CamwireError('PRESIGN_FAILED', `CreateMultipartUpload on ${o.bucket}/${o.key} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** The default key layout that ties uploads to devices: devices/{thing}/{yyyy}/{mm}/{dd}/{filename}. */
+export function deviceKey(thing: string, file: string, when = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `devices/${checkThingName(thing)}/${when.getUTCFullYear()}/${p(when.getUTCMonth() + 1)}/${p(when.getUTCDate())}/${path.basename(file)}`;
+}
