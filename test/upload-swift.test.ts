@@ -4,11 +4,14 @@
  * with camwire's engine, and the stored object is read back and compared.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import path from 'node:path';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { presignMultipart, presignPut, Uploader, UploadTarget } from '../ts/upload';
+import { Uploader, UploadTarget } from '../ts/upload';
+import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { CamwireError } from '../ts/errors';
 import { S3_CREDENTIALS, SwiftS3 } from './helpers/swift';
 import { tempDir } from './helpers/tmp';
@@ -142,4 +145,84 @@ test.serial('a target with the wrong number of parts for the file is refused bef
   const e = await t.throwsAsync<CamwireError>(up.upload(f.file, target));
   t.is(e!.code, 'UPLOAD_TARGET_INVALID');
   t.is(up.requests, 0);
+});
+
+interface Worker { lines: string[]; exit: Promise<number | null>; kill(): void }
+
+function worker(args: string[]): Worker {
+  const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'upload-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w: Worker = { lines: [], exit: new Promise((r) => p.once('exit', (c) => r(c))), kill: () => p.kill('SIGKILL') };
+  readline.createInterface({ input: p.stdout! }).on('line', (l) => w.lines.push(l));
+  readline.createInterface({ input: p.stderr! }).on('line', (l) => w.lines.push(`stderr ${l}`));
+  return w;
+}
+
+const field = (w: Worker, name: string) => w.lines.find((l) => l.startsWith(`${name} `))?.slice(name.length + 1);
+
+test.serial('the uploading process SIGKILLed mid-multipart: the re-run sends only the missing parts', async (t) => {
+  const video = makeFile('killed.mp4', 60 * MiB);
+  const target = await presignMultipart({ ...base('devices/camera001/killed.mp4'), size: 60 * MiB, partSize: 5 * MiB });
+  const targetFile = path.join(dir, 'killed.target.json');
+  fs.writeFileSync(targetFile, JSON.stringify(target));
+  const args = ['--file', video.file, '--target', targetFile, '--journal', path.join(dir, 'journal-kill'), '--concurrency', '2'];
+  const first = worker(args);
+  for (let i = 0; i < 600 && first.lines.filter((l) => l.startsWith('part ')).length < 4; i++) await new Promise((r) => setTimeout(r, 25));
+  first.kill();
+  await first.exit;
+  const partsBefore = first.lines.filter((l) => l.startsWith('part ')).length;
+  t.true(partsBefore >= 4 && partsBefore < 12, `killed after ${partsBefore} parts`);
+  const second = worker(args);
+  t.is(await second.exit, 0, second.lines.join('\n'));
+  const resumed = (field(second, 'resumed') ?? '').split(',').filter(Boolean).map(Number);
+  t.true(resumed.length >= partsBefore, `resumed ${resumed.length} of ${partsBefore} journaled parts`);
+  t.is(Number(field(second, 'requests')), 12 - resumed.length + 1, 'the missing parts and the complete, nothing else');
+  t.is((await stored('devices/camera001/killed.mp4')).md5, video.md5);
+});
+
+test.serial('the Swift proxy stopped mid-upload and restarted: retries finish the upload', async (t) => {
+  const video = makeFile('outage.mp4', 30 * MiB);
+  const target = await presignMultipart({ ...base('devices/camera001/outage.mp4'), size: 30 * MiB, partSize: 5 * MiB });
+  const up = new Uploader({ concurrency: 1, attempts: 10, backoff: { baseMs: 500, capMs: 4000 } });
+  const retries: string[] = [];
+  up.on('retry', (r) => retries.push(`${r.what}: ${r.error}`));
+  let stopped = false;
+  up.on('progress', (p) => {
+    if (p.partsDone === 1 && !stopped) {
+      stopped = true;
+      void swift.stopProxy().then(() => new Promise((r) => setTimeout(r, 1000))).then(() => swift.startProxy());
+    }
+  });
+  const result = await up.upload(video.file, target);
+  t.true(stopped);
+  t.true(retries.length > 0, 'the outage was seen');
+  t.log(`${retries.length} retries, e.g. ${retries[0]}`);
+  t.is(result.sha256, video.sha256);
+  t.is((await stored('devices/camera001/outage.mp4')).md5, video.md5);
+});
+
+test.serial('200 MiB in 8 MiB parts, 4 in flight: the object md5 matches', async (t) => {
+  const big = makeFile('trailer200.mp4', 200 * MiB);
+  const target = await presignMultipart({ ...base('devices/camera001/trailer200.mp4'), size: 200 * MiB, partSize: 8 * MiB, contentType: 'video/mp4' });
+  const result = await new Uploader({ concurrency: 4 }).upload(big.file, target);
+  t.is(result.parts, 25);
+  const s = await stored('devices/camera001/trailer200.mp4');
+  t.is(s.size, 200 * MiB);
+  t.is(s.md5, big.md5);
+  fs.rmSync(big.file);
+});
+
+test.serial('a 1 GiB upload keeps the process\'s peak RSS under 150 MB', async (t) => {
+  const size = 1024 * MiB;
+  const big = makeFile('huge.bin', size);
+  const target = await presignMultipart({ ...base('devices/camera001/huge.bin'), size, partSize: 16 * MiB });
+  const targetFile = path.join(dir, 'huge.target.json');
+  fs.writeFileSync(targetFile, JSON.stringify(target));
+  const w = worker(['--file', big.file, '--target', targetFile, '--journal', path.join(dir, 'journal-huge'), '--concurrency', '4']);
+  t.is(await w.exit, 0, w.lines.slice(-5).join('\n'));
+  const peakMiB = Number(field(w, 'rss-peak-kib')) / 1024;
+  t.true(peakMiB > 0 && peakMiB < 150, `peak RSS ${peakMiB.toFixed(1)} MiB`);
+  t.log(`peak RSS ${peakMiB.toFixed(1)} MiB for 1 GiB in 16 MiB parts, 4 in flight`);
+  const result = JSON.parse(field(w, 'result')!) as { sha256: string };
+  t.is(result.sha256, big.sha256);
+  fs.rmSync(big.file);
 });

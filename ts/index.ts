@@ -6,3 +6,7 @@ export * as pki from './pki';
 export * as mqtt from './mqtt';
 export { CertificateAuthority } from './pki';
 export { DeviceConnection, DurableOutbox, topics } from './mqtt';
+export * as upload from './upload';
+export { Uploader, parseUploadTarget } from './upload';
+export type { UploadTarget, UploadResult } from './upload';
+export { runUploadJob } from './orchestrator/upload-job';

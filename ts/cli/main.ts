@@ -4,6 +4,7 @@ import { native, nativePath } from '../native';
 import { makeOutput, Output, printError } from './output';
 import { pkiCommand } from './pki';
 import { mqttCommand } from './mqtt';
+import { presignCommand, uploadCommand } from './upload';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -19,6 +20,8 @@ export function buildProgram(): Command {
 
   program.addCommand(pkiCommand(out));
   program.addCommand(mqttCommand(out));
+  program.addCommand(uploadCommand(out));
+  program.addCommand(presignCommand());
   program.command('probe')
     .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')
     .action(() => {

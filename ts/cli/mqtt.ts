@@ -7,16 +7,16 @@ import { positiveInt, readFile } from './pki';
 
 type Out = () => Output;
 
-interface ConnOpts {
+export interface ConnOpts {
   url: string; thing: string; cert?: string; key?: string; ca?: string; mqttVersion: string;
   connectTimeout: number; outbox?: string; status: boolean; keepalive: number;
 }
 
 /** The connection options shared by every command that talks MQTT (also used by `upload`). */
-export function addConnectionOptions(c: Command): Command {
-  return c
-    .requiredOption('--url <url>', 'broker: mqtt://HOST:PORT (plain) or mqtts://HOST:PORT (mutual TLS; port 443 adds ALPN x-amzn-mqtt-ca)')
-    .requiredOption('--thing <name>', 'thing name = client id')
+export function addConnectionOptions(c: Command, required = true): Command {
+  const url = '--url <url>';
+  const urlHelp = `broker: mqtt://HOST:PORT (plain) or mqtts://HOST:PORT (mutual TLS; port 443 adds ALPN x-amzn-mqtt-ca)${required ? '' : '; without it nothing is published'}`;
+  return (required ? c.requiredOption(url, urlHelp).requiredOption('--thing <name>', 'thing name = client id') : c.option(url, urlHelp).option('--thing <name>', 'thing name = client id'))
     .option('--cert <file>', 'client certificate PEM (NAME.pem or NAME.chain.pem)')
     .option('--key <file>', 'client private key PEM')
     .option('--ca <file>', 'CA certificate(s) that signed the broker\'s certificate')
@@ -26,6 +26,8 @@ export function addConnectionOptions(c: Command): Command {
     .option('--outbox <dir>', 'durable outbox directory: QoS 1 messages survive restarts until acknowledged')
     .option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)');
 }
+
+export interface ConnOptsPartial extends Omit<ConnOpts, 'url' | 'thing'> { url?: string; thing?: string }
 
 export function connectionOptions(o: ConnOpts): DeviceConnectionOptions {
   return {

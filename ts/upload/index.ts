@@ -1,6 +1,7 @@
+// presign.ts (the back-end side, on the AWS SDK) is not re-exported here, so the
+// device path never loads the SDK: import it from 'camwire/dist/upload/presign'.
 export * from './engine';
 export * from './expiry';
-export * from './presign';
 export * from './redact';
 export * from './target';
 export { UploadJournal } from './journal';

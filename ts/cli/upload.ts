@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { CamwireError } from '../errors';
+import { runUploadJob } from '../orchestrator/upload-job';
+import { parseUploadTarget, Uploader, UploadResult } from '../upload';
+import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
+import { Output } from './output';
+import { positiveInt, readFile } from './pki';
+
+type Out = () => Output;
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+export function uploadCommand(out: Out): Command {
+  const cmd = addConnectionOptions(new Command('upload')
+    .description('upload FILE to a pre-signed upload target, then publish the result on cameras/{thing}/uploads (with --url)')
+    .argument('<file>', 'the file to upload')
+    .requiredOption('--target <file>', 'upload target JSON (- for stdin)')
+    .addOption(new Option('--concurrency <n>', 'multipart parts in flight').argParser(positiveInt).default(4))
+    .option('--journal <dir>', 'journal directory: a re-run of the same target sends only what is missing', path.join(process.env['HOME'] ?? '.', '.camwire', 'journal'))
+    .option('--keep-parts', 'do not abort the multipart upload after a fatal error', false)
+    .option('--source <name>', 'the result\'s source field', 'cli'), false);
+  cmd.action(async (file: string, o: ConnOptsPartial & { target: string; concurrency: number; journal: string; keepParts: boolean; source: string }) => {
+    const output = out();
+    const target = parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target, 'target'));
+    if (o.url && !o.thing) throw new CamwireError('CLI_BAD_ARGUMENT', '--url needs --thing');
+    const uploader = new Uploader({ concurrency: o.concurrency, journalDir: o.journal, keepParts: o.keepParts, ...(o.thing ? { thing: o.thing } : {}), source: o.source });
+    const tty = process.stderr.isTTY === true && !output.json;
+    uploader.on('progress', (p) => {
+      if (tty) process.stderr.write(`\r  ${mib(p.bytes)} / ${mib(p.totalBytes)}  part ${p.partsDone}/${p.parts}  ${mib(p.bytesPerSecond)}/s   `);
+    });
+    uploader.on('retry', (r) => output.info(`\n  retrying ${r.what} in ${r.delayMs} ms (attempt ${r.attempt}: ${r.error})`));
+    uploader.on('resumed', (r) => output.info(`  resuming: parts ${r.parts.join(', ')} are already uploaded`));
+    const conn = o.url ? await openConnection(o as ConnOpts, output) : undefined;
+    let result: UploadResult;
+    try {
+      ({ result } = await runUploadJob({ file, target, uploader, ...(conn ? { connection: conn } : {}), ...(o.thing ? { thing: o.thing } : {}), source: o.source }));
+    } finally {
+      if (tty) process.stderr.write('\n');
+      await conn?.close();
+    }
+    output.result(result, `uploaded ${file} (${result.bytes} bytes, ${result.parts} part(s), sha256 ${result.sha256})\n  ${result.objectUrl ?? target.object.path}${conn ? `\n  published on cameras/${o.thing}/uploads` : ''}`);
+  });
+  return cmd;
+}
+
+interface PresignOpts {
+  endpoint?: string; region: string; bucket: string; key?: string; thing?: string; file?: string; expires: number;
+  contentType?: string; virtualHost: boolean; id?: string; size?: number; partSize: number;
+}
+
+/** The AWS SDK loads only for presign commands, never on the device path. */
+function loadPresign(): typeof import('../upload/presign') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../upload/presign') as typeof import('../upload/presign');
+}
+
+async function presignBase(o: PresignOpts) {
+  const { deviceKey } = loadPresign();
+  const key = o.key ?? (o.thing && o.file ? deviceKey(o.thing, o.file) : undefined);
+  if (!key) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --key, or --thing and --file for the default key devices/{thing}/{yyyy}/{mm}/{dd}/{filename}');
+  return {
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}), region: o.region, bucket: o.bucket, key, expiresIn: o.expires,
+    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.virtualHost ? { pathStyle: false } : {}), ...(o.id ? { id: o.id } : {}),
+  };
+}
+
+export function presignCommand(): Command {
+  const presign = new Command('presign').description('the back-end side: make an upload target with SigV4 pre-signed URLs (credentials from the AWS environment or profile)');
+  const common = (c: Command) => c
+    .option('--endpoint <url>', 'S3-compatible endpoint (default: AWS S3 for --region)')
+    .option('--region <region>', 'region', process.env['AWS_REGION'] ?? 'us-east-1')
+    .requiredOption('--bucket <name>', 'bucket')
+    .option('--key <key>', 'object key')
+    .option('--thing <name>', 'with --file: key devices/{thing}/{yyyy}/{mm}/{dd}/{filename}')
+    .option('--file <file>', 'the file to upload (its name, and for multipart its size)')
+    .addOption(new Option('--expires <s>', 'seconds the URLs stay valid').argParser(positiveInt).default(3600))
+    .option('--content-type <type>', 'Content-Type to sign into the upload')
+    .option('--virtual-host', 'virtual-host style URLs (bucket.host) instead of path style', false)
+    .option('--id <id>', 'target id (default random)');
+  common(presign.command('put').description('a single-PUT upload target on stdout'))
+    .action(async (o: PresignOpts) => {
+      const { presignPut } = loadPresign();
+      process.stdout.write(JSON.stringify(await presignPut(await presignBase(o)), null, 2) + '\n');
+    });
+  common(presign.command('multipart').description('CreateMultipartUpload now, then a target with pre-signed part, complete and abort URLs'))
+    .addOption(new Option('--size <bytes>', 'file size (default: the size of --file)').argParser((v) => Number(v)))
+    .addOption(new Option('--part-size <bytes>', 'part size').argParser(positiveInt).default(8 * 1024 * 1024))
+    .action(async (o: PresignOpts) => {
+      const size = o.size ?? (o.file ? fs.statSync(o.file).size : undefined);
+      if (size === undefined) throw new CamwireError('CLI_BAD_ARGUMENT', 'multipart needs --size or --file');
+      const { presignMultipart } = loadPresign();
+      process.stdout.write(JSON.stringify(await presignMultipart({ ...(await presignBase(o)), size, partSize: o.partSize }), null, 2) + '\n');
+    });
+  return presign;
+}
