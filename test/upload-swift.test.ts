@@ -226,3 +226,16 @@ test.serial('a 1 GiB upload keeps the process\'s peak RSS under 150 MB', async (
   t.is(result.sha256, big.sha256);
   fs.rmSync(big.file);
 });
+
+test.serial('Content-MD5 is added only when the target asks (empty value), and the store checks it', async (t) => {
+  const photo = makeFile('md5.jpg', 50_000);
+  const target = await presignPut(base('devices/camera001/md5.jpg'));
+  const asked: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'content-md5': '' } } };
+  await new Uploader().upload(photo.file, asked);
+  t.is((await stored('devices/camera001/md5.jpg')).md5, photo.md5);
+  const wrong: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'content-md5': crypto.createHash('md5').update('other').digest('base64') } } };
+  const e = await t.throwsAsync<CamwireError>(new Uploader().upload(photo.file, wrong));
+  t.is(e!.code, 'UPLOAD_CHECKSUM_MISMATCH', e!.message);
+  const odd: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'x-custom': '' } } };
+  t.is((await t.throwsAsync<CamwireError>(new Uploader().upload(photo.file, odd)))!.code, 'UPLOAD_TARGET_INVALID');
+});

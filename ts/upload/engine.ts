@@ -111,7 +111,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
 
   private async singlePut(file: string, size: number, target: UploadTarget): Promise<string | undefined> {
     const put = target.put!;
-    const headers = { ...(put.headers ?? {}) };
+    const headers = await fillChecksums(file, put.headers ?? {});
     const progress = this.progressTracker(size, 1);
     const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size }, onBytes: progress.bytes }));
     if (res.status < 200 || res.status >= 300) throw httpError(res, put.url, 'PUT');
@@ -233,6 +233,23 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   }
 }
 
+/**
+ * A target asks for an integrity header by listing it with an empty value:
+ * `content-md5` or `x-amz-checksum-sha256` are then computed from the file
+ * (one extra read) so the store verifies the body. Nothing is added otherwise.
+ */
+async function fillChecksums(file: string, given: Record<string, string>): Promise<Record<string, string>> {
+  const headers = { ...given };
+  for (const [name, value] of Object.entries(given)) {
+    if (value !== '') continue;
+    const lower = name.toLowerCase();
+    if (lower === 'content-md5') headers[name] = await digestFile(file, 'md5', 'base64');
+    else if (lower === 'x-amz-checksum-sha256') headers[name] = await digestFile(file, 'sha256', 'base64');
+    else throw new CamwireError('UPLOAD_TARGET_INVALID', `put.headers.${name} is empty; only content-md5 and x-amz-checksum-sha256 may be left for camwire to compute`);
+  }
+  return headers;
+}
+
 function partLength(partNumber: number, partSize: number, size: number): number {
   return Math.max(0, Math.min(partSize, size - (partNumber - 1) * partSize));
 }
@@ -250,9 +267,13 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function sha256File(file: string): Promise<string> {
+function digestFile(file: string, algorithm: 'md5' | 'sha256', encoding: 'hex' | 'base64'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const h = crypto.createHash('sha256');
-    fs.createReadStream(file, { highWaterMark: 1 << 20 }).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+    const h = crypto.createHash(algorithm);
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest(encoding)));
   });
+}
+
+function sha256File(file: string): Promise<string> {
+  return digestFile(file, 'sha256', 'hex');
 }

@@ -92,6 +92,9 @@ export function httpError(res: HttpResponse, url: string, what: string): Camwire
   if (e.code === 'EntityTooSmall') {
     return new CamwireError('UPLOAD_PART_TOO_SMALL', `${where}: a part is below the store's minimum (${text})`, { hint: 'S3 needs parts of at least 5 MiB except the last (COS: 1 MB); ask for a larger partSize' });
   }
+  if (e.code === 'BadDigest' || e.code === 'InvalidDigest' || e.code === 'XAmzContentChecksumMismatch') {
+    return new CamwireError('UPLOAD_CHECKSUM_MISMATCH', `${where}: the store's checksum of the body differs from the one sent (${text})`, { hint: 'the file changed while it was read, or the target carries a wrong checksum' });
+  }
   if (e.code === 'NoSuchUpload') {
     return new CamwireError('UPLOAD_NO_SUCH_UPLOAD', `${where}: the multipart upload no longer exists (${text})`, { hint: 'it was completed or aborted; ask the back end for a new target' });
   }

@@ -9,7 +9,7 @@ export function redactUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    return url.replace(/([?&](?:X-Amz-Signature|X-Amz-Security-Token|q-signature|x-cos-security-token|sign)=)[^&]*/gi, '$1REDACTED');
+    return url.replace(/((?:X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|q-signature|x-cos-security-token|sign)=)[^&\s]*/gi, '$1REDACTED');
   }
   for (const key of [...u.searchParams.keys()]) {
     if (SECRET_PARAMS.test(key)) u.searchParams.set(key, 'REDACTED');
