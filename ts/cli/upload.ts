@@ -82,7 +82,21 @@ export function presignCommand(): Command {
     .option('--virtual-host', 'virtual-host style URLs (bucket.host) instead of path style', false)
     .option('--id <id>', 'target id (default random)');
   common(presign.command('put').description('a single-PUT upload target on stdout'))
-    .action(async (o: PresignOpts) => {
+    .option('--cos', 'Tencent COS native signature (q-sign-algorithm=sha1); keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)
+    .action(async (o: PresignOpts & { cos: boolean }) => {
+      if (o.cos) {
+        const secretId = process.env['COS_SECRET_ID'];
+        const secretKey = process.env['COS_SECRET_KEY'];
+        if (!secretId || !secretKey) throw new CamwireError('PRESIGN_NO_CREDENTIALS', '--cos needs COS_SECRET_ID and COS_SECRET_KEY in the environment');
+        const b = await presignBase(o);
+        const { presignCosPut } = require('../upload/cos') as typeof import('../upload/cos');
+        const token = process.env['COS_SESSION_TOKEN'];
+        process.stdout.write(JSON.stringify(presignCosPut({
+          secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires,
+          ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host } : {}),
+        }), null, 2) + '\n');
+        return;
+      }
       const { presignPut } = loadPresign();
       process.stdout.write(JSON.stringify(await presignPut(await presignBase(o)), null, 2) + '\n');
     });
