@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import { runUploadJob } from '../orchestrator/upload-job';
 import { parseUploadTarget, Uploader, UploadResult } from '../upload';
+import { deviceKey } from '../upload/layout';
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
 import { positiveInt, readFile } from './pki';
@@ -59,7 +60,6 @@ function loadPresign(): typeof import('../upload/presign') {
 }
 
 async function presignBase(o: PresignOpts) {
-  const { deviceKey } = loadPresign();
   const key = o.key ?? (o.thing && o.file ? deviceKey(o.thing, o.file) : undefined);
   if (!key) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --key, or --thing and --file for the default key devices/{thing}/{yyyy}/{mm}/{dd}/{filename}');
   return {

@@ -5,3 +5,4 @@ export * from './expiry';
 export * from './redact';
 export * from './target';
 export { UploadJournal } from './journal';
+export { deviceKey } from './layout';

@@ -6,13 +6,11 @@
  * URL and break the real upload.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
 import {
   S3Client, PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CamwireError } from '../errors';
-import { checkThingName } from '../pki/thing-name';
 import { UploadTarget } from './target';
 
 export interface PresignBase {
@@ -115,8 +113,4 @@ export async function presignMultipart(o: PresignBase & { size: number; partSize
   }
 }
 
-/** The default key layout that ties uploads to devices: devices/{thing}/{yyyy}/{mm}/{dd}/{filename}. */
-export function deviceKey(thing: string, file: string, when = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `devices/${checkThingName(thing)}/${when.getUTCFullYear()}/${p(when.getUTCMonth() + 1)}/${p(when.getUTCDate())}/${path.basename(file)}`;
-}
+export { deviceKey } from './layout';
