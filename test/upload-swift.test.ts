@@ -150,7 +150,7 @@ test.serial('a target with the wrong number of parts for the file is refused bef
 interface Worker { lines: string[]; exit: Promise<number | null>; kill(): void }
 
 function worker(args: string[]): Worker {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'upload-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'upload-worker.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const w: Worker = { lines: [], exit: new Promise((r) => p.once('exit', (c) => r(c))), kill: () => p.kill('SIGKILL') };
   readline.createInterface({ input: p.stdout! }).on('line', (l) => w.lines.push(l));
   readline.createInterface({ input: p.stderr! }).on('line', (l) => w.lines.push(`stderr ${l}`));

@@ -6,9 +6,9 @@
 export class CamwireError extends Error {
   readonly code: string;
   /** A one-line suggestion of what to do about it, when there is one. */
-  readonly hint?: string;
+  declare readonly hint?: string;
   /** Extra machine-readable facts (file names, counts); never secrets. */
-  readonly details?: Record<string, unknown>;
+  declare readonly details?: Record<string, unknown>;
 
   constructor(code: string, message: string, options: { cause?: unknown; hint?: string; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { CamwireError } from '../errors';
 import { FullJitterBackoff } from '../mqtt/backoff';
 import { targetExpiry } from './expiry';
@@ -274,6 +275,27 @@ function digestFile(file: string, algorithm: 'md5' | 'sha256', encoding: 'hex' |
   });
 }
 
+/**
+ * The result's sha256, computed on a worker thread so hashing runs beside the
+ * upload on another core instead of taking turns with it on the JS thread.
+ */
 function sha256File(file: string): Promise<string> {
-  return digestFile(file, 'sha256', 'hex');
+  return new Promise((resolve, reject) => {
+    const w = new Worker(HASH_WORKER, { eval: true, workerData: { file } });
+    w.once('message', (hex: string) => resolve(hex));
+    w.once('error', reject);
+    w.once('exit', (code) => { if (code !== 0) reject(new CamwireError('UPLOAD_FILE_NOT_FOUND', `hashing ${file} failed (worker exit ${code})`)); });
+  });
 }
+
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const h = crypto.createHash('sha256');
+const fd = fs.openSync(workerData.file, 'r');
+const buf = Buffer.allocUnsafe(1 << 20);
+for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+fs.closeSync(fd);
+parentPort.postMessage(h.digest('hex'));
+`;

@@ -54,7 +54,7 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
     req.setTimeout(spec.timeoutMs ?? 120_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     if (spec.file && spec.file.length > 0) {
-      const stream = fs.createReadStream(spec.file.path, { start: spec.file.start, end: spec.file.start + spec.file.length - 1, highWaterMark: 256 * 1024 });
+      const stream = fs.createReadStream(spec.file.path, { start: spec.file.start, end: spec.file.start + spec.file.length - 1, highWaterMark: 1024 * 1024 });
       stream.on('data', (d) => spec.onBytes?.((d as Buffer).length));
       stream.on('error', (e) => req.destroy(e));
       stream.pipe(req);

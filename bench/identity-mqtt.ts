@@ -1,7 +1,7 @@
 /**
  * camwire benchmarks. Every number is printed next to a peer measured in the
  * same run on the same machine, as a ratio; nothing here asserts on time.
- *   npm run bench            (needs mosquitto, mosquitto-clients, openssl)
+ *   npm run bench            (needs mosquitto, mosquitto-clients, openssl; then bench/upload.ts)
  *   npm run bench -- --quick (fewer rounds)
  */
 import { spawnSync } from 'node:child_process';
