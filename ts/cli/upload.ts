@@ -55,6 +55,9 @@ interface PresignOpts {
 
 /** The AWS SDK loads only for presign commands, never on the device path. */
 function loadPresign(): typeof import('../upload/presign') {
+  // camwire pins the SDK in its lockfile, so its notice about future SDK
+  // releases needing Node 22 says nothing about this install.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../upload/presign') as typeof import('../upload/presign');
 }
