@@ -114,7 +114,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const put = target.put!;
     const headers = await fillChecksums(file, put.headers ?? {});
     const progress = this.progressTracker(size, 1);
-    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size }, onBytes: progress.bytes }));
+    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size, chunkSize: 4 * 1024 * 1024 }, onBytes: progress.bytes }));
     if (res.status < 200 || res.status >= 300) throw httpError(res, put.url, 'PUT');
     progress.partDone();
     return header(res, 'etag');
