@@ -71,6 +71,18 @@ async function presignBase(o: PresignOpts) {
   };
 }
 
+async function cosOptions(o: PresignOpts): Promise<import('../upload/cos').CosPresignOptions> {
+  const secretId = process.env['COS_SECRET_ID'];
+  const secretKey = process.env['COS_SECRET_KEY'];
+  if (!secretId || !secretKey) throw new CamwireError('PRESIGN_NO_CREDENTIALS', '--cos needs COS_SECRET_ID and COS_SECRET_KEY in the environment');
+  const b = await presignBase(o);
+  const token = process.env['COS_SESSION_TOKEN'];
+  return {
+    secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires,
+    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host } : {}),
+  };
+}
+
 export function presignCommand(): Command {
   const presign = new Command('presign').description('the back-end side: make an upload target with SigV4 pre-signed URLs (credentials from the AWS environment or profile)');
   const common = (c: Command) => c
@@ -88,16 +100,8 @@ export function presignCommand(): Command {
     .option('--cos', 'Tencent COS native signature (q-sign-algorithm=sha1); keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)
     .action(async (o: PresignOpts & { cos: boolean }) => {
       if (o.cos) {
-        const secretId = process.env['COS_SECRET_ID'];
-        const secretKey = process.env['COS_SECRET_KEY'];
-        if (!secretId || !secretKey) throw new CamwireError('PRESIGN_NO_CREDENTIALS', '--cos needs COS_SECRET_ID and COS_SECRET_KEY in the environment');
-        const b = await presignBase(o);
         const { presignCosPut } = require('../upload/cos') as typeof import('../upload/cos');
-        const token = process.env['COS_SESSION_TOKEN'];
-        process.stdout.write(JSON.stringify(presignCosPut({
-          secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires,
-          ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host } : {}),
-        }), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(presignCosPut(await cosOptions(o)), null, 2) + '\n');
         return;
       }
       const { presignPut } = loadPresign();
@@ -106,9 +110,15 @@ export function presignCommand(): Command {
   common(presign.command('multipart').description('CreateMultipartUpload now, then a target with pre-signed part, complete and abort URLs'))
     .addOption(new Option('--size <bytes>', 'file size (default: the size of --file)').argParser((v) => Number(v)))
     .addOption(new Option('--part-size <bytes>', 'part size').argParser(positiveInt).default(8 * 1024 * 1024))
-    .action(async (o: PresignOpts) => {
+    .option('--cos', 'Tencent COS native signatures; keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)
+    .action(async (o: PresignOpts & { cos: boolean }) => {
       const size = o.size ?? (o.file ? fs.statSync(o.file).size : undefined);
       if (size === undefined) throw new CamwireError('CLI_BAD_ARGUMENT', 'multipart needs --size or --file');
+      if (o.cos) {
+        const { presignCosMultipart } = require('../upload/cos') as typeof import('../upload/cos');
+        process.stdout.write(JSON.stringify(await presignCosMultipart({ ...(await cosOptions(o)), size, partSize: o.partSize }), null, 2) + '\n');
+        return;
+      }
       const { presignMultipart } = loadPresign();
       process.stdout.write(JSON.stringify(await presignMultipart({ ...(await presignBase(o)), size, partSize: o.partSize }), null, 2) + '\n');
     });

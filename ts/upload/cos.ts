@@ -68,28 +68,83 @@ export interface CosPresignOptions {
   id?: string;
   /** Override the host (tests, accelerate domains); default {bucket}.cos.{region}.myqcloud.com. */
   host?: string;
+  /** https (default); http only for a local test endpoint. */
+  protocol?: 'https' | 'http';
   now?: Date;
 }
 
-/** A single-PUT target with a COS-native signature over host (and Content-Type when given). */
-export function presignCosPut(o: CosPresignOptions): UploadTarget {
+interface CosContext { host: string; base: string; pathname: string; keyTime: string; start: number; seconds: number }
+
+function context(o: CosPresignOptions): CosContext {
   if (!/^[a-z0-9-]+-\d+$/.test(o.bucket)) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `"${o.bucket}" is not a COS bucket name with its APPID (name-1250000000)`);
   const seconds = o.expiresIn ?? 3600;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `expiry of ${seconds} s is outside 1-604800`);
   const host = o.host ?? `${o.bucket}.cos.${o.region}.myqcloud.com`;
   const start = Math.floor((o.now ?? new Date()).getTime() / 1000) - 1;
-  const keyTime = `${start};${start + seconds}`;
-  const pathname = '/' + o.key.split('/').map(cosEncode).join('/');
-  const headers: Record<string, string> = { host, ...(o.contentType ? { 'content-type': o.contentType } : {}) };
-  const auth = cosAuthorization({ secretId: o.secretId, secretKey: o.secretKey, method: 'PUT', pathname: `/${o.key}`, headers, keyTime });
-  const url = `https://${host}${pathname}?${auth}${o.sessionToken ? `&x-cos-security-token=${cosEncode(o.sessionToken)}` : ''}`;
+  return { host, base: `${o.protocol ?? 'https'}://${host}`, pathname: '/' + o.key.split('/').map(cosEncode).join('/'), keyTime: `${start};${start + seconds}`, start, seconds };
+}
+
+/** A URL for one request, its signature in the query (COS "pre-signed URL"). */
+function signedUrl(o: CosPresignOptions, c: CosContext, method: string, query: Record<string, string>, headers: Record<string, string>): string {
+  const auth = cosAuthorization({ secretId: o.secretId, secretKey: o.secretKey, method, pathname: `/${o.key}`, query, headers: { host: c.host, ...headers }, keyTime: c.keyTime });
+  const own = Object.entries(query).map(([k, v]) => `${cosEncode(k)}=${cosEncode(v)}`).join('&');
+  return `${c.base}${c.pathname}?${own ? `${own}&` : ''}${auth}${o.sessionToken ? `&x-cos-security-token=${cosEncode(o.sessionToken)}` : ''}`;
+}
+
+function targetBase(o: CosPresignOptions, c: CosContext): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
   return {
     version: 1,
     id: o.id ?? crypto.randomUUID(),
     object: { path: o.key },
     ...(o.contentType ? { contentType: o.contentType } : {}),
-    put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} },
-    expiresAt: new Date((start + seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    objectUrl: `https://${host}${pathname}`,
+    expiresAt: new Date((c.start + c.seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    objectUrl: `${c.base}${c.pathname}`,
+  };
+}
+
+/** A single-PUT target with a COS-native signature over host (and Content-Type when given). */
+export function presignCosPut(o: CosPresignOptions): UploadTarget {
+  const c = context(o);
+  const headers: Record<string, string> = o.contentType ? { 'content-type': o.contentType } : {};
+  return { ...targetBase(o, c), put: { url: signedUrl(o, c, 'PUT', {}, headers), headers } };
+}
+
+/**
+ * A multipart target on COS: InitiateMultipartUpload now (POST ?uploads,
+ * signed in the Authorization header), then pre-signed part, complete and
+ * abort URLs with partNumber/uploadId inside the signature.
+ */
+export async function presignCosMultipart(o: CosPresignOptions & { size: number; partSize?: number }): Promise<UploadTarget> {
+  const c = context(o);
+  const partSize = o.partSize ?? 8 * 1024 * 1024;
+  if (partSize < 1024 * 1024) throw new CamwireError('PRESIGN_BAD_ARGUMENT', 'COS parts must be at least 1 MB');
+  const count = Math.max(1, Math.ceil(o.size / partSize));
+  if (count > 10000) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `${count} parts exceed COS's 10000; use a larger part size`);
+  const headers: Record<string, string> = { host: c.host, ...(o.contentType ? { 'content-type': o.contentType } : {}) };
+  const authorization = cosAuthorization({ secretId: o.secretId, secretKey: o.secretKey, method: 'POST', pathname: `/${o.key}`, query: { uploads: '' }, headers, keyTime: c.keyTime });
+  let res: Response;
+  try {
+    res = await fetch(`${c.base}${c.pathname}?uploads`, {
+      method: 'POST',
+      headers: { ...headers, authorization, ...(o.sessionToken ? { 'x-cos-security-token': o.sessionToken } : {}) },
+    });
+  } catch (e) {
+    throw new CamwireError('PRESIGN_FAILED', `InitiateMultipartUpload to ${c.host} failed: ${(e as Error).message}`, { cause: e });
+  }
+  const body = await res.text();
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(body)?.[1];
+  if (!res.ok || !uploadId) {
+    const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1];
+    throw new CamwireError('PRESIGN_FAILED', `InitiateMultipartUpload on ${o.bucket}/${o.key} answered ${res.status}${code ? ` ${code}` : ''}`);
+  }
+  const parts = Array.from({ length: count }, (_, i) => ({ partNumber: i + 1, url: signedUrl(o, c, 'PUT', { partNumber: String(i + 1), uploadId }, {}) }));
+  return {
+    ...targetBase(o, c),
+    multipart: {
+      partSize,
+      parts,
+      completeUrl: signedUrl(o, c, 'POST', { uploadId }, {}),
+      abortUrl: signedUrl(o, c, 'DELETE', { uploadId }, {}),
+    },
   };
 }
