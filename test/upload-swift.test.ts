@@ -239,3 +239,17 @@ test.serial('Content-MD5 is added only when the target asks (empty value), and t
   const odd: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'x-custom': '' } } };
   t.is((await t.throwsAsync<CamwireError>(new Uploader().upload(photo.file, odd)))!.code, 'UPLOAD_TARGET_INVALID');
 });
+
+test.serial('parts below the store\'s minimum: UPLOAD_PART_TOO_SMALL with a hint, and the upload is aborted', async (t) => {
+  const f = makeFile('tiny-parts.mp4', 3 * MiB);
+  const journalDir = path.join(dir, 'journal-small');
+  const target = await presignMultipart({ ...base('devices/camera001/tiny-parts.mp4'), size: 3 * MiB, partSize: MiB });
+  const up = new Uploader({ journalDir });
+  const e = await t.throwsAsync<CamwireError>(up.upload(f.file, target));
+  t.is(e!.code, 'UPLOAD_PART_TOO_SMALL', e!.message);
+  t.regex(e!.hint ?? '', /5 MiB/);
+  t.is(up.requests, 3 + 1 + 1, 'three parts, the complete, the abort');
+  // Aborted: the upload id is gone, so its parts cannot be completed any more.
+  const again = await t.throwsAsync<CamwireError>(new Uploader().upload(f.file, target));
+  t.regex(again!.code, /UPLOAD_NO_SUCH_UPLOAD|UPLOAD_HTTP_ERROR/, again!.message);
+});

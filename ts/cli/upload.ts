@@ -31,7 +31,10 @@ export function uploadCommand(out: Out): Command {
     const uploader = new Uploader({ concurrency: o.concurrency, journalDir: o.journal, keepParts: o.keepParts, ...(o.thing ? { thing: o.thing } : {}), source: o.source });
     const tty = process.stderr.isTTY === true && !output.json;
     uploader.on('progress', (p) => {
-      if (tty) process.stderr.write(`\r  ${mib(p.bytes)} / ${mib(p.totalBytes)}  part ${p.partsDone}/${p.parts}  ${mib(p.bytesPerSecond)}/s   `);
+      if (!tty) return;
+      const width = 24;
+      const filled = Math.round((p.bytes / Math.max(1, p.totalBytes)) * width);
+      process.stderr.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mib(p.bytes)} / ${mib(p.totalBytes)}  part ${p.partsDone}/${p.parts}  ${mib(p.bytesPerSecond)}/s   `);
     });
     uploader.on('retry', (r) => output.info(`\n  retrying ${r.what} in ${r.delayMs} ms (attempt ${r.attempt}: ${r.error})`));
     uploader.on('resumed', (r) => output.info(`  resuming: parts ${r.parts.join(', ')} are already uploaded`));
@@ -79,7 +82,7 @@ async function cosOptions(o: PresignOpts): Promise<import('../upload/cos').CosPr
   const token = process.env['COS_SESSION_TOKEN'];
   return {
     secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires,
-    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host } : {}),
+    ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host, protocol: new URL(o.endpoint).protocol === 'http:' ? 'http' as const : 'https' as const } : {}),
   };
 }
 

@@ -52,11 +52,11 @@ export function parseUploadTarget(input: unknown): UploadTarget {
     try {
       v = JSON.parse(input.toString());
     } catch (e) {
-      throw new CamwireError('UPLOAD_TARGET_INVALID', `the upload target is not JSON: ${(e as Error).message}`);
+      throw new CamwireError('UPLOAD_TARGET_INVALID', `the upload target is not JSON: ${(e as Error).message}`, { hint: 'pass the JSON file the back end sent (or - for stdin)' });
     }
   }
   const problems: string[] = [];
-  if (!isObj(v)) throw new CamwireError('UPLOAD_TARGET_INVALID', 'the upload target must be a JSON object');
+  if (!isObj(v)) throw new CamwireError('UPLOAD_TARGET_INVALID', 'the upload target must be a JSON object', { hint: 'the back end must send a version 1 upload target (DESIGN.md)' });
   if (v['version'] !== 1) problems.push(`version must be 1 (got ${JSON.stringify(v['version'])})`);
   if (typeof v['id'] !== 'string' || !/^[\w.:@-]{1,200}$/.test(v['id'])) problems.push('id must be 1-200 characters of letters, digits and . _ : @ -');
   const obj = v['object'];
@@ -95,7 +95,9 @@ export function parseUploadTarget(input: unknown): UploadTarget {
   if (v['expiresAt'] !== undefined && (typeof v['expiresAt'] !== 'string' || Number.isNaN(Date.parse(v['expiresAt'])))) problems.push('expiresAt must be an ISO 8601 time');
   if (v['objectUrl'] !== undefined) checkUrl(v['objectUrl'], 'objectUrl', problems);
   if (problems.length) {
-    throw new CamwireError('UPLOAD_TARGET_INVALID', `the upload target has ${problems.length} problem(s): ${problems.join('; ')}`, { details: { problems } });
+    throw new CamwireError('UPLOAD_TARGET_INVALID', `the upload target has ${problems.length} problem(s): ${problems.join('; ')}`, {
+      details: { problems }, hint: 'the back end must send a version 1 upload target (DESIGN.md; `camwire presign` makes one)',
+    });
   }
   return v as unknown as UploadTarget;
 }
