@@ -1,0 +1,283 @@
+#include "kvs/h264.h"
+
+#include <string>
+
+namespace camwire {
+namespace h264 {
+
+namespace {
+
+// Limits that no conforming stream exceeds; anything larger is malformed
+// input and is refused before it can drive arithmetic or allocation.
+constexpr uint32_t kMaxMbs = 1 << 16;          // 65536 macroblocks per side
+constexpr size_t kMaxSpsBytes = 4096;
+
+// Reads bits MSB first from an unescaped RBSP; past the end it fails.
+class BitReader {
+ public:
+  BitReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool ok() const { return ok_; }
+
+  uint32_t Bits(int n) {
+    uint32_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 1) | Bit();
+    return v;
+  }
+  uint32_t Bit() {
+    if (pos_ >= size_ * 8) {
+      ok_ = false;
+      return 0;
+    }
+    uint32_t b = (data_[pos_ / 8] >> (7 - pos_ % 8)) & 1;
+    ++pos_;
+    return b;
+  }
+  // Unsigned Exp-Golomb; more than 31 leading zeros is malformed.
+  uint32_t Ue() {
+    int zeros = 0;
+    while (ok_ && Bit() == 0) {
+      if (++zeros > 31) {
+        ok_ = false;
+        return 0;
+      }
+    }
+    if (!ok_) return 0;
+    if (zeros == 0) return 0;
+    uint64_t v = (uint64_t{1} << zeros) - 1 + Bits(zeros);
+    if (v > 0xffffffffull) ok_ = false;
+    return static_cast<uint32_t>(v);
+  }
+  int32_t Se() {
+    uint32_t k = Ue();
+    return (k & 1) ? static_cast<int32_t>((k + 1) / 2) : -static_cast<int32_t>(k / 2);
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void SkipScalingList(BitReader& br, int size) {
+  int32_t last = 8, next = 8;
+  for (int j = 0; j < size && br.ok(); ++j) {
+    if (next != 0) {
+      int32_t delta = br.Se();
+      if (delta < -128 || delta > 127) {
+        br.Bits(64);  // force failure: out of range
+        return;
+      }
+      next = (last + delta + 256) % 256;
+    }
+    last = (next == 0) ? last : next;
+  }
+}
+
+Status Malformed(const std::string& what) { return Status::Error("H264_MALFORMED_SPS", what); }
+
+}  // namespace
+
+std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size) {
+  std::vector<NalUnit> out;
+  size_t i = 0;
+  size_t start = SIZE_MAX;  // first byte of the current unit
+  auto finish = [&](size_t end) {
+    // Trailing zero bytes belong to the next start code, not to the unit.
+    while (end > start && data[end - 1] == 0) --end;
+    if (end > start) {
+      NalUnit n;
+      n.offset = start;
+      n.size = end - start;
+      n.type = data[start] & 0x1f;
+      out.push_back(n);
+    }
+  };
+  while (i + 3 <= size) {
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) {
+      if (start != SIZE_MAX) finish(i);
+      i += 3;
+      start = i;
+      continue;
+    }
+    // Skip ahead quickly: a start code needs data[i+2] <= 1.
+    if (data[i + 2] > 1) {
+      i += 3;
+    } else {
+      ++i;
+    }
+  }
+  if (start != SIZE_MAX) finish(size);
+  return out;
+}
+
+std::vector<uint8_t> Unescape(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> out;
+  out.reserve(size);
+  int zeros = 0;
+  for (size_t i = 0; i < size; ++i) {
+    if (zeros >= 2 && data[i] == 3) {
+      zeros = 0;
+      continue;
+    }
+    zeros = data[i] == 0 ? zeros + 1 : 0;
+    out.push_back(data[i]);
+  }
+  return out;
+}
+
+Result<SpsInfo> ParseSps(const uint8_t* nal, size_t size) {
+  if (size < 4) return Malformed("SPS shorter than 4 bytes");
+  if (size > kMaxSpsBytes) return Malformed("SPS longer than " + std::to_string(kMaxSpsBytes) + " bytes");
+  if ((nal[0] & 0x1f) != kSps) return Malformed("not an SPS NAL unit (type " + std::to_string(nal[0] & 0x1f) + ")");
+  std::vector<uint8_t> rbsp = Unescape(nal + 1, size - 1);
+  BitReader br(rbsp.data(), rbsp.size());
+  SpsInfo s;
+  s.profile_idc = static_cast<uint8_t>(br.Bits(8));
+  s.constraint_flags = static_cast<uint8_t>(br.Bits(8));
+  s.level_idc = static_cast<uint8_t>(br.Bits(8));
+  s.sps_id = br.Ue();
+  if (s.sps_id > 31) return Malformed("seq_parameter_set_id > 31");
+  const uint8_t p = s.profile_idc;
+  if (p == 100 || p == 110 || p == 122 || p == 244 || p == 44 || p == 83 || p == 86 || p == 118 || p == 128 || p == 138 ||
+      p == 139 || p == 134 || p == 135) {
+    s.chroma_format_idc = br.Ue();
+    if (s.chroma_format_idc > 3) return Malformed("chroma_format_idc > 3");
+    if (s.chroma_format_idc == 3) br.Bit();  // separate_colour_plane_flag
+    if (br.Ue() > 6) return Malformed("bit_depth_luma > 14");
+    if (br.Ue() > 6) return Malformed("bit_depth_chroma > 14");
+    br.Bit();  // qpprime_y_zero_transform_bypass_flag
+    if (br.Bit()) {  // seq_scaling_matrix_present_flag
+      const int lists = s.chroma_format_idc == 3 ? 12 : 8;
+      for (int i = 0; i < lists && br.ok(); ++i) {
+        if (br.Bit()) SkipScalingList(br, i < 6 ? 16 : 64);
+      }
+    }
+  }
+  if (br.Ue() > 12) return Malformed("log2_max_frame_num_minus4 > 12");
+  uint32_t poc_type = br.Ue();
+  if (poc_type == 0) {
+    if (br.Ue() > 12) return Malformed("log2_max_pic_order_cnt_lsb_minus4 > 12");
+  } else if (poc_type == 1) {
+    br.Bit();
+    br.Se();
+    br.Se();
+    uint32_t cycle = br.Ue();
+    if (cycle > 255) return Malformed("num_ref_frames_in_pic_order_cnt_cycle > 255");
+    for (uint32_t i = 0; i < cycle && br.ok(); ++i) br.Se();
+  } else if (poc_type != 2) {
+    return Malformed("pic_order_cnt_type > 2");
+  }
+  br.Ue();   // max_num_ref_frames
+  br.Bit();  // gaps_in_frame_num_value_allowed_flag
+  uint32_t w_mbs = br.Ue() + 1;
+  uint32_t h_map_units = br.Ue() + 1;
+  s.frame_mbs_only = br.Bit() != 0;
+  if (!s.frame_mbs_only) br.Bit();  // mb_adaptive_frame_field_flag
+  br.Bit();                         // direct_8x8_inference_flag
+  uint32_t crop_l = 0, crop_r = 0, crop_t = 0, crop_b = 0;
+  if (br.Bit()) {
+    crop_l = br.Ue();
+    crop_r = br.Ue();
+    crop_t = br.Ue();
+    crop_b = br.Ue();
+  }
+  if (!br.ok()) return Malformed("SPS ends before its frame size");
+  if (w_mbs > kMaxMbs || h_map_units > kMaxMbs) return Malformed("frame size out of range");
+  const uint64_t width = uint64_t{w_mbs} * 16;
+  const uint64_t height = uint64_t{h_map_units} * 16 * (s.frame_mbs_only ? 1 : 2);
+  // Crop units (7.4.2.1.1): chroma subsampling and field coding scale them.
+  uint64_t unit_x = 1, unit_y = s.frame_mbs_only ? 1 : 2;
+  if (s.chroma_format_idc == 1) {
+    unit_x = 2;
+    unit_y *= 2;
+  } else if (s.chroma_format_idc == 2) {
+    unit_x = 2;
+  }
+  const uint64_t cw = (uint64_t{crop_l} + crop_r) * unit_x;
+  const uint64_t ch = (uint64_t{crop_t} + crop_b) * unit_y;
+  if (cw >= width || ch >= height) return Malformed("cropping removes the whole picture");
+  s.width = static_cast<uint32_t>(width - cw);
+  s.height = static_cast<uint32_t>(height - ch);
+  return s;
+}
+
+Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, const uint8_t* pps, size_t pps_size) {
+  Result<SpsInfo> info = ParseSps(sps, sps_size);
+  if (!info.ok()) return info.status();
+  if (pps_size < 2 || (pps[0] & 0x1f) != kPps) return Status::Error("H264_MALFORMED_PPS", "not a PPS NAL unit");
+  if (pps_size > 0xffff) return Status::Error("H264_MALFORMED_PPS", "PPS longer than 65535 bytes");
+  std::vector<uint8_t> out;
+  out.reserve(11 + sps_size + pps_size);
+  out.push_back(1);              // configurationVersion
+  out.push_back(sps[1]);         // AVCProfileIndication
+  out.push_back(sps[2]);         // profile_compatibility
+  out.push_back(sps[3]);         // AVCLevelIndication
+  out.push_back(0xfc | 3);       // reserved + lengthSizeMinusOne = 3 (4-byte lengths)
+  out.push_back(0xe0 | 1);       // reserved + one SPS
+  out.push_back(static_cast<uint8_t>(sps_size >> 8));
+  out.push_back(static_cast<uint8_t>(sps_size));
+  out.insert(out.end(), sps, sps + sps_size);
+  out.push_back(1);              // one PPS
+  out.push_back(static_cast<uint8_t>(pps_size >> 8));
+  out.push_back(static_cast<uint8_t>(pps_size));
+  out.insert(out.end(), pps, pps + pps_size);
+  const uint8_t p = info.value().profile_idc;
+  if (p == 100 || p == 110 || p == 122 || p == 144) {
+    // High profiles carry chroma format and bit depths (14496-15 5.3.3.1.2).
+    out.push_back(static_cast<uint8_t>(0xfc | info.value().chroma_format_idc));
+    out.push_back(0xf8);  // bit_depth_luma_minus8 = 0 (8-bit, what KVS consumers decode)
+    out.push_back(0xf8);
+    out.push_back(0);     // numOfSequenceParameterSetExt
+  }
+  return out;
+}
+
+std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<NalUnit>& nals) {
+  std::vector<AccessUnit> out;
+  AccessUnit cur;
+  bool cur_has_slice = false;
+  auto flush = [&]() {
+    if (!cur.nals.empty()) out.push_back(cur);
+    cur = AccessUnit();
+    cur_has_slice = false;
+  };
+  for (const NalUnit& n : nals) {
+    const bool slice = n.type == kNonIdrSlice || n.type == kIdrSlice;
+    if (n.type == kAud) {
+      flush();
+    } else if (!slice && cur_has_slice && (n.type == kSps || n.type == kPps || n.type == kSei || (n.type >= 14 && n.type <= 18))) {
+      flush();
+    } else if (slice && cur_has_slice && n.size >= 2) {
+      // first_mb_in_slice == 0 (ue(v) coded as a single 1 bit) opens a new picture.
+      if ((data[n.offset + 1] & 0x80) != 0) flush();
+    }
+    cur.nals.push_back(n);
+    if (slice) cur_has_slice = true;
+    if (n.type == kIdrSlice) cur.keyframe = true;
+  }
+  flush();
+  return out;
+}
+
+std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au) {
+  size_t total = 0;
+  for (const NalUnit& n : au.nals) {
+    if (n.type != kAud) total += 4 + n.size;
+  }
+  std::vector<uint8_t> out;
+  out.reserve(total);
+  for (const NalUnit& n : au.nals) {
+    if (n.type == kAud) continue;
+    const uint32_t len = static_cast<uint32_t>(n.size);
+    out.push_back(static_cast<uint8_t>(len >> 24));
+    out.push_back(static_cast<uint8_t>(len >> 16));
+    out.push_back(static_cast<uint8_t>(len >> 8));
+    out.push_back(static_cast<uint8_t>(len));
+    out.insert(out.end(), data + n.offset, data + n.offset + n.size);
+  }
+  return out;
+}
+
+}  // namespace h264
+}  // namespace camwire

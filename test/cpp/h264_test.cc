@@ -1,0 +1,279 @@
+#include "kvs/h264.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace camwire {
+namespace h264 {
+namespace {
+
+// Writes RBSP bits and Exp-Golomb codes, then escapes them into a NAL unit.
+class BitWriter {
+ public:
+  void Bits(uint32_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) Bit((v >> i) & 1);
+  }
+  void Bit(uint32_t b) {
+    if (bit_ == 0) bytes_.push_back(0);
+    if (b) bytes_.back() |= static_cast<uint8_t>(0x80 >> bit_);
+    bit_ = (bit_ + 1) % 8;
+  }
+  void Ue(uint32_t v) {
+    uint64_t x = uint64_t{v} + 1;
+    int len = 0;
+    while ((x >> len) > 1) ++len;
+    Bits(0, len);
+    for (int i = len; i >= 0; --i) Bit((x >> i) & 1);
+  }
+  void Se(int32_t v) { Ue(v > 0 ? static_cast<uint32_t>(2 * v - 1) : static_cast<uint32_t>(-2 * v)); }
+  // rbsp_trailing_bits, header byte, emulation prevention.
+  std::vector<uint8_t> Nal(uint8_t header) {
+    Bit(1);
+    while (bit_ != 0) Bit(0);
+    std::vector<uint8_t> out{header};
+    int zeros = 0;
+    for (uint8_t b : bytes_) {
+      if (zeros >= 2 && b <= 3) {
+        out.push_back(3);
+        zeros = 0;
+      }
+      out.push_back(b);
+      zeros = b == 0 ? zeros + 1 : 0;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  int bit_ = 0;
+};
+
+struct SpsSpec {
+  uint8_t profile = 66;
+  uint8_t level = 31;
+  uint8_t constraint = 0xc0;
+  uint32_t w_mbs = 80, h_units = 45;
+  bool frame_mbs_only = true;
+  uint32_t crop[4] = {0, 0, 0, 0};
+  uint32_t chroma = 1;
+  bool scaling = false;
+  uint32_t poc_type = 0;
+};
+
+std::vector<uint8_t> MakeSps(const SpsSpec& s) {
+  BitWriter w;
+  w.Bits(s.profile, 8);
+  w.Bits(s.constraint, 8);
+  w.Bits(s.level, 8);
+  w.Ue(0);
+  if (s.profile == 100) {
+    w.Ue(s.chroma);
+    if (s.chroma == 3) w.Bit(0);
+    w.Ue(0);
+    w.Ue(0);
+    w.Bit(0);
+    w.Bit(s.scaling ? 1 : 0);
+    if (s.scaling) {
+      for (int i = 0; i < 8; ++i) {
+        w.Bit(i == 0 ? 1 : 0);
+        if (i == 0) {
+          for (int j = 0; j < 16; ++j) w.Se(j == 0 ? 8 : 0);
+        }
+      }
+    }
+  }
+  w.Ue(0);  // log2_max_frame_num_minus4
+  w.Ue(s.poc_type);
+  if (s.poc_type == 0) w.Ue(2);
+  if (s.poc_type == 1) {
+    w.Bit(0);
+    w.Se(0);
+    w.Se(1);
+    w.Ue(2);
+    w.Se(-1);
+    w.Se(3);
+  }
+  w.Ue(1);  // max_num_ref_frames
+  w.Bit(0);
+  w.Ue(s.w_mbs - 1);
+  w.Ue(s.h_units - 1);
+  w.Bit(s.frame_mbs_only ? 1 : 0);
+  if (!s.frame_mbs_only) w.Bit(0);
+  w.Bit(1);
+  const bool crop = s.crop[0] || s.crop[1] || s.crop[2] || s.crop[3];
+  w.Bit(crop ? 1 : 0);
+  if (crop) {
+    for (uint32_t c : s.crop) w.Ue(c);
+  }
+  w.Bit(0);  // vui_parameters_present_flag
+  return w.Nal(0x67);
+}
+
+TEST(H264Sps, Baseline1080pWithBottomCrop) {
+  SpsSpec s;
+  s.w_mbs = 120;
+  s.h_units = 68;
+  s.crop[3] = 4;  // 8 lines in 4:2:0
+  auto sps = MakeSps(s);
+  auto r = ParseSps(sps.data(), sps.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().width, 1920u);
+  EXPECT_EQ(r.value().height, 1080u);
+  EXPECT_EQ(r.value().profile_idc, 66);
+  EXPECT_EQ(r.value().level_idc, 31);
+}
+
+TEST(H264Sps, HighProfileWithScalingListsAndPocType1) {
+  SpsSpec s;
+  s.profile = 100;
+  s.scaling = true;
+  s.poc_type = 1;
+  auto sps = MakeSps(s);
+  auto r = ParseSps(sps.data(), sps.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().width, 1280u);
+  EXPECT_EQ(r.value().height, 720u);
+  EXPECT_EQ(r.value().chroma_format_idc, 1u);
+}
+
+TEST(H264Sps, InterlacedFieldCodingDoublesHeightAndCropUnits) {
+  SpsSpec s;
+  s.w_mbs = 120;
+  s.h_units = 34;
+  s.frame_mbs_only = false;
+  s.crop[3] = 2;  // unit 4 lines for 4:2:0 fields
+  auto sps = MakeSps(s);
+  auto r = ParseSps(sps.data(), sps.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().height, 1080u);
+  EXPECT_FALSE(r.value().frame_mbs_only);
+}
+
+TEST(H264Sps, EmulationPreventionBytesAreRemoved) {
+  const uint8_t escaped[] = {0x00, 0x00, 0x03, 0x01, 0x00, 0x00, 0x03, 0x00, 0x07};
+  auto u = Unescape(escaped, sizeof escaped);
+  EXPECT_EQ(u, (std::vector<uint8_t>{0, 0, 1, 0, 0, 0, 7}));
+  // An SPS whose payload needs escaping parses the same.
+  SpsSpec s;
+  s.profile = 0;  // profile, constraints and level 0 put 00 00 00 in the stream
+  s.constraint = 0;
+  s.level = 0;
+  auto sps = MakeSps(s);
+  bool has_escape = false;
+  for (size_t i = 2; i < sps.size(); ++i) has_escape |= sps[i] == 3 && sps[i - 1] == 0 && sps[i - 2] == 0;
+  EXPECT_TRUE(has_escape);
+  auto r = ParseSps(sps.data(), sps.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().width, 1280u);
+}
+
+TEST(H264Sps, MalformedInputIsAnErrorNotACrash) {
+  SpsSpec s;
+  auto sps = MakeSps(s);
+  for (size_t n = 0; n < sps.size() - 1; ++n) {
+    auto r = ParseSps(sps.data(), n);
+    EXPECT_FALSE(r.ok()) << "truncated to " << n;
+    if (!r.ok()) EXPECT_EQ(r.status().code(), "H264_MALFORMED_SPS");
+  }
+  std::vector<uint8_t> zeros(64, 0);
+  zeros[0] = 0x67;
+  EXPECT_FALSE(ParseSps(zeros.data(), zeros.size()).ok());
+  SpsSpec crop;
+  crop.crop[3] = 400;
+  auto c = MakeSps(crop);
+  auto rc = ParseSps(c.data(), c.size());
+  ASSERT_FALSE(rc.ok());
+  EXPECT_NE(rc.status().message().find("cropping"), std::string::npos);
+  const uint8_t pps[] = {0x68, 0xce, 0x3c, 0x80};
+  EXPECT_FALSE(ParseSps(pps, sizeof pps).ok());
+}
+
+TEST(H264Sps, RandomBytesNeverCrash) {
+  std::mt19937 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> b(1 + rng() % 40);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    b[0] = 0x67;
+    auto r = ParseSps(b.data(), b.size());
+    if (r.ok()) {
+      EXPECT_GT(r.value().width, 0u);
+      EXPECT_GT(r.value().height, 0u);
+    }
+  }
+}
+
+std::vector<uint8_t> Stream(const std::vector<std::vector<uint8_t>>& nals, const std::vector<int>& start_code_sizes) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < nals.size(); ++i) {
+    if (start_code_sizes[i] == 4) out.push_back(0);
+    out.insert(out.end(), {0, 0, 1});
+    out.insert(out.end(), nals[i].begin(), nals[i].end());
+  }
+  return out;
+}
+
+TEST(H264AnnexB, SplitsThreeAndFourByteStartCodesAndIgnoresGarbageAndTrailingZeros) {
+  std::vector<std::vector<uint8_t>> nals = {{0x09, 0xf0}, {0x67, 0x42, 0x00, 0x1f}, {0x68, 0xce}, {0x65, 0x88, 0x84, 0x00, 0x01}, {0x41, 0x9a}};
+  auto s = Stream(nals, {4, 4, 3, 4, 3});
+  s.insert(s.begin(), {0xde, 0xad});  // bytes before the first start code
+  s.insert(s.end(), {0x00, 0x00});    // trailing_zero_8bits
+  auto units = SplitAnnexB(s.data(), s.size());
+  ASSERT_EQ(units.size(), nals.size());
+  for (size_t i = 0; i < nals.size(); ++i) {
+    EXPECT_EQ(std::vector<uint8_t>(s.begin() + units[i].offset, s.begin() + units[i].offset + units[i].size), nals[i]) << i;
+  }
+  EXPECT_EQ(units[3].type, kIdrSlice);
+  EXPECT_TRUE(SplitAnnexB(s.data(), 0).empty());
+  const uint8_t none[] = {1, 2, 3, 4};
+  EXPECT_TRUE(SplitAnnexB(none, sizeof none).empty());
+}
+
+TEST(H264AnnexB, GroupsAccessUnitsAndMarksKeyframes) {
+  // AUD SPS PPS IDR(first_mb=0) IDR(first_mb!=0) | P(first_mb=0) | SEI P | AUD P
+  std::vector<std::vector<uint8_t>> nals = {{0x09, 0xf0}, {0x67, 0x42}, {0x68, 0xce}, {0x65, 0x88}, {0x65, 0x40}, {0x41, 0x9a}, {0x06, 0x05}, {0x41, 0x9a}, {0x09, 0xf0}, {0x41, 0x9a}};
+  auto s = Stream(nals, std::vector<int>(nals.size(), 4));
+  auto units = SplitAnnexB(s.data(), s.size());
+  auto aus = GroupAccessUnits(s.data(), units);
+  ASSERT_EQ(aus.size(), 4u);
+  EXPECT_EQ(aus[0].nals.size(), 5u);
+  EXPECT_TRUE(aus[0].keyframe);
+  EXPECT_EQ(aus[1].nals.size(), 1u);
+  EXPECT_FALSE(aus[1].keyframe);
+  EXPECT_EQ(aus[2].nals.size(), 2u);
+  EXPECT_EQ(aus[3].nals.size(), 2u);
+  // AVCC: the AUD is dropped, every unit gets a 4-byte big-endian length.
+  auto avcc = ToAvcc(s.data(), aus[0]);
+  EXPECT_EQ(avcc, (std::vector<uint8_t>{0, 0, 0, 2, 0x67, 0x42, 0, 0, 0, 2, 0x68, 0xce, 0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 2, 0x65, 0x40}));
+}
+
+TEST(H264AvcC, RecordLayoutForBaselineAndHigh) {
+  SpsSpec base;
+  auto sps = MakeSps(base);
+  const std::vector<uint8_t> pps = {0x68, 0xce, 0x3c, 0x80};
+  auto r = BuildAvcC(sps.data(), sps.size(), pps.data(), pps.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& a = r.value();
+  ASSERT_EQ(a.size(), 6 + 2 + sps.size() + 1 + 2 + pps.size());
+  EXPECT_EQ(a[0], 1);
+  EXPECT_EQ(a[1], 66);
+  EXPECT_EQ(a[2], 0xc0);
+  EXPECT_EQ(a[3], 31);
+  EXPECT_EQ(a[4], 0xff);
+  EXPECT_EQ(a[5], 0xe1);
+  EXPECT_EQ((a[6] << 8) | a[7], static_cast<int>(sps.size()));
+  EXPECT_EQ(std::vector<uint8_t>(a.begin() + 8, a.begin() + 8 + sps.size()), sps);
+  EXPECT_EQ(a[8 + sps.size()], 1);
+  SpsSpec high;
+  high.profile = 100;
+  auto hs = MakeSps(high);
+  auto rh = BuildAvcC(hs.data(), hs.size(), pps.data(), pps.size());
+  ASSERT_TRUE(rh.ok());
+  EXPECT_EQ(rh.value().size(), 6 + 2 + hs.size() + 1 + 2 + pps.size() + 4);
+  EXPECT_EQ(rh.value()[rh.value().size() - 4], 0xfd);  // chroma_format_idc 1
+  EXPECT_FALSE(BuildAvcC(hs.data(), hs.size(), sps.data(), sps.size()).ok());  // an SPS is not a PPS
+}
+
+}  // namespace
+}  // namespace h264
+}  // namespace camwire
