@@ -1,0 +1,187 @@
+#include "kvs/mkv.h"
+
+#include <cmath>
+
+#include "kvs/ebml.h"
+#include "kvs/h264.h"
+
+namespace camwire {
+namespace mkv {
+
+namespace id {
+constexpr uint32_t kEbml = 0x1A45DFA3, kEbmlVersion = 0x4286, kEbmlReadVersion = 0x42F7, kEbmlMaxIdLength = 0x42F2,
+                   kEbmlMaxSizeLength = 0x42F3, kDocType = 0x4282, kDocTypeVersion = 0x4287, kDocTypeReadVersion = 0x4285;
+constexpr uint32_t kSegment = 0x18538067, kInfo = 0x1549A966, kSegmentUid = 0x73A4, kTimecodeScale = 0x2AD7B1,
+                   kMuxingApp = 0x4D80, kWritingApp = 0x5741;
+constexpr uint32_t kTracks = 0x1654AE6B, kTrackEntry = 0xAE, kTrackNumber = 0xD7, kTrackUid = 0x73C5, kTrackType = 0x83,
+                   kName = 0x536E, kCodecId = 0x86, kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0,
+                   kPixelHeight = 0xBA;
+constexpr uint32_t kCluster = 0x1F43B675, kTimecode = 0xE7, kPosition = 0xA7, kSimpleBlock = 0xA3;
+constexpr uint32_t kTags = 0x1254C367, kTag = 0x7373, kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
+}  // namespace id
+
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid,
+                                  const std::string& writing_app) {
+  std::vector<uint8_t> out;
+  ebml::Writer w(out);
+  size_t h = w.Begin(id::kEbml, 1);
+  w.UInt(id::kEbmlVersion, 1);
+  w.UInt(id::kEbmlReadVersion, 1);
+  w.UInt(id::kEbmlMaxIdLength, 4);
+  w.UInt(id::kEbmlMaxSizeLength, 8);
+  w.String(id::kDocType, "matroska");
+  w.UInt(id::kDocTypeVersion, 2);
+  w.UInt(id::kDocTypeReadVersion, 2);
+  w.End(h);
+  w.BeginUnknown(id::kSegment, 1);
+  size_t info = w.Begin(id::kInfo, 2);
+  w.Binary(id::kSegmentUid, segment_uid.data(), segment_uid.size());
+  w.UInt(id::kTimecodeScale, 1000000, 8);
+  w.String(id::kMuxingApp, writing_app);
+  w.String(id::kWritingApp, writing_app);
+  w.End(info);
+  size_t tracks = w.Begin(id::kTracks, 4);
+  size_t entry = w.Begin(id::kTrackEntry, 4);
+  w.UInt(id::kTrackNumber, 1);
+  w.UInt(id::kTrackUid, track.track_uid, 8);
+  w.UInt(id::kTrackType, 1);
+  w.String(id::kName, track.name);
+  w.String(id::kCodecId, track.codec_id);
+  if (track.width && track.height) {
+    size_t video = w.Begin(id::kVideo, 4);
+    w.UInt(id::kPixelWidth, track.width, 2);
+    w.UInt(id::kPixelHeight, track.height, 2);
+    w.End(video);
+  }
+  if (!track.codec_private.empty()) w.Binary(id::kCodecPrivate, track.codec_private.data(), track.codec_private.size());
+  w.End(entry);
+  w.End(tracks);
+  return out;
+}
+
+Result<std::vector<uint8_t>> FragmentTags(const std::vector<std::pair<std::string, std::string>>& tags) {
+  if (tags.size() > 10) return Status::Error("KVS_BAD_METADATA", "at most 10 metadata items per fragment");
+  std::vector<uint8_t> out;
+  ebml::Writer w(out);
+  size_t all = w.Begin(id::kTags, 8);
+  for (const auto& t : tags) {
+    if (t.first.empty() || t.first.size() > 128) return Status::Error("KVS_BAD_METADATA", "metadata names are 1-128 bytes");
+    if (t.second.size() > 256) return Status::Error("KVS_BAD_METADATA", "metadata values are at most 256 bytes");
+    if (t.first.compare(0, 3, "AWS") == 0 && t.first != "AWS_KINESISVIDEO_END_OF_FRAGMENT") {
+      return Status::Error("KVS_BAD_METADATA", "metadata names starting with AWS are reserved: " + t.first);
+    }
+    size_t tag = w.Begin(id::kTag, 8);
+    size_t simple = w.Begin(id::kSimpleTag, 8);
+    w.String(id::kTagName, t.first);
+    w.String(id::kTagString, t.second);
+    w.End(simple);
+    w.End(tag);
+  }
+  w.End(all);
+  return out;
+}
+
+std::vector<uint8_t> ClusterStart(uint64_t timecode_ms) {
+  std::vector<uint8_t> out;
+  ebml::Writer w(out);
+  w.BeginUnknown(id::kCluster, 1);
+  w.UInt(id::kTimecode, timecode_ms, 8);
+  w.UInt(id::kPosition, 0);
+  return out;
+}
+
+Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, int64_t relative_ms, bool keyframe) {
+  if (relative_ms < 0 || relative_ms > 32767) {
+    return Status::Error("KVS_TIMECODE_RANGE", "a frame is " + std::to_string(relative_ms) +
+                                                   " ms from its cluster start; SimpleBlock timecodes span 0-32767 ms");
+  }
+  ebml::AppendId(out, id::kSimpleBlock);
+  ebml::AppendVint(out, size + 4, 8);  // 8-byte size, as the KVS producer writes
+  out.push_back(0x81);                 // track 1
+  out.push_back(static_cast<uint8_t>(relative_ms >> 8));
+  out.push_back(static_cast<uint8_t>(relative_ms));
+  out.push_back(keyframe ? 0x80 : 0x00);
+  out.insert(out.end(), frame, frame + size);
+  return Status::Ok();
+}
+
+Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
+                       bool* started_fragment) {
+  *started_fragment = false;
+  if (have_last_ && pts_ms <= last_pts_) {
+    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING", "frame timestamp " + std::to_string(pts_ms) +
+                                                             " ms is not after the previous one (" + std::to_string(last_pts_) + " ms)");
+  }
+  if (!in_cluster_ && !keyframe) {
+    return Status::Error("KVS_NEEDS_KEYFRAME", "a stream (and every fragment) must start with a key frame");
+  }
+  if (!have_last_) stream_start_ = pts_ms;
+  const bool new_cluster = !in_cluster_ || (keyframe && (fragment_ms_ == 0 || pts_ms - cluster_pts_ >= fragment_ms_)) ||
+                           (pts_ms - cluster_pts_ > 32767);
+  if (new_cluster) {
+    if (!keyframe) {
+      return Status::Error("KVS_FRAGMENT_TOO_LONG", "no key frame for 32.7 s: a fragment cannot hold more; send key frames more often");
+    }
+    const uint64_t tc = absolute_ ? pts_ms : pts_ms - stream_start_;
+    std::vector<uint8_t> c = ClusterStart(tc);
+    out.insert(out.end(), c.begin(), c.end());
+    cluster_pts_ = pts_ms;
+    in_cluster_ = true;
+    ++fragments_;
+    *started_fragment = true;
+  }
+  Status s = AppendSimpleBlock(out, frame, size, static_cast<int64_t>(pts_ms - cluster_pts_), keyframe);
+  if (!s.ok()) return s;
+  have_last_ = true;
+  last_pts_ = pts_ms;
+  ++frames_;
+  return Status::Ok();
+}
+
+Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const PackageOptions& o) {
+  if (!(o.fps > 0 && o.fps <= 1000)) return Status::Error("KVS_BAD_OPTIONS", "fps must be in (0, 1000]");
+  std::vector<h264::NalUnit> nals = h264::SplitAnnexB(data, size);
+  const h264::NalUnit* sps = nullptr;
+  const h264::NalUnit* pps = nullptr;
+  for (const auto& n : nals) {
+    if (n.type == h264::kSps && !sps) sps = &n;
+    if (n.type == h264::kPps && !pps) pps = &n;
+    if (sps && pps) break;
+  }
+  if (!sps || !pps) return Status::Error("KVS_NO_CODEC_DATA", "the H.264 stream has no SPS and PPS (Annex-B with start codes expected)");
+  Result<std::vector<uint8_t>> avcc = h264::BuildAvcC(data + sps->offset, sps->size, data + pps->offset, pps->size);
+  if (!avcc.ok()) return avcc.status();
+  Result<h264::SpsInfo> info = h264::ParseSps(data + sps->offset, sps->size);
+  if (!info.ok()) return info.status();
+
+  PackageResult r;
+  r.width = info.value().width;
+  r.height = info.value().height;
+  VideoTrack track;
+  track.width = r.width;
+  track.height = r.height;
+  track.codec_private = std::move(avcc).value();
+  r.mkv = StreamHeader(track, o.segment_uid, "camwire");
+  r.mkv.reserve(r.mkv.size() + size + size / 16);
+  Fragmenter frag(o.fragment_duration_ms, o.absolute_timecodes);
+  uint64_t index = 0;
+  for (const h264::AccessUnit& au : h264::GroupAccessUnits(data, nals)) {
+    bool has_slice = false;
+    for (const auto& n : au.nals) has_slice |= (n.type == h264::kIdrSlice || n.type == h264::kNonIdrSlice);
+    if (!has_slice) continue;  // parameter sets alone are not a frame
+    if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
+    const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
+    std::vector<uint8_t> frame = h264::ToAvcc(data, au);
+    bool started = false;
+    Status s = frag.Add(r.mkv, frame.data(), frame.size(), pts, au.keyframe, &started);
+    if (!s.ok()) return s;
+    ++index;
+  }
+  if (index == 0) return Status::Error("KVS_NO_FRAMES", "the H.264 stream has no key frame");
+  r.frames = frag.frames();
+  r.fragments = frag.fragments();
+  return r;
+}
+
+}  // namespace mkv
+}  // namespace camwire

@@ -1,0 +1,91 @@
+// The Matroska stream KVS PutMedia takes: one EBML header, one Segment of
+// unknown size with Info (1 ms timecodes) and Tracks, then one unknown-size
+// Cluster per fragment, each starting on a key frame, holding SimpleBlocks
+// with cluster-relative timecodes; fragment metadata as Tags before the
+// cluster it describes. Every new connection starts again with a header.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace camwire {
+namespace mkv {
+
+struct VideoTrack {
+  std::string codec_id = "V_MPEG4/ISO/AVC";
+  std::string name = "kvs_video_track";
+  uint64_t track_uid = 1;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  std::vector<uint8_t> codec_private;  // avcC
+};
+
+// EBML header + Segment (unknown size) + Info + Tracks.
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid,
+                                  const std::string& writing_app);
+
+// Tags with SimpleTag name/value pairs (KVS: at most 10, names <= 128 bytes,
+// values <= 256 bytes, no names starting with "AWS" unless KVS-defined).
+Result<std::vector<uint8_t>> FragmentTags(const std::vector<std::pair<std::string, std::string>>& tags);
+
+// Cluster (unknown size) with its Timecode (ms) and Position 0.
+std::vector<uint8_t> ClusterStart(uint64_t timecode_ms);
+
+// A SimpleBlock for track 1: timecode relative to the cluster (0..32767 ms).
+Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, int64_t relative_ms, bool keyframe);
+
+// Packs frames into fragments: a new cluster on a key frame once the
+// fragment duration has passed (or on every key frame when it is 0).
+// Timestamps must increase strictly.
+class Fragmenter {
+ public:
+  Fragmenter(uint64_t fragment_duration_ms, bool absolute_timecodes)
+      : fragment_ms_(fragment_duration_ms), absolute_(absolute_timecodes) {}
+
+  // Appends the frame's bytes (a cluster start first when one begins) to out.
+  // `started_fragment` tells whether this frame opened a new cluster.
+  Status Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
+             bool* started_fragment);
+
+  uint64_t frames() const { return frames_; }
+  uint64_t fragments() const { return fragments_; }
+
+ private:
+  uint64_t fragment_ms_;
+  bool absolute_;
+  bool have_last_ = false;
+  uint64_t last_pts_ = 0;
+  bool in_cluster_ = false;
+  uint64_t cluster_pts_ = 0;
+  uint64_t stream_start_ = 0;
+  uint64_t frames_ = 0;
+  uint64_t fragments_ = 0;
+};
+
+struct PackageOptions {
+  double fps = 30;
+  uint64_t fragment_duration_ms = 2000;
+  bool absolute_timecodes = false;
+  uint64_t start_ms = 0;  // pts of the first frame
+  std::array<uint8_t, 16> segment_uid{};
+};
+
+struct PackageResult {
+  std::vector<uint8_t> mkv;
+  uint64_t frames = 0;
+  uint64_t fragments = 0;
+  uint32_t width = 0;
+  uint32_t height = 0;
+};
+
+// A whole Annex-B H.264 elementary stream to one MKV (the offline sink of
+// `camwire kvs stream --out`, and what the producer sends on one connection).
+Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const PackageOptions& options);
+
+}  // namespace mkv
+}  // namespace camwire
