@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "common/build_info.h"
+#include "kvs_package.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("packageAnnexB", Napi::Function::New(env, camwire_binding::PackageAnnexB, "packageAnnexB"));
   return exports;
 }
 

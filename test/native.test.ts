@@ -8,12 +8,12 @@ import { run, ROOT } from './helpers/run';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../package.json') as { version: string };
 
-test('probe reports the build: version, C++14 core, N-API 8, no modules yet', (t) => {
+test('probe reports the build: version, C++14 core, N-API 8, its modules', (t) => {
   const p = native().probe();
   t.is(p.version, pkg.version);
   t.is(p.coreCxxStandard, '201402');
   t.is(p.napiVersion, 8);
-  t.deepEqual(p.modules, []);
+  t.deepEqual(p.modules, ['kvs-mkv']);
   t.regex(nativePath(), /camwire\.node$|node\.napi\.node$/);
 });
 

@@ -10,3 +10,4 @@ export * as upload from './upload';
 export { Uploader, parseUploadTarget } from './upload';
 export type { UploadTarget, UploadResult } from './upload';
 export { runUploadJob } from './orchestrator/upload-job';
+export * as kvs from './kvs';

@@ -28,8 +28,31 @@ export interface NativeProbe {
   libusb: LibraryVersion | null;
 }
 
+export interface NativePackageResult {
+  mkv: Buffer;
+  frames: number;
+  fragments: number;
+  width: number;
+  height: number;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
+  packageAnnexB(h264: Buffer, options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number }): Promise<NativePackageResult>;
+}
+
+/**
+ * Native errors carry a stable `code` (see binding/errors.h); this turns them
+ * into CamwireError with the caller's stack, and leaves anything else alone.
+ */
+export function fromNative(e: unknown, callerStack?: string): unknown {
+  const n = e as { code?: unknown; message?: string; camwireNative?: boolean };
+  if (n && n.camwireNative === true && typeof n.code === 'string') {
+    const err = new CamwireError(n.code, n.message ?? n.code);
+    if (callerStack) err.stack = `CamwireError: ${err.message}\n${callerStack.split('\n').slice(1).join('\n')}`;
+    return err;
+  }
+  return e;
 }
 
 /** The package root: dist/ and ts/ both sit one level below it. */

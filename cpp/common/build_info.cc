@@ -19,8 +19,8 @@ BuildInfo GetBuildInfo() {
   BuildInfo info;
   info.camwire_version = CAMWIRE_VERSION;
   info.cxx_standard = std::to_string(__cplusplus);
-  // Modules register here as they land (kvs, ptp, ptp-usb); the core has
-  // none yet, and says so rather than pretending.
+  // Modules register here as they land (kvs producer, ptp, ptp-usb).
+  info.modules.push_back("kvs-mkv");  // H.264 Annex-B -> MKV packaging (cpp/kvs)
   info.openssl.compiled = OPENSSL_VERSION_TEXT;
   info.openssl.runtime = OpenSSL_version(OPENSSL_VERSION);
 #ifdef CAMWIRE_WITH_LIBUSB

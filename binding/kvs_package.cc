@@ -1,0 +1,90 @@
+// packageAnnexB(buffer, options) -> Promise<{ mkv, frames, fragments, width, height }>
+// Runs the core's Annex-B -> MKV packager on a worker thread. The input
+// Buffer is pinned (referenced, not copied) until the work is done; the MKV
+// bytes are handed to JS without a copy.
+#include "kvs_package.h"
+
+#include <memory>
+#include <random>
+
+#include "errors.h"
+#include "kvs/mkv.h"
+
+namespace camwire_binding {
+namespace {
+
+class PackageWorker : public Napi::AsyncWorker {
+ public:
+  PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(options),
+        data_(input.Data()), size_(input.Length()) {
+    input_ref_ = Napi::Persistent(input);
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    camwire::Result<camwire::mkv::PackageResult> r = camwire::mkv::PackageAnnexB(data_, size_, options_);
+    if (!r.ok()) {
+      status_ = r.status();
+      return;
+    }
+    result_ = std::make_unique<camwire::mkv::PackageResult>(std::move(r).value());
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    input_ref_.Reset();
+    if (!status_.ok()) {
+      deferred_.Reject(StatusError(env, status_).Value());
+      return;
+    }
+    auto* bytes = new std::vector<uint8_t>(std::move(result_->mkv));
+    Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(env, bytes->data(), bytes->size(),
+                                                           [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("mkv", mkv);
+    out.Set("frames", Napi::Number::New(env, static_cast<double>(result_->frames)));
+    out.Set("fragments", Napi::Number::New(env, static_cast<double>(result_->fragments)));
+    out.Set("width", Napi::Number::New(env, result_->width));
+    out.Set("height", Napi::Number::New(env, result_->height));
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    input_ref_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Buffer<uint8_t>> input_ref_;
+  camwire::mkv::PackageOptions options_;
+  const uint8_t* data_;
+  size_t size_;
+  camwire::Status status_;
+  std::unique_ptr<camwire::mkv::PackageResult> result_;
+};
+
+}  // namespace
+
+Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsObject()) {
+    throw Napi::TypeError::New(env, "packageAnnexB(buffer, options)");
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  camwire::mkv::PackageOptions options;
+  options.fps = o.Get("fps").As<Napi::Number>().DoubleValue();
+  options.fragment_duration_ms = static_cast<uint64_t>(o.Get("fragmentDurationMs").As<Napi::Number>().Int64Value());
+  options.absolute_timecodes = o.Get("absoluteTimecodes").As<Napi::Boolean>().Value();
+  options.start_ms = static_cast<uint64_t>(o.Get("startMs").As<Napi::Number>().Int64Value());
+  std::random_device rd;
+  for (auto& b : options.segment_uid) b = static_cast<uint8_t>(rd());
+  auto* worker = new PackageWorker(env, info[0].As<Napi::Buffer<uint8_t>>(), options);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace camwire_binding

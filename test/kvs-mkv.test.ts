@@ -1,0 +1,90 @@
+/**
+ * camwire's MKV, checked by ffmpeg and ffprobe: a known H.264 stream made
+ * here (lavfi testsrc + libx264, no B-frames) is packaged by the native core
+ * and must decode without a single error, with the input's frame count, key
+ * frame positions, dimensions and duration.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageAnnexB } from '../ts/kvs';
+import { CamwireError } from '../ts/errors';
+import { run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const dir = tempDir('mkv');
+
+function requireTool(name: string): void {
+  if (run('sh', ['-c', `command -v ${name}`]).status !== 0) throw new Error(`${name} is not installed: apt-get install ffmpeg (tests need the real tool)`);
+}
+
+function encode(name: string, args: string[]): string {
+  requireTool('ffmpeg');
+  const out = path.join(dir, name);
+  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, '-f', 'h264', out]);
+  if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+  return out;
+}
+
+function probe(file: string): { frames: number; keyframes: number[]; width: number; height: number; duration: number; codec: string } {
+  requireTool('ffprobe');
+  const r = run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height:frame=key_frame,pts_time:format=duration', '-of', 'json', file]);
+  if (r.status !== 0) throw new Error(`ffprobe: ${r.stderr}`);
+  const j = JSON.parse(r.stdout) as { streams: Array<{ codec_name: string; width: number; height: number }>; frames: Array<{ key_frame: number; pts_time?: string }>; format: { duration?: string } };
+  // A live MKV (unknown-size Segment) has no Duration: take the span of the frame timestamps.
+  const pts = j.frames.map((f) => Number(f.pts_time)).filter((x) => Number.isFinite(x));
+  const span = pts.length > 1 ? pts[pts.length - 1]! - pts[0]! + (pts[1]! - pts[0]!) : NaN;
+  return {
+    codec: j.streams[0]!.codec_name, width: j.streams[0]!.width, height: j.streams[0]!.height,
+    frames: j.frames.length, keyframes: j.frames.flatMap((f, i) => (f.key_frame ? [i] : [])), duration: span,
+  };
+}
+
+const cases = [
+  { name: 'baseline 640x360, GOP 30, 5 s', file: 'base.h264', fps: 30, seconds: 5, args: ['-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-t', '5', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-profile:v', 'baseline', '-preset', 'ultrafast', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-x264-params', 'repeat-headers=1'] },
+  { name: 'high 1920x1080 (cropped SPS), GOP 25, 2 s', file: 'high.h264', fps: 25, seconds: 2, args: ['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', '2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-profile:v', 'high', '-bf', '0', '-preset', 'ultrafast', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0'] },
+];
+
+for (const c of cases) {
+  test(`${c.name}: the MKV decodes cleanly and matches the input`, async (t) => {
+    const input = encode(c.file, c.args);
+    const expected = probe(input);
+    const { mkv, frames, fragments, width, height } = await packageAnnexB(fs.readFileSync(input), { fps: c.fps, fragmentDurationMs: 1000 });
+    const out = path.join(dir, `${c.file}.mkv`);
+    fs.writeFileSync(out, mkv);
+    const decode = run('ffmpeg', ['-v', 'error', '-i', out, '-f', 'null', '-']);
+    t.is(decode.status, 0);
+    t.is(decode.stderr, '', 'ffmpeg reports nothing');
+    const got = probe(out);
+    t.is(got.codec, 'h264');
+    t.deepEqual([got.width, got.height], [expected.width, expected.height]);
+    t.deepEqual([width, height], [expected.width, expected.height]);
+    t.is(got.frames, expected.frames);
+    t.is(frames, expected.frames);
+    t.deepEqual(got.keyframes, expected.keyframes);
+    t.is(fragments, expected.keyframes.length, 'one fragment per key frame at 1 s fragments');
+    t.true(Math.abs(got.duration - c.seconds) < 0.1, `duration ${got.duration}`);
+  });
+}
+
+test('absolute timecodes: the first cluster carries the epoch time of the first frame', async (t) => {
+  const input = fs.readFileSync(encode('abs.h264', ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '10']));
+  const startMs = 1_795_680_000_000;
+  const { mkv } = await packageAnnexB(input, { fps: 10, absoluteTimecodes: true, startMs });
+  const cluster = mkv.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]));
+  t.true(cluster > 0);
+  // Cluster (unknown size 0xFF) then Timecode E7 88 + 8 bytes.
+  t.deepEqual([...mkv.subarray(cluster + 5, cluster + 7)], [0xe7, 0x88]);
+  t.is(Number(mkv.readBigUInt64BE(cluster + 7)), startMs);
+  const file = path.join(dir, 'abs.mkv');
+  fs.writeFileSync(file, mkv);
+  t.is(run('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']).stderr, '');
+});
+
+test('input without SPS/PPS, and bad options, are clear errors', async (t) => {
+  const e = await t.throwsAsync<CamwireError>(packageAnnexB(Buffer.from('not h264 at all')));
+  t.true(e instanceof CamwireError);
+  t.is(e!.code, 'KVS_NO_CODEC_DATA');
+  t.regex(e!.stack ?? '', /kvs-mkv\.test/, 'the stack points at the caller');
+  t.is((await t.throwsAsync<CamwireError>(packageAnnexB(Buffer.alloc(10), { fps: 0 })))!.code, 'KVS_BAD_OPTIONS');
+});

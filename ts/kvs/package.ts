@@ -1,0 +1,41 @@
+/**
+ * H.264 to the MKV that KVS PutMedia takes, packaged by the native core on a
+ * worker thread: one EBML header, one Segment, a Cluster per fragment starting
+ * on a key frame, AVCC frames in SimpleBlocks, avcC CodecPrivate from the
+ * stream's SPS/PPS.
+ */
+import { CamwireError } from '../errors';
+import { fromNative, native, NativePackageResult } from '../native';
+
+export interface PackageOptions {
+  /** Frame rate used to timestamp the frames of a raw stream (default 30). */
+  fps?: number;
+  /** A new fragment starts on the first key frame after this many ms (default 2000; 0 = every key frame). */
+  fragmentDurationMs?: number;
+  /** Cluster timecodes in ms since the Unix epoch (ABSOLUTE) instead of since the first frame (default false). */
+  absoluteTimecodes?: boolean;
+  /** Timestamp of the first frame in ms (default 0, or now with absoluteTimecodes). */
+  startMs?: number;
+}
+
+export type PackageResult = NativePackageResult;
+
+/** Packages an Annex-B H.264 elementary stream into one MKV. The input Buffer is read in place, not copied. */
+export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promise<PackageResult> {
+  if (!Buffer.isBuffer(h264)) throw new CamwireError('KVS_BAD_OPTIONS', 'packageAnnexB needs a Buffer of Annex-B H.264');
+  const fps = o.fps ?? 30;
+  const fragmentDurationMs = o.fragmentDurationMs ?? 2000;
+  const absoluteTimecodes = o.absoluteTimecodes ?? false;
+  const startMs = o.startMs ?? (absoluteTimecodes ? Date.now() : 0);
+  const problems: string[] = [];
+  if (!(fps > 0 && fps <= 1000)) problems.push('fps must be in (0, 1000]');
+  if (!Number.isInteger(fragmentDurationMs) || fragmentDurationMs < 0 || fragmentDurationMs > 30_000) problems.push('fragmentDurationMs must be a whole number in 0..30000');
+  if (!Number.isSafeInteger(startMs) || startMs < 0) problems.push('startMs must be a non-negative whole number');
+  if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
+  const stack = new Error().stack;
+  try {
+    return await native().packageAnnexB(h264, { fps, fragmentDurationMs, absoluteTimecodes, startMs });
+  } catch (e) {
+    throw fromNative(e, stack);
+  }
+}
