@@ -1,5 +1,6 @@
 #include "kvs/h264.h"
 
+#include <cstring>
 #include <string>
 
 namespace camwire {
@@ -80,7 +81,6 @@ Status Malformed(const std::string& what) { return Status::Error("H264_MALFORMED
 
 std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size) {
   std::vector<NalUnit> out;
-  size_t i = 0;
   size_t start = SIZE_MAX;  // first byte of the current unit
   auto finish = [&](size_t end) {
     // Trailing zero bytes belong to the next start code, not to the unit.
@@ -93,19 +93,19 @@ std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size) {
       out.push_back(n);
     }
   };
-  while (i + 3 <= size) {
-    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) {
-      if (start != SIZE_MAX) finish(i);
-      i += 3;
-      start = i;
-      continue;
+  // A start code ends in 0x01: let memchr (vectorised in libc) find the
+  // candidates, then look back for the two zeros. In compressed slice data a
+  // 0x01 byte appears about once in 256.
+  size_t i = 2;
+  while (i < size) {
+    const void* hit = std::memchr(data + i, 1, size - i);
+    if (!hit) break;
+    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data);
+    if (data[i - 1] == 0 && data[i - 2] == 0) {
+      if (start != SIZE_MAX) finish(i - 2);
+      start = i + 1;
     }
-    // Skip ahead quickly: a start code needs data[i+2] <= 1.
-    if (data[i + 2] > 1) {
-      i += 3;
-    } else {
-      ++i;
-    }
+    ++i;
   }
   if (start != SIZE_MAX) finish(size);
   return out;
@@ -260,13 +260,22 @@ std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<
   return out;
 }
 
-std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au) {
+size_t AvccSize(const AccessUnit& au) {
   size_t total = 0;
   for (const NalUnit& n : au.nals) {
     if (n.type != kAud) total += 4 + n.size;
   }
+  return total;
+}
+
+std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au) {
   std::vector<uint8_t> out;
-  out.reserve(total);
+  out.reserve(AvccSize(au));
+  AppendAvcc(out, data, au);
+  return out;
+}
+
+void AppendAvcc(std::vector<uint8_t>& out, const uint8_t* data, const AccessUnit& au) {
   for (const NalUnit& n : au.nals) {
     if (n.type == kAud) continue;
     const uint32_t len = static_cast<uint32_t>(n.size);
@@ -276,7 +285,6 @@ std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au) {
     out.push_back(static_cast<uint8_t>(len));
     out.insert(out.end(), data + n.offset, data + n.offset + n.size);
   }
-  return out;
 }
 
 }  // namespace h264

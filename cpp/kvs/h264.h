@@ -70,6 +70,9 @@ std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<
 // The AVCC form of an access unit: each NAL as a 4-byte big-endian length
 // followed by the unit. AUDs are dropped, as Matroska muxers do.
 std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au);
+// The same, appended to out; AvccSize() is the number of bytes it appends.
+void AppendAvcc(std::vector<uint8_t>& out, const uint8_t* data, const AccessUnit& au);
+size_t AvccSize(const AccessUnit& au);
 
 }  // namespace h264
 }  // namespace camwire

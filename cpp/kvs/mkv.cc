@@ -96,8 +96,8 @@ Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t
                                                    " ms from its cluster start; SimpleBlock timecodes span 0-32767 ms");
   }
   ebml::AppendId(out, id::kSimpleBlock);
-  ebml::AppendVint(out, size + 4, 8);  // 8-byte size, as the KVS producer writes
-  out.push_back(0x81);                 // track 1
+  ebml::AppendVint(out, size + 4, 8);
+  out.push_back(0x81);
   out.push_back(static_cast<uint8_t>(relative_ms >> 8));
   out.push_back(static_cast<uint8_t>(relative_ms));
   out.push_back(keyframe ? 0x80 : 0x00);
@@ -105,8 +105,7 @@ Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t
   return Status::Ok();
 }
 
-Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
-                       bool* started_fragment) {
+Result<int64_t> Fragmenter::Prepare(std::vector<uint8_t>& out, uint64_t pts_ms, bool keyframe, bool* started_fragment) {
   *started_fragment = false;
   if (have_last_ && pts_ms <= last_pts_) {
     return Status::Error("KVS_TIMESTAMP_NOT_INCREASING", "frame timestamp " + std::to_string(pts_ms) +
@@ -130,11 +129,44 @@ Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t s
     ++fragments_;
     *started_fragment = true;
   }
-  Status s = AppendSimpleBlock(out, frame, size, static_cast<int64_t>(pts_ms - cluster_pts_), keyframe);
-  if (!s.ok()) return s;
+  return static_cast<int64_t>(pts_ms - cluster_pts_);
+}
+
+void Fragmenter::Commit(uint64_t pts_ms) {
   have_last_ = true;
   last_pts_ = pts_ms;
   ++frames_;
+}
+
+namespace {
+void AppendBlockHeader(std::vector<uint8_t>& out, size_t payload, int64_t relative_ms, bool keyframe) {
+  ebml::AppendId(out, id::kSimpleBlock);
+  ebml::AppendVint(out, payload + 4, 8);  // 8-byte size, as the KVS producer writes
+  out.push_back(0x81);                    // track 1
+  out.push_back(static_cast<uint8_t>(relative_ms >> 8));
+  out.push_back(static_cast<uint8_t>(relative_ms));
+  out.push_back(keyframe ? 0x80 : 0x00);
+}
+}  // namespace
+
+Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
+                       bool* started_fragment) {
+  Result<int64_t> rel = Prepare(out, pts_ms, keyframe, started_fragment);
+  if (!rel.ok()) return rel.status();
+  Status s = AppendSimpleBlock(out, frame, size, rel.value(), keyframe);
+  if (!s.ok()) return s;
+  Commit(pts_ms);
+  return Status::Ok();
+}
+
+Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms,
+                                 bool* started_fragment) {
+  Result<int64_t> rel = Prepare(out, pts_ms, au.keyframe, started_fragment);
+  if (!rel.ok()) return rel.status();
+  if (rel.value() > 32767) return Status::Error("KVS_TIMECODE_RANGE", "frame too far from its cluster start");
+  AppendBlockHeader(out, h264::AvccSize(au), rel.value(), au.keyframe);
+  h264::AppendAvcc(out, data, au);
+  Commit(pts_ms);
   return Status::Ok();
 }
 
@@ -171,9 +203,8 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
     if (!has_slice) continue;  // parameter sets alone are not a frame
     if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
     const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
-    std::vector<uint8_t> frame = h264::ToAvcc(data, au);
     bool started = false;
-    Status s = frag.Add(r.mkv, frame.data(), frame.size(), pts, au.keyframe, &started);
+    Status s = frag.AddAccessUnit(r.mkv, data, au, pts, &started);
     if (!s.ok()) return s;
     ++index;
   }

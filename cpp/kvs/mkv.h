@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kvs/h264.h"
 
 namespace camwire {
 namespace mkv {
@@ -51,8 +52,19 @@ class Fragmenter {
   // `started_fragment` tells whether this frame opened a new cluster.
   Status Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
              bool* started_fragment);
+  // The same for a frame given as an access unit of an Annex-B buffer: the
+  // AVCC form is written straight into out, with no intermediate copy.
+  Status AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms,
+                       bool* started_fragment);
 
   uint64_t frames() const { return frames_; }
+
+ private:
+  // Checks timestamps, opens a cluster when due; returns the block's relative timecode.
+  Result<int64_t> Prepare(std::vector<uint8_t>& out, uint64_t pts_ms, bool keyframe, bool* started_fragment);
+  void Commit(uint64_t pts_ms);
+
+ public:
   uint64_t fragments() const { return fragments_; }
 
  private:
