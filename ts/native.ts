@@ -36,8 +36,34 @@ export interface NativePackageResult {
   height: number;
 }
 
+export interface NativeSignRequest {
+  method: string;
+  path: string;
+  query: Array<[string, string]>;
+  headers: Array<[string, string]>;
+  payloadSha256: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  region: string;
+  service: string;
+  amzDate: string;
+  normalizePath?: boolean;
+  doubleEncodePath?: boolean;
+}
+
+export interface NativeSigned {
+  canonicalRequest: string;
+  stringToSign: string;
+  signedHeaders: string;
+  signature: string;
+  authorization: string;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
+  /** SigV4 header signing by the C++ core (the producer's signer). */
+  signV4(request: NativeSignRequest): NativeSigned;
   packageAnnexB(h264: Buffer, options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number }): Promise<NativePackageResult>;
 }
 

@@ -1,0 +1,56 @@
+// signV4(request) -> { canonicalRequest, stringToSign, signedHeaders, signature, authorization }
+// Synchronous on purpose: signing is a few HMACs (microseconds, no I/O), and
+// the producer signs on its own thread; JS calls this for tests and tools.
+#include "sigv4.h"
+
+#include "errors.h"
+#include "kvs/sigv4.h"
+
+namespace camwire_binding {
+
+namespace {
+std::vector<std::pair<std::string, std::string>> Pairs(Napi::Value v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Array kv = a.Get(i).As<Napi::Array>();
+    out.emplace_back(kv.Get(0u).As<Napi::String>().Utf8Value(), kv.Get(1u).As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+std::string Str(Napi::Object o, const char* k) {
+  Napi::Value v = o.Get(k);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+}  // namespace
+
+Napi::Value SignV4(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "signV4(request)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  camwire::sigv4::Request r;
+  r.method = Str(o, "method");
+  r.path = Str(o, "path");
+  r.query = Pairs(o.Get("query"));
+  r.headers = Pairs(o.Get("headers"));
+  r.payload_sha256_hex = Str(o, "payloadSha256");
+  camwire::sigv4::Credentials c{Str(o, "accessKeyId"), Str(o, "secretAccessKey"), Str(o, "sessionToken")};
+  camwire::sigv4::Options opt;
+  opt.region = Str(o, "region");
+  opt.service = Str(o, "service");
+  opt.amz_date = Str(o, "amzDate");
+  if (o.Get("normalizePath").IsBoolean()) opt.normalize_path = o.Get("normalizePath").As<Napi::Boolean>().Value();
+  if (o.Get("doubleEncodePath").IsBoolean()) opt.double_encode_path = o.Get("doubleEncodePath").As<Napi::Boolean>().Value();
+  camwire::Result<camwire::sigv4::Signed> s = camwire::sigv4::Sign(r, c, opt);
+  if (!s.ok()) throw StatusError(env, s.status());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("canonicalRequest", s.value().canonical_request);
+  out.Set("stringToSign", s.value().string_to_sign);
+  out.Set("signedHeaders", s.value().signed_headers);
+  out.Set("signature", s.value().signature);
+  out.Set("authorization", s.value().authorization);
+  return out;
+}
+
+}  // namespace camwire_binding
