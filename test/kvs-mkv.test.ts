@@ -88,3 +88,13 @@ test('input without SPS/PPS, and bad options, are clear errors', async (t) => {
   t.regex(e!.stack ?? '', /kvs-mkv\.test/, 'the stack points at the caller');
   t.is((await t.throwsAsync<CamwireError>(packageAnnexB(Buffer.alloc(10), { fps: 0 })))!.code, 'KVS_BAD_OPTIONS');
 });
+
+test('camwire kvs stream --input - --out: ffmpeg pipes H.264 in, a decodable MKV comes out', (t) => {
+  const input = encode('pipe.h264', ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '2', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '15']);
+  const out = path.join(dir, 'pipe.mkv');
+  const r = run('sh', ['-c', `cat ${input} | node bin/camwire.js --json kvs stream --input - --out ${out} --fps 15 --fragment-ms 1000`]);
+  t.is(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { frames: number; fragments: number; width: number; height: number };
+  t.deepEqual([res.frames, res.fragments, res.width, res.height], [30, 2, 320, 240]);
+  t.is(run('ffmpeg', ['-v', 'error', '-i', out, '-f', 'null', '-']).stderr, '');
+});

@@ -5,6 +5,7 @@ import { makeOutput, Output, printError } from './output';
 import { pkiCommand } from './pki';
 import { mqttCommand } from './mqtt';
 import { presignCommand, uploadCommand } from './upload';
+import { kvsCommand } from './kvs';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(mqttCommand(out));
   program.addCommand(uploadCommand(out));
   program.addCommand(presignCommand());
+  program.addCommand(kvsCommand(out));
   program.command('probe')
     .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')
     .action(() => {
