@@ -60,8 +60,21 @@ export interface NativeSigned {
   authorization: string;
 }
 
+export type MkvReaderEvent =
+  | { kind: 'header'; width: number; height: number; codecId: string; codecPrivateSize: number; timecodeScaleNs: number }
+  | { kind: 'cluster'; timecode: number }
+  | { kind: 'frame'; timecode: number; keyframe: boolean; track: number; size: number }
+  | { kind: 'tag'; name: string; value: string };
+
+export interface NativeMkvReader {
+  /** Consumes a chunk of a PutMedia MKV body; returns the events it completes. Throws on malformed input. */
+  feed(chunk: Buffer): MkvReaderEvent[];
+  readonly bytes: number;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
+  MkvReader: new () => NativeMkvReader;
   /** SigV4 header signing by the C++ core (the producer's signer). */
   signV4(request: NativeSignRequest): NativeSigned;
   packageAnnexB(h264: Buffer, options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number }): Promise<NativePackageResult>;

@@ -1,1 +1,2 @@
 export * from './package';
+export * from './local-endpoint';

@@ -1,0 +1,266 @@
+/**
+ * A local Kinesis Video Streams endpoint that speaks the documented protocol,
+ * so the producer (and anyone's producer) can be tested with no AWS: it
+ * checks SigV4 against configured credentials (403 otherwise), answers
+ * GetDataEndpoint and PutMedia, parses the MKV body incrementally (in the
+ * native core), stores each session's bytes and fragment index, streams
+ * BUFFERING / RECEIVED / PERSISTED acks per fragment, and injects faults on
+ * request. Listens on 127.0.0.1 only.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { CamwireError } from '../errors';
+import { native, NativeMkvReader } from '../native';
+
+export interface LocalKvsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface LocalKvsFaults {
+  /** Destroy the PutMedia connection after this many fragments were received (each session). */
+  dropAfterFragments?: number;
+  /** Send an ERROR ack with this id after this many fragments, then end the session. */
+  errorAck?: { afterFragments: number; errorId: number; errorCode?: string };
+  /** Send no acks at all (a stale connection). */
+  stallAcks?: boolean;
+}
+
+export interface LocalKvsOptions {
+  /** Directory for stored sessions: DIR/<stream>/session-<n>.mkv and .json. */
+  dir: string;
+  credentials: LocalKvsCredentials[];
+  region?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  faults?: LocalKvsFaults;
+  /** Largest clock skew accepted in x-amz-date (default 5 minutes, as AWS). */
+  maxSkewMs?: number;
+}
+
+export interface StoredFragment {
+  timecode: number;
+  frames: number;
+  keyframes: number;
+  bytes: number;
+}
+
+export interface SessionRecord {
+  stream: string;
+  session: number;
+  timecodeType: string;
+  fragments: StoredFragment[];
+  frameTimecodes: number[];
+  endedBy: 'client' | 'fault-drop' | 'fault-error' | 'malformed' | 'aborted';
+}
+
+const EMPTY_SHA256 = crypto.createHash('sha256').update('').digest('hex');
+
+export class LocalKvsEndpoint {
+  private server: http.Server | undefined;
+  private sessionCounter = 0;
+  private fragmentCounter = BigInt('91343852333181432511524306419788296366724229586');
+  readonly sessions: SessionRecord[] = [];
+  port = 0;
+
+  constructor(private readonly o: LocalKvsOptions) {
+    if (!o.credentials.length) throw new CamwireError('KVS_BAD_OPTIONS', 'the local endpoint needs at least one credential pair');
+  }
+
+  /** Where sessions are stored. */
+  get dir(): string {
+    return this.o.dir;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.o.dir, { recursive: true });
+    this.server = http.createServer((req, res) => this.route(req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.o.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method === 'POST' && url.pathname === '/getDataEndpoint') {
+      this.readBody(req).then((body) => {
+        if (!this.authorized(req, res, url, crypto.createHash('sha256').update(body).digest('hex'))) return;
+        let streamName: unknown;
+        try {
+          streamName = (JSON.parse(body.toString()) as { StreamName?: unknown }).StreamName;
+        } catch {
+          streamName = undefined;
+        }
+        if (typeof streamName !== 'string' || !streamName) return this.json(res, 400, { message: 'StreamName is required' }, 'InvalidArgumentException');
+        this.json(res, 200, { DataEndpoint: this.url });
+      }, () => res.destroy());
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/putMedia') {
+      if (!this.authorized(req, res, url, EMPTY_SHA256)) {
+        req.resume();
+        return;
+      }
+      this.putMedia(req, res);
+      return;
+    }
+    this.json(res, 404, { message: `no route for ${req.method} ${url.pathname}` }, 'ResourceNotFoundException');
+  }
+
+  private putMedia(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const stream = String(req.headers['x-amzn-stream-name'] ?? '');
+    const timecodeType = String(req.headers['x-amzn-fragment-timecode-type'] ?? '');
+    if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream)) return this.json(res, 400, { message: 'x-amzn-stream-name is required (1-256 of [a-zA-Z0-9_.-])' }, 'InvalidArgumentException');
+    if (timecodeType !== 'ABSOLUTE' && timecodeType !== 'RELATIVE') return this.json(res, 400, { message: 'x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE' }, 'InvalidArgumentException');
+    const session = ++this.sessionCounter;
+    const record: SessionRecord = { stream, session, timecodeType, fragments: [], frameTimecodes: [], endedBy: 'aborted' };
+    this.sessions.push(record);
+    const dir = path.join(this.o.dir, stream);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = fs.createWriteStream(path.join(dir, `session-${session}.mkv`));
+    const reader: NativeMkvReader = new (native().MkvReader)();
+    const faults = this.o.faults ?? {};
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID() });
+    res.flushHeaders();
+    let current: StoredFragment | undefined;
+    let ended = false;
+    const ack = (type: string, f: StoredFragment, extra: Record<string, unknown> = {}) => {
+      if (faults.stallAcks || ended) return;
+      this.fragmentCounter += 1n;
+      res.write(JSON.stringify({ EventType: type, FragmentTimecode: f.timecode, FragmentNumber: this.fragmentCounter.toString(), ...extra }) + '\n');
+    };
+    const finish = (how: SessionRecord['endedBy']) => {
+      if (ended) return;
+      record.endedBy = how;
+      fs.writeFileSync(path.join(dir, `session-${session}.json`), JSON.stringify(record, null, 2));
+      file.end();
+    };
+    const closeFragment = () => {
+      if (!current) return;
+      ack('RECEIVED', current);
+      ack('PERSISTED', current);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      file.write(chunk);
+      let events;
+      try {
+        events = reader.feed(chunk);
+      } catch (e) {
+        // Invalid MKV: an ERROR ack (4006) and the end of the session, as KVS does.
+        const f = current ?? { timecode: 0, frames: 0, keyframes: 0, bytes: 0 };
+        ack('ERROR', f, { ErrorId: 4006, ErrorCode: 'INVALID_MKV_DATA', Message: (e as Error).message });
+        finish('malformed');
+        ended = true;
+        res.end();
+        return;
+      }
+      for (const ev of events) {
+        if (ev.kind === 'cluster') {
+          closeFragment();
+          if (current) {
+            if (faults.dropAfterFragments !== undefined && record.fragments.length >= faults.dropAfterFragments) {
+              finish('fault-drop');
+              ended = true;
+              req.socket.destroy();
+              return;
+            }
+            if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments) {
+              ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
+              finish('fault-error');
+              ended = true;
+              res.end();
+              return;
+            }
+          }
+          current = { timecode: ev.timecode, frames: 0, keyframes: 0, bytes: 0 };
+          record.fragments.push(current);
+          ack('BUFFERING', current);
+        } else if (ev.kind === 'frame' && current) {
+          current.frames++;
+          current.keyframes += ev.keyframe ? 1 : 0;
+          current.bytes += ev.size;
+          record.frameTimecodes.push(ev.timecode);
+        }
+      }
+    });
+    req.on('end', () => {
+      if (ended) return;
+      closeFragment();
+      finish('client');
+      ended = true;
+      res.end();
+    });
+    req.on('aborted', () => finish('aborted'));
+    req.on('error', () => finish('aborted'));
+  }
+
+  /** Verifies the SigV4 Authorization header; answers 403 and returns false when it does not match. */
+  private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL, payloadSha256: string): boolean {
+    const deny = (message: string) => {
+      this.json(res, 403, { message }, 'NotAuthorizedException');
+      return false;
+    };
+    const auth = String(req.headers['authorization'] ?? '');
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    if (!m) return deny('Missing or malformed Authorization header (AWS4-HMAC-SHA256 expected)');
+    const [, akid, , region, service, signedHeaders, signature] = m;
+    const cred = this.o.credentials.find((c) => c.accessKeyId === akid);
+    if (!cred) return deny('The security token included in the request is invalid.');
+    if (service !== 'kinesisvideo') return deny(`Credential should be scoped to correct service: 'kinesisvideo'.`);
+    if (this.o.region && region !== this.o.region) return deny(`Credential should be scoped to a valid region: '${this.o.region}'.`);
+    const amzDate = String(req.headers['x-amz-date'] ?? '');
+    const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+    if (!d) return deny('x-amz-date is missing or malformed');
+    const when = Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!);
+    if (Math.abs(Date.now() - when) > (this.o.maxSkewMs ?? 300_000)) return deny(`Signature expired: ${amzDate} is outside the 5 minute window`);
+    const headers: Array<[string, string]> = [];
+    for (const name of signedHeaders!.split(';')) {
+      const v = req.headers[name];
+      if (v === undefined) return deny(`Signed header ${name} is missing`);
+      headers.push([name, Array.isArray(v) ? v.join(',') : v]);
+    }
+    const ours = native().signV4({
+      method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams.entries()], headers, payloadSha256,
+      accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, region: region!, service: service!, amzDate,
+    });
+    if (!crypto.timingSafeEqual(Buffer.from(ours.signature), Buffer.from(signature!))) {
+      return deny('The request signature we calculated does not match the signature you provided.');
+    }
+    return true;
+  }
+
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 1 << 20) reject(new Error('body too large'));
+        else chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown, errorType?: string): void {
+    res.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}), 'x-amzn-requestid': crypto.randomUUID() });
+    res.end(JSON.stringify(body));
+  }
+}
