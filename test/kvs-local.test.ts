@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
-import { native } from '../ts/native';
+import { putMedia as putMediaAt, signedHeaders } from './helpers/putmedia';
 import { run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
@@ -31,49 +31,8 @@ test.before(async () => {
   clipFragments = p.fragments;
 });
 
-const amzDate = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-const EMPTY = crypto.createHash('sha256').update('').digest('hex');
-
-function signedHeaders(port: number, pathName: string, extra: Record<string, string>, payloadSha256: string, secret = creds.secretAccessKey): Record<string, string> {
-  const headers: Record<string, string> = { host: `127.0.0.1:${port}`, 'x-amz-date': amzDate(), ...extra };
-  const s = native().signV4({ method: 'POST', path: pathName, query: [], headers: Object.entries(headers), payloadSha256, accessKeyId: creds.accessKeyId, secretAccessKey: secret, region: 'us-east-1', service: 'kinesisvideo', amzDate: headers['x-amz-date']! });
-  return { ...headers, authorization: s.authorization };
-}
-
-interface PutResult { status: number; acks: Array<{ EventType: string; FragmentTimecode?: number; FragmentNumber?: string; ErrorId?: number }>; error?: string }
-
-function putMedia(ep: LocalKvsEndpoint, body: Buffer, o: { stream?: string; secret?: string; chunk?: number } = {}): Promise<PutResult> {
-  const headers = signedHeaders(ep.port, '/putMedia', {
-    connection: 'keep-alive', 'transfer-encoding': 'chunked', 'user-agent': 'camwire-test',
-    'x-amzn-stream-name': o.stream ?? 'camera001', 'x-amzn-fragment-timecode-type': 'ABSOLUTE',
-    'x-amzn-producer-start-timestamp': (Date.now() / 1000).toFixed(3), 'x-amzn-fragment-acknowledgment-required': '1',
-  }, EMPTY, o.secret);
-  return new Promise((resolve) => {
-    const result: PutResult = { status: 0, acks: [] };
-    const req = http.request({ host: '127.0.0.1', port: ep.port, path: '/putMedia', method: 'POST', headers }, (res) => {
-      result.status = res.statusCode ?? 0;
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => {
-        for (const line of text.split('\n').filter(Boolean)) {
-          try { result.acks.push(JSON.parse(line)); } catch { result.error = `not an ack: ${line}`; }
-        }
-        resolve(result);
-      });
-      res.on('error', (e) => { result.error = e.message; resolve(result); });
-    });
-    req.on('error', (e) => { result.error = e.message; resolve(result); });
-    const chunk = o.chunk ?? 16 * 1024;
-    (async () => {
-      for (let i = 0; i < body.length; i += chunk) {
-        if (req.destroyed) return;
-        req.write(body.subarray(i, i + chunk));
-        await new Promise((r) => setImmediate(r));
-      }
-      req.end();
-    })();
-  });
-}
+const putMedia = (ep: LocalKvsEndpoint, body: Buffer, o: { stream?: string; secret?: string; chunk?: number } = {}) =>
+  putMediaAt(ep.port, body, { ...creds, ...(o.secret ? { secretAccessKey: o.secret } : {}) }, o);
 
 async function endpoint(t: { teardown(f: () => Promise<void>): void }, faults = {}): Promise<LocalKvsEndpoint> {
   const ep = new LocalKvsEndpoint({ dir: path.join(dir, crypto.randomUUID()), credentials: [creds], region: 'us-east-1', faults });
@@ -115,7 +74,7 @@ test('GetDataEndpoint: signed over its JSON body; answers the data endpoint', as
   const ep = await endpoint(t);
   const body = JSON.stringify({ StreamName: 'camera001', APIName: 'PUT_MEDIA' });
   const call = (sha: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: ep.port, path: '/getDataEndpoint', method: 'POST', headers: signedHeaders(ep.port, '/getDataEndpoint', { 'content-type': 'application/json' }, sha) }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: ep.port, path: '/getDataEndpoint', method: 'POST', headers: signedHeaders(ep.port, '/getDataEndpoint', { 'content-type': 'application/json' }, sha, creds) }, (res) => {
       let b = '';
       res.on('data', (d: Buffer) => { b += d.toString(); });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));

@@ -1,2 +1,4 @@
 export * from './package';
 export * from './local-endpoint';
+export * from './credentials';
+export * from './local-credentials';

@@ -17,6 +17,9 @@ import { native, NativeMkvReader } from '../native';
 export interface LocalKvsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials: the request must carry this x-amz-security-token, before expiration. */
+  sessionToken?: string;
+  expiration?: Date;
 }
 
 export interface LocalKvsFaults {
@@ -65,8 +68,16 @@ export class LocalKvsEndpoint {
   readonly sessions: SessionRecord[] = [];
   port = 0;
 
+  private readonly credentials: LocalKvsCredentials[];
+
   constructor(private readonly o: LocalKvsOptions) {
     if (!o.credentials.length) throw new CamwireError('KVS_BAD_OPTIONS', 'the local endpoint needs at least one credential pair');
+    this.credentials = [...o.credentials];
+  }
+
+  /** Accepts requests signed with these temporary credentials until they expire (the IoT credentials provider's). */
+  addTemporaryCredentials(c: Required<LocalKvsCredentials>): void {
+    this.credentials.push(c);
   }
 
   /** Where sessions are stored. */
@@ -220,8 +231,12 @@ export class LocalKvsEndpoint {
     const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
     if (!m) return deny('Missing or malformed Authorization header (AWS4-HMAC-SHA256 expected)');
     const [, akid, , region, service, signedHeaders, signature] = m;
-    const cred = this.o.credentials.find((c) => c.accessKeyId === akid);
+    const cred = this.credentials.find((c) => c.accessKeyId === akid);
     if (!cred) return deny('The security token included in the request is invalid.');
+    if (cred.sessionToken !== undefined) {
+      if (req.headers['x-amz-security-token'] !== cred.sessionToken) return deny('The security token included in the request is invalid.');
+      if (cred.expiration && cred.expiration.getTime() <= Date.now()) return deny('The security token included in the request is expired');
+    }
     if (service !== 'kinesisvideo') return deny(`Credential should be scoped to correct service: 'kinesisvideo'.`);
     if (this.o.region && region !== this.o.region) return deny(`Credential should be scoped to a valid region: '${this.o.region}'.`);
     const amzDate = String(req.headers['x-amz-date'] ?? '');

@@ -1,0 +1,86 @@
+/**
+ * Credentials as cameras get them: the device certificate (mutual TLS) is
+ * exchanged at the IoT credentials provider for short-lived credentials,
+ * refreshed before expiry; the local KVS endpoint accepts PutMedia signed
+ * with them (session token included) and refuses them once expired. AWS
+ * cannot be reached here, so a local mutual-TLS endpoint stands in for the
+ * credentials provider.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CertificateAuthority } from '../ts/pki';
+import { IotCredentialsProvider, LocalIotCredentialsEndpoint, LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
+import { CamwireError } from '../ts/errors';
+import { device } from './helpers/pki';
+import { putMedia } from './helpers/putmedia';
+import { run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const dir = tempDir('kvs-creds');
+let ca: CertificateAuthority;
+let kvs: LocalKvsEndpoint;
+let provider: LocalIotCredentialsEndpoint;
+let clip: Buffer;
+
+test.before(async () => {
+  ca = (await CertificateAuthority.create({ keyType: 'ec' })).ca;
+  const server = await ca.issueServer('localhost', ['127.0.0.1'], { keyType: 'ec' });
+  kvs = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [{ accessKeyId: 'AKIDSTATIC', secretAccessKey: 'static' }], region: 'us-east-1' });
+  await kvs.start();
+  provider = new LocalIotCredentialsEndpoint({ ca: ca.certPem, cert: server.certPem, key: server.keyPem, roleAlias: 'camera-kvs', lifetimeSeconds: 3, kvs });
+  await provider.start();
+  const h264 = path.join(dir, 'c.h264');
+  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '10', '-f', 'h264', h264]);
+  if (r.status !== 0) throw new Error(`ffmpeg (apt-get install ffmpeg): ${r.stderr}`);
+  clip = (await packageAnnexB(fs.readFileSync(h264), { fps: 10, fragmentDurationMs: 1000, absoluteTimecodes: true })).mkv;
+});
+test.after.always(async () => {
+  await provider?.stop();
+  await kvs?.stop();
+});
+
+async function providerFor(thing: string, files: { cert: string; key: string }, refreshBeforeMs = 1000): Promise<IotCredentialsProvider> {
+  return new IotCredentialsProvider({ endpoint: provider.url, roleAlias: 'camera-kvs', thing, cert: fs.readFileSync(files.cert), key: fs.readFileSync(files.key), ca: ca.certPem, refreshBeforeMs });
+}
+
+test.serial('the device certificate buys short-lived credentials; PutMedia signed with them (and their token) is accepted', async (t) => {
+  const cam = await device(ca, dir, 'camera001');
+  const p = await providerFor('camera001', cam);
+  const [a, b] = await Promise.all([p.get(), p.get()]);
+  t.is(p.fetches, 1, 'concurrent callers share one fetch');
+  t.is(a, b);
+  t.regex(a.accessKeyId, /^ASIA/);
+  t.truthy(a.sessionToken);
+  const r = await putMedia(kvs.port, clip, { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey, sessionToken: a.sessionToken! });
+  t.is(r.status, 200, r.body);
+  t.is(r.acks.filter((x) => x.EventType === 'PERSISTED').length, 2);
+  // Without the token the same keys are refused.
+  const noToken = await putMedia(kvs.port, clip, { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey });
+  t.is(noToken.status, 403);
+});
+
+test.serial('credentials are refreshed before they expire, and expired ones are refused', async (t) => {
+  const cam = await device(ca, dir, 'camera001', {}, 'camera001-b');
+  const p = await providerFor('camera001', cam, 2000);
+  const first = await p.get();
+  t.is(await p.get(), first, 'still fresh: cached');
+  await new Promise((r) => setTimeout(r, 1200));
+  const second = await p.get();
+  t.not(second.accessKeyId, first.accessKeyId, 'within 2 s of expiry: refreshed');
+  t.is(p.fetches, 2);
+  await new Promise((r) => setTimeout(r, 2000));
+  const expired = await putMedia(kvs.port, clip, { accessKeyId: first.accessKeyId, secretAccessKey: first.secretAccessKey, sessionToken: first.sessionToken! });
+  t.is(expired.status, 403);
+  t.regex(expired.body, /expired/);
+});
+
+test.serial('a certificate for another thing, or from a foreign CA, is denied', async (t) => {
+  const cam = await device(ca, dir, 'camera002');
+  const denied = await t.throwsAsync<CamwireError>((await providerFor('camera001', cam)).get());
+  t.is(denied!.code, 'KVS_CREDENTIALS_DENIED');
+  const foreign = (await CertificateAuthority.create({ keyType: 'ec' })).ca;
+  const rogue = await device(foreign, dir, 'camera001', {}, 'rogue-camera001');
+  const untrusted = await t.throwsAsync<CamwireError>((await providerFor('camera001', rogue)).get());
+  t.is(untrusted!.code, 'KVS_CREDENTIALS_DENIED', untrusted!.message);
+});
