@@ -19,7 +19,9 @@ namespace camwire {
 namespace mkv {
 
 struct ReaderEvent {
-  enum Kind { kStreamHeader, kCluster, kFrame, kTag } kind;
+  enum Kind { kStreamHeader, kCluster, kFrame, kTag };
+  explicit ReaderEvent(Kind k) : kind(k) {}
+  Kind kind;
   // kStreamHeader
   uint32_t width = 0, height = 0;
   std::string codec_id;

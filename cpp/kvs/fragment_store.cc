@@ -1,0 +1,142 @@
+#include "kvs/fragment_store.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace camwire {
+namespace kvs {
+
+FragmentStore::FragmentStore(const StoreOptions& options)
+    : o_(options), fragmenter_(options.fragment_duration_ms, /*absolute_timecodes=*/true) {}
+
+uint64_t FragmentStore::DurationLocked() const {
+  if (frags_.empty()) return 0;
+  return frags_.back().last_pts - frags_.front().first_pts;
+}
+
+bool FragmentStore::FitsLocked(size_t size, uint64_t pts_ms) const {
+  if (bytes_ + size + 64 > o_.max_bytes) return false;
+  if (!frags_.empty() && pts_ms > frags_.front().first_pts && pts_ms - frags_.front().first_pts > o_.max_duration_ms) return false;
+  return true;
+}
+
+Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dropping_ && !keyframe) {
+    ++stats_.frames_dropped;
+    return PutOutcome::kDropped;
+  }
+  if (!FitsLocked(size, pts_ms)) {
+    if (o_.overflow == OverflowPolicy::kBlock) {
+      return Status::Error("KVS_STORE_FULL", "the fragment store is full (" + std::to_string(bytes_) + " bytes); wait for acks or raise storeBytes");
+    }
+    dropping_ = true;
+    ++stats_.frames_dropped;
+    return PutOutcome::kDropped;
+  }
+  std::vector<uint8_t> bytes;
+  bool started = false;
+  Status s = fragmenter_.Add(bytes, frame, size, pts_ms, keyframe, &started);
+  if (!s.ok()) return s;
+  // A drop run ends at a key frame: decoding resumes cleanly from it.
+  dropping_ = false;
+  if (started || frags_.empty()) {
+    Fragment f;
+    f.timecode = pts_ms;
+    f.first_pts = pts_ms;
+    frags_.push_back(std::move(f));
+    TrimLocked();  // a persisted fragment that was still open is closed now and can go
+  }
+  Fragment& cur = frags_.back();
+  cur.bytes.insert(cur.bytes.end(), bytes.begin(), bytes.end());
+  cur.last_pts = pts_ms;
+  bytes_ += bytes.size();
+  stats_.bytes_stored_total += bytes.size();
+  ++stats_.frames_stored;
+  return PutOutcome::kStored;
+}
+
+bool FragmentStore::WaitForSpace(size_t size, uint64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return space_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return bytes_ + size + 64 <= o_.max_bytes; });
+}
+
+size_t FragmentStore::ReadChunk(std::vector<uint8_t>& out, size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t copied = 0;
+  while (copied < max && send_frag_ < frags_.size()) {
+    const Fragment& f = frags_[send_frag_];
+    const size_t avail = f.bytes.size() - send_off_;
+    const size_t n = std::min(avail, max - copied);
+    out.insert(out.end(), f.bytes.begin() + static_cast<std::ptrdiff_t>(send_off_), f.bytes.begin() + static_cast<std::ptrdiff_t>(send_off_ + n));
+    copied += n;
+    send_off_ += n;
+    // Move on only when a later fragment exists: the last one may still grow.
+    if (send_off_ == f.bytes.size() && send_frag_ + 1 < frags_.size()) {
+      ++send_frag_;
+      send_off_ = 0;
+    } else if (n == 0) {
+      break;
+    }
+  }
+  return copied;
+}
+
+void FragmentStore::Rewind() {
+  std::lock_guard<std::mutex> lock(mu_);
+  send_frag_ = 0;
+  send_off_ = 0;
+}
+
+bool FragmentStore::OnAck(const Ack& ack) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ack.has_timecode) return false;
+  auto it = std::find_if(frags_.begin(), frags_.end(), [&](const Fragment& f) { return f.timecode == ack.fragment_timecode; });
+  if (it == frags_.end()) return false;
+  const bool trim = ack.type == AckType::kPersisted || (o_.trim_on_received && ack.type == AckType::kReceived);
+  if (!trim) return true;
+  // Everything up to and including the acknowledged fragment is durable.
+  for (auto p = frags_.begin(); p != it + 1; ++p) {
+    if (!p->persisted) ++stats_.fragments_persisted;
+    p->persisted = true;
+  }
+  TrimLocked();
+  return true;
+}
+
+void FragmentStore::TrimLocked() {
+  // The last fragment stays while it is open: more frames may join it.
+  size_t n = 0;
+  while (!frags_.empty() && frags_.front().persisted && frags_.size() > 1) {
+    bytes_ -= frags_.front().bytes.size();
+    frags_.pop_front();
+    ++n;
+  }
+  if (n == 0) return;
+  if (send_frag_ >= n) {
+    send_frag_ -= n;
+  } else {
+    send_frag_ = 0;
+    send_off_ = 0;
+  }
+  space_.notify_all();
+}
+
+std::vector<uint64_t> FragmentStore::SentFragments() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < send_frag_ && i < frags_.size(); ++i) out.push_back(frags_[i].timecode);
+  return out;
+}
+
+StoreStats FragmentStore::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StoreStats s = stats_;
+  s.bytes = bytes_;
+  s.fragments = frags_.size();
+  s.duration_ms = DurationLocked();
+  return s;
+}
+
+}  // namespace kvs
+}  // namespace camwire

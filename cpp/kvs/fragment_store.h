@@ -1,0 +1,99 @@
+// The producer's content store: packaged fragments (MKV clusters) kept until
+// KVS says PERSISTED (or RECEIVED when the stream has no retention), with a
+// send cursor the network thread reads from and rewinds after a dropped
+// connection or an ERROR ack. Bounded in bytes and duration; when full, the
+// incoming frames are dropped up to the next key frame (and counted), or the
+// caller is told to wait. Thread-safe: one producer, one sender, any acker.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "common/status.h"
+#include "kvs/ack_parser.h"
+#include "kvs/mkv.h"
+
+namespace camwire {
+namespace kvs {
+
+enum class OverflowPolicy { kDropUntilKeyframe, kBlock };
+
+struct StoreOptions {
+  size_t max_bytes = 64u << 20;
+  uint64_t max_duration_ms = 120000;
+  uint64_t fragment_duration_ms = 2000;
+  OverflowPolicy overflow = OverflowPolicy::kDropUntilKeyframe;
+  // Trim on RECEIVED instead of PERSISTED (a stream with retention 0).
+  bool trim_on_received = false;
+};
+
+enum class PutOutcome { kStored, kDropped };
+
+struct StoreStats {
+  size_t bytes = 0;
+  size_t fragments = 0;
+  uint64_t duration_ms = 0;
+  uint64_t frames_stored = 0;
+  uint64_t frames_dropped = 0;
+  uint64_t fragments_persisted = 0;
+  uint64_t bytes_stored_total = 0;
+};
+
+class FragmentStore {
+ public:
+  explicit FragmentStore(const StoreOptions& options);
+
+  // Adds one frame (AVCC payload). kDropped: the store was full (or a drop
+  // run is in progress until the next key frame). With OverflowPolicy::kBlock
+  // a full store is the error KVS_STORE_FULL and the frame is not taken.
+  Result<PutOutcome> PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe);
+  // Waits until a frame of `size` bytes fits, up to timeout_ms; false on timeout.
+  bool WaitForSpace(size_t size, uint64_t timeout_ms);
+
+  // Sender side: copies up to `max` bytes at the send cursor into out.
+  // Returns the number of bytes copied (0 when nothing new is available).
+  size_t ReadChunk(std::vector<uint8_t>& out, size_t max);
+  // After a dropped connection or an ERROR ack: resend from the first
+  // fragment not yet trimmed (the caller sends a fresh stream header first).
+  void Rewind();
+
+  // Applies an ack: marks the fragment with that cluster timecode and trims
+  // everything up to it on PERSISTED (or RECEIVED, see options). Returns
+  // false when no stored fragment has that timecode.
+  bool OnAck(const Ack& ack);
+
+  // Cluster timecodes of fragments the send cursor has moved past (sent whole).
+  std::vector<uint64_t> SentFragments() const;
+
+  StoreStats Stats() const;
+
+ private:
+  struct Fragment {
+    uint64_t timecode = 0;  // the cluster timecode (what acks carry)
+    uint64_t first_pts = 0;
+    uint64_t last_pts = 0;
+    std::vector<uint8_t> bytes;
+    bool persisted = false;
+  };
+  void TrimLocked();
+  bool FitsLocked(size_t size, uint64_t pts_ms) const;
+  uint64_t DurationLocked() const;
+
+  StoreOptions o_;
+  mutable std::mutex mu_;
+  std::condition_variable space_;
+  std::deque<Fragment> frags_;
+  mkv::Fragmenter fragmenter_;
+  size_t bytes_ = 0;
+  bool dropping_ = false;
+  // Send cursor: fragment index in frags_ and byte offset within it.
+  size_t send_frag_ = 0;
+  size_t send_off_ = 0;
+  StoreStats stats_;
+};
+
+}  // namespace kvs
+}  // namespace camwire
