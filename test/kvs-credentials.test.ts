@@ -10,7 +10,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
-import { IotCredentialsProvider, LocalIotCredentialsEndpoint, LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
+import { awsChainCredentials, IotCredentialsProvider, LocalIotCredentialsEndpoint, LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
 import { CamwireError } from '../ts/errors';
 import { device } from './helpers/pki';
 import { putMedia } from './helpers/putmedia';
@@ -83,4 +83,28 @@ test.serial('a certificate for another thing, or from a foreign CA, is denied', 
   const rogue = await device(foreign, dir, 'camera001', {}, 'rogue-camera001');
   const untrusted = await t.throwsAsync<CamwireError>((await providerFor('camera001', rogue)).get());
   t.is(untrusted!.code, 'KVS_CREDENTIALS_DENIED', untrusted!.message);
+});
+
+test.serial('the standard AWS chain: environment first, then a profile in the shared credentials file', async (t) => {
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(path.join(home, '.aws'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.aws', 'credentials'), '[camera]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n');
+  const saved = { ...process.env };
+  try {
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+    process.env['HOME'] = home;
+    process.env['AWS_EC2_METADATA_DISABLED'] = 'true';
+    process.env['AWS_ACCESS_KEY_ID'] = 'AKIDENV';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'env-secret';
+    t.like(await awsChainCredentials(), { accessKeyId: 'AKIDENV', secretAccessKey: 'env-secret' });
+    delete process.env['AWS_ACCESS_KEY_ID'];
+    delete process.env['AWS_SECRET_ACCESS_KEY'];
+    t.like(await awsChainCredentials({ profile: 'camera' }), { accessKeyId: 'AKIDPROFILE', secretAccessKey: 'profile-secret' });
+    const e = await t.throwsAsync<CamwireError>(awsChainCredentials({ profile: 'nope' }));
+    t.is(e!.code, 'KVS_NO_CREDENTIALS');
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
 });

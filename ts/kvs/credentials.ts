@@ -87,3 +87,23 @@ export class IotCredentialsProvider {
     });
   }
 }
+
+/**
+ * The standard AWS credential chain (environment, shared config/credentials
+ * files and profiles, SSO, process, container and instance metadata) through
+ * the SDK's own small provider package, loaded only when asked for.
+ */
+export async function awsChainCredentials(o: { profile?: string } = {}): Promise<AwsCredentials> {
+  // camwire pins the SDK in its lockfile: its notice about future releases needing Node 22 does not apply.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { defaultProvider } = require('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
+  try {
+    const c = await defaultProvider(o.profile ? { profile: o.profile } : {})();
+    return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}), ...(c.expiration ? { expiration: c.expiration } : {}) };
+  } catch (e) {
+    throw new CamwireError('KVS_NO_CREDENTIALS', `no AWS credentials found (${(e as Error).message.split('\n')[0]})`, {
+      cause: e, hint: 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or use the IoT credentials provider with the device certificate',
+    });
+  }
+}
