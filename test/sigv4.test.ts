@@ -8,6 +8,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { Hash } from '@smithy/hash-node';
 import { native } from '../ts/native';
+import { signV4 } from '../ts/kvs';
+import { CamwireError } from '../ts/errors';
 
 const rnd = (n: number) => crypto.randomInt(n);
 const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
@@ -51,4 +53,13 @@ test('agrees with @smithy/signature-v4 on 500 randomized requests', async (t) =>
     }
   }
   t.pass();
+});
+
+test('malformed input to the native signer is a CamwireError with a stable code', (t) => {
+  const base = { method: 'GET', path: '/', query: [] as Array<[string, string]>, headers: [['host', 'h']] as Array<[string, string]>, payloadSha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', accessKeyId: 'A', secretAccessKey: 'S', region: 'us-east-1', service: 'kinesisvideo', amzDate: '20150830T123600Z' };
+  const e1 = t.throws(() => signV4({ ...base, amzDate: 'yesterday' })) as CamwireError;
+  t.true(e1 instanceof CamwireError);
+  t.is(e1.code, 'SIGV4_BAD_DATE');
+  t.is((t.throws(() => signV4({ ...base, headers: [] })) as CamwireError).code, 'SIGV4_NO_HOST');
+  t.is((t.throws(() => signV4({ ...base, payloadSha256: 'x' })) as CamwireError).code, 'SIGV4_BAD_PAYLOAD_HASH');
 });

@@ -2,3 +2,4 @@ export * from './package';
 export * from './local-endpoint';
 export * from './credentials';
 export * from './local-credentials';
+export * from './sigv4';

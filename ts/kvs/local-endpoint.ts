@@ -13,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
+import { signV4 } from './sigv4';
 
 export interface LocalKvsCredentials {
   accessKeyId: string;
@@ -250,7 +251,7 @@ export class LocalKvsEndpoint {
       if (v === undefined) return deny(`Signed header ${name} is missing`);
       headers.push([name, Array.isArray(v) ? v.join(',') : v]);
     }
-    const ours = native().signV4({
+    const ours = signV4({
       method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams.entries()], headers, payloadSha256,
       accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, region: region!, service: service!, amzDate,
     });
