@@ -126,7 +126,7 @@ test.serial('an EC P-256 device certificate connects and publishes', async (t) =
   await c.subscribe('cameras/camera003/#');
   await c.publish('cameras/camera003/uploads', 'from-ec');
   await until(() => got.some((m) => m.payload === 'from-ec'));
-  t.pass();
+  t.deepEqual(got.filter((m) => m.topic === 'cameras/camera003/uploads').map((m) => m.payload), ['from-ec']);
   await c.close();
 });
 

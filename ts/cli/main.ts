@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     });
 
   // Commands built apart from the program do not inherit exitOverride.
-  for (const c of allCommands(program)) c.exitOverride();
+  for (const c of allCommands(program)) c.exitOverride().showHelpAfterError("(add --help for usage)");
   return program;
 }
 

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { LocalKvsEndpoint } from './local-endpoint';
+import { closeServer, listenLocal } from './local-server';
 
 export interface LocalCredentialsOptions {
   /** CA that signed the device certificates. */
@@ -62,17 +63,10 @@ export class LocalIotCredentialsEndpoint {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ credentials }));
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as { port: number }).port;
+    this.port = await listenLocal(this.server, 0);
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    await closeServer(this.server);
   }
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
 import { signV4 } from './sigv4';
+import { closeServer, listenLocal } from './local-server';
 
 export interface LocalKvsCredentials {
   accessKeyId: string;
@@ -93,18 +94,11 @@ export class LocalKvsEndpoint {
   async start(): Promise<void> {
     fs.mkdirSync(this.o.dir, { recursive: true });
     this.server = http.createServer((req, res) => this.route(req, res));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.o.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as { port: number }).port;
+    this.port = await listenLocal(this.server, this.o.port ?? 0);
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    await closeServer(this.server);
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {

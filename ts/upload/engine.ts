@@ -135,10 +135,10 @@ export class Uploader extends EventEmitter<UploaderEvents> {
 
     const progress = this.progressTracker(st.size, mp.parts.length);
     for (const n of etags.keys()) progress.resumedPart(partLength(n, mp.partSize, st.size));
-    const todo = mp.parts.filter((p) => !etags.has(p.partNumber));
+    const pending = mp.parts.filter((p) => !etags.has(p.partNumber));
     let failure: CamwireError | undefined;
     const lane = async () => {
-      for (let p = todo.shift(); p && !failure; p = todo.shift()) {
+      for (let p = pending.shift(); p && !failure; p = pending.shift()) {
         const part = p;
         const length = partLength(part.partNumber, mp.partSize, st.size);
         try {
@@ -154,7 +154,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, Math.max(1, todo.length)) }, lane));
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, Math.max(1, pending.length)) }, lane));
     if (failure) {
       await this.abortIfFatal(target, failure);
       throw failure;
