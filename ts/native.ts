@@ -72,7 +72,75 @@ export interface NativeMkvReader {
   readonly bytes: number;
 }
 
+export interface NativeKvsMetrics {
+  bytesSent: number;
+  connections: number;
+  queuedFrames: number;
+  queuedBytes: number;
+  storeBytes: number;
+  storeFragments: number;
+  storeDurationMs: number;
+  framesStored: number;
+  framesDropped: number;
+  fragmentsPersisted: number;
+  acksBuffering: number;
+  acksReceived: number;
+  acksPersisted: number;
+  acksError: number;
+  /** From a fragment's first byte sent to its PERSISTED ack, for the latest one. */
+  persistLatencyMs: number;
+  connectionAgeMs: number;
+  dataEndpoint: string;
+}
+
+export type NativeKvsEvent =
+  | { type: 'ack'; ackType: 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE' | 'UNKNOWN'; timecode?: number; fragmentNumber: string; errorId?: number; errorCode?: string }
+  | { type: 'error'; code: string; message: string; fatal: boolean; timecode?: number }
+  | { type: 'dropped'; timecode: number; frames: number }
+  | { type: 'connected'; connection: number; endpoint: string }
+  | { type: 'metrics'; metrics: NativeKvsMetrics }
+  | { type: 'closed'; code: string; message: string; metrics: NativeKvsMetrics };
+
+export interface NativeKvsProducerOptions {
+  streamName: string;
+  region: string;
+  controlEndpoint?: string;
+  dataEndpoint?: string;
+  fragmentDurationMs?: number;
+  storeBytes?: number;
+  storeDurationMs?: number;
+  overflow?: 'drop' | 'block';
+  trimOnReceived?: boolean;
+  caFile?: string;
+  insecureSkipTlsVerify?: boolean;
+  userAgent?: string;
+  connectTimeoutMs?: number;
+  rotateAfterMs?: number;
+  staleAfterMs?: number;
+  persistTimeoutMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  maxAuthFailures?: number;
+  maxFragmentErrors?: number;
+  metricsIntervalMs?: number;
+  fps?: number;
+  startMs?: number;
+}
+
+export interface NativeKvsProducer {
+  /** Pins the buffer until the producer has packaged it; returns the bytes queued now. */
+  putFrame(frame: Buffer, ptsMs: number, keyframe: boolean | undefined): number;
+  putAnnexB(piece: Buffer): number;
+  setCredentials(accessKeyId: string, secretAccessKey: string, sessionToken: string | undefined, expirationMs: number): void;
+  close(): void;
+  abort(): void;
+  metrics(): NativeKvsMetrics;
+}
+
 export interface NativeBinding {
+  KvsProducer: new (options: NativeKvsProducerOptions, onEvents: (events: NativeKvsEvent[], queuedBytes: number) => void) => NativeKvsProducer;
+  /** libcurl's version and the TLS library it uses in this process. */
+  kvsTransport(): { curl: string; ssl: string };
   probe(): NativeProbe;
   MkvReader: new () => NativeMkvReader;
   /** SigV4 header signing by the C++ core (the producer's signer). */

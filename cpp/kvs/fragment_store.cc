@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace camwire {
 namespace kvs {
@@ -20,8 +21,13 @@ bool FragmentStore::FitsLocked(size_t size, uint64_t pts_ms) const {
   return true;
 }
 
-Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe) {
+bool FragmentStore::Fits(size_t size, uint64_t pts_ms) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return FitsLocked(size, pts_ms);
+}
+
+template <typename Writer>
+Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool keyframe, Writer write) {
   if (dropping_ && !keyframe) {
     ++stats_.frames_dropped;
     return PutOutcome::kDropped;
@@ -35,8 +41,9 @@ Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, ui
     return PutOutcome::kDropped;
   }
   std::vector<uint8_t> bytes;
+  bytes.reserve(size + 64);
   bool started = false;
-  Status s = fragmenter_.Add(bytes, frame, size, pts_ms, keyframe, &started);
+  Status s = write(bytes, &started);
   if (!s.ok()) return s;
   // A drop run ends at a key frame: decoding resumes cleanly from it.
   dropping_ = false;
@@ -48,12 +55,32 @@ Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, ui
     TrimLocked();  // a persisted fragment that was still open is closed now and can go
   }
   Fragment& cur = frags_.back();
-  cur.bytes.insert(cur.bytes.end(), bytes.begin(), bytes.end());
+  const size_t written = bytes.size();
+  if (cur.bytes.empty()) {
+    cur.bytes = std::move(bytes);
+  } else {
+    cur.bytes.insert(cur.bytes.end(), bytes.begin(), bytes.end());
+  }
   cur.last_pts = pts_ms;
-  bytes_ += bytes.size();
-  stats_.bytes_stored_total += bytes.size();
+  ++cur.frames;
+  bytes_ += written;
+  stats_.bytes_stored_total += written;
   ++stats_.frames_stored;
   return PutOutcome::kStored;
+}
+
+Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return PutLocked(size, pts_ms, keyframe, [&](std::vector<uint8_t>& out, bool* started) {
+    return fragmenter_.Add(out, frame, size, pts_ms, keyframe, started);
+  });
+}
+
+Result<PutOutcome> FragmentStore::PutAccessUnit(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return PutLocked(h264::AvccSize(au), pts_ms, au.keyframe, [&](std::vector<uint8_t>& out, bool* started) {
+    return fragmenter_.AddAccessUnit(out, data, au, pts_ms, started);
+  });
 }
 
 bool FragmentStore::WaitForSpace(size_t size, uint64_t timeout_ms) {
@@ -86,6 +113,9 @@ void FragmentStore::Rewind() {
   std::lock_guard<std::mutex> lock(mu_);
   send_frag_ = 0;
   send_off_ = 0;
+  sent_any_ = false;
+  // A persisted fragment kept only because it was the open one is not resent.
+  while (send_frag_ + 1 < frags_.size() && frags_[send_frag_].persisted) ++send_frag_;
 }
 
 bool FragmentStore::OnAck(const Ack& ack) {
@@ -120,6 +150,74 @@ void FragmentStore::TrimLocked() {
     send_off_ = 0;
   }
   space_.notify_all();
+}
+
+size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, bool* at_boundary,
+                               std::vector<uint64_t>* started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t copied = 0;
+  if (at_boundary) *at_boundary = false;
+  while (copied < max && send_frag_ < frags_.size()) {
+    const Fragment& f = frags_[send_frag_];
+    if (send_off_ == 0 && stop_at_boundary && copied == 0 && sent_any_) {
+      // Sitting on a fragment start (the previous one went out whole).
+      if (at_boundary) *at_boundary = true;
+      return 0;
+    }
+    if (send_off_ == 0 && started) started->push_back(f.timecode);
+    const size_t n = std::min(f.bytes.size() - send_off_, max - copied);
+    std::memcpy(out + copied, f.bytes.data() + send_off_, n);
+    copied += n;
+    send_off_ += n;
+    if (n > 0) sent_any_ = true;
+    if (send_off_ == f.bytes.size() && send_frag_ + 1 < frags_.size()) {
+      ++send_frag_;
+      send_off_ = 0;
+      if (stop_at_boundary) {
+        if (at_boundary) *at_boundary = true;
+        break;
+      }
+    } else if (n == 0 || send_off_ == f.bytes.size()) {
+      break;
+    }
+  }
+  return copied;
+}
+
+bool FragmentStore::AllRead() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return frags_.empty() || (send_frag_ + 1 >= frags_.size() && send_off_ == frags_.back().bytes.size());
+}
+
+size_t FragmentStore::Unpersisted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& f : frags_) n += f.persisted ? 0 : 1;
+  return n;
+}
+
+size_t FragmentStore::DropFragment(uint64_t timecode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < frags_.size(); ++i) {
+    if (frags_[i].timecode != timecode) continue;
+    if (i + 1 == frags_.size()) {
+      // The open fragment: mark it, so it goes as soon as the next one starts.
+      frags_[i].persisted = true;
+      return frags_[i].frames;
+    }
+    const size_t frames = frags_[i].frames;
+    bytes_ -= frags_[i].bytes.size();
+    frags_.erase(frags_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (send_frag_ > i) {
+      --send_frag_;
+    } else if (send_frag_ == i) {
+      send_off_ = 0;
+    }
+    stats_.frames_dropped += frames;
+    space_.notify_all();
+    return frames;
+  }
+  return 0;
 }
 
 std::vector<uint64_t> FragmentStore::SentFragments() const {

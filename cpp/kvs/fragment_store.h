@@ -50,12 +50,30 @@ class FragmentStore {
   // run is in progress until the next key frame). With OverflowPolicy::kBlock
   // a full store is the error KVS_STORE_FULL and the frame is not taken.
   Result<PutOutcome> PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe);
+  // The same for one access unit of an Annex-B buffer (converted to AVCC
+  // while it is written into the store, with no intermediate copy).
+  Result<PutOutcome> PutAccessUnit(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms);
+  // Whether a frame of this size would fit now.
+  bool Fits(size_t size, uint64_t pts_ms) const;
   // Waits until a frame of `size` bytes fits, up to timeout_ms; false on timeout.
   bool WaitForSpace(size_t size, uint64_t timeout_ms);
 
   // Sender side: copies up to `max` bytes at the send cursor into out.
   // Returns the number of bytes copied (0 when nothing new is available).
   size_t ReadChunk(std::vector<uint8_t>& out, size_t max);
+  // The same into a raw buffer (curl's). With stop_at_boundary, reading stops
+  // at the end of the fragment being sent (once it is complete) and
+  // *at_boundary tells that the cursor sits on a fragment start: a clean
+  // place to end a connection. Timecodes of fragments whose first byte was
+  // copied by this call are appended to started (when given).
+  size_t ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, bool* at_boundary, std::vector<uint64_t>* started);
+  // True when every stored byte has been read by the sender.
+  bool AllRead() const;
+  // Fragments not yet acknowledged as durable (PERSISTED, or RECEIVED).
+  size_t Unpersisted() const;
+  // Throws away the fragment with this cluster timecode (one the service
+  // refuses for good); the sender skips it. Returns its frame count.
+  size_t DropFragment(uint64_t timecode);
   // After a dropped connection or an ERROR ack: resend from the first
   // fragment not yet trimmed (the caller sends a fresh stream header first).
   void Rewind();
@@ -75,9 +93,12 @@ class FragmentStore {
     uint64_t timecode = 0;  // the cluster timecode (what acks carry)
     uint64_t first_pts = 0;
     uint64_t last_pts = 0;
+    uint64_t frames = 0;
     std::vector<uint8_t> bytes;
     bool persisted = false;
   };
+  template <typename Writer>
+  Result<PutOutcome> PutLocked(size_t size, uint64_t pts_ms, bool keyframe, Writer write);
   void TrimLocked();
   bool FitsLocked(size_t size, uint64_t pts_ms) const;
   uint64_t DurationLocked() const;
@@ -92,6 +113,7 @@ class FragmentStore {
   // Send cursor: fragment index in frags_ and byte offset within it.
   size_t send_frag_ = 0;
   size_t send_off_ = 0;
+  bool sent_any_ = false;  // since the last Rewind (a connection's first fragment never stops at its start)
   StoreStats stats_;
 };
 

@@ -3,3 +3,4 @@ export * from './local-endpoint';
 export * from './credentials';
 export * from './local-credentials';
 export * from './sigv4';
+export * from './stream';

@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
@@ -28,7 +29,7 @@ export interface LocalKvsFaults {
   /** Destroy the PutMedia connection after this many fragments were received (each session). */
   dropAfterFragments?: number;
   /** Send an ERROR ack with this id after this many fragments, then end the session. */
-  errorAck?: { afterFragments: number; errorId: number; errorCode?: string };
+  errorAck?: { afterFragments: number; errorId: number; errorCode?: string; /** Only in these sessions (1-based); default every one. */ sessions?: number[] };
   /** Send no acks at all (a stale connection). */
   stallAcks?: boolean;
 }
@@ -43,6 +44,10 @@ export interface LocalKvsOptions {
   faults?: LocalKvsFaults;
   /** Largest clock skew accepted in x-amz-date (default 5 minutes, as AWS). */
   maxSkewMs?: number;
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Keep no bytes: no files, no frame list, only counts (benchmarks). */
+  discard?: boolean;
 }
 
 export interface StoredFragment {
@@ -58,13 +63,16 @@ export interface SessionRecord {
   timecodeType: string;
   fragments: StoredFragment[];
   frameTimecodes: number[];
-  endedBy: 'client' | 'fault-drop' | 'fault-error' | 'malformed' | 'aborted';
+  endedBy: 'client' | 'fault-drop' | 'fault-error' | 'malformed' | 'aborted' | 'token-expired';
+  /** Frames and MKV bytes received in this session. */
+  frames: number;
+  bytes: number;
 }
 
 const EMPTY_SHA256 = crypto.createHash('sha256').update('').digest('hex');
 
 export class LocalKvsEndpoint {
-  private server: http.Server | undefined;
+  private server: http.Server | https.Server | undefined;
   private sessionCounter = 0;
   private fragmentCounter = BigInt('91343852333181432511524306419788296366724229586');
   readonly sessions: SessionRecord[] = [];
@@ -88,12 +96,13 @@ export class LocalKvsEndpoint {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.o.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     fs.mkdirSync(this.o.dir, { recursive: true });
-    this.server = http.createServer((req, res) => this.route(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.route(req, res);
+    this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : http.createServer(handler);
     this.port = await listenLocal(this.server, this.o.port ?? 0);
   }
 
@@ -118,27 +127,29 @@ export class LocalKvsEndpoint {
       return;
     }
     if (req.method === 'POST' && url.pathname === '/putMedia') {
-      if (!this.authorized(req, res, url, EMPTY_SHA256)) {
+      const cred = this.authorized(req, res, url, EMPTY_SHA256);
+      if (!cred) {
         req.resume();
         return;
       }
-      this.putMedia(req, res);
+      this.putMedia(req, res, cred);
       return;
     }
     this.json(res, 404, { message: `no route for ${req.method} ${url.pathname}` }, 'ResourceNotFoundException');
   }
 
-  private putMedia(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private putMedia(req: http.IncomingMessage, res: http.ServerResponse, cred: LocalKvsCredentials): void {
     const stream = String(req.headers['x-amzn-stream-name'] ?? '');
     const timecodeType = String(req.headers['x-amzn-fragment-timecode-type'] ?? '');
     if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream)) return this.json(res, 400, { message: 'x-amzn-stream-name is required (1-256 of [a-zA-Z0-9_.-])' }, 'InvalidArgumentException');
     if (timecodeType !== 'ABSOLUTE' && timecodeType !== 'RELATIVE') return this.json(res, 400, { message: 'x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE' }, 'InvalidArgumentException');
     const session = ++this.sessionCounter;
-    const record: SessionRecord = { stream, session, timecodeType, fragments: [], frameTimecodes: [], endedBy: 'aborted' };
+    const record: SessionRecord = { stream, session, timecodeType, fragments: [], frameTimecodes: [], endedBy: 'aborted', frames: 0, bytes: 0 };
     this.sessions.push(record);
     const dir = path.join(this.o.dir, stream);
-    fs.mkdirSync(dir, { recursive: true });
-    const file = fs.createWriteStream(path.join(dir, `session-${session}.mkv`));
+    const discard = this.o.discard === true;
+    if (!discard) fs.mkdirSync(dir, { recursive: true });
+    const file = discard ? undefined : fs.createWriteStream(path.join(dir, `session-${session}.mkv`));
     const reader: NativeMkvReader = new (native().MkvReader)();
     const faults = this.o.faults ?? {};
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID() });
@@ -152,10 +163,17 @@ export class LocalKvsEndpoint {
     };
     const finish = (how: SessionRecord['endedBy']) => {
       if (ended) return;
+      if (expiry) clearTimeout(expiry);
       record.endedBy = how;
-      fs.writeFileSync(path.join(dir, `session-${session}.json`), JSON.stringify(record, null, 2));
-      file.end();
+      if (!discard) fs.writeFileSync(path.join(dir, `session-${session}.json`), JSON.stringify(record, null, 2));
+      file?.end();
     };
+    // As KVS: a session signed with temporary credentials ends when they expire.
+    const expiry = cred.expiration ? setTimeout(() => {
+      finish('token-expired');
+      ended = true;
+      req.socket.destroy();
+    }, Math.max(0, cred.expiration.getTime() - Date.now())) : undefined;
     const closeFragment = () => {
       if (!current) return;
       ack('RECEIVED', current);
@@ -163,7 +181,8 @@ export class LocalKvsEndpoint {
     };
     req.on('data', (chunk: Buffer) => {
       if (ended) return;
-      file.write(chunk);
+      file?.write(chunk);
+      record.bytes += chunk.length;
       let events;
       try {
         events = reader.feed(chunk);
@@ -186,7 +205,7 @@ export class LocalKvsEndpoint {
               req.socket.destroy();
               return;
             }
-            if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments) {
+            if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments && (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))) {
               ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
               finish('fault-error');
               ended = true;
@@ -201,7 +220,8 @@ export class LocalKvsEndpoint {
           current.frames++;
           current.keyframes += ev.keyframe ? 1 : 0;
           current.bytes += ev.size;
-          record.frameTimecodes.push(ev.timecode);
+          record.frames++;
+          if (!discard) record.frameTimecodes.push(ev.timecode);
         }
       }
     });
@@ -216,11 +236,11 @@ export class LocalKvsEndpoint {
     req.on('error', () => finish('aborted'));
   }
 
-  /** Verifies the SigV4 Authorization header; answers 403 and returns false when it does not match. */
-  private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL, payloadSha256: string): boolean {
+  /** Verifies the SigV4 Authorization header; answers 403 and returns undefined when it does not match. */
+  private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL, payloadSha256: string): LocalKvsCredentials | undefined {
     const deny = (message: string) => {
       this.json(res, 403, { message }, 'NotAuthorizedException');
-      return false;
+      return undefined;
     };
     const auth = String(req.headers['authorization'] ?? '');
     const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
@@ -252,7 +272,7 @@ export class LocalKvsEndpoint {
     if (!crypto.timingSafeEqual(Buffer.from(ours.signature), Buffer.from(signature!))) {
       return deny('The request signature we calculated does not match the signature you provided.');
     }
-    return true;
+    return cred;
   }
 
   private readBody(req: http.IncomingMessage): Promise<Buffer> {

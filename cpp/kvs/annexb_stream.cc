@@ -1,0 +1,83 @@
+#include "kvs/annexb_stream.h"
+
+#include <string>
+
+namespace camwire {
+namespace h264 {
+
+bool StartsWithStartCode(const uint8_t* data, size_t size) {
+  if (size >= 3 && data[0] == 0 && data[1] == 0 && data[2] == 1) return true;
+  return size >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 1;
+}
+
+AccessUnit WholeAccessUnit(const uint8_t* data, size_t size) {
+  AccessUnit au;
+  au.nals = SplitAnnexB(data, size);
+  for (const auto& n : au.nals) au.keyframe |= n.type == kIdrSlice;
+  return au;
+}
+
+namespace {
+bool HasSlice(const AccessUnit& au) {
+  for (const auto& n : au.nals) {
+    if (n.type == kIdrSlice || n.type == kNonIdrSlice) return true;
+  }
+  return false;
+}
+}  // namespace
+
+Status AnnexBStream::Feed(const uint8_t* data, size_t size, const Sink& sink) {
+  buf_.insert(buf_.end(), data, data + size);
+  return Drain(false, sink);
+}
+
+Status AnnexBStream::Finish(const Sink& sink) {
+  Status s = Drain(true, sink);
+  buf_.clear();
+  return s;
+}
+
+Status AnnexBStream::Drain(bool final, const Sink& sink) {
+  std::vector<NalUnit> nals = SplitAnnexB(buf_.data(), buf_.size());
+  // The last NAL unit may still be arriving: it is not judged until it is
+  // followed by another (or the stream ends).
+  if (!final && !nals.empty()) nals.pop_back();
+  for (const auto& n : nals) {
+    if (n.type == kSps && sps_.empty()) sps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+    if (n.type == kPps && pps_.empty()) pps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+  }
+  std::vector<AccessUnit> aus = GroupAccessUnits(buf_.data(), nals);
+  // The last unit may gain more slices: kept, unless the stream has ended.
+  size_t keep_from = buf_.size();
+  if (!final && !aus.empty()) {
+    keep_from = aus.back().nals.front().offset;
+    aus.pop_back();
+  } else if (!final && aus.empty() && !nals.empty()) {
+    keep_from = nals.front().offset;
+  } else if (!final) {
+    // No complete unit yet: keep everything from the first start code on.
+    keep_from = 0;
+  }
+  for (const AccessUnit& au : aus) {
+    if (!HasSlice(au)) continue;  // parameter sets alone are not a frame
+    Status s = sink(buf_.data(), au);
+    if (!s.ok()) return s;
+  }
+  if (final) return Status::Ok();
+  // Step back over the start code (3 or 4 bytes) of the kept unit.
+  if (keep_from != 0 && keep_from != buf_.size()) {
+    keep_from = keep_from >= 3 ? keep_from - 3 : 0;
+    if (keep_from > 0 && buf_[keep_from - 1] == 0) --keep_from;
+  }
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(keep_from));
+  if (buf_.size() > max_unit_) {
+    const size_t n = buf_.size();
+    buf_.clear();
+    return Status::Error("KVS_FRAME_TOO_LARGE", "no access unit boundary in " + std::to_string(n) +
+                                                    " bytes of H.264: is this an Annex-B stream (start codes 00 00 01)?");
+  }
+  return Status::Ok();
+}
+
+}  // namespace h264
+}  // namespace camwire

@@ -1,0 +1,46 @@
+// libFuzzer target: an Annex-B stream fed to AnnexBStream in pieces of
+// fuzzer-chosen sizes must yield exactly the frames the whole-buffer parser
+// finds (same AVCC bytes, same key-frame flags), whatever the piece
+// boundaries; and nothing may read out of bounds.
+#include <cstdlib>
+
+#include "kvs/annexb_stream.h"
+
+using namespace camwire::h264;
+
+namespace {
+bool HasSlice(const AccessUnit& au) {
+  for (const auto& n : au.nals) {
+    if (n.type == kIdrSlice || n.type == kNonIdrSlice) return true;
+  }
+  return false;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const size_t piece = 1 + data[0] % 64;
+  data += 1;
+  size -= 1;
+  std::vector<std::vector<uint8_t>> whole;
+  std::vector<bool> whole_key;
+  for (const AccessUnit& au : GroupAccessUnits(data, SplitAnnexB(data, size))) {
+    if (!HasSlice(au)) continue;
+    whole.push_back(ToAvcc(data, au));
+    whole_key.push_back(au.keyframe);
+  }
+  std::vector<std::vector<uint8_t>> streamed;
+  std::vector<bool> streamed_key;
+  AnnexBStream s(1 << 20);
+  auto sink = [&](const uint8_t* d, const AccessUnit& au) {
+    streamed.push_back(ToAvcc(d, au));
+    streamed_key.push_back(au.keyframe);
+    return camwire::Status::Ok();
+  };
+  for (size_t off = 0; off < size; off += piece) {
+    if (!s.Feed(data + off, std::min(piece, size - off), sink).ok()) return 0;
+  }
+  if (!s.Finish(sink).ok()) return 0;
+  if (streamed != whole || streamed_key != whole_key) std::abort();
+  return 0;
+}

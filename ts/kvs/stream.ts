@@ -1,0 +1,289 @@
+/**
+ * KvsStream: live H.264 into Kinesis Video Streams through camwire's own C++
+ * producer. Frames are pinned, not copied, and handed to the native network
+ * loop, which packages them into MKV fragments, keeps them until KVS says
+ * PERSISTED, and streams them over one long SigV4-signed PutMedia connection
+ * (libcurl), reconnecting and re-sending on errors.
+ *
+ * Events:
+ *  - `ack`       every acknowledgement: { type, timecode, fragmentNumber, errorId?, errorCode? }
+ *  - `connected` a PutMedia connection was accepted: { connection, endpoint }
+ *  - `warning`   a recovered problem (dropped connection, ERROR ack, stale
+ *                connection, auth retry): a CamwireError; the stream goes on
+ *  - `error`     the stream has stopped (bad credentials, missing stream, TLS
+ *                not trusted): a CamwireError
+ *  - `dropped`   frames thrown away because the store was full: { timecode, frames }
+ *  - `metrics`   every metricsIntervalMs: KvsMetrics
+ *  - `drain`     putFrame/putAnnexB returned false earlier and the queue is low again
+ */
+import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { CamwireError } from '../errors';
+import { fromNative, native, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
+import type { AwsCredentials } from './credentials';
+
+export type KvsMetrics = NativeKvsMetrics;
+
+export interface KvsAck {
+  type: 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE' | 'UNKNOWN';
+  /** The fragment's cluster timecode (epoch ms: camwire streams ABSOLUTE timecodes). */
+  timecode?: number;
+  fragmentNumber: string;
+  errorId?: number;
+  errorCode?: string;
+}
+
+/** Static credentials, or something that returns current ones (refreshed before they expire). */
+export type KvsCredentialSource = AwsCredentials | (() => Promise<AwsCredentials>) | { get(): Promise<AwsCredentials> };
+
+export interface KvsStreamOptions {
+  streamName: string;
+  region: string;
+  /** Control plane URL for GetDataEndpoint (default https://kinesisvideo.{region}.amazonaws.com). */
+  endpoint?: string;
+  /** Skip GetDataEndpoint and PutMedia straight here. */
+  dataEndpoint?: string;
+  credentials: KvsCredentialSource;
+  /** A new fragment starts on the first key frame after this long (default 2000 ms; 1000-10000). */
+  fragmentDurationMs?: number;
+  /** Bound of the fragment store, bytes (default 64 MiB) and duration (default 120 s). */
+  storeBytes?: number;
+  storeDurationMs?: number;
+  /** When the store is full: drop frames up to the next key frame (default), or hold them (putFrame returns false). */
+  overflow?: 'drop' | 'block';
+  /** The stream has no retention: trust RECEIVED instead of waiting for PERSISTED. */
+  noRetention?: boolean;
+  /** PEM CA bundle file for the endpoints' TLS certificates (default: the system's). */
+  caFile?: string;
+  /** Bytes of pinned input queued before putFrame/putAnnexB return false (default 8 MiB). */
+  highWaterMark?: number;
+  /** Frame rate and first timestamp for putAnnexB streams (default 30 fps from the wall clock). */
+  fps?: number;
+  startMs?: number;
+  userAgent?: string;
+  connectTimeoutMs?: number;
+  /** Rotate the PutMedia connection after this long (default 40 minutes; KVS ends them at 45). */
+  rotateAfterMs?: number;
+  /** Reconnect when a sent fragment has no BUFFERING ack after this long (default 30 s). */
+  staleAfterMs?: number;
+  /** How long close() waits for the last PERSISTED ack (default 30 s). */
+  persistTimeoutMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  maxAuthFailures?: number;
+  maxFragmentErrors?: number;
+  /** 0 turns metrics events off (default 1000 ms). */
+  metricsIntervalMs?: number;
+}
+
+export interface KvsCloseSummary {
+  metrics: KvsMetrics;
+}
+
+function isSource(c: KvsCredentialSource): c is (() => Promise<AwsCredentials>) | { get(): Promise<AwsCredentials> } {
+  return typeof c === 'function' || typeof (c as { get?: unknown }).get === 'function';
+}
+
+export class KvsStream extends EventEmitter {
+  private readonly producer: NativeKvsProducer;
+  private readonly highWaterMark: number;
+  private needDrain = false;
+  private closing: Promise<KvsCloseSummary> | undefined;
+  private settleClose: ((e: CamwireError | undefined, m: KvsMetrics) => void) | undefined;
+  private closedWith: { error?: CamwireError; metrics: KvsMetrics } | undefined;
+  private fatal: CamwireError | undefined;
+  private credTimer: NodeJS.Timeout | undefined;
+  private lastCredKey = '';
+  private readonly ready: Promise<void>;
+
+  constructor(private readonly o: KvsStreamOptions) {
+    super();
+    if (!o.credentials) throw new CamwireError('KVS_BAD_OPTIONS', 'credentials are required (static keys, the AWS chain, or the IoT credentials provider)');
+    if (o.fragmentDurationMs !== undefined && !(o.fragmentDurationMs >= 1000 && o.fragmentDurationMs <= 10000)) {
+      throw new CamwireError('KVS_BAD_OPTIONS', 'fragmentDurationMs must be 1000-10000 (KVS refuses fragments longer than 10 s)');
+    }
+    this.highWaterMark = o.highWaterMark ?? 8 << 20;
+    const stack = new Error().stack;
+    try {
+      this.producer = new (native().KvsProducer)({
+        streamName: o.streamName,
+        region: o.region,
+        controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
+        ...(o.dataEndpoint ? { dataEndpoint: o.dataEndpoint } : {}),
+        ...(o.fragmentDurationMs !== undefined ? { fragmentDurationMs: o.fragmentDurationMs } : {}),
+        ...(o.storeBytes !== undefined ? { storeBytes: o.storeBytes } : {}),
+        ...(o.storeDurationMs !== undefined ? { storeDurationMs: o.storeDurationMs } : {}),
+        overflow: o.overflow ?? 'drop',
+        trimOnReceived: o.noRetention ?? false,
+        ...(o.caFile ? { caFile: o.caFile } : {}),
+        userAgent: o.userAgent ?? 'camwire',
+        ...(o.fps !== undefined ? { fps: o.fps } : {}),
+        ...(o.startMs !== undefined ? { startMs: o.startMs } : {}),
+        ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+        ...(o.rotateAfterMs !== undefined ? { rotateAfterMs: o.rotateAfterMs } : {}),
+        ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
+        ...(o.persistTimeoutMs !== undefined ? { persistTimeoutMs: o.persistTimeoutMs } : {}),
+        ...(o.backoffBaseMs !== undefined ? { backoffBaseMs: o.backoffBaseMs } : {}),
+        ...(o.backoffMaxMs !== undefined ? { backoffMaxMs: o.backoffMaxMs } : {}),
+        ...(o.maxAuthFailures !== undefined ? { maxAuthFailures: o.maxAuthFailures } : {}),
+        ...(o.maxFragmentErrors !== undefined ? { maxFragmentErrors: o.maxFragmentErrors } : {}),
+        metricsIntervalMs: o.metricsIntervalMs ?? 1000,
+      }, (events, queued) => this.onNative(events, queued));
+    } catch (e) {
+      throw fromNative(e, stack);
+    }
+    this.ready = this.applyCredentials().catch((e: unknown) => {
+      const err = e instanceof CamwireError ? e : new CamwireError('KVS_NO_CREDENTIALS', `could not get credentials: ${(e as Error).message}`, { cause: e });
+      this.stopWith(err);
+    });
+  }
+
+  /**
+   * One access unit (a frame) in Annex-B form. The Buffer is pinned, not
+   * copied: do not change it until the stream is done with it (reuse a
+   * buffer only after 'drain' or close). pts in ms, strictly increasing.
+   * Returns false when the queue is above highWaterMark: wait for 'drain'.
+   */
+  putFrame(frame: Buffer, t: { pts: number; dts?: number; keyframe?: boolean }): boolean {
+    if (t.dts !== undefined && t.dts !== t.pts) {
+      throw new CamwireError('KVS_B_FRAMES_UNSUPPORTED', 'dts differs from pts: camwire streams H.264 without B-frames (encode with -bf 0), as KVS producers recommend');
+    }
+    if (this.fatal) throw this.fatal;
+    let queued: number;
+    try {
+      queued = this.producer.putFrame(frame, t.pts, t.keyframe);
+    } catch (e) {
+      throw fromNative(e, new Error().stack);
+    }
+    return this.admitted(queued);
+  }
+
+  /** A piece of a raw Annex-B stream (any boundaries); frames are timed at `fps`. Same return as putFrame. */
+  putAnnexB(piece: Buffer): boolean {
+    if (this.fatal) throw this.fatal;
+    let queued: number;
+    try {
+      queued = this.producer.putAnnexB(piece);
+    } catch (e) {
+      throw fromNative(e, new Error().stack);
+    }
+    return this.admitted(queued);
+  }
+
+  metrics(): KvsMetrics {
+    return this.producer.metrics();
+  }
+
+  /** Flushes, waits for every fragment to be PERSISTED (persistTimeoutMs), and stops. */
+  close(): Promise<KvsCloseSummary> {
+    if (!this.closing) {
+      this.closing = new Promise<KvsCloseSummary>((resolve, reject) => {
+        this.settleClose = (e, metrics) => (e ? reject(e) : resolve({ metrics }));
+        if (this.closedWith) this.settleClose(this.closedWith.error, this.closedWith.metrics);
+      });
+      // Credentials first: a close right after construction still sends what was queued.
+      void this.ready.then(() => this.producer.close());
+    }
+    return this.closing;
+  }
+
+  /** Stops at once; fragments not yet persisted are discarded. */
+  abort(): void {
+    this.producer.abort();
+  }
+
+  /** A Writable for a raw Annex-B stream: `ffmpeg ... -f h264 - | ...` pipes straight in; end() closes the stream. */
+  writable(): Writable {
+    return new Writable({
+      highWaterMark: 1 << 20,
+      write: (chunk: Buffer, _enc, cb) => {
+        let ok: boolean;
+        try {
+          ok = this.putAnnexB(chunk);
+        } catch (e) {
+          cb(e as Error);
+          return;
+        }
+        if (ok) cb();
+        else this.once('drain', () => cb());
+      },
+      final: (cb) => {
+        this.close().then(() => cb(), (e: Error) => cb(e));
+      },
+    });
+  }
+
+  private admitted(queued: number): boolean {
+    if (queued > this.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  private async applyCredentials(): Promise<void> {
+    const src = this.o.credentials;
+    const c = isSource(src) ? await (typeof src === 'function' ? src() : src.get()) : src;
+    const key = `${c.accessKeyId}\n${c.sessionToken ?? ''}`;
+    if (key !== this.lastCredKey) {
+      this.lastCredKey = key;
+      this.producer.setCredentials(c.accessKeyId, c.secretAccessKey, c.sessionToken, c.expiration ? c.expiration.getTime() : 0);
+    }
+    if (!isSource(src) || !c.expiration || this.closedWith) return;
+    // Ask the source again well before expiry; it decides when to fetch.
+    const left = c.expiration.getTime() - Date.now();
+    const wait = Math.max(500, Math.min(60_000, left / 4));
+    this.credTimer = setTimeout(() => {
+      this.applyCredentials().catch((e: unknown) => {
+        this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_CREDENTIALS_FAILED', (e as Error).message, { cause: e }));
+        this.credTimer = setTimeout(() => void this.applyCredentials().catch(() => undefined), 1000);
+      });
+    }, wait);
+  }
+
+  private stopWith(err: CamwireError): void {
+    if (!this.fatal) {
+      this.fatal = err;
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    }
+    this.producer.close();
+  }
+
+  private onNative(events: NativeKvsEvent[], queued: number): void {
+    for (const e of events) {
+      switch (e.type) {
+        case 'ack':
+          this.emit('ack', { type: e.ackType, ...(e.timecode !== undefined ? { timecode: e.timecode } : {}), fragmentNumber: e.fragmentNumber,
+            ...(e.errorId !== undefined ? { errorId: e.errorId, errorCode: e.errorCode } : {}) } satisfies KvsAck);
+          break;
+        case 'connected':
+          this.emit('connected', { connection: e.connection, endpoint: e.endpoint });
+          break;
+        case 'dropped':
+          this.emit('dropped', { timecode: e.timecode, frames: e.frames });
+          break;
+        case 'metrics':
+          this.emit('metrics', e.metrics);
+          break;
+        case 'error': {
+          const err = new CamwireError(e.code, e.message, { details: { fatal: e.fatal, ...(e.timecode !== undefined ? { timecode: e.timecode } : {}) } });
+          if (e.fatal) this.stopWith(err);
+          else this.emit('warning', err);
+          break;
+        }
+        case 'closed': {
+          if (this.credTimer) clearTimeout(this.credTimer);
+          const error = this.fatal ?? (e.code ? new CamwireError(e.code, e.message, { details: { metrics: e.metrics } }) : undefined);
+          this.closedWith = { ...(error ? { error } : {}), metrics: e.metrics };
+          this.settleClose?.(error, e.metrics);
+          this.emit('close', this.closedWith);
+          break;
+        }
+      }
+    }
+    if (this.needDrain && queued <= this.highWaterMark / 2) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+}
