@@ -10,7 +10,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
-import { awsChainCredentials, IotCredentialsProvider, LocalIotCredentialsEndpoint, LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
+import { awsChainCredentials, IotCredentialsProvider, KvsAck, KvsStream, LocalIotCredentialsEndpoint, LocalKvsEndpoint, packageAnnexB } from '../ts/kvs';
+import { makeClip } from './helpers/h264';
 import { CamwireError } from '../ts/errors';
 import { device } from './helpers/pki';
 import { putMedia } from './helpers/putmedia';
@@ -107,4 +108,35 @@ test.serial('the standard AWS chain: environment first, then a profile in the sh
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
   }
+});
+
+test.serial('a live stream on IoT credentials: refreshed mid-stream, the connection rotated before they expire, nothing lost', async (t) => {
+  const cam = await device(ca, dir, 'camera003');
+  const server = await ca.issueServer('localhost', ['127.0.0.1'], { keyType: 'ec' });
+  const shortLived = new LocalIotCredentialsEndpoint({ ca: ca.certPem, cert: server.certPem, key: server.keyPem, roleAlias: 'camera-kvs', lifetimeSeconds: 6, kvs });
+  await shortLived.start();
+  t.teardown(() => shortLived.stop());
+  const p = new IotCredentialsProvider({ endpoint: shortLived.url, roleAlias: 'camera-kvs', thing: 'camera003', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: ca.certPem, refreshBeforeMs: 3000 });
+  const live = makeClip(dir, { seconds: 10, fps: 10, size: '160x120', name: 'live.h264' });
+  const s = new KvsStream({ streamName: 'cam-iot', region: 'us-east-1', endpoint: kvs.url, credentials: p, fragmentDurationMs: 1000, backoffBaseMs: 50 });
+  const warnings: string[] = [];
+  s.on('warning', (w: CamwireError) => warnings.push(`${w.code}: ${w.message}`));
+  const persisted: number[] = [];
+  s.on('ack', (a: KvsAck) => { if (a.type === 'PERSISTED') persisted.push(a.timecode!); });
+  const first = kvs.sessions.length;
+  const t0 = Date.now();
+  const pts: number[] = [];
+  for (let i = 0; i < live.frames.length; i++) {
+    pts.push(t0 + i * 100);
+    s.putFrame(live.frames[i]!, { pts: t0 + i * 100 });
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i + 1) * 100 - Date.now())));
+  }
+  await s.close();
+  const sessions = kvs.sessions.slice(first).filter((x) => x.stream === 'cam-iot');
+  t.true(p.fetches >= 2, `${p.fetches} credential fetches`);
+  t.true(sessions.length >= 2, `${sessions.length} sessions`);
+  t.deepEqual(sessions.map((x) => x.endedBy).filter((e) => e !== 'client'), [], 'every session ended by the producer, none by expiry');
+  t.deepEqual(warnings, []);
+  t.deepEqual([...new Set(persisted)], pts.filter((_, i) => i % 10 === 0));
+  t.deepEqual([...new Set(sessions.flatMap((x) => x.frameTimecodes))].sort((a, b) => a - b), pts);
 });

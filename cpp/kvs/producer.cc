@@ -259,6 +259,7 @@ struct Producer::Impl {
   bool flushed = false;
   uint64_t drop_run_first = 0;
   uint64_t drop_run_frames = 0;
+  uint64_t drop_run_started = 0;
   std::mt19937_64 rng;
 
   void Emit(ProducerEvent e) {
@@ -307,7 +308,10 @@ struct Producer::Impl {
   }
 
   void NoteDropped(uint64_t pts, uint64_t frames) {
-    if (drop_run_frames == 0) drop_run_first = pts;
+    if (drop_run_frames == 0) {
+      drop_run_first = pts;
+      drop_run_started = SteadyMs();
+    }
     drop_run_frames += frames;
   }
   void FlushDropped() {
@@ -402,7 +406,8 @@ struct Producer::Impl {
       FlushDropped();
       flushed = true;
     }
-    if (drop_run_frames > 0 && !closing) FlushDropped();
+    // A long drop run (the network is down) is reported at least once a second.
+    if (drop_run_frames > 0 && SteadyMs() - drop_run_started >= 1000) FlushDropped();
   }
 
   int input_kind_loop() const {
