@@ -1,33 +1,144 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { LocalKvsEndpoint, packageAnnexB } from '../kvs';
+import { awsChainCredentials, IotCredentialsProvider, KvsCredentialSource, KvsStream, LocalKvsEndpoint, packageAnnexB } from '../kvs';
+import { DeviceConnection } from '../mqtt';
+import { StreamEventPublisher } from '../orchestrator/stream-events';
+import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
-import { positiveInt } from './pki';
+import { positiveInt, readFile } from './pki';
+
+interface StreamOpts extends ConnOptsPartial {
+  input: string; out?: string; stream?: string; region?: string; endpoint?: string; endpointCa?: string;
+  fps: number; fragmentMs: number; storeMb: number; realtime: boolean; absolute: boolean;
+  profile?: string; iotCredentials?: string; roleAlias?: string; iotCa?: string;
+}
+
+function readInput(input: string): Buffer {
+  try {
+    return fs.readFileSync(input === '-' ? 0 : input);
+  } catch (e) {
+    throw new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
+  const h264 = readInput(o.input);
+  const t0 = Date.now();
+  const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute });
+  fs.writeFileSync(o.out!, r.mkv);
+  out.result({ out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, ms: Date.now() - t0 },
+    `${o.out}: ${r.frames} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`);
+}
+
+function credentialSource(o: StreamOpts): KvsCredentialSource {
+  if (o.iotCredentials) {
+    if (!o.roleAlias || !o.thing || !o.cert || !o.key) {
+      throw new CamwireError('CLI_USAGE', '--iot-credentials needs --role-alias, --thing, --cert and --key (the device certificate is exchanged for credentials)');
+    }
+    return new IotCredentialsProvider({
+      endpoint: o.iotCredentials, roleAlias: o.roleAlias, thing: o.thing, cert: readFile(o.cert, 'certificate'), key: readFile(o.key, 'key'),
+      ...(o.iotCa ? { ca: readFile(o.iotCa, 'CA') } : {}),
+    });
+  }
+  return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
+}
+
+async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
+  if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
+  if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
+  const credentials = credentialSource(o);
+  let conn: DeviceConnection | undefined;
+  if (o.url) {
+    if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
+    conn = await openConnection({ ...o, url: o.url, thing: o.thing }, out);
+  }
+  const endpoint = o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`;
+  const s = new KvsStream({
+    streamName: o.stream, region: o.region, endpoint, credentials, fps: o.fps, fragmentDurationMs: o.fragmentMs, storeBytes: o.storeMb << 20,
+    ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
+  });
+  const events = conn && o.thing ? new StreamEventPublisher(conn, o.thing, o.stream) : undefined;
+  events?.attach(s, { region: o.region, endpoint });
+  let persisted = 0;
+  s.on('ack', (a: { type: string }) => { if (a.type === 'PERSISTED') persisted++; });
+  s.on('warning', (e: CamwireError) => out.info(`  ${e.code}: ${e.message}`));
+  s.on('dropped', (d: { frames: number }) => out.info(`  dropped ${d.frames} frame(s): the store is full`));
+  s.on('error', () => undefined);  // close() rejects with it
+  const tty = process.stderr.isTTY === true && !out.json;
+  s.on('metrics', (m: { framesStored: number; bytesSent: number }) => {
+    if (tty) process.stderr.write(`\r  ${m.framesStored} frames, ${persisted} fragments persisted, ${(m.bytesSent / 1e6).toFixed(1)} MB sent`);
+  });
+  const t0 = Date.now();
+  let failure: CamwireError | undefined;
+  let summary;
+  try {
+    await feed(s, o);
+    summary = await s.close();
+  } catch (e) {
+    failure = e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', (e as Error).message, { cause: e });
+  }
+  if (tty) process.stderr.write('\n');
+  const metrics = summary?.metrics ?? s.metrics();
+  await events?.stopped(metrics, failure);
+  await conn?.close();
+  if (failure) throw failure;
+  out.result({ stream: o.stream, region: o.region, endpoint, frames: metrics.framesStored, dropped: metrics.framesDropped, fragmentsPersisted: metrics.fragmentsPersisted,
+    bytesSent: metrics.bytesSent, connections: metrics.connections, ms: Date.now() - t0 },
+  `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`);
+}
+
+/** Reads the input into the stream; with --realtime no faster than the frame rate. */
+async function feed(s: KvsStream, o: StreamOpts): Promise<void> {
+  const src = o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 });
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    src.on('error', (e: NodeJS.ErrnoException) => reject(new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.input}: ${e.code ?? e.message}`, { cause: e })));
+    src.on('end', () => resolve());
+    src.on('data', (chunk: Buffer | string) => {
+      let ok: boolean;
+      try {
+        ok = s.putAnnexB(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } catch (e) {
+        src.destroy();
+        reject(e);
+        return;
+      }
+      const ahead = o.realtime ? (s.metrics().framesStored * 1000) / o.fps - (Date.now() - started) : 0;
+      if (!ok || ahead > 200) {
+        src.pause();
+        const resume = () => src.resume();
+        if (!ok) s.once('drain', resume);
+        else setTimeout(resume, ahead);
+      }
+    });
+  });
+}
 
 type Out = () => Output;
 
 export function kvsCommand(out: Out): Command {
-  const kvs = new Command('kvs').description('Kinesis Video Streams: H.264 into KVS-ready MKV (PutMedia streaming lands with the producer)');
-  kvs.command('stream')
-    .description('package an Annex-B H.264 stream into the MKV PutMedia sends, written to --out (the offline sink, no network)')
+  const kvs = new Command('kvs').description('Kinesis Video Streams: live H.264 into KVS with PutMedia, an offline MKV sink, and a local endpoint');
+  addConnectionOptions(kvs.command('stream')
+    .description('stream Annex-B H.264 into KVS with PutMedia (the native producer), or with --out package it into an MKV file (no network)')
     .requiredOption('--input <file>', 'Annex-B H.264 (- for stdin, e.g. ffmpeg ... -f h264 -)')
-    .requiredOption('--out <file>', 'MKV file to write')
+    .option('--out <file>', 'offline sink: write the MKV PutMedia would send to this file instead')
+    .option('--stream <name>', 'KVS stream name (required unless --out)')
+    .option('--region <region>', 'AWS region', process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'])
+    .option('--endpoint <url>', 'control plane URL for GetDataEndpoint (default https://kinesisvideo.REGION.amazonaws.com; a local one: camwire kvs serve-local)')
+    .option('--endpoint-ca <file>', 'CA bundle for the KVS endpoints\' TLS certificates (default: the system\'s)')
     .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
     .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
-    .option('--absolute', 'ABSOLUTE cluster timecodes (epoch ms) instead of RELATIVE', false)
-    .action(async (o: { input: string; out: string; fps: number; fragmentMs: number; absolute: boolean }) => {
-      let h264: Buffer;
-      try {
-        h264 = fs.readFileSync(o.input === '-' ? 0 : o.input);
-      } catch (e) {
-        throw new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-      }
-      const t0 = Date.now();
-      const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute });
-      fs.writeFileSync(o.out, r.mkv);
-      out().result({ out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, ms: Date.now() - t0 },
-        `${o.out}: ${r.frames} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`);
+    .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))
+    .option('--realtime', 'feed a file no faster than its frame rate (a live camera\'s pace)', false)
+    .option('--absolute', 'with --out: ABSOLUTE cluster timecodes (epoch ms) instead of RELATIVE', false)
+    .option('--profile <name>', 'AWS profile for the standard credential chain')
+    .option('--iot-credentials <host>', 'use the AWS IoT credentials provider at this endpoint (needs --role-alias, --thing, --cert, --key)')
+    .option('--role-alias <alias>', 'IoT role alias for the credentials provider')
+    .option('--iot-ca <file>', 'CA of the credentials provider\'s TLS certificate (default: Node\'s roots)'), false)
+    .action(async (o: StreamOpts) => {
+      if (o.out) return offlineSink(o, out());
+      await streamToKvs(o, out());
     });
   kvs.command('serve-local')
     .description('a local KVS endpoint (GetDataEndpoint + PutMedia with acks, SigV4 checked) on 127.0.0.1, storing sessions in --dir')
