@@ -1,17 +1,30 @@
 /**
- * KVS ingest, packaging part: the same H.264 input packaged to MKV by camwire
- * (native core, in memory and to a file) and by ffmpeg -c copy -f matroska and
- * mkvmerge as whole processes, timed in the same run.
- *   node --import tsx bench/ingest.ts [--quick]
+ * KVS ingest, in one run on the same input:
+ *  1. packaging: camwire (native core, in memory and file to file) vs
+ *     ffmpeg -c copy -f matroska and mkvmerge as whole processes;
+ *  2. PutMedia: the whole input streamed by the native producer into a
+ *     discarding local endpoint (another process) over loopback, vs raw
+ *     loopback TCP from this process into a discarding Node process;
+ *  3. the cost of one putFrame call from JS;
+ *  4. N concurrent live streams (30 fps, about 2 Mbit/s each) in this
+ *     process: whether every fragment is PERSISTED without drops, the CPU
+ *     and the memory it takes;
+ * and the process's peak RSS.
+ *   node --import tsx bench/ingest.ts [--quick] [--streams N]
  * Input: 60 s of 1080p30 at about 20 Mbit/s, no B-frames (10 s with --quick).
  */
-import { spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { packageAnnexB } from '../ts/kvs';
+import { KvsStream, packageAnnexB } from '../ts/kvs';
 
 const quick = process.argv.includes('--quick');
+const streamsArg = process.argv.indexOf('--streams');
+const concurrent = streamsArg > 0 ? Number(process.argv[streamsArg + 1]) : 100;
+const creds = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' };
+const ROOT = path.resolve(__dirname, '..');
 const seconds = quick ? 10 : 60;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camwire-bench-ingest-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +46,7 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
   const input = path.join(dir, 'in.h264');
   console.log(`encoding ${seconds} s of 1080p30 at ~20 Mbit/s (libx264 ultrafast, no B-frames) ...`);
   const enc = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '60', '-b:v', '20M', '-maxrate', '20M', '-bufsize', '40M', '-f', 'h264', input]);
+    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '60', '-b:v', '20M', '-maxrate', '20M', '-bufsize', '40M', '-x264-params', 'aud=1', '-f', 'h264', input]);
   if (enc.status !== 0) throw new Error(`ffmpeg encode failed: ${enc.stderr}`);
   const bytes = fs.statSync(input).size;
   const data = fs.readFileSync(input);
@@ -62,9 +75,134 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
   row('camwire packageAnnexB, file to file', fileMs, ffMs);
   row('  peer: ffmpeg -c copy -f matroska (process)', ffMs);
   if (hasMkvmerge) row('  peer: mkvmerge (process)', mmMs);
+
+  // ---- 2. PutMedia vs raw loopback TCP ----
+  const endpoint = await startEndpoint();
+  try {
+    const rawMs = await best(3, () => rawTcp(data));
+    let sent = 0;
+    const pmMs = await best(3, async () => {
+      const t0 = process.hrtime.bigint();
+      const s = new KvsStream({ streamName: 'bench-bulk', region: 'us-east-1', endpoint: endpoint.url, credentials: creds, overflow: 'block',
+        storeBytes: 1 << 30, storeDurationMs: 3_600_000, startMs: 1_760_000_000_000, fps: 30, metricsIntervalMs: 0 });
+      for (let off = 0; off < data.length; off += 1 << 20) {
+        if (!s.putAnnexB(data.subarray(off, off + (1 << 20)))) await new Promise((r) => s.once('drain', r));
+      }
+      const { metrics } = await s.close();
+      sent = metrics.bytesSent;
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    });
+    console.log(`\n# PutMedia over loopback into a discarding local endpoint (another process), ${(sent / 1e6).toFixed(1)} MB of MKV`);
+    console.log(`camwire producer: frames in -> every fragment PERSISTED      ${(sent / 1e6 / (pmMs / 1000)).toFixed(0).padStart(7)} MB/s  ${((sent / pmMs) / (bytes / rawMs)).toFixed(2)}x raw TCP`);
+    console.log(`  peer: raw loopback TCP, Node socket -> discarding Node      ${(mb / (rawMs / 1000)).toFixed(0).padStart(7)} MB/s`);
+
+    // ---- 3. the cost of putFrame ----
+    const [key, frameBuf] = framesOf(data, 2) as [Buffer, Buffer];
+    const s = new KvsStream({ streamName: 'bench-putframe', region: 'us-east-1', endpoint: endpoint.url, credentials: creds, metricsIntervalMs: 0,
+      storeBytes: 256 << 20, highWaterMark: 1 << 30 });
+    const n = 200_000;
+    s.putFrame(key, { pts: 1 });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) s.putFrame(frameBuf, { pts: 2 + i });
+    const ns = Number(process.hrtime.bigint() - t0) / n;
+    s.abort();
+    await new Promise((r) => s.once('close', r));
+    console.log(`\n# putFrame from JS (a ${frameBuf.length}-byte frame, pinned not copied): ${(ns / 1000).toFixed(2)} us per call over ${n} calls`);
+
+    // ---- 4. concurrent live streams ----
+    await liveStreams(endpoint.url, dir, concurrent, quick ? 10 : 20);
+  } finally {
+    endpoint.proc.kill('SIGTERM');
+  }
   const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
   console.log(`peak RSS ${(Number(hwm) / 1024).toFixed(0)} MiB (input and output held whole in memory for the in-memory case)`);
-})().catch((e) => {
+})().then(() => process.exit(0), (e) => {
   console.error(e);
   process.exit(1);
 });
+
+/** The local endpoint in its own process, discarding what it receives. */
+async function startEndpoint(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'camwire.js'), '--json', 'kvs', 'serve-local', '--dir', path.join(dir, 'kvs'), '--discard'],
+    { env: { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      try {
+        resolve((JSON.parse(out) as { url: string }).url);
+      } catch { /* not complete yet */ }
+    });
+    proc.on('exit', (code) => reject(new Error(`serve-local exited ${code}`)));
+  });
+  return { url, proc };
+}
+
+/** Raw loopback TCP: this process writes the bytes to a Node process that discards them. */
+async function rawTcp(data: Buffer): Promise<number> {
+  const sink = spawn(process.execPath, ['-e', `const s=require('net').createServer(c=>{let n=0;c.on('data',d=>n+=d.length);c.on('end',()=>{c.end(String(n))})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const t0 = process.hrtime.bigint();
+  await new Promise<void>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', async () => {
+      for (let off = 0; off < data.length; off += 1 << 20) {
+        if (!c.write(data.subarray(off, off + (1 << 20)))) await new Promise((r) => c.once('drain', r));
+      }
+      c.end();
+    });
+    c.on('data', () => undefined);
+    c.on('end', () => resolve());
+    c.on('error', reject);
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  sink.kill();
+  return ms;
+}
+
+/** Access units of an Annex-B stream encoded with AUDs (x264 aud=1): split at each delimiter. */
+function framesOf(h264: Buffer, max = Infinity): Buffer[] {
+  const aud = Buffer.from([0, 0, 0, 1, 9]);
+  const idx: number[] = [];
+  for (let i = h264.indexOf(aud); i >= 0 && idx.length <= max; i = h264.indexOf(aud, i + 5)) idx.push(i);
+  return idx.slice(0, max).map((s, k) => h264.subarray(s, idx[k + 1] ?? h264.length));
+}
+
+/** N live streams at 30 fps, about 2 Mbit/s each, for `seconds`: all PERSISTED? CPU and memory. */
+async function liveStreams(url: string, tmp: string, n: number, seconds: number): Promise<void> {
+  const clip = path.join(tmp, 'live.h264');
+  const enc = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '10', '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-b:v', '2M', '-maxrate', '2M', '-bufsize', '2M', '-x264-params', 'aud=1', '-f', 'h264', clip]);
+  if (enc.status !== 0) throw new Error(`ffmpeg: ${enc.stderr}`);
+  const frames = framesOf(fs.readFileSync(clip));
+  const streams = Array.from({ length: n }, (_, i) => new KvsStream({ streamName: `live-${i}`, region: 'us-east-1', endpoint: url, credentials: creds,
+    fragmentDurationMs: 1000, metricsIntervalMs: 0, storeBytes: 16 << 20 }));
+  let dropped = 0;
+  let warnings = 0;
+  for (const s of streams) {
+    s.on('dropped', (d: { frames: number }) => (dropped += d.frames));
+    s.on('warning', () => warnings++);
+  }
+  const total = seconds * 30;
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  let maxLag = 0;
+  for (let f = 0; f < total; f++) {
+    const due = t0 + (f * 1000) / 30;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else maxLag = Math.max(maxLag, -wait);
+    const frame = frames[f % frames.length]!;
+    for (const s of streams) s.putFrame(frame, { pts: 1_760_000_000_000 + Math.round((f * 1000) / 30) });
+  }
+  const wall = (Date.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const results = await Promise.allSettled(streams.map((s) => s.close()));
+  const ok = results.filter((r) => r.status === 'fulfilled').length;
+  const persisted = streams.reduce((a, s) => a + s.metrics().fragmentsPersisted, 0);
+  const latency = Math.max(...streams.map((s) => s.metrics().persistLatencyMs));
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+  console.log(`\n# ${n} live streams x 30 fps x ${(fs.statSync(clip).size * 8 / 10 / 1e6).toFixed(1)} Mbit/s for ${seconds} s, one process, endpoint in another`);
+  console.log(`closed cleanly ${ok}/${n}; fragments PERSISTED ${persisted}/${n * seconds}; frames dropped ${dropped}; warnings ${warnings}`);
+  console.log(`CPU of this process ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core; feeder max lag ${maxLag.toFixed(0)} ms; last persist latency max ${latency} ms; peak RSS so far ${(Number(hwm) / 1024).toFixed(0)} MiB`);
+}

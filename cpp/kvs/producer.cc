@@ -562,7 +562,7 @@ struct Producer::Impl {
     curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(c->easy, CURLOPT_READFUNCTION, &Impl::OnRead);
     curl_easy_setopt(c->easy, CURLOPT_READDATA, c.get());
-    curl_easy_setopt(c->easy, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(c->easy, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
     conn = std::move(c);
     state = State::kStreaming;
     {
