@@ -76,8 +76,11 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
   row('  peer: ffmpeg -c copy -f matroska (process)', ffMs);
   if (hasMkvmerge) row('  peer: mkvmerge (process)', mmMs);
 
+  console.log(`peak RSS while packaging ${peakMiB().toFixed(0)} MiB (input and output held whole in memory)`);
+
   // ---- 2. PutMedia vs raw loopback TCP ----
   const endpoint = await startEndpoint();
+  resetPeak();
   try {
     const rawMs = await best(3, () => rawTcp(data));
     let sent = 0;
@@ -95,6 +98,7 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
     console.log(`\n# PutMedia over loopback into a discarding local endpoint (another process), ${(sent / 1e6).toFixed(1)} MB of MKV`);
     console.log(`camwire producer: frames in -> every fragment PERSISTED      ${(sent / 1e6 / (pmMs / 1000)).toFixed(0).padStart(7)} MB/s  ${((sent / pmMs) / (bytes / rawMs)).toFixed(2)}x raw TCP`);
     console.log(`  peer: raw loopback TCP, Node socket -> discarding Node      ${(mb / (rawMs / 1000)).toFixed(0).padStart(7)} MB/s`);
+    console.log(`peak RSS ${peakMiB().toFixed(0)} MiB (the whole input in memory, and in the store until PERSISTED)`);
 
     // ---- 3. the cost of putFrame ----
     const [key, frameBuf] = framesOf(data, 2) as [Buffer, Buffer];
@@ -110,16 +114,25 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
     console.log(`\n# putFrame from JS (a ${frameBuf.length}-byte frame, pinned not copied): ${(ns / 1000).toFixed(2)} us per call over ${n} calls`);
 
     // ---- 4. concurrent live streams ----
+    resetPeak();
     await liveStreams(endpoint.url, dir, concurrent, quick ? 10 : 20);
   } finally {
     endpoint.proc.kill('SIGTERM');
   }
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
-  console.log(`peak RSS ${(Number(hwm) / 1024).toFixed(0)} MiB (input and output held whole in memory for the in-memory case)`);
 })().then(() => process.exit(0), (e) => {
   console.error(e);
   process.exit(1);
 });
+
+/** Peak RSS since the last reset (MiB); resetPeak() starts a new phase (Linux clear_refs 5). */
+function peakMiB(): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+}
+function resetPeak(): void {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+  } catch { /* not Linux, or not allowed: the peak then covers the whole run */ }
+}
 
 /** The local endpoint in its own process, discarding what it receives. */
 async function startEndpoint(): Promise<{ url: string; proc: ChildProcess }> {
@@ -184,6 +197,7 @@ async function liveStreams(url: string, tmp: string, n: number, seconds: number)
     s.on('warning', () => warnings++);
   }
   const total = seconds * 30;
+  const base = process.memoryUsage().rss / 1048576;
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   let maxLag = 0;
@@ -201,8 +215,7 @@ async function liveStreams(url: string, tmp: string, n: number, seconds: number)
   const ok = results.filter((r) => r.status === 'fulfilled').length;
   const persisted = streams.reduce((a, s) => a + s.metrics().fragmentsPersisted, 0);
   const latency = Math.max(...streams.map((s) => s.metrics().persistLatencyMs));
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
   console.log(`\n# ${n} live streams x 30 fps x ${(fs.statSync(clip).size * 8 / 10 / 1e6).toFixed(1)} Mbit/s for ${seconds} s, one process, endpoint in another`);
   console.log(`closed cleanly ${ok}/${n}; fragments PERSISTED ${persisted}/${n * seconds}; frames dropped ${dropped}; warnings ${warnings}`);
-  console.log(`CPU of this process ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core; feeder max lag ${maxLag.toFixed(0)} ms; last persist latency max ${latency} ms; peak RSS so far ${(Number(hwm) / 1024).toFixed(0)} MiB`);
+  console.log(`CPU of this process ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core; feeder max lag ${maxLag.toFixed(0)} ms; last persist latency max ${latency} ms; peak RSS ${peakMiB().toFixed(0)} MiB (${base.toFixed(0)} MiB before the streams started)`);
 }

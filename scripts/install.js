@@ -33,6 +33,8 @@ function checkTools() {
   ];
   if (process.platform === 'linux') {
     for (const [file, what] of headers) if (!fs.existsSync(file)) missing.push(what);
+    // libcurl's headers live under a multiarch directory: ask pkg-config.
+    if (onPath('pkg-config') && spawnSync('pkg-config', ['--exists', 'libcurl']).status !== 0) missing.push('libcurl headers (apt-get install libcurl4-openssl-dev)');
   }
   return missing;
 }

@@ -177,7 +177,7 @@ function load(): { binding: NativeBinding; file: string } {
   } catch (e) {
     throw new CamwireError('NATIVE_NOT_FOUND', `no camwire native addon for ${process.platform}-${process.arch} under ${packageRoot}`, {
       cause: e,
-      hint: 'run `npm rebuild camwire` (needs cmake, g++, libssl-dev, libusb-1.0-0-dev) or install a package that carries a prebuild',
+      hint: 'run `npm rebuild camwire` (needs cmake, g++, pkg-config, libssl-dev, libusb-1.0-0-dev, libcurl4-openssl-dev) or install a package that carries a prebuild',
     });
   }
   try {

@@ -40,27 +40,36 @@ Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool k
     ++stats_.frames_dropped;
     return PutOutcome::kDropped;
   }
-  std::vector<uint8_t> bytes;
-  bytes.reserve(size + 64);
+  // The frame is written straight onto the open fragment's bytes (no
+  // intermediate buffer); when it opens a new fragment, it is moved there.
+  if (frags_.empty()) frags_.emplace_back();
+  std::vector<uint8_t>& open = frags_.back().bytes;
+  const size_t off = open.size();
+  if (open.capacity() < off + size + 64) open.reserve(std::max(off + size + 64, open.capacity() + open.capacity() / 2));
   bool started = false;
-  Status s = write(bytes, &started);
-  if (!s.ok()) return s;
+  Status s = write(open, &started);
+  if (!s.ok()) {
+    open.resize(off);
+    if (off == 0 && frags_.back().frames == 0) frags_.pop_back();
+    return s;
+  }
+  const size_t written = open.size() - off;
   // A drop run ends at a key frame: decoding resumes cleanly from it.
   dropping_ = false;
-  if (started || frags_.empty()) {
+  if (started && (off > 0 || frags_.back().frames > 0)) {
     Fragment f;
-    f.timecode = pts_ms;
-    f.first_pts = pts_ms;
+    // Room for about as much as the previous fragment held.
+    f.bytes.reserve(std::max<size_t>(written + 64, off + off / 4));
+    f.bytes.assign(frags_.back().bytes.begin() + static_cast<std::ptrdiff_t>(off), frags_.back().bytes.end());
+    frags_.back().bytes.resize(off);
     frags_.push_back(std::move(f));
-    TrimLocked();  // a persisted fragment that was still open is closed now and can go
+  }
+  if (started || frags_.back().frames == 0) {
+    frags_.back().timecode = pts_ms;
+    frags_.back().first_pts = pts_ms;
+    if (started) TrimLocked();  // a persisted fragment that was still open is closed now and can go
   }
   Fragment& cur = frags_.back();
-  const size_t written = bytes.size();
-  if (cur.bytes.empty()) {
-    cur.bytes = std::move(bytes);
-  } else {
-    cur.bytes.insert(cur.bytes.end(), bytes.begin(), bytes.end());
-  }
   cur.last_pts = pts_ms;
   ++cur.frames;
   bytes_ += written;

@@ -361,14 +361,24 @@ struct Producer::Impl {
     if (release) release(q.token, q.size);
   }
 
-  void DrainQueue() {
+  // Packages queued input, about kDrainBudget bytes per loop turn so that
+  // sending interleaves with packaging. Returns true when input is left.
+  static constexpr size_t kDrainBudget = 1u << 20;
+  bool DrainQueue() {
+    size_t budget = kDrainBudget;
+    bool more = false;
     for (;;) {
       Queued q;
       {
         std::lock_guard<std::mutex> lock(qmu);
         if (queue.empty()) break;
+        if (budget == 0 && !close_requested) {
+          more = true;
+          break;
+        }
         q = queue.front();
       }
+      budget -= std::min(budget, q.size);
       bool taken = true;
       if (q.annexb) {
         // Block policy: wait for room for the whole piece before taking it.
@@ -408,6 +418,7 @@ struct Producer::Impl {
     }
     // A long drop run (the network is down) is reported at least once a second.
     if (drop_run_frames > 0 && SteadyMs() - drop_run_started >= 1000) FlushDropped();
+    return more;
   }
 
   int input_kind_loop() const {
@@ -860,8 +871,8 @@ struct Producer::Impl {
       }
       return now + 1000;
     }
-    DrainQueue();
-    uint64_t deadline = now + 1000;
+    const bool more_input = DrainQueue();
+    uint64_t deadline = more_input ? now : now + 1000;
     bool closing;
     {
       std::lock_guard<std::mutex> lock(qmu);
