@@ -205,3 +205,29 @@ test('the connection is rotated on time: a fresh header per connection, nothing 
   t.true(ep.sessions.every((x) => x.endedBy === 'client'), ep.sessions.map((x) => x.endedBy).join());
   t.deepEqual(storedFrames(ep), pts);
 });
+
+test('a data endpoint that stops answering is replaced: GetDataEndpoint is asked again', async (t) => {
+  const ep = await endpoint(t, { deadDataEndpoint: 1 });
+  const s = stream(ep);
+  const warnings: string[] = [];
+  s.on('warning', (w: CamwireError) => warnings.push(w.code));
+  const pts = feedFrames(s, clip.frames.slice(0, 90));
+  await s.close();
+  t.deepEqual(warnings, ['KVS_UNREACHABLE', 'KVS_UNREACHABLE', 'KVS_UNREACHABLE']);
+  t.is(ep.dataEndpointCalls, 2);
+  t.deepEqual(storedFrames(ep), pts);
+});
+
+test('a stream-level ERROR ack (4008, stream not active) stops the stream with KVS_ACK_ERROR', async (t) => {
+  const ep = await endpoint(t, { errorAck: { afterFragments: 1, errorId: 4008, errorCode: 'STREAM_NOT_ACTIVE' } });
+  const s = stream(ep);
+  const acks: KvsAck[] = [];
+  s.on('ack', (a: KvsAck) => acks.push(a));
+  s.on('error', () => undefined);
+  feedFrames(s, clip.frames.slice(0, 90));
+  const e = await t.throwsAsync<CamwireError>(s.close());
+  t.is(e!.code, 'KVS_ACK_ERROR');
+  t.regex(e!.message, /4008 STREAM_NOT_ACTIVE/);
+  t.like(acks.find((a) => a.type === 'ERROR'), { errorId: 4008, errorCode: 'STREAM_NOT_ACTIVE' });
+  t.is(ep.sessions.length, 1, 'no retry after a stream-level error');
+});

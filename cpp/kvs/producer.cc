@@ -811,8 +811,14 @@ struct Producer::Impl {
         return Fail("KVS_TLS", what + ": the endpoint's TLS certificate is not trusted (" + curl_err + ")");
       }
       ++connect_failures;
-      if (connect_failures >= 3 && o.data_endpoint.empty() && put_media) data_endpoint.clear();
-      EmitError(put_media ? "KVS_CONNECTION_DROPPED" : "KVS_UNREACHABLE", what + ": " + curl_err, false);
+      // The cached data endpoint may be gone: ask GetDataEndpoint again after three failures.
+      if (connect_failures >= 3 && o.data_endpoint.empty() && put_media) {
+        data_endpoint.clear();
+        connect_failures = 0;
+      }
+      const bool unreachable = result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
+                               result == CURLE_COULDNT_RESOLVE_PROXY || result == CURLE_OPERATION_TIMEDOUT;
+      EmitError(unreachable || !put_media ? "KVS_UNREACHABLE" : "KVS_CONNECTION_DROPPED", what + ": " + curl_err, false);
       return ScheduleRetry(now);
     }
     if (status == 200) {

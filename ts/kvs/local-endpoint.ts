@@ -32,6 +32,8 @@ export interface LocalKvsFaults {
   errorAck?: { afterFragments: number; errorId: number; errorCode?: string; /** Only in these sessions (1-based); default every one. */ sessions?: number[] };
   /** Send no acks at all (a stale connection). */
   stallAcks?: boolean;
+  /** Answer the first n GetDataEndpoint calls with an endpoint where nothing listens. */
+  deadDataEndpoint?: number;
 }
 
 export interface LocalKvsOptions {
@@ -74,6 +76,8 @@ const EMPTY_SHA256 = crypto.createHash('sha256').update('').digest('hex');
 export class LocalKvsEndpoint {
   private server: http.Server | https.Server | undefined;
   private sessionCounter = 0;
+  /** GetDataEndpoint calls answered. */
+  dataEndpointCalls = 0;
   private fragmentCounter = BigInt('91343852333181432511524306419788296366724229586');
   readonly sessions: SessionRecord[] = [];
   port = 0;
@@ -122,7 +126,10 @@ export class LocalKvsEndpoint {
           streamName = undefined;
         }
         if (typeof streamName !== 'string' || !streamName) return this.json(res, 400, { message: 'StreamName is required' }, 'InvalidArgumentException');
-        this.json(res, 200, { DataEndpoint: this.url });
+        this.dataEndpointCalls++;
+        const dead = this.dataEndpointCalls <= (this.o.faults?.deadDataEndpoint ?? 0);
+        // Port 9 (discard) on 127.0.0.1: nothing listens there in a test machine.
+        this.json(res, 200, { DataEndpoint: dead ? `${this.o.tls ? 'https' : 'http'}://127.0.0.1:9` : this.url });
       }, () => res.destroy());
       return;
     }
