@@ -17,14 +17,12 @@ AccessUnit WholeAccessUnit(const uint8_t* data, size_t size) {
   return au;
 }
 
-namespace {
 bool HasSlice(const AccessUnit& au) {
   for (const auto& n : au.nals) {
     if (n.type == kIdrSlice || n.type == kNonIdrSlice) return true;
   }
   return false;
 }
-}  // namespace
 
 Status AnnexBStream::Feed(const uint8_t* data, size_t size, const Sink& sink) {
   buf_.insert(buf_.end(), data, data + size);

@@ -43,6 +43,9 @@ class AnnexBStream {
 // True when the buffer begins with an Annex-B start code (00 00 01 or 00 00 00 01).
 bool StartsWithStartCode(const uint8_t* data, size_t size);
 
+// Whether an access unit holds a picture (a slice), not parameter sets alone.
+bool HasSlice(const AccessUnit& au);
+
 // One frame given whole (putFrame): its NAL units as one access unit, with
 // the key-frame flag from its slices.
 AccessUnit WholeAccessUnit(const uint8_t* data, size_t size);

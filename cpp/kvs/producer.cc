@@ -490,6 +490,23 @@ struct Producer::Impl {
     return c;
   }
 
+  // Signs the request (session token included, and signed) and puts its
+  // headers, the Authorization header and an empty Expect on the connection.
+  Status SignInto(Conn* c, sigv4::Request& req, const Credentials& cr, const std::string& date) {
+    if (!cr.keys.session_token.empty()) req.headers.emplace_back("x-amz-security-token", cr.keys.session_token);
+    sigv4::Options so;
+    so.region = o.region;
+    so.service = "kinesisvideo";
+    so.amz_date = date;
+    Result<sigv4::Signed> s = sigv4::Sign(req, cr.keys, so);
+    if (!s.ok()) return s.status();
+    for (const auto& kv : req.headers) c->headers = curl_slist_append(c->headers, (kv.first + ": " + kv.second).c_str());
+    c->headers = curl_slist_append(c->headers, ("authorization: " + s.value().authorization).c_str());
+    c->headers = curl_slist_append(c->headers, "Expect:");  // no 100-continue round trip
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    return Status::Ok();
+  }
+
   void StartEndpointRequest(CURLM* multi, uint64_t now) {
     Result<Url> u = ParseUrl(o.control_endpoint);
     if (!u.ok()) return Fail(u.status().code(), u.status().message());
@@ -501,20 +518,10 @@ struct Producer::Impl {
     sigv4::Request req;
     req.method = "POST";
     req.path = "/getDataEndpoint";
-    req.headers = {{"host", u.value().authority}, {"x-amz-date", date}, {"content-type", "application/json"}};
-    if (!cr.keys.session_token.empty()) req.headers.emplace_back("x-amz-security-token", cr.keys.session_token);
+    req.headers = {{"host", u.value().authority}, {"x-amz-date", date}, {"content-type", "application/json"}, {"user-agent", o.user_agent}};
     req.payload_sha256_hex = sigv4::Sha256Hex(c->request_body);
-    sigv4::Options so;
-    so.region = o.region;
-    so.service = "kinesisvideo";
-    so.amz_date = date;
-    Result<sigv4::Signed> s = sigv4::Sign(req, cr.keys, so);
-    if (!s.ok()) return Fail(s.status().code(), s.status().message());
-    for (const auto& kv : req.headers) c->headers = curl_slist_append(c->headers, (kv.first + ": " + kv.second).c_str());
-    c->headers = curl_slist_append(c->headers, ("authorization: " + s.value().authorization).c_str());
-    c->headers = curl_slist_append(c->headers, ("user-agent: " + o.user_agent).c_str());
-    c->headers = curl_slist_append(c->headers, "Expect:");
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    Status signed_ok = SignInto(c.get(), req, cr, date);
+    if (!signed_ok.ok()) return Fail(signed_ok.code(), signed_ok.message());
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->request_body.c_str());
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(c->request_body.size()));
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(o.connect_timeout_ms * 2));
@@ -558,18 +565,9 @@ struct Producer::Impl {
         {"x-amzn-producer-start-timestamp", start},
         {"x-amzn-stream-name", o.stream_name},
     };
-    if (!cr.keys.session_token.empty()) req.headers.emplace_back("x-amz-security-token", cr.keys.session_token);
-    req.payload_sha256_hex = sigv4::Sha256Hex("");
-    sigv4::Options so;
-    so.region = o.region;
-    so.service = "kinesisvideo";
-    so.amz_date = date;
-    Result<sigv4::Signed> s = sigv4::Sign(req, cr.keys, so);
-    if (!s.ok()) return Fail(s.status().code(), s.status().message());
-    for (const auto& kv : req.headers) c->headers = curl_slist_append(c->headers, (kv.first + ": " + kv.second).c_str());
-    c->headers = curl_slist_append(c->headers, ("authorization: " + s.value().authorization).c_str());
-    c->headers = curl_slist_append(c->headers, "Expect:");
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    req.payload_sha256_hex = sigv4::Sha256Hex("");  // a streaming body: the empty string's hash, as KVS producers sign
+    Status signed_ok = SignInto(c.get(), req, cr, date);
+    if (!signed_ok.ok()) return Fail(signed_ok.code(), signed_ok.message());
     curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(c->easy, CURLOPT_READFUNCTION, &Impl::OnRead);
     curl_easy_setopt(c->easy, CURLOPT_READDATA, c.get());

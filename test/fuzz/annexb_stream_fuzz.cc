@@ -8,15 +8,6 @@
 
 using namespace camwire::h264;
 
-namespace {
-bool HasSlice(const AccessUnit& au) {
-  for (const auto& n : au.nals) {
-    if (n.type == kIdrSlice || n.type == kNonIdrSlice) return true;
-  }
-  return false;
-}
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const size_t piece = 1 + data[0] % 64;
