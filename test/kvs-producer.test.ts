@@ -9,7 +9,7 @@ import test, { ExecutionContext } from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KvsAck, KvsStream, KvsStreamOptions, LocalKvsEndpoint, LocalKvsFaults } from '../ts/kvs';
+import { KvsAck, KvsMetrics, KvsStream, KvsStreamOptions, LocalKvsEndpoint, LocalKvsFaults } from '../ts/kvs';
 import { CamwireError } from '../ts/errors';
 import { Clip, makeClip, probe } from './helpers/h264';
 import { run } from './helpers/run';
@@ -230,4 +230,28 @@ test('a stream-level ERROR ack (4008, stream not active) stops the stream with K
   t.regex(e!.message, /4008 STREAM_NOT_ACTIVE/);
   t.like(acks.find((a) => a.type === 'ERROR'), { errorId: 4008, errorCode: 'STREAM_NOT_ACTIVE' });
   t.is(ep.sessions.length, 1, 'no retry after a stream-level error');
+});
+
+test("overflow 'block': nothing is dropped, putFrame says when to wait, and 'drain' says when to go on", async (t) => {
+  const ep = await endpoint(t);
+  const s = stream(ep, { overflow: 'block', storeDurationMs: 2000, highWaterMark: 64 << 10, metricsIntervalMs: 50 });
+  let refusals = 0;
+  const pts: number[] = [];
+  for (let i = 0; i < clip.frames.length; i++) {
+    const p = T0 + Math.round((i * 1000) / clip.fps);
+    pts.push(p);
+    if (!s.putFrame(clip.frames[i]!, { pts: p })) {
+      refusals++;
+      await new Promise((r) => s.once('drain', r));
+    }
+  }
+  // A metrics event carries the same counters as metrics().
+  const live = await new Promise<KvsMetrics>((r) => s.once('metrics', r));
+  t.is(live.framesStored + live.queuedFrames, clip.frames.length);
+  const { metrics } = await s.close();
+  t.true(refusals > 0, 'the queue went above highWaterMark at least once');
+  t.is(metrics.framesDropped, 0);
+  t.is(metrics.framesStored, clip.frames.length);
+  t.true(metrics.storeDurationMs <= 2000 + 1000);
+  t.deepEqual(storedFrames(ep), pts);
 });
