@@ -6,6 +6,7 @@
 #include "common/build_info.h"
 #include "kvs_package.h"
 #include "kvs_stream.h"
+#include "ptp.h"
 #include "mkv_reader.h"
 #include "sigv4.h"
 
@@ -38,6 +39,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("MkvReader", camwire_binding::MkvReaderWrap::Define(env));
   exports.Set("signV4", Napi::Function::New(env, camwire_binding::SignV4, "signV4"));
+  exports.Set("PtpCamera", camwire_binding::DefinePtpCamera(env));
+  exports.Set("PtpClient", camwire_binding::DefinePtpClient(env));
   exports.Set("KvsProducer", camwire_binding::KvsProducerWrap::Define(env));
   exports.Set("kvsTransport", Napi::Function::New(env, camwire_binding::KvsTransport, "kvsTransport"));
   exports.Set("packageAnnexB", Napi::Function::New(env, camwire_binding::PackageAnnexB, "packageAnnexB"));

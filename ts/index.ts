@@ -11,3 +11,7 @@ export { Uploader, parseUploadTarget } from './upload';
 export type { UploadTarget, UploadResult } from './upload';
 export { runUploadJob } from './orchestrator/upload-job';
 export * as kvs from './kvs';
+export { KvsStream, IotCredentialsProvider, awsChainCredentials, LocalKvsEndpoint } from './kvs';
+export type { KvsStreamOptions, KvsAck, KvsMetrics } from './kvs';
+export * as ptp from './ptp';
+export { PtpCamera, PtpClient } from './ptp';

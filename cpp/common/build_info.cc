@@ -20,7 +20,9 @@ BuildInfo GetBuildInfo() {
   info.camwire_version = CAMWIRE_VERSION;
   info.cxx_standard = std::to_string(__cplusplus);
   // Modules register here as they land (kvs producer, ptp, ptp-usb).
-  info.modules.push_back("kvs-mkv");  // H.264 Annex-B -> MKV packaging (cpp/kvs)
+  info.modules.push_back("kvs-mkv");       // H.264 Annex-B -> MKV packaging (cpp/kvs)
+  info.modules.push_back("kvs-producer");  // PutMedia over libcurl (cpp/kvs/producer)
+  info.modules.push_back("ptp-ip");        // PTP session layer + PTP/IP, both roles (cpp/ptp)
   info.openssl.compiled = OPENSSL_VERSION_TEXT;
   info.openssl.runtime = OpenSSL_version(OPENSSL_VERSION);
 #ifdef CAMWIRE_WITH_LIBUSB

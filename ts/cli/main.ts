@@ -6,6 +6,7 @@ import { pkiCommand } from './pki';
 import { mqttCommand } from './mqtt';
 import { presignCommand, uploadCommand } from './upload';
 import { kvsCommand } from './kvs';
+import { ptpCommand } from './ptp';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(uploadCommand(out));
   program.addCommand(presignCommand());
   program.addCommand(kvsCommand(out));
+  program.addCommand(ptpCommand(out));
   program.command('probe')
     .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')
     .action(() => {

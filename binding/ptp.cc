@@ -1,0 +1,357 @@
+// The PTP classes for JS. PtpCamera runs the responder on native threads and
+// reports through one thread-safe function; PtpClient runs each transaction
+// on the libuv pool (an AsyncWorker) and resolves a Promise. Only glue here:
+// the protocol is in cpp/ptp.
+#include "ptp.h"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+
+#include "errors.h"
+#include "ptp/initiator.h"
+#include "ptp/ptpip.h"
+#include "ptp/ptpip_server.h"
+
+namespace camwire_binding {
+
+using namespace camwire::ptp;
+
+namespace {
+
+std::string Str(Napi::Object o, const char* k, const std::string& d = "") {
+  Napi::Value v = o.Get(k);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : d;
+}
+bool Bool(Napi::Object o, const char* k, bool d) {
+  Napi::Value v = o.Get(k);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : d;
+}
+uint32_t U32(Napi::Object o, const char* k, uint32_t d) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : d;
+}
+
+// 32 hex digits (separators allowed) -> GUID; random when empty.
+bool ParseGuid(const std::string& s, ptpip::Guid* g) {
+  std::string hex;
+  for (char c : s) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex.push_back(c);
+  }
+  if (s.empty()) {
+    std::random_device rd;
+    for (auto& b : *g) b = static_cast<uint8_t>(rd());
+    return true;
+  }
+  if (hex.size() != 32) return false;
+  for (size_t i = 0; i < 16; ++i) (*g)[i] = static_cast<uint8_t>(std::stoi(hex.substr(i * 2, 2), nullptr, 16));
+  return true;
+}
+
+std::string GuidText(const ptpip::Guid& g) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (i) s.push_back(':');
+    s.push_back(d[g[i] >> 4]);
+    s.push_back(d[g[i] & 15]);
+  }
+  return s;
+}
+
+// ---- PtpCamera ----------------------------------------------------------------
+
+struct CameraEvent {
+  std::string kind;
+  std::string a;
+  std::string b;
+  uint32_t n = 0;
+};
+
+class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PtpCamera", {InstanceMethod("start", &CameraWrap::Start), InstanceMethod("stop", &CameraWrap::Stop),
+                                          InstanceMethod("setLastUploadStatus", &CameraWrap::SetLastUploadStatus),
+                                          InstanceMethod("property", &CameraWrap::Property)});
+  }
+
+  // new PtpCamera({ storage, host, port, guid, name, manufacturer, model, serial, allowDelete, allowUpload }, onEvent)
+  explicit CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CameraWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "new PtpCamera(options, onEvent)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    StorageOptions so;
+    so.allow_delete = Bool(o, "allowDelete", false);
+    so.allow_upload = Bool(o, "allowUpload", true);
+    storage_.reset(new DirectoryStorage(Str(o, "storage"), so));
+    CameraIdentity id;
+    id.manufacturer = Str(o, "manufacturer", id.manufacturer);
+    id.model = Str(o, "model", id.model);
+    id.serial_number = Str(o, "serial", id.serial_number);
+    id.device_version = Str(o, "version", "");
+    server_opts_.host = Str(o, "host", "127.0.0.1");
+    server_opts_.port = static_cast<uint16_t>(U32(o, "port", 15740));
+    server_opts_.name = Str(o, "name", "camwire");
+    if (!ParseGuid(Str(o, "guid"), &server_opts_.guid)) throw Napi::TypeError::New(env, "guid must be 16 bytes in hex");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "camwire-ptp-camera", 0, 1);
+    tsfn_.Unref(env);
+    ResponderHooks hooks;
+    auto post = [this](CameraEvent e) { Post(std::move(e)); };
+    hooks.session_opened = [post](uint32_t sid) { post({"session-opened", "", "", sid}); };
+    hooks.session_closed = [post](uint32_t sid) { post({"session-closed", "", "", sid}); };
+    hooks.upload_target = [post](const std::string& json, const std::string& via) { post({"upload-target", json, via, 0}); };
+    hooks.object_received = [post](const std::string& path) { post({"object-received", path, "", 0}); };
+    hooks.property_changed = [post](uint16_t code, const std::string& v) { post({"property-changed", v, "", code}); };
+    responder_.reset(new Responder(*storage_, id, hooks));
+  }
+
+  ~CameraWrap() override {
+    if (server_) server_->Stop();
+    tsfn_.Release();
+  }
+
+ private:
+  void Post(CameraEvent e) {
+    auto* heap = new CameraEvent(std::move(e));
+    napi_status s = tsfn_.NonBlockingCall(heap, [](Napi::Env env, Napi::Function fn, CameraEvent* ev) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kind", ev->kind);
+      if (!ev->a.empty() || ev->kind == "property-changed") o.Set("a", ev->a);
+      if (!ev->b.empty()) o.Set("b", ev->b);
+      o.Set("n", Napi::Number::New(env, ev->n));
+      delete ev;
+      fn.Call({o});
+    });
+    if (s != napi_ok) delete heap;
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (server_) throw Napi::Error::New(env, "already started");
+    server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [this](const std::string& k, const std::string& d) {
+      Post({"log", k, d, 0});
+    }));
+    camwire::Status s = server_->Start();
+    if (!s.ok()) {
+      server_.reset();
+      throw StatusError(env, s);
+    }
+    tsfn_.Ref(env);  // a serving camera keeps the process alive
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("port", Napi::Number::New(env, server_->port()));
+    out.Set("guid", GuidText(server_opts_.guid));
+    return out;
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (server_) {
+      server_->Stop();
+      server_.reset();
+      tsfn_.Unref(info.Env());
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetLastUploadStatus(const Napi::CallbackInfo& info) {
+    if (info.Length() > 0 && info[0].IsString()) responder_->SetLastUploadStatus(info[0].As<Napi::String>().Utf8Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Property(const Napi::CallbackInfo& info) {
+    const uint16_t code = info.Length() > 0 && info[0].IsNumber() ? static_cast<uint16_t>(info[0].As<Napi::Number>().Uint32Value()) : 0;
+    return Napi::String::New(info.Env(), responder_->PropertyText(code));
+  }
+
+  std::unique_ptr<DirectoryStorage> storage_;
+  std::unique_ptr<Responder> responder_;
+  std::unique_ptr<PtpIpServer> server_;
+  PtpIpServerOptions server_opts_;
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// ---- PtpClient ----------------------------------------------------------------
+
+struct ClientState {
+  std::mutex mu;
+  std::unique_ptr<Initiator> initiator;
+};
+
+// Runs `work` on the pool; `done` builds the resolved value on the JS thread.
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, std::function<camwire::Status()> work, std::function<Napi::Value(Napi::Env)> done)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = work_(); }
+  void OnOK() override {
+    if (!status_.ok()) {
+      deferred_.Reject(StatusError(Env(), status_).Value());
+      return;
+    }
+    deferred_.Resolve(done_ ? done_(Env()) : Env().Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<camwire::Status()> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  camwire::Status status_;
+};
+
+Napi::Value Run(Napi::Env env, std::function<camwire::Status()> work, std::function<Napi::Value(Napi::Env)> done = nullptr) {
+  auto* j = new Job(env, std::move(work), std::move(done));
+  Napi::Promise p = j->Promise();
+  j->Queue();
+  return p;
+}
+
+Napi::Object ObjectInfoJs(Napi::Env env, const ObjectInfo& oi) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("storageId", Napi::Number::New(env, oi.storage_id));
+  o.Set("format", Napi::Number::New(env, oi.object_format));
+  o.Set("size", Napi::Number::New(env, oi.compressed_size));
+  o.Set("parent", Napi::Number::New(env, oi.parent_object));
+  o.Set("associationType", Napi::Number::New(env, oi.association_type));
+  o.Set("filename", oi.filename);
+  o.Set("captureDate", oi.capture_date);
+  o.Set("modificationDate", oi.modification_date);
+  return o;
+}
+
+class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PtpClient",
+                       {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs),
+                        InstanceMethod("storageIds", &ClientWrap::StorageIds), InstanceMethod("objectHandles", &ClientWrap::ObjectHandles),
+                        InstanceMethod("objectInfo", &ClientWrap::ObjectInfoM), InstanceMethod("getToFile", &ClientWrap::GetToFile),
+                        InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget), InstanceMethod("close", &ClientWrap::Close)});
+  }
+  explicit ClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClientWrap>(info), st_(std::make_shared<ClientState>()) {}
+
+ private:
+  // connect(host, port, { name, guid, timeoutMs }) -> { name, guid }
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string host = info[0].As<Napi::String>().Utf8Value();
+    const uint16_t port = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+    Napi::Object o = info[2].As<Napi::Object>();
+    ptpip::InitCommand me;
+    me.name = Str(o, "name", "camwire");
+    if (!ParseGuid(Str(o, "guid"), &me.guid)) throw Napi::TypeError::New(env, "guid must be 16 bytes in hex");
+    const int timeout = static_cast<int>(U32(o, "timeoutMs", 5000));
+    auto st = st_;
+    auto peer = std::make_shared<ptpip::InitCommand>();
+    return Run(env, [st, host, port, me, timeout, peer]() -> camwire::Status {
+      auto c = ptpip::InitiatorConnection::Connect(host, port, me, timeout, peer.get());
+      if (!c.ok()) return c.status();
+      std::unique_ptr<Initiator> ini(new Initiator(std::move(c).value()));
+      camwire::Status s = ini->OpenSession(1);
+      if (!s.ok()) return s;
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->initiator = std::move(ini);
+      return camwire::Status::Ok();
+    }, [peer](Napi::Env e) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(e);
+      out.Set("name", peer->name);
+      out.Set("guid", GuidText(peer->guid));
+      return out;
+    });
+  }
+
+  template <typename F>
+  static camwire::Status With(const std::shared_ptr<ClientState>& st, F f) {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (!st->initiator) return camwire::Status::Error("PTP_NOT_CONNECTED", "not connected (connect first, or the connection was closed)");
+    return f(*st->initiator);
+  }
+
+  Napi::Value DeviceInfoJs(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    auto out = std::make_shared<DeviceInfo>();
+    return Run(info.Env(), [st, out] { return With(st, [&](Initiator& i) { auto r = i.GetDeviceInfo(); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
+               [out](Napi::Env e) -> Napi::Value {
+                 Napi::Object o = Napi::Object::New(e);
+                 o.Set("manufacturer", out->manufacturer);
+                 o.Set("model", out->model);
+                 o.Set("version", out->device_version);
+                 o.Set("serial", out->serial_number);
+                 o.Set("vendorExtensionId", Napi::Number::New(e, out->vendor_extension_id));
+                 Napi::Array ops = Napi::Array::New(e, out->operations.size());
+                 for (size_t k = 0; k < out->operations.size(); ++k) ops.Set(static_cast<uint32_t>(k), Napi::Number::New(e, out->operations[k]));
+                 o.Set("operations", ops);
+                 return o;
+               });
+  }
+
+  static Napi::Value U32ArrayJs(Napi::Env e, const std::vector<uint32_t>& v) {
+    Napi::Array a = Napi::Array::New(e, v.size());
+    for (size_t k = 0; k < v.size(); ++k) a.Set(static_cast<uint32_t>(k), Napi::Number::New(e, v[k]));
+    return a;
+  }
+
+  Napi::Value StorageIds(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    auto out = std::make_shared<std::vector<uint32_t>>();
+    return Run(info.Env(), [st, out] { return With(st, [&](Initiator& i) { auto r = i.GetStorageIds(); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
+               [out](Napi::Env e) { return U32ArrayJs(e, *out); });
+  }
+
+  Napi::Value ObjectHandles(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    const uint32_t storage = info[0].As<Napi::Number>().Uint32Value();
+    const uint32_t parent = info[1].As<Napi::Number>().Uint32Value();
+    auto out = std::make_shared<std::vector<uint32_t>>();
+    return Run(info.Env(), [st, out, storage, parent] { return With(st, [&](Initiator& i) { auto r = i.GetObjectHandles(storage, parent); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
+               [out](Napi::Env e) { return U32ArrayJs(e, *out); });
+  }
+
+  Napi::Value ObjectInfoM(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    const uint32_t h = info[0].As<Napi::Number>().Uint32Value();
+    auto out = std::make_shared<ObjectInfo>();
+    return Run(info.Env(), [st, out, h] { return With(st, [&](Initiator& i) { auto r = i.GetObjectInfo(h); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
+               [out](Napi::Env e) -> Napi::Value { return ObjectInfoJs(e, *out); });
+  }
+
+  // getToFile(handle, size, path, partial) -> bytes
+  Napi::Value GetToFile(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    const uint32_t h = info[0].As<Napi::Number>().Uint32Value();
+    const uint64_t size = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    const std::string path = info[2].As<Napi::String>().Utf8Value();
+    const bool partial = info[3].ToBoolean().Value();
+    auto done = std::make_shared<uint64_t>(0);
+    return Run(info.Env(), [st, h, size, path, partial, done] {
+      return With(st, [&](Initiator& i) { return i.GetObjectToFile(h, size, path, partial, [done](uint64_t d, uint64_t) { *done = d; }); });
+    }, [done](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*done)); });
+  }
+
+  Napi::Value SetUploadTarget(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    const std::string json = info[0].As<Napi::String>().Utf8Value();
+    return Run(info.Env(), [st, json] { return With(st, [&](Initiator& i) { return i.SetUploadTarget(json); }); });
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    return Run(info.Env(), [st] {
+      std::lock_guard<std::mutex> lock(st->mu);
+      if (!st->initiator) return camwire::Status::Ok();
+      camwire::Status s = st->initiator->CloseSession();
+      st->initiator.reset();
+      return s;
+    });
+  }
+
+  std::shared_ptr<ClientState> st_;
+};
+
+}  // namespace
+
+Napi::Function DefinePtpCamera(Napi::Env env) { return CameraWrap::Define(env); }
+Napi::Function DefinePtpClient(Napi::Env env) { return ClientWrap::Define(env); }
+
+}  // namespace camwire_binding

@@ -1,0 +1,136 @@
+#include "ptp/ptpip_server.h"
+
+#include "ptp/wire.h"
+
+namespace camwire {
+namespace ptp {
+
+using namespace ptpip;
+
+PtpIpServer::PtpIpServer(Responder& responder, DirectoryStorage& storage, PtpIpServerOptions o, Log log)
+    : responder_(responder), storage_(storage), o_(std::move(o)), log_(std::move(log)) {}
+
+PtpIpServer::~PtpIpServer() { Stop(); }
+
+Status PtpIpServer::Start() {
+  Status s = storage_.Scan();
+  if (!s.ok()) return s;
+  Result<Listener> l = Listener::Bind(o_.host, o_.port);
+  if (!l.ok()) return l.status();
+  listener_ = std::move(l).value();
+  port_ = listener_.port();
+  running_ = true;
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  scan_thread_ = std::thread([this] { ScanLoop(); });
+  return Status::Ok();
+}
+
+void PtpIpServer::Stop() {
+  if (!running_.exchange(false)) return;
+  listener_.Shutdown();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_) active_->Shutdown();
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  if (scan_thread_.joinable()) scan_thread_.join();
+  if (session_thread_.joinable()) session_thread_.join();
+  listener_.Close();
+}
+
+void PtpIpServer::AcceptLoop() {
+  while (running_) {
+    Result<Socket> s = listener_.Accept(200);
+    if (!s.ok()) {
+      if (log_) log_("error", s.status().message());
+      continue;
+    }
+    if (!s.value().valid()) continue;
+    HandleFirstPacket(std::move(s).value());
+  }
+}
+
+void PtpIpServer::HandleFirstPacket(Socket s) {
+  Result<Packet> p = ReadPacket(s, kMaxControlPayload, o_.handshake_timeout_ms);
+  if (!p.ok()) {
+    if (log_) log_("rejected", "handshake: " + p.status().message());
+    return;  // closes the socket
+  }
+  auto fail = [&](uint32_t reason) {
+    Writer w;
+    w.U32(reason);
+    WritePacket(s, kInitFail, w.bytes(), o_.handshake_timeout_ms);
+  };
+  if (p.value().type == kInitCommandRequest) {
+    Result<InitCommand> req = UnpackInitCommand(p.value().payload);
+    if (!req.ok()) {
+      if (log_) log_("rejected", req.status().message());
+      fail(kUnspecified);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy_) {
+      if (log_) log_("busy", "a second initiator (" + req.value().name + ") while a session is open");
+      fail(kBusy);
+      return;
+    }
+    InitCommand me;
+    me.guid = o_.guid;
+    me.name = o_.name;
+    const uint32_t number = next_connection_++;
+    Status st = WritePacket(s, kInitCommandAck, PackInitAck(number, me), o_.handshake_timeout_ms);
+    if (!st.ok()) return;
+    // A previous initiator that gave up mid-handshake is simply replaced.
+    pending_number_ = number;
+    pending_cmd_ = std::move(s);
+    if (log_) log_("handshake", req.value().name);
+    return;
+  }
+  if (p.value().type == kInitEventRequest) {
+    uint32_t number = 0;
+    Reader(p.value().payload).U32(&number);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy_ || number == 0 || number != pending_number_ || !pending_cmd_.valid()) {
+      fail(busy_ ? kBusy : kUnspecified);
+      return;
+    }
+    Status st = WritePacket(s, kInitEventAck, {}, o_.handshake_timeout_ms);
+    if (!st.ok()) return;
+    auto conn = std::make_shared<ResponderConnection>(std::move(pending_cmd_), std::move(s));
+    pending_number_ = 0;
+    busy_ = true;
+    active_ = conn;
+    if (session_thread_.joinable()) session_thread_.join();  // the previous session has ended (busy_ was false)
+    session_thread_ = std::thread([this, conn] {
+      if (log_) log_("connected", "");
+      Status r = responder_.Serve(*conn);
+      {
+        std::lock_guard<std::mutex> l2(mu_);
+        busy_ = false;
+        active_.reset();
+      }
+      if (log_) log_("session-ended", r.ok() ? "" : r.code() + ": " + r.message());
+    });
+    return;
+  }
+  if (log_) log_("rejected", "first packet of type " + std::to_string(p.value().type));
+  fail(kUnspecified);
+}
+
+void PtpIpServer::ScanLoop() {
+  int waited = 0;
+  while (running_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    waited += 50;
+    if (waited < o_.scan_interval_ms) continue;
+    waited = 0;
+    std::vector<uint32_t> added;
+    std::vector<uint32_t> removed;
+    if (!storage_.Scan(&added, &removed).ok()) continue;
+    for (uint32_t h : added) responder_.ObjectAdded(h);
+    for (uint32_t h : removed) responder_.ObjectRemoved(h);
+  }
+}
+
+}  // namespace ptp
+}  // namespace camwire

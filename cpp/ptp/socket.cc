@@ -1,0 +1,175 @@
+#include "ptp/socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace camwire {
+namespace ptp {
+
+namespace {
+Status Errno(const char* what) {
+  return Status::Error("PTP_IO", std::string(what) + ": " + std::strerror(errno));
+}
+bool WaitFor(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+void Tune(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+}
+}  // namespace
+
+Socket& Socket::operator=(Socket&& o) noexcept {
+  if (this != &o) {
+    Close();
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void Socket::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void Socket::Shutdown() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+Result<Socket> Socket::Connect(const std::string& host, uint16_t port, int timeout_ms) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    return Status::Error("PTP_BAD_ADDRESS", "\"" + host + "\" is not an IPv4 address");
+  }
+  Socket s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s.valid()) return Errno("socket");
+  Tune(s.fd_);
+  if (::connect(s.fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (errno != EINPROGRESS) {
+      return Status::Error("PTP_UNREACHABLE", "connect " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
+    }
+    if (!WaitFor(s.fd_, POLLOUT, timeout_ms)) {
+      return Status::Error("PTP_TIMEOUT", "connect " + host + ":" + std::to_string(port) + ": no answer in " + std::to_string(timeout_ms) + " ms");
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(s.fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      return Status::Error("PTP_UNREACHABLE", "connect " + host + ":" + std::to_string(port) + ": " + std::strerror(err));
+    }
+  }
+  return s;
+}
+
+Status Socket::ReadExact(void* buf, size_t n, int timeout_ms) {
+  auto* p = static_cast<uint8_t*>(buf);
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::recv(fd_, p + got, n - got, 0);
+    if (r > 0) {
+      got += static_cast<size_t>(r);
+      continue;
+    }
+    if (r == 0) return Status::Error("PTP_CLOSED", "the peer closed the connection");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return Errno("recv");
+    if (!WaitFor(fd_, POLLIN, timeout_ms)) {
+      return Status::Error("PTP_TIMEOUT", "no data from the peer for " + std::to_string(timeout_ms) + " ms");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Socket::WriteAll(const void* buf, size_t n, int timeout_ms) { return WriteAll2(buf, n, nullptr, 0, timeout_ms); }
+
+Status Socket::WriteAll2(const void* a, size_t an, const void* b, size_t bn, int timeout_ms) {
+  iovec iov[2] = {{const_cast<void*>(a), an}, {const_cast<void*>(b), bn}};
+  int cnt = bn ? 2 : 1;
+  iovec* v = iov;
+  while (cnt > 0) {
+    msghdr m{};
+    m.msg_iov = v;
+    m.msg_iovlen = static_cast<size_t>(cnt);
+    const ssize_t r = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (errno == EPIPE || errno == ECONNRESET) return Status::Error("PTP_CLOSED", "the peer closed the connection");
+        return Errno("send");
+      }
+      if (!WaitFor(fd_, POLLOUT, timeout_ms)) {
+        return Status::Error("PTP_TIMEOUT", "the peer took no data for " + std::to_string(timeout_ms) + " ms");
+      }
+      continue;
+    }
+    size_t done = static_cast<size_t>(r);
+    while (cnt > 0 && done >= v->iov_len) {
+      done -= v->iov_len;
+      ++v;
+      --cnt;
+    }
+    if (cnt > 0) {
+      v->iov_base = static_cast<uint8_t*>(v->iov_base) + done;
+      v->iov_len -= done;
+    }
+  }
+  return Status::Ok();
+}
+
+bool Socket::Readable(int timeout_ms) const { return WaitFor(fd_, POLLIN, timeout_ms); }
+
+Result<Listener> Listener::Bind(const std::string& host, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    return Status::Error("PTP_BAD_ADDRESS", "\"" + host + "\" is not an IPv4 address");
+  }
+  Listener l;
+  l.sock_ = Socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!l.sock_.valid()) return Errno("socket");
+  int one = 1;
+  ::setsockopt(l.sock_.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(l.sock_.fd(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    return Status::Error("PTP_ADDRESS_IN_USE", "cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
+  }
+  if (::listen(l.sock_.fd(), 8) != 0) return Errno("listen");
+  socklen_t len = sizeof(a);
+  ::getsockname(l.sock_.fd(), reinterpret_cast<sockaddr*>(&a), &len);
+  l.port_ = ntohs(a.sin_port);
+  return l;
+}
+
+Result<Socket> Listener::Accept(int timeout_ms) {
+  if (!WaitFor(sock_.fd(), POLLIN, timeout_ms)) return Socket();
+  const int fd = ::accept4(sock_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return Socket();
+    return Errno("accept");
+  }
+  Tune(fd);
+  return Socket(fd);
+}
+
+}  // namespace ptp
+}  // namespace camwire

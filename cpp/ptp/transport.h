@@ -1,0 +1,106 @@
+// The PTP session layer's view of a transport: commands, data phases,
+// responses and events, with no notion of packets or USB endpoints. PTP/IP
+// (ptpip.h) implements it now; the USB transport plugs in beside it.
+// Data phases are streamed through DataSource/DataSink in chunks: nothing
+// holds a whole object.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+
+namespace camwire {
+namespace ptp {
+
+struct Command {
+  uint16_t code = 0;
+  uint32_t transaction_id = 0;
+  std::vector<uint32_t> params;
+  bool data_out = false;  // the initiator will send a data phase
+};
+
+struct Response {
+  uint16_t code = 0;
+  uint32_t transaction_id = 0;
+  std::vector<uint32_t> params;
+};
+
+struct Event {
+  uint16_t code = 0;
+  uint32_t transaction_id = 0;
+  std::vector<uint32_t> params;
+};
+
+// Bytes to send in a data phase; Read fills up to max bytes and returns how many.
+class DataSource {
+ public:
+  virtual ~DataSource() = default;
+  virtual uint64_t Size() const = 0;
+  virtual Result<size_t> Read(uint8_t* buf, size_t max) = 0;
+};
+
+// Where received data-phase bytes go.
+class DataSink {
+ public:
+  virtual ~DataSink() = default;
+  // The announced total (before the first Write).
+  virtual Status Begin(uint64_t total) { (void)total; return Status::Ok(); }
+  virtual Status Write(const uint8_t* data, size_t size) = 0;
+};
+
+class BufferSource : public DataSource {
+ public:
+  explicit BufferSource(std::vector<uint8_t> b) : b_(std::move(b)) {}
+  uint64_t Size() const override { return b_.size(); }
+  Result<size_t> Read(uint8_t* buf, size_t max) override;
+
+ private:
+  std::vector<uint8_t> b_;
+  size_t off_ = 0;
+};
+
+// Collects a data phase in memory, up to a limit (datasets, tickets; never objects).
+class BufferSink : public DataSink {
+ public:
+  explicit BufferSink(size_t limit) : limit_(limit) {}
+  Status Begin(uint64_t total) override;
+  Status Write(const uint8_t* data, size_t size) override;
+  std::vector<uint8_t>& bytes() { return b_; }
+
+ private:
+  size_t limit_;
+  std::vector<uint8_t> b_;
+};
+
+// The responder's side of one connection.
+class ResponderTransport {
+ public:
+  virtual ~ResponderTransport() = default;
+  // Waits for the next operation; PTP_CLOSED when the initiator has gone.
+  virtual Result<Command> ReadCommand() = 0;
+  virtual Status SendData(uint32_t transaction_id, DataSource& source) = 0;
+  // Receives the initiator's data phase into sink (at most max bytes, else PTP_TOO_LARGE).
+  virtual Status ReceiveData(uint32_t transaction_id, DataSink& sink, uint64_t max) = 0;
+  virtual Status SendResponse(const Response& r) = 0;
+  // May be called from another thread.
+  virtual Status SendEvent(const Event& e) = 0;
+};
+
+// The initiator's side.
+class InitiatorTransport {
+ public:
+  virtual ~InitiatorTransport() = default;
+  virtual Status SendCommand(const Command& c) = 0;
+  virtual Status SendData(uint32_t transaction_id, DataSource& source) = 0;
+  // Receives a data phase into sink, or (when the responder skips it) nothing:
+  // *got_data tells which; the response follows either way.
+  virtual Status ReceiveData(uint32_t transaction_id, DataSink& sink, bool* got_data, Response* early) = 0;
+  virtual Result<Response> ReadResponse() = 0;
+  // Waits up to timeout_ms for an event; false when none came.
+  virtual Result<bool> ReadEvent(Event* e, int timeout_ms) = 0;
+};
+
+}  // namespace ptp
+}  // namespace camwire

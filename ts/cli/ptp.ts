@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { CamwireError } from '../errors';
+import { PtpCamera, PtpClient, PtpObject } from '../ptp';
+import { Output } from './output';
+
+type Out = () => Output;
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CamwireError('CLI_USAGE', `--port ${v} is not a port number`);
+  return n;
+};
+
+const toOption = () => new Option('--to <address>', 'the camera: ptpip:IPv4[:PORT] (USB follows)').makeOptionMandatory();
+
+async function withClient<T>(to: string, f: (c: PtpClient) => Promise<T>): Promise<T> {
+  const c = await PtpClient.connect(to);
+  try {
+    return await f(c);
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}
+
+export function ptpCommand(out: Out): Command {
+  const ptp = new Command('ptp').description('PTP: the simulated camera (PTP/IP responder) and the app side (initiator)');
+
+  ptp.command('serve')
+    .description('serve a directory as a PTP/IP camera (gphoto2 --port ptpip:127.0.0.1:P:P talks to it); upload targets handed over are printed')
+    .requiredOption('--storage <dir>', 'directory served as the camera\'s store (e.g. with DCIM/100CAMWR/...)')
+    .addOption(new Option('--port <port>', 'TCP port (0: any free one)').argParser(port).default(15740))
+    .option('--host <ipv4>', 'address to listen on', '127.0.0.1')
+    .option('--guid <hex>', 'the camera\'s GUID, 16 bytes in hex (default: random)')
+    .option('--name <name>', 'friendly name in the PTP/IP handshake', 'camwire')
+    .option('--manufacturer <s>', 'DeviceInfo Manufacturer', 'camwire')
+    .option('--model <s>', 'DeviceInfo Model', 'camwire simulated camera')
+    .option('--serial <s>', 'DeviceInfo SerialNumber', 'CW0000000001')
+    .option('--allow-delete', 'let initiators delete objects', false)
+    .option('--read-only', 'refuse SendObjectInfo/SendObject (tickets included)', false)
+    .action(async (o: { storage: string; port: number; host: string; guid?: string; name: string; manufacturer: string; model: string; serial: string; allowDelete: boolean; readOnly: boolean }) => {
+      const cam = new PtpCamera({ storage: o.storage, port: o.port, host: o.host, name: o.name, manufacturer: o.manufacturer, model: o.model,
+        serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, ...(o.guid ? { guid: o.guid } : {}) });
+      const line = (v: Record<string, unknown>, human: string) => {
+        if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...v }) + '\n');
+        else process.stderr.write(`${new Date().toISOString()} ${human}\n`);
+      };
+      cam.on('session-opened', (id: number) => line({ event: 'session-opened', session: id }, `session ${id} opened`));
+      cam.on('session-closed', (id: number) => line({ event: 'session-closed', session: id }, `session ${id} closed`));
+      cam.on('object-received', (p: string) => line({ event: 'object-received', path: p }, `received ${p}`));
+      cam.on('property-changed', (p: { code: number; value: string }) => line({ event: 'property-changed', ...p }, `property 0x${p.code.toString(16)} = ${p.value}`));
+      cam.on('rejected-target', (e: CamwireError) => line({ event: 'rejected-target', error: e.toJSON() }, `rejected upload target: ${e.code}: ${e.message}`));
+      cam.on('log', (l: { kind: string; detail: string }) => line({ event: l.kind, detail: l.detail }, `${l.kind}${l.detail ? `: ${l.detail}` : ''}`));
+      cam.on('upload-target', (t: { target: { id: string; object: { path: string } }; via: string }) => {
+        // The target itself goes to stdout: it is this command's output.
+        if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), event: 'upload-target', via: t.via, target: t.target }) + '\n');
+        else process.stdout.write(JSON.stringify(t.target) + '\n');
+        process.stderr.write(`${new Date().toISOString()} upload target ${t.target.id} for ${t.target.object.path} (via ${t.via})\n`);
+      });
+      const r = cam.start();
+      line({ event: 'listening', host: o.host, port: r.port, guid: r.guid, storage: path.resolve(o.storage) },
+        `PTP/IP camera on ${o.host}:${r.port} (GUID ${r.guid}), storage ${path.resolve(o.storage)}\n` +
+        `  try: gphoto2 --port ptpip:${o.host}:${r.port}:${r.port} --summary    (Ctrl-C stops it)`);
+      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+      cam.stop();
+    });
+
+  ptp.command('ls')
+    .description('list the camera\'s files over PTP/IP')
+    .addOption(toOption())
+    .action(async (o: { to: string }) => {
+      const objects = await withClient(o.to, (c) => c.list());
+      out().result(objects, () => objects.map((x) => `${String(x.handle).padStart(6)}  ${x.folder ? '<dir>'.padStart(12) : String(x.size).padStart(12)}  ${x.path}`).join('\n') || '(no files)');
+    });
+
+  ptp.command('get')
+    .description('fetch files from the camera (streamed to disk)')
+    .addOption(toOption())
+    .argument('[paths...]', 'camera paths as `ptp ls` prints them (default: every file)')
+    .option('--out <dir>', 'where to save them', '.')
+    .action(async (paths: string[], o: { to: string; out: string }) => {
+      fs.mkdirSync(o.out, { recursive: true });
+      const saved = await withClient(o.to, async (c) => {
+        const all = (await c.list()).filter((x) => !x.folder);
+        const wanted: PtpObject[] = paths.length ? paths.map((p) => {
+          const hit = all.find((x) => x.path === p.replace(/^\/+/, ''));
+          if (!hit) throw new CamwireError('PTP_NO_SUCH_FILE', `no file ${p} on the camera`, { hint: 'camwire ptp ls --to … shows the paths' });
+          return hit;
+        }) : all;
+        const done: Array<{ path: string; file: string; bytes: number; ms: number }> = [];
+        for (const x of wanted) {
+          const file = path.join(o.out, x.filename);
+          const t0 = Date.now();
+          const bytes = await c.get(x, file);
+          done.push({ path: x.path, file, bytes, ms: Date.now() - t0 });
+          out().info(`  ${x.path} -> ${file} (${bytes} bytes)`);
+        }
+        return done;
+      });
+      out().result(saved, `${saved.length} file(s) saved to ${o.out}`);
+    });
+
+  ptp.command('send-target')
+    .description('hand an upload target to the camera (vendor operation 0x9A01 SetUploadTarget)')
+    .addOption(toOption())
+    .requiredOption('--target <file>', 'upload target JSON (- for stdin), e.g. from camwire presign')
+    .action(async (o: { to: string; target: string }) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(o.target === '-' ? 0 : o.target, 'utf8');
+      } catch (e) {
+        throw new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      await withClient(o.to, (c) => c.sendTarget(text));
+      out().result({ sent: true, to: o.to }, `upload target handed to ${o.to}`);
+    });
+  return ptp;
+}

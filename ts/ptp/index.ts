@@ -1,0 +1,221 @@
+/**
+ * PTP in both roles. PtpCamera is the simulated camera: a PTP/IP responder
+ * over a storage directory that any initiator (gphoto2 included) can talk
+ * to, which hands received upload targets on as events. PtpClient is the app
+ * side: list a camera's files, fetch them (streamed to disk), hand over an
+ * upload target. The protocol runs in the native core.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CamwireError } from '../errors';
+import { fromNative, native } from '../native';
+import { parseUploadTarget, UploadTarget } from '../upload/target';
+
+export const PTPIP_PORT = 15740;
+export const STORAGE_ID = 0x00010001;
+const ROOT = 0xffffffff;
+const ASSOCIATION = 0x3001;
+
+export interface PtpCameraOptions {
+  /** The directory served as the camera's store (DCIM layout or anything). */
+  storage: string;
+  /** 127.0.0.1 unless told otherwise. */
+  host?: string;
+  /** 15740 by default; 0 picks a free port. */
+  port?: number;
+  /** 16 bytes in hex (random when absent) and the friendly name sent in the handshake. */
+  guid?: string;
+  name?: string;
+  manufacturer?: string;
+  model?: string;
+  serial?: string;
+  version?: string;
+  /** DeleteObject allowed (default false) and SendObject allowed (default true). */
+  allowDelete?: boolean;
+  allowUpload?: boolean;
+}
+
+interface NativeCamera {
+  start(): { port: number; guid: string };
+  stop(): void;
+  setLastUploadStatus(s: string): void;
+  property(code: number): string;
+}
+
+interface NativeCameraEvent { kind: string; a?: string; b?: string; n: number }
+
+/**
+ * Events: `session-opened` (sessionId), `session-closed` (sessionId),
+ * `upload-target` ({ target, via: 'vendor-op' | 'ticket' }), `rejected-target`
+ * (CamwireError: the JSON was not a valid upload target), `object-received`
+ * (path relative to the storage), `property-changed` ({ code, value }),
+ * `log` ({ kind, detail }: handshakes, busy refusals, ended sessions).
+ */
+export class PtpCamera extends EventEmitter {
+  private readonly camera: NativeCamera;
+  port = 0;
+  guid = '';
+
+  constructor(readonly options: PtpCameraOptions) {
+    super();
+    if (!fs.existsSync(options.storage) || !fs.statSync(options.storage).isDirectory()) {
+      throw new CamwireError('PTP_STORAGE', `the storage directory ${options.storage} does not exist`);
+    }
+    const Camera = (native() as unknown as { PtpCamera: new (o: object, cb: (e: NativeCameraEvent) => void) => NativeCamera }).PtpCamera;
+    try {
+      this.camera = new Camera({ ...options, storage: path.resolve(options.storage), port: options.port ?? PTPIP_PORT }, (e) => this.onEvent(e));
+    } catch (e) {
+      throw fromNative(e, new Error().stack);
+    }
+  }
+
+  /** Starts listening; resolves with the port. */
+  start(): { port: number; guid: string } {
+    try {
+      const r = this.camera.start();
+      this.port = r.port;
+      this.guid = r.guid;
+      return r;
+    } catch (e) {
+      throw fromNative(e, new Error().stack);
+    }
+  }
+
+  stop(): void {
+    this.camera.stop();
+  }
+
+  /** The vendor property 0xD2A1 LastUploadStatus an app can read. */
+  setLastUploadStatus(s: string): void {
+    this.camera.setLastUploadStatus(s);
+  }
+
+  property(code: number): string {
+    return this.camera.property(code);
+  }
+
+  private onEvent(e: NativeCameraEvent): void {
+    switch (e.kind) {
+      case 'session-opened':
+      case 'session-closed':
+        this.emit(e.kind, e.n);
+        break;
+      case 'upload-target': {
+        let target: UploadTarget;
+        try {
+          target = parseUploadTarget(e.a ?? '');
+        } catch (err) {
+          this.emit('rejected-target', err instanceof CamwireError ? err : new CamwireError('UPLOAD_BAD_TARGET', String(err)));
+          break;
+        }
+        this.emit('upload-target', { target, via: e.b });
+        break;
+      }
+      case 'object-received':
+        this.emit('object-received', e.a);
+        break;
+      case 'property-changed':
+        this.emit('property-changed', { code: e.n, value: e.a ?? '' });
+        break;
+      default:
+        this.emit('log', { kind: e.a, detail: e.b ?? '' });
+    }
+  }
+}
+
+export interface PtpObject {
+  handle: number;
+  /** Path in the camera, e.g. DCIM/100CAMWR/IMG_0001.JPG. */
+  path: string;
+  filename: string;
+  size: number;
+  format: number;
+  folder: boolean;
+  modified: string;
+}
+
+interface NativeClient {
+  connect(host: string, port: number, o: { name?: string; guid?: string; timeoutMs?: number }): Promise<{ name: string; guid: string }>;
+  deviceInfo(): Promise<{ manufacturer: string; model: string; version: string; serial: string; vendorExtensionId: number; operations: number[] }>;
+  storageIds(): Promise<number[]>;
+  objectHandles(storage: number, parent: number): Promise<number[]>;
+  objectInfo(handle: number): Promise<{ storageId: number; format: number; size: number; parent: number; filename: string; modificationDate: string }>;
+  getToFile(handle: number, size: number, file: string, partial: boolean): Promise<number>;
+  setUploadTarget(json: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `ptpip:HOST[:PORT]` (or HOST[:PORT]) to a host and port. */
+export function parsePtpAddress(to: string): { host: string; port: number } {
+  const m = /^(?:ptpip:)?(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(to);
+  if (!m) throw new CamwireError('PTP_BAD_ADDRESS', `"${to}" is not ptpip:IPv4[:PORT]`, { hint: 'e.g. ptpip:192.168.1.1 or ptpip:127.0.0.1:15740' });
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : PTPIP_PORT };
+}
+
+/** The app side of PTP/IP: one session per client. */
+export class PtpClient {
+  private readonly c: NativeClient;
+  private supportsPartial = false;
+
+  private constructor() {
+    this.c = new (native() as unknown as { PtpClient: new () => NativeClient }).PtpClient();
+  }
+
+  static async connect(to: string, o: { name?: string; guid?: string; timeoutMs?: number } = {}): Promise<PtpClient> {
+    const { host, port } = parsePtpAddress(to);
+    const client = new PtpClient();
+    await client.call(() => client.c.connect(host, port, { name: o.name ?? 'camwire', ...(o.guid ? { guid: o.guid } : {}), timeoutMs: o.timeoutMs ?? 5000 }));
+    const info = await client.deviceInfo();
+    client.supportsPartial = info.operations.includes(0x101b);
+    return client;
+  }
+
+  deviceInfo(): ReturnType<NativeClient['deviceInfo']> {
+    return this.call(() => this.c.deviceInfo());
+  }
+
+  /** Every object of every store, folders first, with camera paths. */
+  async list(): Promise<PtpObject[]> {
+    const out: PtpObject[] = [];
+    for (const storage of await this.call(() => this.c.storageIds())) {
+      const walk = async (parent: number, prefix: string, depth: number): Promise<void> => {
+        if (depth > 16) return;
+        for (const h of await this.call(() => this.c.objectHandles(storage, parent))) {
+          const oi = await this.call(() => this.c.objectInfo(h));
+          const folder = oi.format === ASSOCIATION;
+          const p = prefix ? `${prefix}/${oi.filename}` : oi.filename;
+          out.push({ handle: h, path: p, filename: oi.filename, size: oi.size, format: oi.format, folder, modified: oi.modificationDate });
+          if (folder) await walk(h, p, depth + 1);
+        }
+      };
+      await walk(ROOT, '', 0);
+    }
+    return out;
+  }
+
+  /** Fetches one object to a file, streamed (GetPartialObject in 8 MiB pieces when the camera has it). */
+  async get(obj: PtpObject, file: string): Promise<number> {
+    if (obj.folder) throw new CamwireError('PTP_IS_FOLDER', `${obj.path} is a folder`);
+    return this.call(() => this.c.getToFile(obj.handle, obj.size, file, this.supportsPartial && obj.size > 1 << 20));
+  }
+
+  /** Hands an upload target to the camera (vendor operation 0x9A01 SetUploadTarget). */
+  async sendTarget(target: UploadTarget | string): Promise<void> {
+    const json = typeof target === 'string' ? JSON.stringify(parseUploadTarget(target)) : JSON.stringify(target);
+    await this.call(() => this.c.setUploadTarget(json));
+  }
+
+  close(): Promise<void> {
+    return this.call(() => this.c.close());
+  }
+
+  private async call<T>(f: () => Promise<T>): Promise<T> {
+    const stack = new Error().stack;
+    try {
+      return await f();
+    } catch (e) {
+      throw fromNative(e, stack);
+    }
+  }
+}
