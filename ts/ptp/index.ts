@@ -106,7 +106,7 @@ export class PtpCamera extends EventEmitter {
         try {
           target = parseUploadTarget(e.a ?? '');
         } catch (err) {
-          this.emit('rejected-target', err instanceof CamwireError ? err : new CamwireError('UPLOAD_BAD_TARGET', String(err)));
+          this.emit('rejected-target', err instanceof CamwireError ? err : new CamwireError('UPLOAD_TARGET_INVALID', String(err)));
           break;
         }
         this.emit('upload-target', { target, via: e.b });
