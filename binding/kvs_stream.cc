@@ -36,7 +36,10 @@ struct StreamShared : std::enable_shared_from_this<StreamShared> {
     if (!scheduled) {
       scheduled = true;
       std::shared_ptr<StreamShared> self = shared_from_this();
-      tsfn.NonBlockingCall([self](Napi::Env env, Napi::Function fn) { self->Deliver(env, fn); });
+      tsfn.NonBlockingCall([self](Napi::Env env, Napi::Function fn) {
+        if (env == nullptr || fn.IsEmpty()) return;  // the environment is going away
+        self->Deliver(env, fn);
+      });
     }
   }
 

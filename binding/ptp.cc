@@ -116,6 +116,10 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
   void Post(CameraEvent e) {
     auto* heap = new CameraEvent(std::move(e));
     napi_status s = tsfn_.NonBlockingCall(heap, [](Napi::Env env, Napi::Function fn, CameraEvent* ev) {
+      if (env == nullptr || fn.IsEmpty()) {  // the environment is going away
+        delete ev;
+        return;
+      }
       Napi::Object o = Napi::Object::New(env);
       o.Set("kind", ev->kind);
       if (!ev->a.empty() || ev->kind == "property-changed") o.Set("a", ev->a);

@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import { awsChainCredentials, IotCredentialsProvider, KvsCredentialSource, KvsStream, LocalKvsEndpoint, packageAnnexB } from '../kvs';
-import { DeviceConnection } from '../mqtt';
-import { StreamEventPublisher } from '../orchestrator/stream-events';
+import type { DeviceConnection } from '../mqtt';
+import type { StreamEventPublisher } from '../orchestrator/stream-events';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
-import { positiveInt, readFile } from './pki';
+import { positiveInt, readFile } from './args';
 
 interface StreamOpts extends ConnOptsPartial {
   input: string; out?: string; stream?: string; region?: string; endpoint?: string; endpointCa?: string;
@@ -58,7 +58,8 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     streamName: o.stream, region: o.region, endpoint, credentials, fps: o.fps, fragmentDurationMs: o.fragmentMs, storeBytes: o.storeMb << 20,
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
   });
-  const events = conn && o.thing ? new StreamEventPublisher(conn, o.thing, o.stream) : undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const events: StreamEventPublisher | undefined = conn && o.thing ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream) : undefined;
   events?.attach(s, { region: o.region, endpoint });
   let persisted = 0;
   s.on('ack', (a: { type: string }) => { if (a.type === 'PERSISTED') persisted++; });

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { DeviceConnection, DeviceConnectionOptions } from '../mqtt';
+import type { DeviceConnection, DeviceConnectionOptions } from '../mqtt';
 import { Output, Progress } from './output';
-import { positiveInt, readFile } from './pki';
+import { positiveInt, readFile } from './args';
 
 type Out = () => Output;
 
@@ -44,7 +44,10 @@ export function connectionOptions(o: ConnOpts): DeviceConnectionOptions {
 }
 
 export async function openConnection(o: ConnOpts, out: Output): Promise<DeviceConnection> {
-  const conn = new DeviceConnection(connectionOptions(o));
+  // mqtt.js loads only when a command connects.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DeviceConnection: Connection } = require('../mqtt') as typeof import('../mqtt');
+  const conn = new Connection(connectionOptions(o));
   conn.on('error', (e, { fatal }) => { if (!fatal) out.info(`  ${e.code}: ${e.message}`); });
   conn.on('reconnecting', ({ attempt, delayMs }) => out.info(`  reconnecting in ${delayMs} ms (attempt ${attempt})`));
   await conn.connect({ timeoutMs: o.connectTimeout * 1000 });

@@ -2,21 +2,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import {
-  CertificateAuthority, iotPolicy, jitpRegistrationConfig, jitpTemplateBody, loadCaDir, parseKeyType, writePrivateKey, writePublicFile,
-} from '../pki';
+import type * as PkiLib from '../pki';
+import { positiveInt, readFile } from './args';
 import { Output } from './output';
+
+export { positiveInt, readFile } from './args';
+
+// The PKI library (and @peculiar/x509 under it) loads only when a pki command runs:
+// every other command starts faster.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib = (): typeof PkiLib => require('../pki') as typeof PkiLib;
 
 type Out = () => Output;
 
 const keyTypeOption = () => new Option('--key-type <type>', 'key type').choices(['rsa', 'ec']).default('rsa');
 const daysOption = (d: number) => new Option('--days <n>', 'validity in days').argParser(positiveInt).default(d);
 
-export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a positive whole number`);
-  return n;
-}
 
 function describe(file: string, what: string): { file: string; what: string } {
   return { file: path.resolve(file), what };
@@ -34,11 +35,11 @@ export function pkiCommand(out: Out): Command {
     .addOption(daysOption(3650))
     .option('--force', 'replace an existing CA in --out', false)
     .action(async (o: { out: string; keyType: string; cn: string; org?: string; days: number; force: boolean }) => {
-      const { ca, certPem, keyPem } = await CertificateAuthority.create({ keyType: parseKeyType(o.keyType), commonName: o.cn, ...(o.org ? { organization: o.org } : {}), days: o.days });
+      const { ca, certPem, keyPem } = await lib().CertificateAuthority.create({ keyType: lib().parseKeyType(o.keyType), commonName: o.cn, ...(o.org ? { organization: o.org } : {}), days: o.days });
       const certFile = path.join(o.out, 'ca.pem');
       const keyFile = path.join(o.out, 'ca.key');
-      writePrivateKey(keyFile, keyPem, { overwrite: o.force });
-      writePublicFile(certFile, certPem, { overwrite: o.force });
+      lib().writePrivateKey(keyFile, keyPem, { overwrite: o.force });
+      lib().writePublicFile(certFile, certPem, { overwrite: o.force });
       const c = ca.certificate;
       out().result({ subject: c.subject, serialNumber: c.serialNumber, keyType: ca.keyType, notBefore: c.notBefore, notAfter: c.notAfter, files: [describe(certFile, 'CA certificate'), describe(keyFile, 'CA private key (0600)')] },
         `CA "${c.subject}" (${ca.keyType}, valid until ${c.notAfter.toISOString()})\n  ${certFile}\n  ${keyFile} (mode 0600: keep it offline)`);
@@ -53,12 +54,12 @@ export function pkiCommand(out: Out): Command {
     .addOption(daysOption(365))
     .option('--force', 'replace existing files', false)
     .action(async (o: { ca: string; thing: string; out: string; keyType: string; days: number; force: boolean }) => {
-      const ca = await loadCaDir(o.ca);
-      const d = await ca.issueDevice(o.thing, { keyType: parseKeyType(o.keyType), days: o.days });
+      const ca = await lib().loadCaDir(o.ca);
+      const d = await ca.issueDevice(o.thing, { keyType: lib().parseKeyType(o.keyType), days: o.days });
       const f = (ext: string) => path.join(o.out, `${o.thing}${ext}`);
-      writePrivateKey(f('.key'), d.keyPem, { overwrite: o.force });
-      writePublicFile(f('.pem'), d.certPem, { overwrite: o.force });
-      writePublicFile(f('.chain.pem'), d.chainPem, { overwrite: o.force });
+      lib().writePrivateKey(f('.key'), d.keyPem, { overwrite: o.force });
+      lib().writePublicFile(f('.pem'), d.certPem, { overwrite: o.force });
+      lib().writePublicFile(f('.chain.pem'), d.chainPem, { overwrite: o.force });
       out().result({ thing: o.thing, subject: d.subject, serialNumber: d.serialNumber, keyType: d.keyType, notBefore: d.notBefore, notAfter: d.notAfter,
         files: [describe(f('.pem'), 'device certificate'), describe(f('.key'), 'device private key (0600)'), describe(f('.chain.pem'), 'device + CA chain')] },
       `device certificate for ${o.thing} (${d.keyType}, serial ${d.serialNumber}, valid until ${d.notAfter.toISOString()})\n  ${f('.pem')}\n  ${f('.key')} (mode 0600)\n  ${f('.chain.pem')}`);
@@ -72,12 +73,12 @@ export function pkiCommand(out: Out): Command {
     .addOption(daysOption(365))
     .option('--force', 'replace existing files', false)
     .action(async (o: { ca: string; csr: string; out: string; days: number; force: boolean }) => {
-      const ca = await loadCaDir(o.ca);
+      const ca = await lib().loadCaDir(o.ca);
       const csrPem = o.csr === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.csr, 'CSR');
       const d = await ca.signCsr(csrPem, { days: o.days });
       const f = (ext: string) => path.join(o.out, `${d.thing}${ext}`);
-      writePublicFile(f('.pem'), d.certPem, { overwrite: o.force });
-      writePublicFile(f('.chain.pem'), d.chainPem, { overwrite: o.force });
+      lib().writePublicFile(f('.pem'), d.certPem, { overwrite: o.force });
+      lib().writePublicFile(f('.chain.pem'), d.chainPem, { overwrite: o.force });
       out().result({ thing: d.thing, subject: d.subject, serialNumber: d.serialNumber, keyType: d.keyType, notBefore: d.notBefore, notAfter: d.notAfter,
         files: [describe(f('.pem'), 'device certificate'), describe(f('.chain.pem'), 'device + CA chain')] },
       `signed ${d.thing}'s CSR (${d.keyType}, serial ${d.serialNumber})\n  ${f('.pem')}\n  ${f('.chain.pem')}`);
@@ -90,12 +91,12 @@ export function pkiCommand(out: Out): Command {
     .requiredOption('--out <dir>', 'output directory (verification.pem, verification.key)')
     .option('--force', 'replace existing files', false)
     .action(async (o: { ca: string; registrationCode: string; out: string; force: boolean }) => {
-      const ca = await loadCaDir(o.ca);
+      const ca = await lib().loadCaDir(o.ca);
       const v = await ca.verificationCertificate(o.registrationCode);
       const certFile = path.join(o.out, 'verification.pem');
       const keyFile = path.join(o.out, 'verification.key');
-      writePrivateKey(keyFile, v.keyPem, { overwrite: o.force });
-      writePublicFile(certFile, v.certPem, { overwrite: o.force });
+      lib().writePrivateKey(keyFile, v.keyPem, { overwrite: o.force });
+      lib().writePublicFile(certFile, v.certPem, { overwrite: o.force });
       out().result({ subject: v.subject, files: [describe(certFile, 'verification certificate'), describe(keyFile, 'its key (0600)')],
         next: `aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-cert file://${certFile} --set-as-active --allow-auto-registration` },
       `verification certificate ${v.subject}\n  ${certFile}\nnext:\n  aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-cert file://${certFile} \\\n    --set-as-active --allow-auto-registration --registration-config file://jitp.json`);
@@ -109,7 +110,7 @@ export function pkiCommand(out: Out): Command {
   policyOptions(pki.command('policy')
     .description('the AWS IoT policy: client id = thing name, topics only under cameras/{thing}/'))
     .action((o: { region?: string; accountId?: string; out?: string }) => {
-      emitJson(iotPolicy(clean(o)), o.out, out());
+      emitJson(lib().iotPolicy(clean(o)), o.out, out());
     });
 
   policyOptions(pki.command('jitp-template')
@@ -120,7 +121,7 @@ export function pkiCommand(out: Out): Command {
     .option('--body-only', 'print only the template body (for create-provisioning-template)', false))
     .action((o: { region?: string; accountId?: string; out?: string; roleArn?: string; policyName?: string; thingType?: string; bodyOnly: boolean }) => {
       const opts = { ...clean(o), ...(o.roleArn ? { roleArn: o.roleArn } : {}), ...(o.policyName ? { policyName: o.policyName } : {}), ...(o.thingType ? { thingTypeName: o.thingType } : {}) };
-      emitJson(o.bodyOnly ? jitpTemplateBody(opts) : jitpRegistrationConfig(opts), o.out, out());
+      emitJson(o.bodyOnly ? lib().jitpTemplateBody(opts) : lib().jitpRegistrationConfig(opts), o.out, out());
     });
 
   pki.command('crl')
@@ -130,9 +131,9 @@ export function pkiCommand(out: Out): Command {
     .requiredOption('--out <file>', 'CRL file (PEM)')
     .addOption(daysOption(30))
     .action(async (o: { ca: string; serial: string[]; out: string; days: number }) => {
-      const ca = await loadCaDir(o.ca);
+      const ca = await lib().loadCaDir(o.ca);
       for (const s of o.serial) if (!/^[0-9a-fA-F]{1,40}$/.test(s)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${s}" is not a hexadecimal serial number`);
-      writePublicFile(o.out, await ca.createCrl(o.serial.map((s) => s.toLowerCase()), { days: o.days }), { overwrite: true });
+      lib().writePublicFile(o.out, await ca.createCrl(o.serial.map((s) => s.toLowerCase()), { days: o.days }), { overwrite: true });
       out().result({ file: path.resolve(o.out), revoked: o.serial }, `CRL with ${o.serial.length} revoked certificate(s): ${o.out}`);
     });
 
@@ -147,7 +148,7 @@ function clean(o: { region?: string; accountId?: string }): { region?: string; a
 function emitJson(doc: unknown, file: string | undefined, o: Output): void {
   const text = JSON.stringify(doc, null, 2) + '\n';
   if (file) {
-    writePublicFile(file, text, { overwrite: true });
+    lib().writePublicFile(file, text, { overwrite: true });
     o.info(`wrote ${file}`);
     if (o.json) process.stdout.write(JSON.stringify({ file: path.resolve(file) }) + '\n');
   } else {
@@ -155,10 +156,3 @@ function emitJson(doc: unknown, file: string | undefined, o: Output): void {
   }
 }
 
-export function readFile(file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CamwireError('CLI_FILE_NOT_FOUND', `cannot read the ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
-}

@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { runUploadJob } from '../orchestrator/upload-job';
 import { parseUploadTarget, Uploader, UploadResult } from '../upload';
 import { deviceKey } from '../upload/layout';
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
-import { positiveInt, readFile } from './pki';
+import { positiveInt, readFile } from './args';
 
 type Out = () => Output;
 
@@ -41,6 +40,8 @@ export function uploadCommand(out: Out): Command {
     const conn = o.url ? await openConnection(o as ConnOpts, output) : undefined;
     let result: UploadResult;
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runUploadJob } = require('../orchestrator/upload-job') as typeof import('../orchestrator/upload-job');
       ({ result } = await runUploadJob({ file, target, uploader, ...(conn ? { connection: conn } : {}), ...(o.thing ? { thing: o.thing } : {}), source: o.source }));
     } finally {
       if (tty) process.stderr.write('\n');
