@@ -34,6 +34,11 @@ class FileSource : public DataSource {
   }
   ~FileSource() override { ::close(fd_); }
   uint64_t Size() const override { return size_; }
+  int FileDescriptor(uint64_t* offset) const override {
+    *offset = off_ + done_;
+    return fd_;
+  }
+  void Advance(size_t n) override { done_ += n; }
   Result<size_t> Read(uint8_t* buf, size_t max) override {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(max, size_ - done_));
     if (want == 0) return size_t{0};

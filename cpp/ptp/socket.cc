@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -132,6 +133,23 @@ Status Socket::WriteAll2(const void* a, size_t an, const void* b, size_t bn, int
       v->iov_base = static_cast<uint8_t*>(v->iov_base) + done;
       v->iov_len -= done;
     }
+  }
+  return Status::Ok();
+}
+
+Status Socket::SendFile(int file_fd, uint64_t offset, size_t n, int timeout_ms) {
+  off_t off = static_cast<off_t>(offset);
+  while (n > 0) {
+    const ssize_t r = ::sendfile(fd_, file_fd, &off, n);
+    if (r > 0) {
+      n -= static_cast<size_t>(r);
+      continue;
+    }
+    if (r == 0) return Status::Error("PTP_IO", "the file ended early");
+    if (errno == EINTR) continue;
+    if (errno == EPIPE || errno == ECONNRESET) return Status::Error("PTP_CLOSED", "the peer closed the connection");
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return Errno("sendfile");
+    if (!WaitFor(fd_, POLLOUT, timeout_ms)) return Status::Error("PTP_TIMEOUT", "the peer took no data for " + std::to_string(timeout_ms) + " ms");
   }
   return Status::Ok();
 }

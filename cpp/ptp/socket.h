@@ -28,6 +28,8 @@ class Socket {
   Status WriteAll(const void* buf, size_t n, int timeout_ms);
   // Two buffers in one send (a packet header and its payload).
   Status WriteAll2(const void* a, size_t an, const void* b, size_t bn, int timeout_ms);
+  // n bytes of a file from offset, kernel to socket (sendfile).
+  Status SendFile(int file_fd, uint64_t offset, size_t n, int timeout_ms);
   // True when bytes (or EOF) are ready within timeout_ms.
   bool Readable(int timeout_ms) const;
   // Wakes a thread blocked on this socket (shutdown, not close).

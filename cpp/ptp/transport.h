@@ -39,6 +39,14 @@ class DataSource {
   virtual ~DataSource() = default;
   virtual uint64_t Size() const = 0;
   virtual Result<size_t> Read(uint8_t* buf, size_t max) = 0;
+  // A source backed by a file can be sent with sendfile(2), without a copy
+  // through user space: the descriptor and the offset of the next byte, or -1.
+  virtual int FileDescriptor(uint64_t* offset) const {
+    (void)offset;
+    return -1;
+  }
+  // Marks n bytes as sent by other means (after a sendfile).
+  virtual void Advance(size_t n) { (void)n; }
 };
 
 // Where received data-phase bytes go.
