@@ -103,6 +103,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
     hooks.session_closed = [post](uint32_t sid) { post({"session-closed", "", "", sid}); };
     hooks.upload_target = [post](const std::string& json, const std::string& via) { post({"upload-target", json, via, 0}); };
     hooks.object_received = [post](const std::string& path) { post({"object-received", path, "", 0}); };
+    hooks.object_added = [post](uint32_t handle, const std::string& path) { post({"object-added", path, "", handle}); };
     hooks.property_changed = [post](uint16_t code, const std::string& v) { post({"property-changed", v, "", code}); };
     responder_.reset(new Responder(*storage_, id, hooks));
   }
@@ -231,7 +232,8 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
                        {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs),
                         InstanceMethod("storageIds", &ClientWrap::StorageIds), InstanceMethod("objectHandles", &ClientWrap::ObjectHandles),
                         InstanceMethod("objectInfo", &ClientWrap::ObjectInfoM), InstanceMethod("getToFile", &ClientWrap::GetToFile),
-                        InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget), InstanceMethod("close", &ClientWrap::Close)});
+                        InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget), InstanceMethod("waitEvent", &ClientWrap::WaitEvent),
+                        InstanceMethod("close", &ClientWrap::Close)});
   }
   explicit ClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClientWrap>(info), st_(std::make_shared<ClientState>()) {}
 
@@ -337,6 +339,28 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     auto st = st_;
     const std::string json = info[0].As<Napi::String>().Utf8Value();
     return Run(info.Env(), [st, json] { return With(st, [&](Initiator& i) { return i.SetUploadTarget(json); }); });
+  }
+
+  // waitEvent(timeoutMs) -> { code, params } | null
+  Napi::Value WaitEvent(const Napi::CallbackInfo& info) {
+    auto st = st_;
+    const int timeout = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
+    auto ev = std::make_shared<Event>();
+    auto got = std::make_shared<bool>(false);
+    return Run(info.Env(), [st, ev, got, timeout] {
+      return With(st, [&](Initiator& i) {
+        auto r = i.WaitEvent(ev.get(), timeout);
+        if (!r.ok()) return r.status();
+        *got = r.value();
+        return camwire::Status::Ok();
+      });
+    }, [ev, got](Napi::Env e) -> Napi::Value {
+      if (!*got) return e.Null();
+      Napi::Object o = Napi::Object::New(e);
+      o.Set("code", Napi::Number::New(e, ev->code));
+      o.Set("params", U32ArrayJs(e, ev->params));
+      return o;
+    });
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -133,6 +133,23 @@ test.serial('gphoto2 --wait-event sees ObjectAdded when a file appears in the st
   await new Promise((r) => setTimeout(r, 700));
 });
 
+test.serial('camwire initiator sees ObjectAdded, and the camera reports the new file', async (t) => {
+  const added: Array<{ handle: number; path: string }> = [];
+  cam.on('object-added', (a: { handle: number; path: string }) => added.push(a));
+  const c = await PtpClient.connect(`ptpip:127.0.0.1:${port}`);
+  try {
+    fs.writeFileSync(path.join(storage, 'DCIM', '100CAMWR', 'NEW_0003.JPG'), fs.readFileSync(JPG));
+    const ev = await c.waitEvent(5000);
+    t.is(ev?.code, 0x4002);
+    const a = await until(() => added.find((x) => x.path === 'DCIM/100CAMWR/NEW_0003.JPG'));
+    t.deepEqual(ev?.params, [a.handle]);
+  } finally {
+    await c.close();
+    fs.unlinkSync(path.join(storage, 'DCIM', '100CAMWR', 'NEW_0003.JPG'));
+    await new Promise((r) => setTimeout(r, 700));
+  }
+});
+
 test.serial('camwire initiator: ls, get (md5 equal, streamed), send-target', async (t) => {
   const c = await PtpClient.connect(`ptpip:127.0.0.1:${port}`);
   try {

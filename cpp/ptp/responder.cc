@@ -204,6 +204,10 @@ std::string Responder::PropertyText(uint16_t code) const {
 }
 
 void Responder::ObjectAdded(uint32_t handle) {
+  if (hooks_.object_added) {
+    StoredObject o;
+    if (storage_.Get(handle, &o)) hooks_.object_added(handle, o.rel_path);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (!active_ || !session_open_) return;
   Event e;

@@ -31,6 +31,8 @@ struct ResponderHooks {
   std::function<void(const std::string& json, const std::string& via)> upload_target;
   // A file an initiator sent was stored (path relative to the storage root).
   std::function<void(const std::string& rel_path)> object_received;
+  // A file appeared in the storage (found by a rescan), with its handle.
+  std::function<void(uint32_t handle, const std::string& rel_path)> object_added;
   // A writable property changed (code, new value as text).
   std::function<void(uint16_t code, const std::string& value)> property_changed;
 };

@@ -49,7 +49,8 @@ interface NativeCameraEvent { kind: string; a?: string; b?: string; n: number }
  * Events: `session-opened` (sessionId), `session-closed` (sessionId),
  * `upload-target` ({ target, via: 'vendor-op' | 'ticket' }), `rejected-target`
  * (CamwireError: the JSON was not a valid upload target), `object-received`
- * (path relative to the storage), `property-changed` ({ code, value }),
+ * (path relative to the storage: an initiator sent it), `object-added`
+ * ({ handle, path }: a file appeared in the storage directory), `property-changed` ({ code, value }),
  * `log` ({ kind, detail }: handshakes, busy refusals, ended sessions).
  */
 export class PtpCamera extends EventEmitter {
@@ -115,6 +116,9 @@ export class PtpCamera extends EventEmitter {
       case 'object-received':
         this.emit('object-received', e.a);
         break;
+      case 'object-added':
+        this.emit('object-added', { handle: e.n, path: e.a });
+        break;
       case 'property-changed':
         this.emit('property-changed', { code: e.n, value: e.a ?? '' });
         break;
@@ -143,6 +147,7 @@ interface NativeClient {
   objectInfo(handle: number): Promise<{ storageId: number; format: number; size: number; parent: number; filename: string; modificationDate: string }>;
   getToFile(handle: number, size: number, file: string, partial: boolean): Promise<number>;
   setUploadTarget(json: string): Promise<void>;
+  waitEvent(timeoutMs: number): Promise<{ code: number; params: number[] } | null>;
   close(): Promise<void>;
 }
 
@@ -204,6 +209,11 @@ export class PtpClient {
   async sendTarget(target: UploadTarget | string): Promise<void> {
     const json = typeof target === 'string' ? JSON.stringify(parseUploadTarget(target)) : JSON.stringify(target);
     await this.call(() => this.c.setUploadTarget(json));
+  }
+
+  /** The next event from the camera (e.g. 0x4002 ObjectAdded with its handle), or null after timeoutMs. */
+  waitEvent(timeoutMs: number): Promise<{ code: number; params: number[] } | null> {
+    return this.call(() => this.c.waitEvent(timeoutMs));
   }
 
   close(): Promise<void> {
