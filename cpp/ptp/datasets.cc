@@ -107,11 +107,14 @@ class Fields {
  public:
   Fields(const char* dataset, const uint8_t* data, size_t size) : dataset_(dataset), r_(data, size), size_(size) {}
 
-  bool U8(const char* field, uint8_t* v) { return r_.U8(v) || Truncated(field); }
-  bool U16(const char* field, uint16_t* v) { return r_.U16(v) || Truncated(field); }
-  bool U32(const char* field, uint32_t* v) { return r_.U32(v) || Truncated(field); }
-  bool U64(const char* field, uint64_t* v) { return r_.U64(v) || Truncated(field); }
-  bool Str(const char* field, std::string* v) { return ReadStr(r_, v) || Truncated(field); }
+  bool U8(const char* field, uint8_t* v) { return r_.U8(v) || Truncated(field, r_.offset()); }
+  bool U16(const char* field, uint16_t* v) { return r_.U16(v) || Truncated(field, r_.offset()); }
+  bool U32(const char* field, uint32_t* v) { return r_.U32(v) || Truncated(field, r_.offset()); }
+  bool U64(const char* field, uint64_t* v) { return r_.U64(v) || Truncated(field, r_.offset()); }
+  bool Str(const char* field, std::string* v) {
+    const size_t at = r_.offset();  // a failed Str may have taken the count byte
+    return ReadStr(r_, v) || Truncated(field, at);
+  }
   // A trailing field that may be missing altogether (but not cut in half).
   bool OptionalStr(const char* field, std::string* v) { return AtEnd() || Str(field, v); }
 
@@ -120,8 +123,10 @@ class Fields {
     Reader peek = r_;
     if (r_.U16Array(v, kMaxCount)) return true;
     uint32_t n = 0;
-    if (!peek.U32(&n)) return Truncated(field);
-    if (n > kMaxCount) return Fail(field, "count " + std::to_string(n) + " is over the limit of " + std::to_string(kMaxCount));
+    if (!peek.U32(&n)) return Truncated(field, r_.offset());
+    if (n > kMaxCount) {
+      return Fail(field, "count " + std::to_string(n) + " is over the limit of " + std::to_string(kMaxCount));
+    }
     return Fail(field, "count " + std::to_string(n) + " needs " + std::to_string(uint64_t{n} * 2) + " bytes but only " +
                            std::to_string(peek.left()) + " are left");
   }
@@ -130,7 +135,7 @@ class Fields {
     const size_t at = r_.offset();
     switch (ReadValue(r_, datatype, v)) {
       case ValueRead::kOk: return true;
-      case ValueRead::kTruncated: return Fail(field, "truncated at offset " + std::to_string(at) + " of " + std::to_string(size_));
+      case ValueRead::kTruncated: return Truncated(field, at);
       case ValueRead::kUnsupported: break;
     }
     if (status_.ok()) status_ = Unsupported(std::string(dataset_) + "." + field, datatype);
@@ -147,8 +152,8 @@ class Fields {
   }
 
  private:
-  bool Truncated(const char* field) {
-    return Fail(field, "truncated at offset " + std::to_string(r_.offset()) + " of " + std::to_string(size_));
+  bool Truncated(const std::string& field, size_t at) {
+    return Fail(field, "truncated at offset " + std::to_string(at) + " of " + std::to_string(size_));
   }
 
   const char* dataset_;
@@ -165,8 +170,9 @@ Status CheckValue(const DevicePropDesc& d, const PropValue& v, const std::string
   return Status::Ok();
 }
 
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian, 0 <= y <= 9999). Years
-// are shifted by 400 (one full leap cycle) so the divisions never see a negative.
+// Proleptic Gregorian calendar arithmetic for 0000..9999, done here rather than
+// with gmtime_r/timegm so the result does not depend on the platform's time_t
+// range or time zone handling.
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 unsigned DaysInMonth(int64_t y, unsigned m) {
@@ -174,11 +180,14 @@ unsigned DaysInMonth(int64_t y, unsigned m) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
-int64_t DaysBeforeYear(int64_t y) {  // from 0001-01-01 of the shifted calendar
+// Days before January 1st of year y, counted from an origin 400 years (one full
+// leap cycle) earlier, so that the divisions never see a negative year.
+int64_t DaysBeforeYear(int64_t y) {
   const int64_t p = y + 400 - 1;
   return 365 * p + p / 4 - p / 100 + p / 400;
 }
 
+// Days from 1970-01-01 to y-m-d (negative before 1970).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   int64_t days = DaysBeforeYear(y) - DaysBeforeYear(1970);
   for (unsigned i = 1; i < m; ++i) days += DaysInMonth(y, i);
@@ -222,7 +231,8 @@ bool IsSupportedDatatype(uint16_t datatype) {
 
 bool operator==(const DeviceInfo& a, const DeviceInfo& b) {
   return a.standard_version == b.standard_version && a.vendor_extension_id == b.vendor_extension_id &&
-         a.vendor_extension_version == b.vendor_extension_version && a.vendor_extension_desc == b.vendor_extension_desc &&
+         a.vendor_extension_version == b.vendor_extension_version &&
+         a.vendor_extension_desc == b.vendor_extension_desc &&
          a.functional_mode == b.functional_mode && a.operations == b.operations && a.events == b.events &&
          a.properties == b.properties && a.capture_formats == b.capture_formats &&
          a.playback_formats == b.playback_formats && a.manufacturer == b.manufacturer && a.model == b.model &&
@@ -346,7 +356,8 @@ Result<std::vector<uint8_t>> Pack(const DevicePropDesc& d) {
   }
   if (s.ok() && d.form_flag == form::kEnum) {
     if (d.enum_values.size() > 0xFFFF) {
-      return Status::Error("PTP_BAD_VALUE", "DevicePropDesc " + Hex16(d.code) + ": " + std::to_string(d.enum_values.size()) +
+      return Status::Error("PTP_BAD_VALUE", "DevicePropDesc " + Hex16(d.code) + ": " +
+                                                std::to_string(d.enum_values.size()) +
                                                 " enum values; NumberOfValues is a u16");
     }
     for (size_t i = 0; i < d.enum_values.size() && s.ok(); ++i) {
@@ -536,7 +547,8 @@ Result<std::time_t> ParsePtpDate(const std::string& s) {
     return bad("no such day");
   }
   if (h > 23 || mi > 59 || se > 59) return bad("no such time of day");
-  const int64_t t = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se;
+  const int64_t t =
+      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se;
   if (static_cast<int64_t>(static_cast<std::time_t>(t)) != t) return bad("out of range for time_t");
   return static_cast<std::time_t>(t);
 }
