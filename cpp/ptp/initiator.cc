@@ -44,15 +44,9 @@ class FileWriter : public DataSink {
  public:
   explicit FileWriter(int fd) : fd_(fd) {}
   Status Write(const uint8_t* data, size_t size) override {
-    while (size > 0) {
-      const ssize_t r = ::write(fd_, data, size);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Status::Error("PTP_IO", std::string("write: ") + std::strerror(errno));
-      data += r;
-      size -= static_cast<size_t>(r);
-      written_ += static_cast<uint64_t>(r);
-    }
-    return Status::Ok();
+    Status s = WriteFully(fd_, data, size);
+    if (s.ok()) written_ += size;
+    return s;
   }
   uint64_t written() const { return written_; }
 

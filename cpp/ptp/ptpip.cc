@@ -1,7 +1,9 @@
 #include "ptp/ptpip.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <unistd.h>
 
 #include "ptp/wire.h"
 
@@ -13,6 +15,17 @@ Result<size_t> BufferSource::Read(uint8_t* buf, size_t max) {
   std::memcpy(buf, b_.data() + off_, n);
   off_ += n;
   return n;
+}
+
+Status WriteFully(int fd, const uint8_t* data, size_t size) {
+  while (size > 0) {
+    const ssize_t r = ::write(fd, data, size);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::Error("PTP_IO", std::string("write: ") + std::strerror(errno));
+    data += r;
+    size -= static_cast<size_t>(r);
+  }
+  return Status::Ok();
 }
 
 Status BufferSink::Begin(uint64_t total) {

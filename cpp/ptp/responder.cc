@@ -73,16 +73,7 @@ class FileSink : public DataSink {
     if (fd_ < 0) return Status::Error("PTP_IO", "cannot create " + part_ + ": " + std::strerror(errno));
     return Status::Ok();
   }
-  Status Write(const uint8_t* data, size_t size) override {
-    while (size > 0) {
-      const ssize_t r = ::write(fd_, data, size);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Status::Error("PTP_IO", std::string("write: ") + std::strerror(errno));
-      data += r;
-      size -= static_cast<size_t>(r);
-    }
-    return Status::Ok();
-  }
+  Status Write(const uint8_t* data, size_t size) override { return WriteFully(fd_, data, size); }
   Status Finish() {
     if (fd_ < 0) {
       Status s = Begin(0);

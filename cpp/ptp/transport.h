@@ -69,6 +69,9 @@ class BufferSource : public DataSource {
   size_t off_ = 0;
 };
 
+// Writes all of data to a file descriptor (retrying short writes and EINTR).
+Status WriteFully(int fd, const uint8_t* data, size_t size);
+
 // Collects a data phase in memory, up to a limit (datasets, tickets; never objects).
 class BufferSink : public DataSink {
  public:
