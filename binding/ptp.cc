@@ -13,6 +13,7 @@
 #include "ptp/initiator.h"
 #include "ptp/ptpip.h"
 #include "ptp/ptpip_server.h"
+#include "ptp/usb_virtual.h"
 
 namespace camwire_binding {
 
@@ -91,6 +92,10 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
     id.model = Str(o, "model", id.model);
     id.serial_number = Str(o, "serial", id.serial_number);
     id.device_version = Str(o, "version", "");
+    usb_mode_ = Bool(o, "usb", false);
+    usb_opts_.manufacturer = id.manufacturer;
+    usb_opts_.product = id.model;
+    usb_opts_.serial = id.serial_number;
     server_opts_.host = Str(o, "host", "127.0.0.1");
     server_opts_.port = static_cast<uint16_t>(U32(o, "port", 15740));
     server_opts_.name = Str(o, "name", "camwire");
@@ -110,6 +115,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
 
   ~CameraWrap() override {
     if (server_) server_->Stop();
+    if (usb_) usb_->Stop();
     tsfn_.Release();
   }
 
@@ -134,7 +140,25 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (server_) throw Napi::Error::New(env, "already started");
+    if (server_ || usb_) throw Napi::Error::New(env, "already started");
+    if (usb_mode_) {
+      camwire::Status st = storage_->Scan();
+      if (!st.ok()) throw StatusError(env, st);
+      usb_.reset(new VirtualUsbCamera(*responder_, usb_opts_));
+      st = usb_->Start();
+      if (!st.ok()) {
+        usb_.reset();
+        throw StatusError(env, st);
+      }
+      tsfn_.Ref(env);
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("port", Napi::Number::New(env, 0));
+      out.Set("usb", usb_->Port());
+      Napi::Object e = Napi::Object::New(env);
+      for (const auto& kv : usb_->ClientEnvironment()) e.Set(kv.first, kv.second);
+      out.Set("env", e);
+      return out;
+    }
     server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [this](const std::string& k, const std::string& d) {
       Post({"log", k, d, 0});
     }));
@@ -151,6 +175,11 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (usb_) {
+      usb_->Stop();
+      usb_.reset();
+      tsfn_.Unref(info.Env());
+    }
     if (server_) {
       server_->Stop();
       server_.reset();
@@ -173,6 +202,9 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
   std::unique_ptr<Responder> responder_;
   std::unique_ptr<PtpIpServer> server_;
   PtpIpServerOptions server_opts_;
+  bool usb_mode_ = false;
+  VirtualUsbOptions usb_opts_;
+  std::unique_ptr<VirtualUsbCamera> usb_;
   Napi::ThreadSafeFunction tsfn_;
 };
 

@@ -8,7 +8,7 @@ namespace ptp {
 using namespace ptpip;
 
 PtpIpServer::PtpIpServer(Responder& responder, DirectoryStorage& storage, PtpIpServerOptions o, Log log)
-    : responder_(responder), storage_(storage), o_(std::move(o)), log_(std::move(log)) {}
+    : responder_(responder), storage_(storage), o_(std::move(o)), log_(std::move(log)), watcher_(storage, responder, o_.scan_interval_ms) {}
 
 PtpIpServer::~PtpIpServer() { Stop(); }
 
@@ -21,7 +21,7 @@ Status PtpIpServer::Start() {
   port_ = listener_.port();
   running_ = true;
   accept_thread_ = std::thread([this] { AcceptLoop(); });
-  scan_thread_ = std::thread([this] { ScanLoop(); });
+  watcher_.Start();
   return Status::Ok();
 }
 
@@ -33,7 +33,7 @@ void PtpIpServer::Stop() {
     if (active_) active_->Shutdown();
   }
   if (accept_thread_.joinable()) accept_thread_.join();
-  if (scan_thread_.joinable()) scan_thread_.join();
+  watcher_.Stop();
   if (session_thread_.joinable()) session_thread_.join();
   listener_.Close();
 }
@@ -115,21 +115,6 @@ void PtpIpServer::HandleFirstPacket(Socket s) {
   }
   if (log_) log_("rejected", "first packet of type " + std::to_string(p.value().type));
   fail(kUnspecified);
-}
-
-void PtpIpServer::ScanLoop() {
-  int waited = 0;
-  while (running_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    waited += 50;
-    if (waited < o_.scan_interval_ms) continue;
-    waited = 0;
-    std::vector<uint32_t> added;
-    std::vector<uint32_t> removed;
-    if (!storage_.Scan(&added, &removed).ok()) continue;
-    for (uint32_t h : added) responder_.ObjectAdded(h);
-    for (uint32_t h : removed) responder_.ObjectRemoved(h);
-  }
 }
 
 }  // namespace ptp

@@ -41,7 +41,6 @@ class PtpIpServer {
 
  private:
   void AcceptLoop();
-  void ScanLoop();
   void HandleFirstPacket(Socket s);
 
   Responder& responder_;
@@ -52,7 +51,7 @@ class PtpIpServer {
   uint16_t port_ = 0;
   std::atomic<bool> running_{false};
   std::thread accept_thread_;
-  std::thread scan_thread_;
+  StorageWatcher watcher_;
   std::thread session_thread_;
   std::mutex mu_;
   bool busy_ = false;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -543,6 +544,29 @@ Response Responder::SendObject(ResponderTransport& t, const Command& c, Status* 
   storage_.Commit(target);
   if (hooks_.object_received) hooks_.object_received(target.rel_path);
   return Reply(c, rc::kOk);
+}
+
+void StorageWatcher::Start() {
+  if (running_.exchange(true)) return;
+  thread_ = std::thread([this] {
+    int waited = 0;
+    while (running_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      waited += 50;
+      if (waited < interval_ms_) continue;
+      waited = 0;
+      std::vector<uint32_t> added;
+      std::vector<uint32_t> removed;
+      if (!storage_.Scan(&added, &removed).ok()) continue;
+      for (uint32_t h : added) responder_.ObjectAdded(h);
+      for (uint32_t h : removed) responder_.ObjectRemoved(h);
+    }
+  });
+}
+
+void StorageWatcher::Stop() {
+  if (!running_.exchange(false)) return;
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace ptp

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "ptp/datasets.h"
 #include "ptp/storage.h"
@@ -52,6 +53,7 @@ class Responder {
   // The vendor property 0xD2A1 LastUploadStatus.
   void SetLastUploadStatus(const std::string& s);
   std::string PropertyText(uint16_t code) const;
+  DirectoryStorage& storage() { return storage_; }
 
   static constexpr size_t kMaxTicketBytes = 64 * 1024;
 
@@ -79,6 +81,25 @@ class Responder {
   StoredObject pending_object_;
   uint32_t pending_handle_ = 0;
   uint32_t next_ticket_handle_ = 0x7F000000;
+};
+
+// Rescans the storage directory on a thread and turns files that appear or
+// vanish into ObjectAdded / ObjectRemoved for the session being served
+// (both transports use it).
+class StorageWatcher {
+ public:
+  StorageWatcher(DirectoryStorage& storage, Responder& responder, int interval_ms = 500)
+      : storage_(storage), responder_(responder), interval_ms_(interval_ms) {}
+  ~StorageWatcher() { Stop(); }
+  void Start();
+  void Stop();
+
+ private:
+  DirectoryStorage& storage_;
+  Responder& responder_;
+  int interval_ms_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
 };
 
 }  // namespace ptp

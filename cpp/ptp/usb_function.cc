@@ -97,6 +97,10 @@ Result<Command> Function::ReadCommand() {
       c.params.push_back(v);
     }
     c.data_out = DataOut(c.code);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_code_ = c.code;
+    }
     return c;
   }
 }
@@ -154,6 +158,10 @@ Status Function::SendData(uint32_t tid, DataSource& source) {
   ContainerHeader ch;
   ch.length = total + kHeader > 0xFFFFFFFEull ? 0xFFFFFFFFu : static_cast<uint32_t>(total + kHeader);
   ch.type = kData;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ch.code = current_code_;
+  }
   ch.transaction_id = tid;
   std::vector<uint8_t> head = PackHeader(ch);
   Status s = Queue(head.data(), head.size(), total == 0);
@@ -245,6 +253,20 @@ bool Function::InterruptIn(std::vector<uint8_t>* container) {
 void Function::Disconnect() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
+  cv_.notify_all();
+}
+
+void Function::Reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  out_.clear();
+  in_.clear();
+  transfer_ends_.clear();
+  in_taken_ = in_queued_;
+  last_end_ = in_queued_;
+  zlp_due_ = false;
+  wanted_ = 0;
+  events_.clear();
   cv_.notify_all();
 }
 

@@ -54,6 +54,9 @@ class Function : public ResponderTransport {
   bool InterruptIn(std::vector<uint8_t>* container);
   // The host went away (device reset, close): wakes the session with PTP_CLOSED.
   void Disconnect();
+  // A new host took the interface: whatever the last one left is dropped and
+  // the session layer is woken (it starts over with the next command).
+  void Reset();
   // Class request Cancel (0x64): abandons the current data phase.
   void Cancel(uint32_t transaction_id);
   // Class request Get Device Status (0x67): OK (0x2001), or Busy while a phase runs.
@@ -81,6 +84,7 @@ class Function : public ResponderTransport {
   bool closed_ = false;
   bool cancelled_ = false;
   bool in_phase_ = false;
+  uint16_t current_code_ = 0;  // the operation being served (data containers repeat it)
 };
 
 }  // namespace usb

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -39,9 +40,12 @@ export function ptpCommand(out: Out): Command {
     .option('--serial <s>', 'DeviceInfo SerialNumber', 'CW0000000001')
     .option('--allow-delete', 'let initiators delete objects', false)
     .option('--read-only', 'refuse SendObjectInfo/SendObject (tickets included)', false)
-    .action(async (o: { storage: string; port: number; host: string; guid?: string; name: string; manufacturer: string; model: string; serial: string; allowDelete: boolean; readOnly: boolean }) => {
+    .option('--usb', 'appear as a virtual USB camera (umockdev) instead of PTP/IP; with `-- CMD ARGS` run CMD where it sees the camera', false)
+    .argument('[command...]', 'with --usb: a command to run against the virtual USB camera, after --')
+    .action(async (command: string[], o: { storage: string; port: number; host: string; guid?: string; name: string; manufacturer: string; model: string; serial: string; allowDelete: boolean; readOnly: boolean; usb: boolean }) => {
+      if (command.length && !o.usb) throw new CamwireError('CLI_USAGE', 'a command after -- needs --usb (a PTP/IP camera is reached over TCP instead)');
       const cam = new PtpCamera({ storage: o.storage, port: o.port, host: o.host, name: o.name, manufacturer: o.manufacturer, model: o.model,
-        serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, ...(o.guid ? { guid: o.guid } : {}) });
+        serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, usb: o.usb, ...(o.guid ? { guid: o.guid } : {}) });
       const line = (v: Record<string, unknown>, human: string) => {
         if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...v }) + '\n');
         else process.stderr.write(`${new Date().toISOString()} ${human}\n`);
@@ -59,6 +63,26 @@ export function ptpCommand(out: Out): Command {
         process.stderr.write(`${new Date().toISOString()} upload target ${t.target.id} for ${t.target.object.path} (via ${t.via})\n`);
       });
       const r = cam.start();
+      if (o.usb) {
+        const env = r.env ?? {};
+        if (command.length) {
+          // The command runs where libusb sees the camera; its exit status is ours.
+          const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...env } });
+          const code = await new Promise<number>((resolve) => {
+            child.on('error', (e) => { process.stderr.write(`camwire: cannot run ${command[0]}: ${e.message}\n`); resolve(127); });
+            child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+          });
+          cam.stop();
+          process.exitCode = code;
+          return;
+        }
+        line({ event: 'listening', usb: r.usb, env, storage: path.resolve(o.storage) },
+          `virtual USB camera at ${r.usb}, storage ${path.resolve(o.storage)}\n` +
+          `  a client sees it with: export ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}\n  then e.g. gphoto2 --summary    (Ctrl-C stops it)`);
+        await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+        cam.stop();
+        return;
+      }
       line({ event: 'listening', host: o.host, port: r.port, guid: r.guid, storage: path.resolve(o.storage) },
         `PTP/IP camera on ${o.host}:${r.port} (GUID ${r.guid}), storage ${path.resolve(o.storage)}\n` +
         `  try: gphoto2 --port ptpip:${o.host}:${r.port}:${r.port} --summary    (Ctrl-C stops it)`);

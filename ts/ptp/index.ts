@@ -31,13 +31,28 @@ export interface PtpCameraOptions {
   model?: string;
   serial?: string;
   version?: string;
+  /**
+   * Appear as a virtual USB still-image device (through umockdev) instead of
+   * listening on PTP/IP: start() then returns the environment a client
+   * process needs (LD_PRELOAD, UMOCKDEV_DIR) to see the camera.
+   */
+  usb?: boolean;
   /** DeleteObject allowed (default false) and SendObject allowed (default true). */
   allowDelete?: boolean;
   allowUpload?: boolean;
 }
 
+export interface PtpCameraStarted {
+  /** The PTP/IP port (0 for a USB camera). */
+  port: number;
+  guid?: string;
+  /** USB: the port as gphoto2 names it (usb:001,001), and the client environment. */
+  usb?: string;
+  env?: Record<string, string>;
+}
+
 interface NativeCamera {
-  start(): { port: number; guid: string };
+  start(): PtpCameraStarted;
   stop(): void;
   setLastUploadStatus(s: string): void;
   property(code: number): string;
@@ -71,12 +86,12 @@ export class PtpCamera extends EventEmitter {
     }
   }
 
-  /** Starts listening; resolves with the port. */
-  start(): { port: number; guid: string } {
+  /** Starts listening (PTP/IP) or attaches the virtual USB device. */
+  start(): PtpCameraStarted {
     try {
       const r = this.camera.start();
       this.port = r.port;
-      this.guid = r.guid;
+      this.guid = r.guid ?? '';
       return r;
     } catch (e) {
       throw fromNative(e, new Error().stack);
