@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signV4", Napi::Function::New(env, camwire_binding::SignV4, "signV4"));
   exports.Set("PtpCamera", camwire_binding::DefinePtpCamera(env));
   exports.Set("PtpClient", camwire_binding::DefinePtpClient(env));
+  exports.Set("usbDevices", Napi::Function::New(env, camwire_binding::UsbDevices, "usbDevices"));
   exports.Set("KvsProducer", camwire_binding::KvsProducerWrap::Define(env));
   exports.Set("kvsTransport", Napi::Function::New(env, camwire_binding::KvsTransport, "kvsTransport"));
   exports.Set("packageAnnexB", Napi::Function::New(env, camwire_binding::PackageAnnexB, "packageAnnexB"));

@@ -14,6 +14,7 @@
 #include "ptp/ptpip.h"
 #include "ptp/ptpip_server.h"
 #include "ptp/usb_virtual.h"
+#include "ptp/usb_initiator.h"
 
 namespace camwire_binding {
 
@@ -261,7 +262,7 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PtpClient",
-                       {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs),
+                       {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("connectUsb", &ClientWrap::ConnectUsb), InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs),
                         InstanceMethod("storageIds", &ClientWrap::StorageIds), InstanceMethod("objectHandles", &ClientWrap::ObjectHandles),
                         InstanceMethod("objectInfo", &ClientWrap::ObjectInfoM), InstanceMethod("getToFile", &ClientWrap::GetToFile),
                         InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget), InstanceMethod("waitEvent", &ClientWrap::WaitEvent),
@@ -295,6 +296,32 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
       Napi::Object out = Napi::Object::New(e);
       out.Set("name", peer->name);
       out.Set("guid", GuidText(peer->guid));
+      return out;
+    });
+  }
+
+  // connectUsb(bus, address, { timeoutMs }) -> { bus, address }; bus 0: the first PTP camera.
+  Napi::Value ConnectUsb(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int bus = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
+    const int address = static_cast<int>(info[1].As<Napi::Number>().Int32Value());
+    const int timeout = static_cast<int>(U32(info[2].As<Napi::Object>(), "timeoutMs", 5000));
+    auto st = st_;
+    auto dev = std::make_shared<UsbDeviceInfo>();
+    return Run(env, [st, bus, address, timeout, dev]() -> camwire::Status {
+      auto c = UsbInitiatorConnection::Open(bus, address, timeout);
+      if (!c.ok()) return c.status();
+      *dev = c.value()->device();
+      std::unique_ptr<Initiator> ini(new Initiator(std::move(c).value()));
+      camwire::Status s = ini->OpenSession(1);
+      if (!s.ok()) return s;
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->initiator = std::move(ini);
+      return camwire::Status::Ok();
+    }, [dev](Napi::Env e) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(e);
+      out.Set("bus", Napi::Number::New(e, dev->bus));
+      out.Set("address", Napi::Number::New(e, dev->address));
       return out;
     });
   }
@@ -412,6 +439,32 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
 }  // namespace
 
 Napi::Function DefinePtpCamera(Napi::Env env) { return CameraWrap::Define(env); }
+
+Napi::Value UsbDevices(const Napi::CallbackInfo& info) {
+  auto out = std::make_shared<std::vector<UsbDeviceInfo>>();
+  return Run(info.Env(), [out] {
+    auto r = ListUsbDevices();
+    if (!r.ok()) return r.status();
+    *out = r.value();
+    return camwire::Status::Ok();
+  }, [out](Napi::Env e) -> Napi::Value {
+    Napi::Array a = Napi::Array::New(e, out->size());
+    for (size_t i = 0; i < out->size(); ++i) {
+      const UsbDeviceInfo& d = (*out)[i];
+      Napi::Object o = Napi::Object::New(e);
+      o.Set("bus", Napi::Number::New(e, d.bus));
+      o.Set("address", Napi::Number::New(e, d.address));
+      o.Set("vendorId", Napi::Number::New(e, d.vendor_id));
+      o.Set("productId", Napi::Number::New(e, d.product_id));
+      o.Set("manufacturer", d.manufacturer);
+      o.Set("product", d.product);
+      o.Set("serial", d.serial);
+      o.Set("ptp", Napi::Boolean::New(e, d.ptp));
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
+  });
+}
 Napi::Function DefinePtpClient(Napi::Env env) { return ClientWrap::Define(env); }
 
 }  // namespace camwire_binding

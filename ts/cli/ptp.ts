@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { PtpCamera, PtpClient, PtpObject } from '../ptp';
+import { PtpCamera, PtpClient, PtpObject, usbDevices } from '../ptp';
 import { Output } from './output';
 
 type Out = () => Output;
@@ -14,7 +14,7 @@ const port = (v: string) => {
   return n;
 };
 
-const toOption = () => new Option('--to <address>', 'the camera: ptpip:IPv4[:PORT] (USB follows)').makeOptionMandatory();
+const toOption = () => new Option('--to <address>', 'the camera: ptpip:IPv4[:PORT], usb (the first PTP camera) or usb:BUS:DEV').makeOptionMandatory();
 
 async function withClient<T>(to: string, f: (c: PtpClient) => Promise<T>): Promise<T> {
   const c = await PtpClient.connect(to);
@@ -26,7 +26,7 @@ async function withClient<T>(to: string, f: (c: PtpClient) => Promise<T>): Promi
 }
 
 export function ptpCommand(out: Out): Command {
-  const ptp = new Command('ptp').description('PTP: the simulated camera (PTP/IP responder) and the app side (initiator)');
+  const ptp = new Command('ptp').description('PTP: the simulated camera (PTP/IP, or a virtual USB device) and the app side (initiator over PTP/IP or USB)');
 
   ptp.command('serve')
     .description('serve a directory as a PTP/IP camera (gphoto2 --port ptpip:127.0.0.1:P:P talks to it); upload targets handed over are printed')
@@ -88,6 +88,14 @@ export function ptpCommand(out: Out): Command {
         `  try: gphoto2 --port ptpip:${o.host}:${r.port}:${r.port} --summary    (Ctrl-C stops it)`);
       await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
       cam.stop();
+    });
+
+  ptp.command('devices')
+    .description('list the USB devices libusb sees; PTP cameras (class 6/1/1) are marked')
+    .action(async () => {
+      const devs = await usbDevices();
+      const hex = (n: number) => n.toString(16).padStart(4, '0');
+      out().result(devs, () => devs.map((d) => `usb:${d.bus}:${d.address}  ${hex(d.vendorId)}:${hex(d.productId)}  ${d.ptp ? 'PTP ' : '    '} ${[d.manufacturer, d.product, d.serial].filter(Boolean).join(' / ')}`).join('\n') || '(no USB devices)');
     });
 
   ptp.command('ls')

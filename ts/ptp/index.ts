@@ -155,6 +155,7 @@ export interface PtpObject {
 }
 
 interface NativeClient {
+  connectUsb(bus: number, address: number, o: { timeoutMs?: number }): Promise<{ bus: number; address: number }>;
   connect(host: string, port: number, o: { name?: string; guid?: string; timeoutMs?: number }): Promise<{ name: string; guid: string }>;
   deviceInfo(): Promise<{ manufacturer: string; model: string; version: string; serial: string; vendorExtensionId: number; operations: number[] }>;
   storageIds(): Promise<number[]>;
@@ -166,14 +167,40 @@ interface NativeClient {
   close(): Promise<void>;
 }
 
-/** `ptpip:HOST[:PORT]` (or HOST[:PORT]) to a host and port. */
-export function parsePtpAddress(to: string): { host: string; port: number } {
+export type PtpAddress = { kind: 'ptpip'; host: string; port: number } | { kind: 'usb'; bus: number; address: number };
+
+/** `ptpip:HOST[:PORT]` (or HOST[:PORT]), `usb` (the first PTP camera) or `usb:BUS:DEV`. */
+export function parsePtpAddress(to: string): PtpAddress {
+  const u = /^usb(?::(\d{1,3})[:,](\d{1,3}))?$/.exec(to);
+  if (u) return { kind: 'usb', bus: u[1] ? Number(u[1]) : 0, address: u[2] ? Number(u[2]) : 0 };
   const m = /^(?:ptpip:)?(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(to);
-  if (!m) throw new CamwireError('PTP_BAD_ADDRESS', `"${to}" is not ptpip:IPv4[:PORT]`, { hint: 'e.g. ptpip:192.168.1.1 or ptpip:127.0.0.1:15740' });
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : PTPIP_PORT };
+  if (!m) throw new CamwireError('PTP_BAD_ADDRESS', `"${to}" is not ptpip:IPv4[:PORT], usb or usb:BUS:DEV`, { hint: 'e.g. ptpip:192.168.1.1, usb, usb:1:4' });
+  return { kind: 'ptpip', host: m[1]!, port: m[2] ? Number(m[2]) : PTPIP_PORT };
 }
 
-/** The app side of PTP/IP: one session per client. */
+export interface UsbDevice {
+  bus: number;
+  address: number;
+  vendorId: number;
+  productId: number;
+  manufacturer: string;
+  product: string;
+  serial: string;
+  /** Has a still-image (PTP, class 6/1/1) interface. */
+  ptp: boolean;
+}
+
+/** What libusb sees. */
+export async function usbDevices(): Promise<UsbDevice[]> {
+  const stack = new Error().stack;
+  try {
+    return await (native() as unknown as { usbDevices(): Promise<UsbDevice[]> }).usbDevices();
+  } catch (e) {
+    throw fromNative(e, stack);
+  }
+}
+
+/** The app side of PTP, over PTP/IP or USB: one session per client. */
 export class PtpClient {
   private readonly c: NativeClient;
   private supportsPartial = false;
@@ -182,10 +209,15 @@ export class PtpClient {
     this.c = new (native() as unknown as { PtpClient: new () => NativeClient }).PtpClient();
   }
 
+  /** to: ptpip:HOST[:PORT], usb, or usb:BUS:DEV. timeoutMs bounds every step (default 5 s). */
   static async connect(to: string, o: { name?: string; guid?: string; timeoutMs?: number } = {}): Promise<PtpClient> {
-    const { host, port } = parsePtpAddress(to);
+    const a = parsePtpAddress(to);
     const client = new PtpClient();
-    await client.call(() => client.c.connect(host, port, { name: o.name ?? 'camwire', ...(o.guid ? { guid: o.guid } : {}), timeoutMs: o.timeoutMs ?? 5000 }));
+    if (a.kind === 'usb') {
+      await client.call(() => client.c.connectUsb(a.bus, a.address, { timeoutMs: o.timeoutMs ?? 5000 }));
+    } else {
+      await client.call(() => client.c.connect(a.host, a.port, { name: o.name ?? 'camwire', ...(o.guid ? { guid: o.guid } : {}), timeoutMs: o.timeoutMs ?? 5000 }));
+    }
     const info = await client.deviceInfo();
     client.supportsPartial = info.operations.includes(0x101b);
     return client;
