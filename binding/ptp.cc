@@ -112,6 +112,10 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
     hooks.object_added = [post](uint32_t handle, const std::string& path) { post({"object-added", path, "", handle}); };
     hooks.property_changed = [post](uint16_t code, const std::string& v) { post({"property-changed", v, "", code}); };
     responder_.reset(new Responder(*storage_, id, hooks));
+    // Test fault: { stallOperation: code, stallCount: n }.
+    if (o.Get("stallOperation").IsNumber()) {
+      responder_->StallOperation(static_cast<uint16_t>(U32(o, "stallOperation", 0)), static_cast<int>(U32(o, "stallCount", 1)));
+    }
   }
 
   ~CameraWrap() override {

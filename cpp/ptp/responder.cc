@@ -231,6 +231,10 @@ Status Responder::Serve(ResponderTransport& t) {
       if (c.status().code() != "PTP_CLOSED") result = c.status();
       break;
     }
+    if (c.value().code == stall_op_ && stall_count_ > 0 && !c.value().data_out) {
+      --stall_count_;
+      continue;  // no data, no response: the initiator times out
+    }
     Status fatal;
     Response r = Dispatch(t, c.value(), &fatal);
     if (!fatal.ok()) {

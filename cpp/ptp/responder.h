@@ -55,6 +55,13 @@ class Responder {
   std::string PropertyText(uint16_t code) const;
   DirectoryStorage& storage() { return storage_; }
 
+  // A fault for tests: the next `count` requests for operation `op` get no
+  // answer at all (the initiator's timeout path).
+  void StallOperation(uint16_t op, int count) {
+    stall_op_ = op;
+    stall_count_ = count;
+  }
+
   static constexpr size_t kMaxTicketBytes = 64 * 1024;
 
  private:
@@ -81,6 +88,8 @@ class Responder {
   StoredObject pending_object_;
   uint32_t pending_handle_ = 0;
   uint32_t next_ticket_handle_ = 0x7F000000;
+  std::atomic<uint16_t> stall_op_{0};
+  std::atomic<int> stall_count_{0};
 };
 
 // Rescans the storage directory on a thread and turns files that appear or

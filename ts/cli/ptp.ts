@@ -40,12 +40,18 @@ export function ptpCommand(out: Out): Command {
     .option('--serial <s>', 'DeviceInfo SerialNumber', 'CW0000000001')
     .option('--allow-delete', 'let initiators delete objects', false)
     .option('--read-only', 'refuse SendObjectInfo/SendObject (tickets included)', false)
+    .addOption(new Option('--fault-stall <op>', 'testing: leave the next request for this operation code (e.g. 0x1004) unanswered').argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0 || n > 0xffff) throw new CamwireError('CLI_BAD_ARGUMENT', `--fault-stall ${v} is not an operation code`);
+      return n;
+    }))
     .option('--usb', 'appear as a virtual USB camera (umockdev) instead of PTP/IP; with `-- CMD ARGS` run CMD where it sees the camera', false)
     .argument('[command...]', 'with --usb: a command to run against the virtual USB camera, after --')
-    .action(async (command: string[], o: { storage: string; port: number; host: string; guid?: string; name: string; manufacturer: string; model: string; serial: string; allowDelete: boolean; readOnly: boolean; usb: boolean }) => {
+    .action(async (command: string[], o: { storage: string; port: number; host: string; guid?: string; name: string; manufacturer: string; model: string; serial: string; allowDelete: boolean; readOnly: boolean; usb: boolean; faultStall?: number }) => {
       if (command.length && !o.usb) throw new CamwireError('CLI_USAGE', 'a command after -- needs --usb (a PTP/IP camera is reached over TCP instead)');
       const cam = new PtpCamera({ storage: o.storage, port: o.port, host: o.host, name: o.name, manufacturer: o.manufacturer, model: o.model,
-        serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, usb: o.usb, ...(o.guid ? { guid: o.guid } : {}) });
+        serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, usb: o.usb, ...(o.guid ? { guid: o.guid } : {}),
+        ...(o.faultStall ? { stallOperation: o.faultStall } : {}) });
       const line = (v: Record<string, unknown>, human: string) => {
         if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...v }) + '\n');
         else process.stderr.write(`${new Date().toISOString()} ${human}\n`);

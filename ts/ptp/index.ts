@@ -37,6 +37,9 @@ export interface PtpCameraOptions {
    * process needs (LD_PRELOAD, UMOCKDEV_DIR) to see the camera.
    */
   usb?: boolean;
+  /** A fault for testing initiators: the next stallCount (default 1) requests for this operation get no answer. */
+  stallOperation?: number;
+  stallCount?: number;
   /** DeleteObject allowed (default false) and SendObject allowed (default true). */
   allowDelete?: boolean;
   allowUpload?: boolean;
