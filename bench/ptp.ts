@@ -4,7 +4,9 @@
  * initiator (`camwire ptp get`, its own process), against raw loopback TCP
  * (Node -> discarding Node) of the same bytes; wall time and peak RSS of
  * each client process. camwire's initiator also fetches a 4x smaller object
- * to show its memory does not grow with the object.
+ * to show its memory does not grow with the object. Then the smaller object
+ * through the virtual USB camera (umockdev), gphoto2 vs camwire's USB
+ * initiator (a ratio: the emulation itself busy-polls).
  *   node --import tsx bench/ptp.ts [--mib 200]
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,6 +30,17 @@ function measured(cmd: string[], cwd: string, env: NodeJS.ProcessEnv = process.e
   const r = spawnSync('python3', ['-c', py, ...cmd], { cwd, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr}`);
   const [s, kb] = r.stdout.trim().split(' ').map(Number);
+  return { s: s!, rssMiB: kb! / 1024 };
+}
+
+/** The same measurement, with the measured command run inside a wrapper (the virtual USB camera). */
+function measuredWrapped(wrap: (cmd: string[]) => string[], cmd: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { s: number; rssMiB: number } {
+  const py = 'import resource,subprocess,sys,time\nt=time.time()\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE)\n' +
+    'd=time.time()-t\nif r.returncode: sys.stderr.write(r.stderr.decode()); sys.exit(r.returncode)\nprint(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  const argv = wrap(['python3', '-c', py, ...cmd]);
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr}`);
+  const [s, kb] = r.stdout.trim().split('\n').pop()!.split(' ').map(Number);
   return { s: s!, rssMiB: kb! / 1024 };
 }
 
@@ -93,6 +106,20 @@ async function rawTcp(file: string): Promise<number> {
     console.log(`  peer: gphoto2 --get-file (1 MiB parts)    ${mbs(gp.s)} MB/s  peak RSS ${gp.rssMiB.toFixed(0)} MiB`);
     console.log(`  peer: raw loopback TCP, Node -> Node       ${mbs(raw)} MB/s`);
     console.log(`camwire ptp get of a ${Math.max(1, MIB / 4)} MiB object: peak RSS ${cwSmall.rssMiB.toFixed(0)} MiB (flat: memory does not follow the object size)`);
+
+    // USB: the same camera as a virtual USB device (umockdev). The emulation
+    // busy-polls and costs CPU itself, so only the ratio between clients counts.
+    const store = path.join(dir, 'storage');
+    const usb = (cmd: string[]) => [process.execPath, CLI, 'ptp', 'serve', '--usb', '--storage', store, '--', ...cmd];
+    const smallBytes = Math.max(1, MIB / 4) * (1 << 20);
+    const gpUsb = best(3, () => measuredWrapped(usb, ['gphoto2', '--folder', '/store_00010001/DCIM/100CAMWR', '--get-file', '1', '--force-overwrite'], out, { ...process.env, HOME: home }));
+    const cwUsb = best(3, () => measuredWrapped(usb, [process.execPath, CLI, 'ptp', 'get', '--to', 'usb', 'DCIM/100CAMWR/clip.mp4', '--out', out], out));
+    const a = crypto.createHash('md5').update(fs.readFileSync(path.join(out, 'clip.mp4'))).digest('hex');
+    if (a !== crypto.createHash('md5').update(fs.readFileSync(small)).digest('hex')) throw new Error('clip.mp4 differs after the USB download');
+    const usbRate = (s: number) => (smallBytes / 1e6 / s).toFixed(0).padStart(6);
+    console.log(`\n# ${Math.max(1, MIB / 4)} MiB object through the virtual USB camera (umockdev), whole client process, best of 3`);
+    console.log(`camwire ptp get --to usb                   ${usbRate(cwUsb.s)} MB/s  peak RSS ${cwUsb.rssMiB.toFixed(0)} MiB  ${(gpUsb.s / cwUsb.s).toFixed(1)}x gphoto2`);
+    console.log(`  peer: gphoto2 --get-file over usb         ${usbRate(gpUsb.s)} MB/s  peak RSS ${gpUsb.rssMiB.toFixed(0)} MiB`);
   } finally {
     serve.kill('SIGTERM');
   }

@@ -194,15 +194,22 @@ void StreamShared::Deliver(Napi::Env env, Napi::Function fn) {
   for (void* r : unpin) delete static_cast<PinnedBuffer*>(r);
   uint64_t queued = 0;
   if (auto p = producer.lock()) queued = p->QueuedBytes();
-  Napi::Array arr = Napi::Array::New(env, batch.size());
   bool last = false;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    arr.Set(static_cast<uint32_t>(i), EventObject(env, batch[i]));
-    last |= batch[i].kind == ProducerEvent::kClosed;
-  }
+  for (const auto& ev : batch) last |= ev.kind == ProducerEvent::kClosed;
   // The stream keeps the process alive until it has closed.
   if (last) tsfn.Release();
-  fn.Call({arr, Napi::Number::New(env, static_cast<double>(queued))});
+  try {
+    Napi::Array arr = Napi::Array::New(env, batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) arr.Set(static_cast<uint32_t>(i), EventObject(env, batch[i]));
+    fn.Call({arr, Napi::Number::New(env, static_cast<double>(queued))});
+  } catch (const Napi::Error& e) {
+    // A listener threw: hand it back to Node as an uncaught exception (as an
+    // EventEmitter's would). During environment teardown JS cannot run at all.
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
+  }
 }
 
 Napi::Value KvsProducerWrap::PutFrame(const Napi::CallbackInfo& info) {

@@ -132,13 +132,22 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
         delete ev;
         return;
       }
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("kind", ev->kind);
-      if (!ev->a.empty() || ev->kind == "property-changed") o.Set("a", ev->a);
-      if (!ev->b.empty()) o.Set("b", ev->b);
-      o.Set("n", Napi::Number::New(env, ev->n));
-      delete ev;
-      fn.Call({o});
+      std::unique_ptr<CameraEvent> owned(ev);
+      try {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("kind", owned->kind);
+        if (!owned->a.empty() || owned->kind == "property-changed") o.Set("a", owned->a);
+        if (!owned->b.empty()) o.Set("b", owned->b);
+        o.Set("n", Napi::Number::New(env, owned->n));
+        fn.Call({o});
+      } catch (const Napi::Error& e) {
+        // A listener threw: hand it back to Node as an uncaught exception. When
+        // the environment is shutting down (JS cannot run) nothing can be delivered.
+        try {
+          e.ThrowAsJavaScriptException();
+        } catch (...) {
+        }
+      }
     });
     if (s != napi_ok) delete heap;
   }
