@@ -1,7 +1,9 @@
 #include "ptp/usb_initiator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "ptp/usb_function.h"
 #include "ptp/wire.h"
@@ -111,8 +113,21 @@ struct UsbInitiatorConnection::Impl {
     return static_cast<size_t>(got);
   }
 
-  // After a timeout or a stall: the endpoints start clean for the next transaction or session.
+  uint32_t transaction = 0;  // the one in progress (for Cancel)
+
+  // After a timeout or a stall: the class request Cancel for the transaction
+  // in progress, Get Device Status until the camera is ready (briefly), then
+  // clear-halt, so the endpoints start clean for the next transaction or session.
   void Recover() {
+    unsigned char cancel[6] = {0x01, 0x40, static_cast<unsigned char>(transaction), static_cast<unsigned char>(transaction >> 8),
+                               static_cast<unsigned char>(transaction >> 16), static_cast<unsigned char>(transaction >> 24)};
+    libusb_control_transfer(handle, 0x21, 0x64, 0, static_cast<uint16_t>(intf.number), cancel, sizeof(cancel), 1000);
+    for (int i = 0; i < 10; ++i) {
+      unsigned char status[8] = {0};
+      const int n = libusb_control_transfer(handle, 0xA1, 0x67, 0, static_cast<uint16_t>(intf.number), status, sizeof(status), 1000);
+      if (n < 4 || (status[2] | (status[3] << 8)) != 0x2019) break;  // not busy (or no answer): go on
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     libusb_clear_halt(handle, intf.in);
     libusb_clear_halt(handle, intf.out);
   }
@@ -191,6 +206,7 @@ UsbInitiatorConnection::~UsbInitiatorConnection() = default;
 
 Status UsbInitiatorConnection::SendCommand(const Command& c) {
   current_code_ = c.code;
+  impl_->transaction = c.transaction_id;
   usb::ContainerHeader h{static_cast<uint32_t>(usb::kHeader + 4 * c.params.size()), usb::kCommand, c.code, c.transaction_id};
   Writer w;
   for (uint8_t b : usb::PackHeader(h)) w.U8(b);
