@@ -13,7 +13,7 @@ test('probe reports the build: version, C++14 core, N-API 8, its modules', (t) =
   t.is(p.version, pkg.version);
   t.is(p.coreCxxStandard, '201402');
   t.is(p.napiVersion, 8);
-  t.deepEqual(p.modules, ['kvs-mkv', 'kvs-producer', 'ptp-ip']);
+  t.deepEqual(p.modules, ['kvs-mkv', 'kvs-producer', 'ptp-ip', 'ptp-usb', 'ptp-usb-virtual']);
   t.regex(nativePath(), /camwire\.node$|node\.napi\.node$/);
 });
 

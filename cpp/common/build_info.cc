@@ -23,6 +23,12 @@ BuildInfo GetBuildInfo() {
   info.modules.push_back("kvs-mkv");       // H.264 Annex-B -> MKV packaging (cpp/kvs)
   info.modules.push_back("kvs-producer");  // PutMedia over libcurl (cpp/kvs/producer)
   info.modules.push_back("ptp-ip");        // PTP session layer + PTP/IP, both roles (cpp/ptp)
+#ifdef CAMWIRE_WITH_LIBUSB
+  info.modules.push_back("ptp-usb");       // the app side over libusb
+#endif
+#ifdef CAMWIRE_WITH_UMOCKDEV
+  info.modules.push_back("ptp-usb-virtual");  // the simulated camera as a virtual USB device (umockdev)
+#endif
   info.openssl.compiled = OPENSSL_VERSION_TEXT;
   info.openssl.runtime = OpenSSL_version(OPENSSL_VERSION);
 #ifdef CAMWIRE_WITH_LIBUSB
