@@ -1,0 +1,170 @@
+/**
+ * The device agent (`camwire device`) against real peers: Mosquitto with
+ * mutual TLS and OpenStack Swift's S3 API. One target arrives over MQTT,
+ * one over PTP as a ticket file sent by gphoto2; both end in published
+ * results whose sha256 matches the stored object. An agent SIGKILLed in the
+ * middle of a multipart upload is restarted, finishes that upload, and
+ * publishes its result once.
+ */
+import test from 'ava';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CertificateAuthority } from '../ts/pki';
+import { DeviceConnection } from '../ts/mqtt';
+import { presignMultipart, presignPut } from '../ts/upload/presign';
+import { loadAgentConfig, parseAgentConfig } from '../ts/orchestrator/config';
+import { MosquittoBroker } from './helpers/mosquitto';
+import { device } from './helpers/pki';
+import { CLI } from './helpers/run';
+import { S3_CREDENTIALS, SwiftS3 } from './helpers/swift';
+import { tempDir } from './helpers/tmp';
+
+const dir = tempDir('device');
+const storage = path.join(dir, 'storage');
+const folder = path.join(storage, 'DCIM', '100CAMWR');
+const home = path.join(dir, 'home');
+let swift: SwiftS3;
+let broker: MosquittoBroker;
+let ca: CertificateAuthority;
+let backend: DeviceConnection;
+let s3: S3Client;
+const results: Array<{ id: string; status: string; sha256?: string; source?: string }> = [];
+
+test.before(async () => {
+  fs.mkdirSync(folder, { recursive: true });
+  fs.mkdirSync(path.join(home, '.gphoto'), { recursive: true });
+  fs.writeFileSync(path.join(folder, 'DSC00001.JPG'), crypto.randomBytes(123_457));
+  fs.writeFileSync(path.join(folder, 'trailer.mp4'), crypto.randomBytes(11 * 1024 * 1024 + 3));
+  fs.writeFileSync(path.join(folder, 'long.mp4'), crypto.randomBytes(60 * 1024 * 1024));
+  ca = (await CertificateAuthority.create({ keyType: 'ec' })).ca;
+  fs.mkdirSync(path.join(dir, 'mqtt'));
+  [swift, broker] = await Promise.all([SwiftS3.start(path.join(dir, 'swift')), MosquittoBroker.start({ dir: path.join(dir, 'mqtt'), ca })]);
+  s3 = new S3Client({ region: 'us-east-1', endpoint: swift.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS });
+  await s3.send(new CreateBucketCommand({ Bucket: 'media' }));
+  backend = new DeviceConnection({ url: broker.url('plain'), thing: 'backend', status: false });
+  await backend.connect({ timeoutMs: 5000 });
+  backend.on('message', (topic, p) => { if (topic.endsWith('/uploads')) results.push(JSON.parse(p.toString()) as (typeof results)[number]); });
+  await backend.subscribe('cameras/+/uploads');
+});
+test.after.always(async () => {
+  await backend?.close();
+  await Promise.all([swift?.stop(), broker?.stop()]);
+});
+
+async function config(name: string, o: { ptpPort?: number } = {}): Promise<string> {
+  const cam = await device(ca, dir, 'camera001', { keyType: 'ec' }, `camera001-${name}`);
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({
+    thing: 'camera001', storage,
+    mqtt: { url: broker.url('tls'), cert: cam.chain, key: cam.key, ca: path.join(dir, 'mqtt', 'ca.pem'), outboxDir: path.join(dir, name, 'outbox') },
+    ...(o.ptpPort !== undefined ? { ptp: { port: o.ptpPort } } : {}),
+    upload: { journalDir: path.join(dir, name, 'journal'), jobsDir: path.join(dir, name, 'jobs') },
+  }));
+  return file;
+}
+
+function startAgent(file: string): { proc: ChildProcess; lines: Array<Record<string, unknown>> } {
+  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    for (const l of parts) if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  return { proc, lines };
+}
+
+async function until<T>(f: () => T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function storedSha256(key: string): Promise<string> {
+  const r = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key }));
+  return crypto.createHash('sha256').update(Buffer.from(await r.Body!.transformToByteArray())).digest('hex');
+}
+
+const presignBase = (key: string, id: string) => ({ endpoint: swift.endpoint, bucket: 'media', key, id, credentials: S3_CREDENTIALS });
+
+test('the configuration: every problem listed in one error', (t) => {
+  const e = t.throws(() => parseAgentConfig({ thing: 'bad thing!', mqtt: { url: 'http://x' }, ptp: { port: 99999 }, extra: 1 }, dir));
+  t.is((e as { code?: string }).code, 'CONFIG_INVALID');
+  for (const p of ['unknown key "extra"', 'thing', 'storage is required', 'mqtt.url', 'ptp.port']) t.true(e!.message.includes(p), p);
+  t.throws(() => loadAgentConfig(path.join(dir, 'missing.json')), { code: 'CONFIG_NOT_FOUND' });
+});
+
+test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both end in published results matching the stored objects', async (t) => {
+  const file = await config('both', { ptpPort: 0 });
+  const agent = startAgent(file);
+  t.teardown(() => { agent.proc.kill('SIGKILL'); });
+  const ready = await until(() => agent.lines.find((l) => l['event'] === 'ready'));
+  const port = (ready['ptp'] as { port: number }).port;
+  // From the cloud: a single PUT for the photo.
+  const photo = await presignPut({ ...presignBase('devices/camera001/DSC00001.JPG', 'mqtt-photo'), contentType: 'image/jpeg' });
+  await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...photo, object: { path: 'DCIM/100CAMWR/DSC00001.JPG' } }));
+  // From the app over PTP: a multipart target as a ticket file, sent by gphoto2.
+  const trailer = await presignMultipart({ ...presignBase('devices/camera001/trailer.mp4', 'ptp-trailer'), size: fs.statSync(path.join(folder, 'trailer.mp4')).size, partSize: 5 * 1024 * 1024 });
+  const ticket = path.join(dir, 'trailer.camwire.json');
+  fs.writeFileSync(ticket, JSON.stringify({ ...trailer, object: { path: 'DCIM/100CAMWR/trailer.mp4' } }));
+  fs.writeFileSync(path.join(home, '.gphoto', 'settings'), 'ptp2_ip=guid=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n');
+  const g = spawnSync('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, '--folder', '/store_00010001/DCIM', '--upload-file', ticket], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+  t.is(g.status, 0, g.stderr);
+  const a = await until(() => results.find((r) => r.id === 'mqtt-photo'));
+  const b = await until(() => results.find((r) => r.id === 'ptp-trailer'));
+  t.like(a, { status: 'uploaded', source: 'mqtt' });
+  t.like(b, { status: 'uploaded', source: 'ptp' });
+  t.is(a.sha256, await storedSha256('devices/camera001/DSC00001.JPG'));
+  t.is(b.sha256, await storedSha256('devices/camera001/trailer.mp4'));
+  t.is(a.sha256, crypto.createHash('sha256').update(fs.readFileSync(path.join(folder, 'DSC00001.JPG'))).digest('hex'));
+  // The jobs are done: nothing left for a restart.
+  t.deepEqual(fs.readdirSync(path.join(dir, 'both', 'jobs')), []);
+  // A target naming a file outside the storage is a failed result, not a read of that file.
+  const escape = await presignPut(presignBase('devices/camera001/passwd', 'escape'));
+  await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...escape, object: { path: '../../../../etc/passwd' } }));
+  const esc = await until(() => results.find((r) => r.id === 'escape')) as { status: string; error?: { code: string } };
+  t.like(esc, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
+  agent.proc.kill('SIGTERM');
+  const code = await new Promise((r) => agent.proc.on('close', r));
+  t.is(code, 0, 'SIGTERM: a clean exit');
+});
+
+test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload, and publishes its result once', async (t) => {
+  const file = await config('killed');
+  const first = startAgent(file);
+  await until(() => first.lines.find((l) => l['event'] === 'ready'));
+  const size = fs.statSync(path.join(folder, 'long.mp4')).size;
+  const target = await presignMultipart({ ...presignBase('devices/camera001/long.mp4', 'killed-long'), size, partSize: 5 * 1024 * 1024 });
+  await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...target, object: { path: 'DCIM/100CAMWR/long.mp4' } }));
+  // Kill once the uploader's journal shows parts done.
+  const journal = path.join(dir, 'killed', 'journal');
+  await until(() => {
+    for (const f of fs.existsSync(journal) ? fs.readdirSync(journal) : []) {
+      const text = fs.readFileSync(path.join(journal, f), 'utf8');
+      if (/"parts":\{"\d+"/.test(text)) return true;
+    }
+    return undefined;
+  });
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.on('close', r));
+  t.false(results.some((r) => r.id === 'killed-long'), 'no result before the restart');
+  t.is(fs.readdirSync(path.join(dir, 'killed', 'jobs')).length, 1, 'the job survived the kill');
+  const second = startAgent(file);
+  t.teardown(() => { second.proc.kill('SIGKILL'); });
+  const r = await until(() => results.find((x) => x.id === 'killed-long'), 60_000);
+  t.is(r.status, 'uploaded');
+  t.is(r.sha256, await storedSha256('devices/camera001/long.mp4'));
+  await new Promise((res) => setTimeout(res, 1500));
+  t.is(results.filter((x) => x.id === 'killed-long').length, 1, 'published once');
+  second.proc.kill('SIGTERM');
+  await new Promise((res) => second.proc.on('close', res));
+});

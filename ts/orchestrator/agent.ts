@@ -1,0 +1,165 @@
+/**
+ * The device agent: the simulated camera's whole job. Upload targets arrive
+ * from the app over PTP (vendor operation or ticket file) and from the cloud
+ * on cameras/{thing}/upload-targets; each becomes one job (idempotent by
+ * target id, kept in a jobs directory until its result is in the outbox, so
+ * a restart picks up what a crash interrupted, and the uploader's journal
+ * resumes it from the parts already sent); results are published on
+ * cameras/{thing}/uploads; the retained status and its last will are the
+ * connection's.
+ *
+ * Events: `job` ({ id, source }) when a job starts, `result` (UploadResult),
+ * `warning` (CamwireError: a rejected target, a failed publish), `ready`.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CamwireError } from '../errors';
+import { DeviceConnection, topics } from '../mqtt';
+import { PtpCamera, PtpCameraStarted } from '../ptp';
+import { parseUploadTarget, Uploader, UploadResult, UploadTarget } from '../upload';
+import { AgentConfig } from './config';
+import { runUploadJob } from './upload-job';
+
+interface Job { target: UploadTarget; source: 'mqtt' | 'ptp' | 'restart' }
+
+export class DeviceAgent extends EventEmitter {
+  private conn: DeviceConnection | undefined;
+  private camera: PtpCamera | undefined;
+  private readonly uploader: Uploader;
+  private readonly queue: Job[] = [];
+  private readonly active = new Map<string, Promise<void>>();
+  private stopping = false;
+  started: PtpCameraStarted | undefined;
+
+  constructor(readonly config: AgentConfig) {
+    super();
+    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing });
+  }
+
+  async start(): Promise<{ ptp?: PtpCameraStarted }> {
+    const c = this.config;
+    fs.mkdirSync(c.upload.jobsDir, { recursive: true });
+    fs.mkdirSync(c.upload.journalDir, { recursive: true });
+    if (c.mqtt) {
+      const read = (f?: string) => (f ? fs.readFileSync(f) : undefined);
+      this.conn = new DeviceConnection({
+        url: c.mqtt.url, thing: c.thing, status: true,
+        ...(c.mqtt.cert ? { cert: read(c.mqtt.cert)! } : {}), ...(c.mqtt.key ? { key: read(c.mqtt.key)! } : {}), ...(c.mqtt.ca ? { ca: read(c.mqtt.ca)! } : {}),
+        ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}), ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
+      });
+      this.conn.on('error', (e: CamwireError, info: { fatal: boolean }) => { if (!info.fatal) this.emit('warning', e); });
+      this.conn.on('message', (topic: string, payload: Buffer) => {
+        if (topic === topics.uploadTargets(c.thing)) this.receive(payload, 'mqtt');
+      });
+      await this.conn.connect({ timeoutMs: 30_000 });
+      await this.conn.subscribe(topics.uploadTargets(c.thing), { qos: 1 });
+    }
+    if (c.ptp) {
+      this.camera = new PtpCamera({ storage: c.storage, host: c.ptp.host, port: c.ptp.port, usb: c.ptp.usb,
+        ...(c.ptp.name ? { name: c.ptp.name } : {}), ...(c.ptp.guid ? { guid: c.ptp.guid } : {}) });
+      this.camera.on('upload-target', (t: { target: UploadTarget }) => this.submit(t.target, 'ptp'));
+      this.camera.on('rejected-target', (e: CamwireError) => this.emit('warning', e));
+      this.started = this.camera.start();
+    }
+    // Jobs a previous run did not finish.
+    for (const f of fs.readdirSync(c.upload.jobsDir).filter((n) => n.endsWith('.json')).sort()) {
+      try {
+        const job = JSON.parse(fs.readFileSync(path.join(c.upload.jobsDir, f), 'utf8')) as Job;
+        this.enqueue({ target: parseUploadTarget(job.target), source: job.source });
+      } catch (e) {
+        this.emit('warning', new CamwireError('AGENT_BAD_JOB', `job file ${f} is unreadable and was set aside: ${(e as Error).message}`));
+        fs.renameSync(path.join(c.upload.jobsDir, f), path.join(c.upload.jobsDir, `${f}.bad`));
+      }
+    }
+    this.emit('ready');
+    return { ...(this.started ? { ptp: this.started } : {}) };
+  }
+
+  /** A target from the cloud (MQTT payload). */
+  private receive(payload: Buffer, source: 'mqtt'): void {
+    let target: UploadTarget;
+    try {
+      target = parseUploadTarget(payload.toString('utf8'));
+    } catch (e) {
+      this.emit('warning', e instanceof CamwireError ? e : new CamwireError('UPLOAD_TARGET_INVALID', String(e)));
+      return;
+    }
+    this.submit(target, source);
+  }
+
+  /** Takes a target: persisted first, then queued; one job per id. */
+  submit(target: UploadTarget, source: Job['source']): void {
+    if (this.stopping) return;
+    if (this.active.has(target.id) || this.queue.some((j) => j.target.id === target.id)) return;
+    const file = this.jobFile(target.id);
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ target, source }));
+    fs.renameSync(tmp, file);
+    this.enqueue({ target, source });
+  }
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private jobFile(id: string): string {
+    return path.join(this.config.upload.jobsDir, `${encodeURIComponent(id)}.json`);
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.active.size < this.config.upload.concurrency && this.queue.length) {
+      const job = this.queue.shift()!;
+      const p = this.run(job).finally(() => {
+        this.active.delete(job.target.id);
+        this.pump();
+      });
+      this.active.set(job.target.id, p);
+    }
+  }
+
+  /** The storage file an upload target names; it may not leave the storage directory. */
+  resolve(objectPath: string): string {
+    const root = path.resolve(this.config.storage);
+    const p = path.resolve(root, objectPath.replace(/^\/+/, ''));
+    if (p !== root && !p.startsWith(root + path.sep)) {
+      throw new CamwireError('AGENT_PATH_OUTSIDE_STORAGE', `object path ${objectPath} points outside the camera's storage`);
+    }
+    return p;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { target, source } = job;
+    this.emit('job', { id: target.id, source });
+    let result: UploadResult;
+    try {
+      const file = this.resolve(target.object.path);
+      ({ result } = await runUploadJob({ file, target, uploader: this.uploader, source, thing: this.config.thing, waitForPuback: false,
+        ...(this.conn ? { connection: this.conn } : {}) }));
+    } catch (e) {
+      const r = (e as { result?: UploadResult }).result;
+      if (!r) {
+        // Failed before the upload started (a path outside the storage): still a published result.
+        const err = e instanceof CamwireError ? e : new CamwireError('UPLOAD_FAILED', String(e));
+        result = { version: 1, id: target.id, thing: this.config.thing, status: 'failed', bytes: 0, parts: target.multipart?.parts.length ?? 1,
+          source, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), error: { code: err.code, message: err.message } } as UploadResult;
+        if (this.conn) await this.conn.enqueue(topics.uploads(this.config.thing), JSON.stringify(result)).catch(() => undefined);
+      } else {
+        result = r;
+      }
+    }
+    // The result is in the outbox (durable with outboxDir): the job is done.
+    fs.rmSync(this.jobFile(target.id), { force: true });
+    this.camera?.setLastUploadStatus(`${target.id} ${result.status}`);
+    this.emit('result', result);
+  }
+
+  /** Stops taking targets, lets running jobs finish (up to timeoutMs), flushes the outbox, closes. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    this.camera?.stop();
+    await Promise.race([Promise.all([...this.active.values()]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await this.conn?.close();
+  }
+}

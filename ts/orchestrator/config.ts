@@ -1,0 +1,100 @@
+/**
+ * The device agent's configuration file (JSON). Every problem is reported
+ * at once, as one CONFIG_INVALID error listing them all. Relative paths are
+ * taken from the file's directory. docs/device-config.example.json is an
+ * annotated example.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CamwireError } from '../errors';
+import { checkThingName } from '../pki/thing-name';
+
+export interface AgentConfig {
+  thing: string;
+  /** The camera's store: what PTP serves and where upload targets' object paths point. */
+  storage: string;
+  mqtt?: { url: string; cert?: string; key?: string; ca?: string; outboxDir?: string; protocolVersion?: 4 | 5 };
+  ptp?: { host: string; port: number; usb: boolean; name?: string; guid?: string };
+  upload: { concurrency: number; journalDir: string; jobsDir: string };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
+  const problems: string[] = [];
+  const c = isObj(input) ? input : {};
+  if (!isObj(input)) problems.push('the configuration must be a JSON object');
+  const known = new Set(['thing', 'storage', 'mqtt', 'ptp', 'upload', '$comment']);
+  for (const k of Object.keys(c)) if (!known.has(k)) problems.push(`unknown key "${k}" (known: ${[...known].filter((x) => x !== '$comment').join(', ')})`);
+  const file = (v: unknown, where: string, mustExist: boolean): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !v) { problems.push(`${where} must be a path`); return undefined; }
+    const p = path.resolve(baseDir, v);
+    if (mustExist && !fs.existsSync(p)) problems.push(`${where}: ${p} does not exist`);
+    return p;
+  };
+  let thing = '';
+  if (typeof c['thing'] !== 'string') problems.push('thing is required (the thing name = MQTT client id)');
+  else {
+    try { thing = checkThingName(c['thing']); } catch (e) { problems.push(`thing: ${(e as Error).message}`); }
+  }
+  const storage = file(c['storage'], 'storage', true) ?? '';
+  if (c['storage'] === undefined) problems.push('storage is required (the directory the camera serves and uploads from)');
+  let mqtt: AgentConfig['mqtt'];
+  if (c['mqtt'] !== undefined) {
+    const m = isObj(c['mqtt']) ? c['mqtt'] : {};
+    if (!isObj(c['mqtt'])) problems.push('mqtt must be an object');
+    const url = m['url'];
+    if (typeof url !== 'string' || !/^mqtts?:\/\/[^/]+$/.test(url)) problems.push('mqtt.url must be mqtt://HOST:PORT or mqtts://HOST:PORT');
+    const tls = typeof url === 'string' && url.startsWith('mqtts:');
+    if (tls && (m['cert'] === undefined || m['key'] === undefined)) problems.push('mqtt.cert and mqtt.key are required with mqtts:// (mutual TLS)');
+    const pv = m['protocolVersion'];
+    if (pv !== undefined && pv !== 4 && pv !== 5) problems.push('mqtt.protocolVersion must be 4 (3.1.1) or 5');
+    mqtt = {
+      url: String(url),
+      ...(m['cert'] !== undefined ? { cert: file(m['cert'], 'mqtt.cert', true)! } : {}),
+      ...(m['key'] !== undefined ? { key: file(m['key'], 'mqtt.key', true)! } : {}),
+      ...(m['ca'] !== undefined ? { ca: file(m['ca'], 'mqtt.ca', true)! } : {}),
+      ...(m['outboxDir'] !== undefined ? { outboxDir: file(m['outboxDir'], 'mqtt.outboxDir', false)! } : {}),
+      ...(pv === 4 || pv === 5 ? { protocolVersion: pv } : {}),
+    };
+  }
+  let ptp: AgentConfig['ptp'];
+  if (c['ptp'] !== undefined) {
+    const p = isObj(c['ptp']) ? c['ptp'] : {};
+    if (!isObj(c['ptp'])) problems.push('ptp must be an object');
+    const port = p['port'] ?? 15740;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) problems.push('ptp.port must be a port number (0: any free one)');
+    const host = p['host'] ?? '127.0.0.1';
+    if (typeof host !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) problems.push('ptp.host must be an IPv4 address');
+    if (p['usb'] !== undefined && typeof p['usb'] !== 'boolean') problems.push('ptp.usb must be true or false');
+    ptp = { host: String(host), port: Number(port), usb: p['usb'] === true, ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}), ...(typeof p['guid'] === 'string' ? { guid: p['guid'] } : {}) };
+  }
+  const u = isObj(c['upload']) ? c['upload'] : {};
+  if (c['upload'] !== undefined && !isObj(c['upload'])) problems.push('upload must be an object');
+  const concurrency = u['concurrency'] ?? 2;
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) problems.push('upload.concurrency must be 1-16');
+  const journalDir = file(u['journalDir'] ?? 'state/journal', 'upload.journalDir', false)!;
+  const jobsDir = file(u['jobsDir'] ?? 'state/jobs', 'upload.jobsDir', false)!;
+  if (!mqtt && !ptp) problems.push('nothing to do: configure mqtt (targets from the cloud) and/or ptp (targets from the app)');
+  if (problems.length) {
+    throw new CamwireError('CONFIG_INVALID', `the device configuration has ${problems.length} problem(s): ${problems.join('; ')}`, { details: { problems } });
+  }
+  return { thing, storage, ...(mqtt ? { mqtt } : {}), ...(ptp ? { ptp } : {}), upload: { concurrency: Number(concurrency), journalDir, jobsDir } };
+}
+
+export function loadAgentConfig(file: string): AgentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CamwireError('CONFIG_NOT_FOUND', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CamwireError('CONFIG_INVALID', `${file} is not valid JSON: ${(e as Error).message}`, { details: { problems: [(e as Error).message] } });
+  }
+  return parseAgentConfig(json, path.dirname(path.resolve(file)));
+}
