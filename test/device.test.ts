@@ -96,6 +96,19 @@ async function storedSha256(key: string): Promise<string> {
 
 const presignBase = (key: string, id: string) => ({ endpoint: swift.endpoint, bucket: 'media', key, id, credentials: S3_CREDENTIALS });
 
+test('the annotated example configuration in docs/ is valid', (t) => {
+  const d = tempDir('device-example');
+  for (const f of ['certs/camera001.chain.pem', 'certs/camera001.key', 'certs/broker-ca.pem']) {
+    fs.mkdirSync(path.join(d, path.dirname(f)), { recursive: true });
+    fs.writeFileSync(path.join(d, f), 'x');
+  }
+  fs.mkdirSync(path.join(d, 'store'));
+  fs.copyFileSync(path.join(__dirname, '..', 'docs', 'device-config.example.json'), path.join(d, 'camera.json'));
+  const c = loadAgentConfig(path.join(d, 'camera.json'));
+  t.like(c, { thing: 'camera001', storage: path.join(d, 'store'), ptp: { host: '127.0.0.1', port: 15740, usb: false }, upload: { concurrency: 2 } });
+  t.is(c.mqtt?.cert, path.join(d, 'certs', 'camera001.chain.pem'));
+});
+
 test('the configuration: every problem listed in one error', (t) => {
   const e = t.throws(() => parseAgentConfig({ thing: 'bad thing!', mqtt: { url: 'http://x' }, ptp: { port: 99999 }, extra: 1 }, dir));
   t.is((e as { code?: string }).code, 'CONFIG_INVALID');
