@@ -284,6 +284,16 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   explicit ClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClientWrap>(info), st_(std::make_shared<ClientState>()) {}
 
  private:
+  // Opens the session on a connected transport and makes it this client's.
+  static camwire::Status Adopt(const std::shared_ptr<ClientState>& st, std::unique_ptr<InitiatorTransport> t) {
+    std::unique_ptr<Initiator> ini(new Initiator(std::move(t)));
+    camwire::Status s = ini->OpenSession(1);
+    if (!s.ok()) return s;
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->initiator = std::move(ini);
+    return camwire::Status::Ok();
+  }
+
   // connect(host, port, { name, guid, timeoutMs }) -> { name, guid }
   Napi::Value Connect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -299,12 +309,7 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     return Run(env, [st, host, port, me, timeout, peer]() -> camwire::Status {
       auto c = ptpip::InitiatorConnection::Connect(host, port, me, timeout, peer.get());
       if (!c.ok()) return c.status();
-      std::unique_ptr<Initiator> ini(new Initiator(std::move(c).value()));
-      camwire::Status s = ini->OpenSession(1);
-      if (!s.ok()) return s;
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->initiator = std::move(ini);
-      return camwire::Status::Ok();
+      return Adopt(st, std::move(c).value());
     }, [peer](Napi::Env e) -> Napi::Value {
       Napi::Object out = Napi::Object::New(e);
       out.Set("name", peer->name);
@@ -325,12 +330,7 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
       auto c = UsbInitiatorConnection::Open(bus, address, timeout);
       if (!c.ok()) return c.status();
       *dev = c.value()->device();
-      std::unique_ptr<Initiator> ini(new Initiator(std::move(c).value()));
-      camwire::Status s = ini->OpenSession(1);
-      if (!s.ok()) return s;
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->initiator = std::move(ini);
-      return camwire::Status::Ok();
+      return Adopt(st, std::move(c).value());
     }, [dev](Napi::Env e) -> Napi::Value {
       Napi::Object out = Napi::Object::New(e);
       out.Set("bus", Napi::Number::New(e, dev->bus));
