@@ -16,6 +16,8 @@ import { CertificateAuthority } from '../ts/pki';
 import { DeviceConnection } from '../ts/mqtt';
 import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { loadAgentConfig, parseAgentConfig } from '../ts/orchestrator/config';
+import { LocalKvsEndpoint } from '../ts/kvs';
+import { makeClip } from './helpers/h264';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { device } from './helpers/pki';
 import { CLI } from './helpers/run';
@@ -66,8 +68,8 @@ async function config(name: string, o: { ptpPort?: number } = {}): Promise<strin
   return file;
 }
 
-function startAgent(file: string): { proc: ChildProcess; lines: Array<Record<string, unknown>> } {
-  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startAgent(file: string, env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; lines: Array<Record<string, unknown>> } {
+  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
@@ -98,7 +100,7 @@ const presignBase = (key: string, id: string) => ({ endpoint: swift.endpoint, bu
 
 test('the annotated example configuration in docs/ is valid', (t) => {
   const d = tempDir('device-example');
-  for (const f of ['certs/camera001.chain.pem', 'certs/camera001.key', 'certs/broker-ca.pem']) {
+  for (const f of ['certs/camera001.chain.pem', 'certs/camera001.key', 'certs/broker-ca.pem', 'clips/live.h264']) {
     fs.mkdirSync(path.join(d, path.dirname(f)), { recursive: true });
     fs.writeFileSync(path.join(d, f), 'x');
   }
@@ -107,6 +109,7 @@ test('the annotated example configuration in docs/ is valid', (t) => {
   const c = loadAgentConfig(path.join(d, 'camera.json'));
   t.like(c, { thing: 'camera001', storage: path.join(d, 'store'), ptp: { host: '127.0.0.1', port: 15740, usb: false }, upload: { concurrency: 2 } });
   t.is(c.mqtt?.cert, path.join(d, 'certs', 'camera001.chain.pem'));
+  t.like(c.kvs, { streamName: 'camera001', region: 'eu-west-1', source: { file: path.join(d, 'clips', 'live.h264'), fps: 30, loop: true }, iotCredentials: { roleAlias: 'camera-kvs' } });
 });
 
 test('the configuration: every problem listed in one error', (t) => {
@@ -180,4 +183,35 @@ test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload
   t.is(results.filter((x) => x.id === 'killed-long').length, 1, 'published once');
   second.proc.kill('SIGTERM');
   await new Promise((res) => second.proc.on('close', res));
+});
+
+test.serial('with a kvs section the agent streams live video: stream events on MQTT, every fragment PERSISTED at SIGTERM', async (t) => {
+  const kvsCreds = { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' };
+  const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [kvsCreds], region: 'us-east-1' });
+  await ep.start();
+  t.teardown(() => ep.stop());
+  const clip = makeClip(dir, { seconds: 2, fps: 10, gop: 10, size: '160x120', name: 'agent.h264' });
+  const file = await config('streaming');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  cfg['kvs'] = { streamName: 'camera001-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { file: clip.file, fps: 10 } };
+  fs.writeFileSync(file, JSON.stringify(cfg));
+  const events: Array<Record<string, unknown>> = [];
+  const onMessage = (topic: string, p: Buffer) => { if (topic === 'cameras/camera001/streams') events.push(JSON.parse(p.toString()) as Record<string, unknown>); };
+  backend.on('message', onMessage);
+  t.teardown(() => { backend.off('message', onMessage); });
+  await backend.subscribe('cameras/+/streams');
+  const agent = startAgent(file, { ...process.env, AWS_ACCESS_KEY_ID: kvsCreds.accessKeyId, AWS_SECRET_ACCESS_KEY: kvsCreds.secretAccessKey });
+  t.teardown(() => { agent.proc.kill('SIGKILL'); });
+  await until(() => agent.lines.find((l) => l['event'] === 'ready'));
+  // About 3.5 s of a 2 s clip played in a loop at its frame rate.
+  await new Promise((r) => setTimeout(r, 3500));
+  agent.proc.kill('SIGTERM');
+  t.is(await new Promise((r) => agent.proc.on('close', r)), 0);
+  const stopped = await until(() => events.find((e) => e['event'] === 'stopped')) as { status: string; metrics: { fragmentsPersisted: number; framesStored: number } };
+  t.deepEqual(events.map((e) => e['event']).filter((e) => e !== 'warning'), ['started', 'connected', 'stopped']);
+  t.is(stopped.status, 'ok');
+  t.true(stopped.metrics.fragmentsPersisted >= 3, `${stopped.metrics.fragmentsPersisted} fragments`);
+  const frames = ep.sessions.filter((s) => s.stream === 'camera001-live').reduce((n, s) => n + s.frames, 0);
+  t.is(frames, stopped.metrics.framesStored);
+  t.true(frames >= 30, `${frames} frames`);
 });

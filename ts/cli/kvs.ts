@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import { awsChainCredentials, IotCredentialsProvider, KvsCredentialSource, KvsStream, LocalKvsEndpoint, packageAnnexB } from '../kvs';
+import { feedAnnexB } from '../kvs/feed';
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
@@ -90,30 +91,9 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
 }
 
 /** Reads the input into the stream; with --realtime no faster than the frame rate. */
-async function feed(s: KvsStream, o: StreamOpts): Promise<void> {
-  const src = o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 });
-  const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    src.on('error', (e: NodeJS.ErrnoException) => reject(new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.input}: ${e.code ?? e.message}`, { cause: e })));
-    src.on('end', () => resolve());
-    src.on('data', (chunk: Buffer | string) => {
-      let ok: boolean;
-      try {
-        ok = s.putAnnexB(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      } catch (e) {
-        src.destroy();
-        reject(e);
-        return;
-      }
-      const ahead = o.realtime ? (s.metrics().framesStored * 1000) / o.fps - (Date.now() - started) : 0;
-      if (!ok || ahead > 200) {
-        src.pause();
-        const resume = () => src.resume();
-        if (!ok) s.once('drain', resume);
-        else setTimeout(resume, ahead);
-      }
-    });
-  });
+function feed(s: KvsStream, o: StreamOpts): Promise<void> {
+  return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })),
+    { fps: o.fps, realtime: o.realtime, what: o.input });
 }
 
 type Out = () => Output;

@@ -4,3 +4,4 @@ export * from './credentials';
 export * from './local-credentials';
 export * from './sigv4';
 export * from './stream';
+export * from './feed';

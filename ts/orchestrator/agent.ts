@@ -8,6 +8,9 @@
  * cameras/{thing}/uploads; the retained status and its last will are the
  * connection's.
  *
+ * With a `kvs` section it also streams live video (a file played at its
+ * frame rate, looped) into Kinesis Video Streams, with stream events.
+ *
  * Events: `job` ({ id, source }) when a job starts, `result` (UploadResult),
  * `warning` (CamwireError: a rejected target, a failed publish), `ready`.
  */
@@ -15,10 +18,13 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
+import { awsChainCredentials, IotCredentialsProvider, KvsStream } from '../kvs';
+import { feedAnnexB } from '../kvs/feed';
 import { DeviceConnection, topics } from '../mqtt';
 import { PtpCamera, PtpCameraStarted } from '../ptp';
 import { parseUploadTarget, Uploader, UploadResult, UploadTarget } from '../upload';
 import { AgentConfig } from './config';
+import { StreamEventPublisher } from './stream-events';
 import { runUploadJob } from './upload-job';
 
 interface Job { target: UploadTarget; source: 'mqtt' | 'ptp' | 'restart' }
@@ -30,6 +36,10 @@ export class DeviceAgent extends EventEmitter {
   private readonly queue: Job[] = [];
   private readonly active = new Map<string, Promise<void>>();
   private stopping = false;
+  private stream: KvsStream | undefined;
+  private streamEvents: StreamEventPublisher | undefined;
+  private feeding: Promise<void> | undefined;
+  private readonly stopFeeding = new AbortController();
   started: PtpCameraStarted | undefined;
 
   constructor(readonly config: AgentConfig) {
@@ -72,8 +82,47 @@ export class DeviceAgent extends EventEmitter {
         fs.renameSync(path.join(c.upload.jobsDir, f), path.join(c.upload.jobsDir, `${f}.bad`));
       }
     }
+    if (c.kvs) this.startStream();
     this.emit('ready');
     return { ...(this.started ? { ptp: this.started } : {}) };
+  }
+
+  /** Live video: the configured source played into KVS, stream events on cameras/{thing}/streams. */
+  private startStream(): void {
+    const c = this.config;
+    const k = c.kvs!;
+    const credentials = k.iotCredentials
+      ? new IotCredentialsProvider({ endpoint: k.iotCredentials.endpoint, roleAlias: k.iotCredentials.roleAlias, thing: c.thing,
+        cert: fs.readFileSync(c.mqtt!.cert!), key: fs.readFileSync(c.mqtt!.key!), ...(k.iotCredentials.ca ? { ca: fs.readFileSync(k.iotCredentials.ca) } : {}) })
+      : () => awsChainCredentials();
+    const endpoint = k.endpoint ?? `https://kinesisvideo.${k.region}.amazonaws.com`;
+    this.stream = new KvsStream({ streamName: k.streamName, region: k.region, endpoint, credentials, fps: k.source.fps,
+      fragmentDurationMs: k.fragmentDurationMs, ...(k.caFile ? { caFile: k.caFile } : {}) });
+    this.stream.on('warning', (e: CamwireError) => this.emit('warning', e));
+    this.stream.on('error', (e: CamwireError) => this.emit('warning', e));
+    if (this.conn) {
+      this.streamEvents = new StreamEventPublisher(this.conn, c.thing, k.streamName);
+      this.streamEvents.attach(this.stream, { region: k.region, endpoint });
+    }
+    this.feeding = feedAnnexB(this.stream, () => fs.createReadStream(k.source.file, { highWaterMark: 256 << 10 }),
+      { fps: k.source.fps, realtime: true, loop: k.source.loop, signal: this.stopFeeding.signal, what: k.source.file })
+      .catch((e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e))); });
+  }
+
+  /** Ends the stream: feeding stops, the stream waits for PERSISTED, `stopped` is published. */
+  private async stopStream(): Promise<void> {
+    if (!this.stream) return;
+    this.stopFeeding.abort();
+    await this.feeding;
+    let error: CamwireError | undefined;
+    let metrics;
+    try {
+      ({ metrics } = await this.stream.close());
+    } catch (e) {
+      error = e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e));
+      metrics = this.stream.metrics();
+    }
+    await this.streamEvents?.stopped(metrics, error);
   }
 
   /** A target from the cloud (MQTT payload). */
@@ -155,11 +204,14 @@ export class DeviceAgent extends EventEmitter {
     this.emit('result', result);
   }
 
-  /** Stops taking targets, lets running jobs finish (up to timeoutMs), flushes the outbox, closes. */
+  /** Stops taking targets, ends the KVS stream (waiting for PERSISTED), lets running jobs finish (up to timeoutMs), flushes the outbox, closes. */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
     this.camera?.stop();
-    await Promise.race([Promise.all([...this.active.values()]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await Promise.all([
+      this.stopStream(),
+      Promise.race([Promise.all([...this.active.values()]), new Promise((r) => setTimeout(r, timeoutMs).unref())]),
+    ]);
     await this.conn?.close();
   }
 }

@@ -16,6 +16,17 @@ export interface AgentConfig {
   mqtt?: { url: string; cert?: string; key?: string; ca?: string; outboxDir?: string; protocolVersion?: 4 | 5 };
   ptp?: { host: string; port: number; usb: boolean; name?: string; guid?: string };
   upload: { concurrency: number; journalDir: string; jobsDir: string };
+  kvs?: {
+    streamName: string;
+    region: string;
+    endpoint?: string;
+    caFile?: string;
+    fragmentDurationMs: number;
+    /** An Annex-B H.264 file played at fps like a live camera, looped by default. */
+    source: { file: string; fps: number; loop: boolean };
+    /** The AWS IoT credentials provider with the device certificate; without it the standard AWS chain. */
+    iotCredentials?: { endpoint: string; roleAlias: string; ca?: string };
+  };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,7 +35,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   const problems: string[] = [];
   const c = isObj(input) ? input : {};
   if (!isObj(input)) problems.push('the configuration must be a JSON object');
-  const known = new Set(['thing', 'storage', 'mqtt', 'ptp', 'upload', '$comment']);
+  const known = new Set(['thing', 'storage', 'mqtt', 'ptp', 'upload', 'kvs', '$comment']);
   for (const k of Object.keys(c)) if (!known.has(k)) problems.push(`unknown key "${k}" (known: ${[...known].filter((x) => x !== '$comment').join(', ')})`);
   const file = (v: unknown, where: string, mustExist: boolean): string | undefined => {
     if (v === undefined) return undefined;
@@ -76,11 +87,39 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) problems.push('upload.concurrency must be 1-16');
   const journalDir = file(u['journalDir'] ?? 'state/journal', 'upload.journalDir', false)!;
   const jobsDir = file(u['jobsDir'] ?? 'state/jobs', 'upload.jobsDir', false)!;
+  let kvs: AgentConfig['kvs'];
+  if (c['kvs'] !== undefined) {
+    const k = isObj(c['kvs']) ? c['kvs'] : {};
+    if (!isObj(c['kvs'])) problems.push('kvs must be an object');
+    if (typeof k['streamName'] !== 'string' || !/^[a-zA-Z0-9_.-]{1,256}$/.test(k['streamName'])) problems.push('kvs.streamName must be 1-256 of [a-zA-Z0-9_.-]');
+    if (typeof k['region'] !== 'string' || !k['region']) problems.push('kvs.region is required');
+    if (k['endpoint'] !== undefined && (typeof k['endpoint'] !== 'string' || !/^https?:\/\//.test(k['endpoint']))) problems.push('kvs.endpoint must be an http(s) URL');
+    const fragment = k['fragmentDurationMs'] ?? 2000;
+    if (typeof fragment !== 'number' || fragment < 1000 || fragment > 10000) problems.push('kvs.fragmentDurationMs must be 1000-10000');
+    const s = isObj(k['source']) ? k['source'] : {};
+    if (!isObj(k['source'])) problems.push('kvs.source must be an object with file (Annex-B H.264) and fps');
+    const fps = s['fps'] ?? 30;
+    if (typeof fps !== 'number' || !(fps > 0 && fps <= 1000)) problems.push('kvs.source.fps must be in (0, 1000]');
+    const src = file(s['file'], 'kvs.source.file', true);
+    if (s['file'] === undefined) problems.push('kvs.source.file is required');
+    let iot: NonNullable<AgentConfig['kvs']>['iotCredentials'];
+    if (k['iotCredentials'] !== undefined) {
+      const i = isObj(k['iotCredentials']) ? k['iotCredentials'] : {};
+      if (typeof i['endpoint'] !== 'string' || typeof i['roleAlias'] !== 'string') problems.push('kvs.iotCredentials needs endpoint and roleAlias');
+      if (!mqtt?.cert || !mqtt.key) problems.push('kvs.iotCredentials uses the device certificate: configure mqtt.cert and mqtt.key');
+      iot = { endpoint: String(i['endpoint']), roleAlias: String(i['roleAlias']), ...(i['ca'] !== undefined ? { ca: file(i['ca'], 'kvs.iotCredentials.ca', true)! } : {}) };
+    }
+    kvs = {
+      streamName: String(k['streamName']), region: String(k['region']), ...(typeof k['endpoint'] === 'string' ? { endpoint: k['endpoint'] } : {}),
+      ...(k['caFile'] !== undefined ? { caFile: file(k['caFile'], 'kvs.caFile', true)! } : {}),
+      fragmentDurationMs: Number(fragment), source: { file: src ?? '', fps: Number(fps), loop: s['loop'] !== false }, ...(iot ? { iotCredentials: iot } : {}),
+    };
+  }
   if (!mqtt && !ptp) problems.push('nothing to do: configure mqtt (targets from the cloud) and/or ptp (targets from the app)');
   if (problems.length) {
     throw new CamwireError('CONFIG_INVALID', `the device configuration has ${problems.length} problem(s): ${problems.join('; ')}`, { details: { problems } });
   }
-  return { thing, storage, ...(mqtt ? { mqtt } : {}), ...(ptp ? { ptp } : {}), upload: { concurrency: Number(concurrency), journalDir, jobsDir } };
+  return { thing, storage, ...(mqtt ? { mqtt } : {}), ...(ptp ? { ptp } : {}), upload: { concurrency: Number(concurrency), journalDir, jobsDir }, ...(kvs ? { kvs } : {}) };
 }
 
 export function loadAgentConfig(file: string): AgentConfig {
