@@ -185,6 +185,24 @@ test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload
   await new Promise((res) => second.proc.on('close', res));
 });
 
+test.serial('a target published while the agent is down is delivered when it comes back (persistent session)', async (t) => {
+  const file = await config('away');
+  const first = startAgent(file);
+  await until(() => first.lines.find((l) => l['event'] === 'ready'));
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.on('close', r));
+  const target = await presignPut(presignBase('devices/camera001/away.jpg', 'sent-while-away'));
+  await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...target, object: { path: 'DCIM/100CAMWR/DSC00001.JPG' } }));
+  await new Promise((r) => setTimeout(r, 300));
+  t.false(results.some((r) => r.id === 'sent-while-away'));
+  const second = startAgent(file);
+  t.teardown(() => { second.proc.kill('SIGKILL'); });
+  const r = await until(() => results.find((x) => x.id === 'sent-while-away'));
+  t.is(r.status, 'uploaded');
+  second.proc.kill('SIGTERM');
+  await new Promise((res) => second.proc.on('close', res));
+});
+
 test.serial('with a kvs section the agent streams live video: stream events on MQTT, every fragment PERSISTED at SIGTERM', async (t) => {
   const kvsCreds = { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-secret' };
   const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [kvsCreds], region: 'us-east-1' });

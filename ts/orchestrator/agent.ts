@@ -54,7 +54,7 @@ export class DeviceAgent extends EventEmitter {
     if (c.mqtt) {
       const read = (f?: string) => (f ? fs.readFileSync(f) : undefined);
       this.conn = new DeviceConnection({
-        url: c.mqtt.url, thing: c.thing, status: true,
+        url: c.mqtt.url, thing: c.thing, status: true, clean: c.mqtt.cleanSession,
         ...(c.mqtt.cert ? { cert: read(c.mqtt.cert)! } : {}), ...(c.mqtt.key ? { key: read(c.mqtt.key)! } : {}), ...(c.mqtt.ca ? { ca: read(c.mqtt.ca)! } : {}),
         ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}), ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
       });

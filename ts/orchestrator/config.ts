@@ -13,7 +13,8 @@ export interface AgentConfig {
   thing: string;
   /** The camera's store: what PTP serves and where upload targets' object paths point. */
   storage: string;
-  mqtt?: { url: string; cert?: string; key?: string; ca?: string; outboxDir?: string; protocolVersion?: 4 | 5 };
+  /** cleanSession false (the default): the broker keeps the subscription and queues QoS 1 targets while the camera is away. */
+  mqtt?: { url: string; cert?: string; key?: string; ca?: string; outboxDir?: string; protocolVersion?: 4 | 5; cleanSession: boolean };
   ptp?: { host: string; port: number; usb: boolean; name?: string; guid?: string };
   upload: { concurrency: number; journalDir: string; jobsDir: string };
   kvs?: {
@@ -61,6 +62,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     if (tls && (m['cert'] === undefined || m['key'] === undefined)) problems.push('mqtt.cert and mqtt.key are required with mqtts:// (mutual TLS)');
     const pv = m['protocolVersion'];
     if (pv !== undefined && pv !== 4 && pv !== 5) problems.push('mqtt.protocolVersion must be 4 (3.1.1) or 5');
+    if (m['cleanSession'] !== undefined && typeof m['cleanSession'] !== 'boolean') problems.push('mqtt.cleanSession must be true or false');
     mqtt = {
       url: String(url),
       ...(m['cert'] !== undefined ? { cert: file(m['cert'], 'mqtt.cert', true)! } : {}),
@@ -68,6 +70,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
       ...(m['ca'] !== undefined ? { ca: file(m['ca'], 'mqtt.ca', true)! } : {}),
       ...(m['outboxDir'] !== undefined ? { outboxDir: file(m['outboxDir'], 'mqtt.outboxDir', false)! } : {}),
       ...(pv === 4 || pv === 5 ? { protocolVersion: pv } : {}),
+      cleanSession: m['cleanSession'] === true,
     };
   }
   let ptp: AgentConfig['ptp'];
