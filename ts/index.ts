@@ -15,3 +15,6 @@ export { KvsStream, IotCredentialsProvider, awsChainCredentials, LocalKvsEndpoin
 export type { KvsStreamOptions, KvsAck, KvsMetrics } from './kvs';
 export * as ptp from './ptp';
 export { PtpCamera, PtpClient } from './ptp';
+export { DeviceAgent } from './orchestrator/agent';
+export { loadAgentConfig, parseAgentConfig } from './orchestrator/config';
+export type { AgentConfig } from './orchestrator/config';
