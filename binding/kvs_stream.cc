@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "options.h"
 
 namespace camwire_binding {
 
@@ -116,14 +117,6 @@ Napi::Object EventObject(Napi::Env env, const ProducerEvent& e) {
   return o;
 }
 
-uint64_t U64(Napi::Object o, const char* key, uint64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().Int64Value()) : fallback;
-}
-std::string Str(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
-}
 
 }  // namespace
 
@@ -148,10 +141,10 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.store.max_bytes = U64(js, "storeBytes", o.store.max_bytes);
   o.store.max_duration_ms = U64(js, "storeDurationMs", o.store.max_duration_ms);
   o.store.overflow = Str(js, "overflow") == "block" ? camwire::kvs::OverflowPolicy::kBlock : camwire::kvs::OverflowPolicy::kDropUntilKeyframe;
-  o.store.trim_on_received = js.Get("trimOnReceived").ToBoolean().Value();
+  o.store.trim_on_received = Bool(js, "trimOnReceived", false);
   o.ca_file = Str(js, "caFile");
-  o.verify_tls = !js.Get("insecureSkipTlsVerify").ToBoolean().Value();
-  if (!Str(js, "userAgent").empty()) o.user_agent = Str(js, "userAgent");
+  o.verify_tls = !Bool(js, "insecureSkipTlsVerify", false);
+  o.user_agent = Str(js, "userAgent", o.user_agent);
   o.connect_timeout_ms = U64(js, "connectTimeoutMs", o.connect_timeout_ms);
   o.rotate_after_ms = U64(js, "rotateAfterMs", o.rotate_after_ms);
   o.stale_after_ms = U64(js, "staleAfterMs", o.stale_after_ms);

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "errors.h"
+#include "options.h"
 #include "ptp/initiator.h"
 #include "ptp/ptpip.h"
 #include "ptp/ptpip_server.h"
@@ -22,18 +23,6 @@ using namespace camwire::ptp;
 
 namespace {
 
-std::string Str(Napi::Object o, const char* k, const std::string& d = "") {
-  Napi::Value v = o.Get(k);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : d;
-}
-bool Bool(Napi::Object o, const char* k, bool d) {
-  Napi::Value v = o.Get(k);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : d;
-}
-uint32_t U32(Napi::Object o, const char* k, uint32_t d) {
-  Napi::Value v = o.Get(k);
-  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : d;
-}
 
 // 32 hex digits (separators allowed) -> GUID; random when empty.
 bool ParseGuid(const std::string& s, ptpip::Guid* g) {

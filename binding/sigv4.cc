@@ -4,6 +4,7 @@
 #include "sigv4.h"
 
 #include "errors.h"
+#include "options.h"
 #include "kvs/sigv4.h"
 
 namespace camwire_binding {
@@ -18,10 +19,6 @@ std::vector<std::pair<std::string, std::string>> Pairs(Napi::Value v) {
     out.emplace_back(kv.Get(0u).As<Napi::String>().Utf8Value(), kv.Get(1u).As<Napi::String>().Utf8Value());
   }
   return out;
-}
-std::string Str(Napi::Object o, const char* k) {
-  Napi::Value v = o.Get(k);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
 }
 }  // namespace
 

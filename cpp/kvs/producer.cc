@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -221,7 +220,6 @@ struct Producer::Impl {
   ProducerOptions o;
   EventSink events;
   ReleaseSink release;
-  Producer* self = nullptr;
 
   // Shared with the caller's thread.
   mutable std::mutex qmu;
@@ -507,7 +505,7 @@ struct Producer::Impl {
     return Status::Ok();
   }
 
-  void StartEndpointRequest(CURLM* multi, uint64_t now) {
+  void StartEndpointRequest(CURLM* multi) {
     Result<Url> u = ParseUrl(o.control_endpoint);
     if (!u.ok()) return Fail(u.status().code(), u.status().message());
     uint64_t gen = 0;
@@ -529,10 +527,9 @@ struct Producer::Impl {
     conn = std::move(c);
     state = State::kEndpoint;
     curl_multi_add_handle(multi, conn->easy);
-    (void)now;
   }
 
-  void StartPutMedia(CURLM* multi, uint64_t now) {
+  void StartPutMedia(CURLM* multi) {
     const std::string endpoint = o.data_endpoint.empty() ? data_endpoint : o.data_endpoint;
     Result<Url> u = ParseUrl(endpoint);
     if (!u.ok()) return Fail(u.status().code(), "data endpoint: " + u.status().message());
@@ -580,7 +577,6 @@ struct Producer::Impl {
       metrics.data_endpoint = endpoint;
     }
     curl_multi_add_handle(multi, conn->easy);
-    (void)now;
   }
 
   void DropConn(CURLM* multi) {
@@ -603,7 +599,7 @@ struct Producer::Impl {
       c->headers_done = false;
     } else if (line.empty()) {
       if (c->status >= 200) c->headers_done = true;
-      if (c->put_media && c->status == 200) c->owner->OnConnected(c);
+      if (c->put_media && c->status == 200) c->owner->OnConnected();
     } else {
       const size_t colon = line.find(':');
       if (colon != std::string::npos) {
@@ -674,7 +670,7 @@ struct Producer::Impl {
     return CURL_READFUNC_PAUSE;
   }
 
-  void OnConnected(Conn* c) {
+  void OnConnected() {
     connect_failures = 0;
     ProducerEvent e;
     e.kind = ProducerEvent::kConnected;
@@ -683,7 +679,6 @@ struct Producer::Impl {
       e.connection = metrics.connections;
       e.endpoint = metrics.data_endpoint;
     }
-    (void)c;
     Emit(std::move(e));
   }
 
@@ -755,6 +750,7 @@ struct Producer::Impl {
     const long status = c->status;
     if (!c->put_media) {
       std::string body = c->response_body;
+      std::string error_type = c->error_type;
       std::string curl_err = c->errbuf[0] ? c->errbuf : curl_easy_strerror(result);
       DropConn(multi);
       if (result == CURLE_OK && status == 200) {
@@ -767,7 +763,7 @@ struct Producer::Impl {
         EmitError("KVS_BAD_RESPONSE", "GetDataEndpoint answered without a DataEndpoint URL", false);
         return ScheduleRetry(now);
       }
-      return HandleFailure(now, result, status, body, curl_err, false);
+      return HandleFailure(now, result, status, body, error_type, curl_err, false);
     }
     // PutMedia.
     const bool graceful = c->body_done && (result == CURLE_OK) && status == 200;
@@ -797,11 +793,11 @@ struct Producer::Impl {
       if (had_persisted) attempts = 0;
       return;
     }
-    (void)error_type;
-    HandleFailure(now, result, status, body, curl_err, true);
+    HandleFailure(now, result, status, body, error_type, curl_err, true);
   }
 
-  void HandleFailure(uint64_t now, CURLcode result, long status, const std::string& body, const std::string& curl_err,
+  void HandleFailure(uint64_t now, CURLcode result, long status, const std::string& body, const std::string& error_type,
+                     const std::string& curl_err,
                      bool put_media) {
     const std::string what = put_media ? "PutMedia" : "GetDataEndpoint";
     if (result != CURLE_OK && status == 0) {
@@ -837,7 +833,9 @@ struct Producer::Impl {
       return ScheduleRetry(now);
     }
     if (status == 404) return Fail("KVS_STREAM_NOT_FOUND", detail + " (create the stream first: camwire kvs create-stream, or aws kinesisvideo create-stream)");
-    if (status == 400 && message.find("imit") == std::string::npos && body.find("LimitExceeded") == std::string::npos) {
+    // ClientLimitExceeded / ConnectionLimitExceeded (x-amzn-ErrorType) pass; other 400s are the request's fault.
+    const bool limit = error_type.find("LimitExceeded") != std::string::npos || body.find("LimitExceeded") != std::string::npos;
+    if (status == 400 && !limit) {
       return Fail("KVS_INVALID_ARGUMENT", detail);
     }
     if (status >= 500 && o.data_endpoint.empty()) data_endpoint.clear();
@@ -885,7 +883,7 @@ struct Producer::Impl {
     if (closing && close_deadline == 0) close_deadline = now + o.persist_timeout_ms;
 
     const bool has_data = have_track && !store.AllRead();
-    const bool unpersisted = store.Unpersisted() > 0 && store.Stats().bytes > 0;
+    const bool unpersisted = store.Unpersisted() > 0;
     if (closing && flushed && (!have_track || !unpersisted) && !conn) {
       EmitClosed("", "");
       *finished = true;
@@ -905,9 +903,9 @@ struct Producer::Impl {
 
     if (state == State::kIdle && !conn && have_credentials && have_track && (has_data || (closing && unpersisted))) {
       if (o.data_endpoint.empty() && data_endpoint.empty()) {
-        StartEndpointRequest(multi, now);
+        StartEndpointRequest(multi);
       } else {
-        StartPutMedia(multi, now);
+        StartPutMedia(multi);
       }
     }
 
@@ -1057,7 +1055,6 @@ void Loop::Run() {
 
 Producer::Producer(const ProducerOptions& options, EventSink events, ReleaseSink release)
     : impl_(new Impl(options, std::move(events), std::move(release))) {
-  impl_->self = this;
 }
 
 Producer::~Producer() = default;
@@ -1071,8 +1068,11 @@ Result<std::shared_ptr<Producer>> Producer::Create(const ProducerOptions& o, Eve
   }
   if (o.region.empty()) return Status::Error("KVS_BAD_OPTIONS", "region is required");
   if (o.data_endpoint.empty() && o.control_endpoint.empty()) return Status::Error("KVS_BAD_OPTIONS", "an endpoint is required");
-  if (!o.data_endpoint.empty() && !ParseUrl(o.data_endpoint).ok()) return ParseUrl(o.data_endpoint).status();
-  if (!o.control_endpoint.empty() && !ParseUrl(o.control_endpoint).ok()) return ParseUrl(o.control_endpoint).status();
+  for (const std::string* url : {&o.data_endpoint, &o.control_endpoint}) {
+    if (url->empty()) continue;
+    Result<Url> u = ParseUrl(*url);
+    if (!u.ok()) return u.status();
+  }
   if (o.store.max_bytes < (1u << 20)) return Status::Error("KVS_BAD_OPTIONS", "storeBytes must be at least 1 MiB");
   if (o.store.fragment_duration_ms < 1000 || o.store.fragment_duration_ms > 10000) {
     return Status::Error("KVS_BAD_OPTIONS", "fragmentDuration must be 1000-10000 ms (KVS refuses fragments over 10 s)");

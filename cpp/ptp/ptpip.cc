@@ -186,6 +186,16 @@ Status SendPhase(Socket& s, uint32_t tid, DataSource& source, int timeout_ms) {
   return Status::Ok();
 }
 
+// A Start Data packet of this transaction: its announced total.
+Status ParseStartData(const Packet& p, uint32_t tid, uint64_t* total) {
+  if (p.type != kStartData) return BadPacket(std::string("a ") + TypeName(p.type) + " packet where Start Data was expected");
+  Reader r(p.payload);
+  uint32_t ptid = 0;
+  if (!r.U32(&ptid) || !r.U64(total)) return BadPacket("a short Start Data packet");
+  if (ptid != tid) return BadPacket("Start Data for transaction " + std::to_string(ptid) + " inside transaction " + std::to_string(tid));
+  return Status::Ok();
+}
+
 Result<Command> ParseRequest(const std::vector<uint8_t>& p) {
   Reader r(p);
   Command c;
@@ -338,16 +348,13 @@ Status ResponderConnection::SendData(uint32_t tid, DataSource& source) { return 
 Status ResponderConnection::ReceiveData(uint32_t tid, DataSink& sink, uint64_t max) {
   Result<Packet> p = ReadPacket(cmd_, 64, kPacketTimeoutMs);
   if (!p.ok()) return p.status();
-  if (p.value().type != kStartData) return BadPacket(std::string("a ") + TypeName(p.value().type) + " packet where Start Data was expected");
-  Reader r(p.value().payload);
-  uint32_t ptid = 0;
   uint64_t total = 0;
-  if (!r.U32(&ptid) || !r.U64(&total)) return BadPacket("a short Start Data packet");
-  if (ptid != tid) return BadPacket("Start Data for transaction " + std::to_string(ptid) + " inside transaction " + std::to_string(tid));
+  Status st = ParseStartData(p.value(), tid, &total);
+  if (!st.ok()) return st;
   if (total > max) {
     return Status::Error("PTP_TOO_LARGE", "the initiator announced " + std::to_string(total) + " bytes; at most " + std::to_string(max) + " are taken here");
   }
-  Status st = sink.Begin(total);
+  st = sink.Begin(total);
   if (!st.ok()) return st;
   return ReceivePhase(cmd_, tid, total, sink, kPacketTimeoutMs);
 }
@@ -422,15 +429,12 @@ Status InitiatorConnection::ReceiveData(uint32_t tid, DataSink& sink, bool* got_
   if (p.value().type == kOperationResponse) {
     return ParseCodeTidParams(p.value().payload, early, 5, "Operation Response");
   }
-  if (p.value().type != kStartData) return BadPacket(std::string("a ") + TypeName(p.value().type) + " packet where Start Data was expected");
-  Reader r(p.value().payload);
-  uint32_t ptid = 0;
   uint64_t total = 0;
-  if (!r.U32(&ptid) || !r.U64(&total)) return BadPacket("a short Start Data packet");
-  if (ptid != tid) return BadPacket("Start Data for transaction " + std::to_string(ptid) + " inside transaction " + std::to_string(tid));
+  Status st = ParseStartData(p.value(), tid, &total);
+  if (!st.ok()) return st;
   if (total == UINT64_MAX) return BadPacket("Start Data with an unknown length (not supported)");
   *got_data = true;
-  Status st = sink.Begin(total);
+  st = sink.Begin(total);
   if (!st.ok()) return st;
   return ReceivePhase(cmd_, tid, total, sink, timeout_ms_);
 }

@@ -142,10 +142,10 @@ Responder::Responder(DirectoryStorage& storage, CameraIdentity identity, Respond
   battery.range_min = PropValue::Uint(dt::kUint8, 0);
   battery.range_max = PropValue::Uint(dt::kUint8, 100);
   battery.range_step = PropValue::Uint(dt::kUint8, 1);
-  props_[prop::kBatteryLevel] = Prop{battery};
-  props_[prop::kDateTime] = Prop{str(prop::kDateTime, true, PtpDate(std::time(nullptr)))};
-  props_[prop::kArtist] = Prop{str(prop::kArtist, true, "")};
-  props_[prop::kLastUploadStatus] = Prop{str(prop::kLastUploadStatus, false, "none")};
+  props_[prop::kBatteryLevel] = battery;
+  props_[prop::kDateTime] = str(prop::kDateTime, true, PtpDate(std::time(nullptr)));
+  props_[prop::kArtist] = str(prop::kArtist, true, "");
+  props_[prop::kLastUploadStatus] = str(prop::kLastUploadStatus, false, "none");
 }
 
 DeviceInfo Responder::Info() const {
@@ -174,7 +174,7 @@ void Responder::SetLastUploadStatus(const std::string& s) {
   ResponderTransport* t = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    props_[prop::kLastUploadStatus].desc.current = PropValue::Str(s);
+    props_[prop::kLastUploadStatus].current = PropValue::Str(s);
     t = active_;
   }
   if (t) {
@@ -189,7 +189,7 @@ std::string Responder::PropertyText(uint16_t code) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = props_.find(code);
   if (it == props_.end()) return "";
-  const PropValue& v = it->second.desc.current;
+  const PropValue& v = it->second.current;
   if (v.datatype == dt::kString) return v.s;
   if (v.datatype == dt::kInt8 || v.datatype == dt::kInt16 || v.datatype == dt::kInt32 || v.datatype == dt::kInt64) return std::to_string(v.i);
   return std::to_string(v.u);
@@ -236,7 +236,7 @@ Status Responder::Serve(ResponderTransport& t) {
       continue;  // no data, no response: the initiator times out
     }
     Status fatal;
-    Response r = Dispatch(t, c.value(), &fatal);
+    Response r = Handle(t, c.value(), &fatal);
     if (!fatal.ok()) {
       result = fatal;
       break;
@@ -259,11 +259,6 @@ Status Responder::Serve(ResponderTransport& t) {
   }
   if (was_open && hooks_.session_closed) hooks_.session_closed(closed_session);
   return result;
-}
-
-Response Responder::Dispatch(ResponderTransport& t, const Command& c, Status* fatal) {
-  Response r = Handle(t, c, fatal);
-  return r;
 }
 
 Response Responder::Handle(ResponderTransport& t, const Command& c, Status* fatal) {
@@ -406,7 +401,7 @@ Response Responder::Handle(ResponderTransport& t, const Command& c, Status* fata
         std::lock_guard<std::mutex> lock(mu_);
         auto it = props_.find(static_cast<uint16_t>(Param(c, 0)));
         if (it == props_.end()) return Reply(c, rc::kDevicePropNotSupported);
-        d = it->second.desc;
+        d = it->second;
       }
       if (c.code == op::kGetDevicePropDesc) {
         Result<std::vector<uint8_t>> b = Pack(d);
@@ -430,11 +425,11 @@ Response Responder::Handle(ResponderTransport& t, const Command& c, Status* fata
         std::lock_guard<std::mutex> lock(mu_);
         auto it = props_.find(code);
         if (it == props_.end()) return Reply(c, rc::kDevicePropNotSupported);
-        if (it->second.desc.get_set == 0) return Reply(c, rc::kAccessDenied);
+        if (it->second.get_set == 0) return Reply(c, rc::kAccessDenied);
         Reader r(sink.bytes());
-        Result<PropValue> v = UnpackValue(r, it->second.desc.datatype);
+        Result<PropValue> v = UnpackValue(r, it->second.datatype);
         if (!v.ok() || r.left() != 0) return Reply(c, rc::kInvalidDevicePropFormat);
-        it->second.desc.current = v.value();
+        it->second.current = v.value();
         text = v.value().datatype == dt::kString ? v.value().s : std::to_string(v.value().u);
       }
       if (hooks_.property_changed) hooks_.property_changed(code, text);

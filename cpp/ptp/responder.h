@@ -65,10 +65,6 @@ class Responder {
   static constexpr size_t kMaxTicketBytes = 64 * 1024;
 
  private:
-  struct Prop {
-    DevicePropDesc desc;
-  };
-  Response Dispatch(ResponderTransport& t, const Command& c, Status* fatal);
   Response Handle(ResponderTransport& t, const Command& c, Status* fatal);
   DeviceInfo Info() const;
   Response SendObjectInfo(ResponderTransport& t, const Command& c, Status* fatal);
@@ -78,7 +74,7 @@ class Responder {
   CameraIdentity id_;
   ResponderHooks hooks_;
   mutable std::mutex mu_;
-  std::map<uint16_t, Prop> props_;
+  std::map<uint16_t, DevicePropDesc> props_;
   ResponderTransport* active_ = nullptr;
   bool session_open_ = false;
   uint32_t session_id_ = 0;

@@ -24,6 +24,25 @@ bool UnpackHeader(const uint8_t* p, size_t n, ContainerHeader* h) {
   return r.U32(&h->length) && r.U16(&h->type) && r.U16(&h->code) && r.U32(&h->transaction_id);
 }
 
+std::vector<uint8_t> PackContainer(uint16_t type, uint16_t code, uint32_t transaction_id, const std::vector<uint32_t>& params) {
+  Writer w;
+  w.U32(static_cast<uint32_t>(kHeader + 4 * params.size()));
+  w.U16(type);
+  w.U16(code);
+  w.U32(transaction_id);
+  for (uint32_t p : params) w.U32(p);
+  return w.bytes();
+}
+
+std::vector<uint32_t> UnpackParams(const uint8_t* p, size_t n, size_t max) {
+  std::vector<uint32_t> out;
+  if (n <= kHeader) return out;
+  Reader r(p + kHeader, n - kHeader);
+  uint32_t v = 0;
+  while (out.size() < max && r.U32(&v)) out.push_back(v);
+  return out;
+}
+
 namespace {
 constexpr int kPhaseTimeoutMs = 20000;
 
@@ -84,18 +103,14 @@ Result<Command> Function::ReadCommand() {
     if (ch.type != kCommand) return Status::Error("PTP_BAD_PACKET", "a container of type " + std::to_string(ch.type) + " where a command was expected");
     const uint32_t plen = ch.length - static_cast<uint32_t>(kHeader);
     if (plen % 4 != 0 || plen / 4 > 5) return Status::Error("PTP_BAD_PACKET", "a command container of " + std::to_string(ch.length) + " bytes");
-    uint8_t params[20];
-    s = ReadOut(params, plen, kPhaseTimeoutMs);
+    uint8_t whole[kHeader + 20];
+    std::copy(h, h + kHeader, whole);
+    s = ReadOut(whole + kHeader, plen, kPhaseTimeoutMs);
     if (!s.ok()) return s;
     Command c;
     c.code = ch.code;
     c.transaction_id = ch.transaction_id;
-    Reader r(params, plen);
-    for (uint32_t i = 0; i < plen / 4; ++i) {
-      uint32_t v = 0;
-      r.U32(&v);
-      c.params.push_back(v);
-    }
+    c.params = UnpackParams(whole, kHeader + plen, 5);
     c.data_out = DataOut(c.code);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -181,28 +196,14 @@ Status Function::SendData(uint32_t tid, DataSource& source) {
 }
 
 Status Function::SendResponse(const Response& r) {
-  ContainerHeader ch;
-  ch.length = static_cast<uint32_t>(kHeader + 4 * r.params.size());
-  ch.type = kResponse;
-  ch.code = r.code;
-  ch.transaction_id = r.transaction_id;
-  Writer w;
-  for (uint8_t b : PackHeader(ch)) w.U8(b);
-  for (uint32_t p : r.params) w.U32(p);
-  return Queue(w.bytes().data(), w.bytes().size(), true);
+  const std::vector<uint8_t> c = PackContainer(kResponse, r.code, r.transaction_id, r.params);
+  return Queue(c.data(), c.size(), true);
 }
 
 Status Function::SendEvent(const Event& e) {
-  ContainerHeader ch;
-  ch.length = static_cast<uint32_t>(kHeader + 4 * e.params.size());
-  ch.type = kEvent;
-  ch.code = e.code;
-  ch.transaction_id = e.transaction_id;
-  Writer w;
-  for (uint8_t b : PackHeader(ch)) w.U8(b);
-  for (uint32_t p : e.params) w.U32(p);
   std::lock_guard<std::mutex> lock(mu_);
-  if (events_.size() < 64) events_.push_back(w.bytes());  // a host that never reads events does not grow this
+  // A host that never reads events does not grow this.
+  if (events_.size() < 64) events_.push_back(PackContainer(kEvent, e.code, e.transaction_id, e.params));
   return Status::Ok();
 }
 

@@ -32,6 +32,10 @@ struct ContainerHeader {
 };
 std::vector<uint8_t> PackHeader(const ContainerHeader& h);
 bool UnpackHeader(const uint8_t* p, size_t n, ContainerHeader* h);
+// A whole container that carries parameters (command, response, event).
+std::vector<uint8_t> PackContainer(uint16_t type, uint16_t code, uint32_t transaction_id, const std::vector<uint32_t>& params);
+// The parameters that follow a container header in p[0..n), at most max of them.
+std::vector<uint32_t> UnpackParams(const uint8_t* p, size_t n, size_t max);
 
 class Function : public ResponderTransport {
  public:

@@ -207,11 +207,8 @@ UsbInitiatorConnection::~UsbInitiatorConnection() = default;
 Status UsbInitiatorConnection::SendCommand(const Command& c) {
   current_code_ = c.code;
   impl_->transaction = c.transaction_id;
-  usb::ContainerHeader h{static_cast<uint32_t>(usb::kHeader + 4 * c.params.size()), usb::kCommand, c.code, c.transaction_id};
-  Writer w;
-  for (uint8_t b : usb::PackHeader(h)) w.U8(b);
-  for (uint32_t p : c.params) w.U32(p);
-  return impl_->Out(w.bytes().data(), w.bytes().size());
+  const std::vector<uint8_t> container = usb::PackContainer(usb::kCommand, c.code, c.transaction_id, c.params);
+  return impl_->Out(container.data(), container.size());
 }
 
 Status UsbInitiatorConnection::SendData(uint32_t tid, DataSource& source) {
@@ -250,9 +247,7 @@ Status UsbInitiatorConnection::ReceiveData(uint32_t tid, DataSink& sink, bool* g
   if (h.type == usb::kResponse) {
     early->code = h.code;
     early->transaction_id = h.transaction_id;
-    Reader r(impl_->buf.data() + usb::kHeader, n.value() - usb::kHeader);
-    uint32_t p = 0;
-    while (early->params.size() < 5 && r.U32(&p)) early->params.push_back(p);
+    early->params = usb::UnpackParams(impl_->buf.data(), n.value(), 5);
     return Status::Ok();
   }
   if (h.type != usb::kData) return Status::Error("PTP_BAD_PACKET", "a container of type " + std::to_string(h.type) + " where data was expected");
@@ -297,9 +292,7 @@ Result<Response> UsbInitiatorConnection::ReadResponse() {
   Response r;
   r.code = h.code;
   r.transaction_id = h.transaction_id;
-  Reader rd(impl_->buf.data() + usb::kHeader, n.value() - usb::kHeader);
-  uint32_t p = 0;
-  while (r.params.size() < 5 && rd.U32(&p)) r.params.push_back(p);
+  r.params = usb::UnpackParams(impl_->buf.data(), n.value(), 5);
   return r;
 }
 
@@ -314,10 +307,7 @@ Result<bool> UsbInitiatorConnection::ReadEvent(Event* e, int timeout_ms) {
   if (!usb::UnpackHeader(b, static_cast<size_t>(got), &h) || h.type != usb::kEvent) return Status::Error("PTP_BAD_PACKET", "an interrupt transfer that is not an event");
   e->code = h.code;
   e->transaction_id = h.transaction_id;
-  e->params.clear();
-  Reader rd(b + usb::kHeader, static_cast<size_t>(got) - usb::kHeader);
-  uint32_t p = 0;
-  while (e->params.size() < 3 && rd.U32(&p)) e->params.push_back(p);
+  e->params = usb::UnpackParams(b, static_cast<size_t>(got), 3);
   return true;
 }
 

@@ -16,11 +16,7 @@ namespace usb {
 namespace {
 
 std::vector<uint8_t> CommandContainer(uint16_t code, uint32_t tid, std::vector<uint32_t> params) {
-  ContainerHeader h{static_cast<uint32_t>(kHeader + 4 * params.size()), kCommand, code, tid};
-  Writer w;
-  for (uint8_t b : PackHeader(h)) w.U8(b);
-  for (uint32_t p : params) w.U32(p);
-  return w.bytes();
+  return PackContainer(kCommand, code, tid, params);
 }
 
 std::vector<uint8_t> DataContainer(uint16_t code, uint32_t tid, const std::vector<uint8_t>& payload) {
