@@ -15,10 +15,10 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KvsStream, packageAnnexB } from '../ts/kvs';
+import { best, rawLoopbackTcpMs } from './common';
 
 const quick = process.argv.includes('--quick');
 const streamsArg = process.argv.indexOf('--streams');
@@ -36,11 +36,6 @@ function timed(cmd: string, args: string[]): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function best(n: number, f: () => Promise<number> | number): Promise<number> {
-  let b = Infinity;
-  for (let i = 0; i < n; i++) b = Math.min(b, await f());
-  return b;
-}
 
 (async () => {
   const input = path.join(dir, 'in.h264');
@@ -82,7 +77,7 @@ async function best(n: number, f: () => Promise<number> | number): Promise<numbe
   const endpoint = await startEndpoint();
   resetPeak();
   try {
-    const rawMs = await best(3, () => rawTcp(data));
+    const rawMs = await best(3, () => rawLoopbackTcpMs(data));
     let sent = 0;
     const pmMs = await best(3, async () => {
       const t0 = process.hrtime.bigint();
@@ -151,27 +146,6 @@ async function startEndpoint(): Promise<{ url: string; proc: ChildProcess }> {
   return { url, proc };
 }
 
-/** Raw loopback TCP: this process writes the bytes to a Node process that discards them. */
-async function rawTcp(data: Buffer): Promise<number> {
-  const sink = spawn(process.execPath, ['-e', `const s=require('net').createServer(c=>{let n=0;c.on('data',d=>n+=d.length);c.on('end',()=>{c.end(String(n))})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
-  const t0 = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', async () => {
-      for (let off = 0; off < data.length; off += 1 << 20) {
-        if (!c.write(data.subarray(off, off + (1 << 20)))) await new Promise((r) => c.once('drain', r));
-      }
-      c.end();
-    });
-    c.on('data', () => undefined);
-    c.on('end', () => resolve());
-    c.on('error', reject);
-  });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  sink.kill();
-  return ms;
-}
 
 /** Access units of an Annex-B stream encoded with AUDs (x264 aud=1): split at each delimiter. */
 function framesOf(h264: Buffer, max = Infinity): Buffer[] {

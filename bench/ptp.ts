@@ -12,9 +12,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { best as bestMs, rawLoopbackTcpMs } from './common';
 
 const mibArg = process.argv.indexOf('--mib');
 const MIB = mibArg > 0 ? Number(process.argv[mibArg + 1]) : 200;
@@ -53,19 +53,6 @@ function best<T extends { s: number }>(n: number, f: () => T): T {
   return b!;
 }
 
-async function rawTcp(file: string): Promise<number> {
-  const sink = spawn(process.execPath, ['-e', `const s=require('net').createServer(c=>{c.on('data',()=>{});c.on('end',()=>c.end())});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
-  const t0 = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(c));
-    c.on('data', () => undefined);
-    c.on('end', () => resolve());
-    c.on('error', reject);
-  });
-  sink.kill();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
 
 (async () => {
   const storage = path.join(dir, 'storage', 'DCIM', '100CAMWR');
@@ -98,8 +85,8 @@ async function rawTcp(file: string): Promise<number> {
       const b = crypto.createHash('md5').update(fs.readFileSync(big)).digest('hex');
       if (a !== b) throw new Error(`${f} differs after download`);
     }
-    let raw = Infinity;
-    for (let i = 0; i < 3; i++) raw = Math.min(raw, await rawTcp(big));
+    const bigBytes = fs.readFileSync(big);
+    const raw = (await bestMs(3, () => rawLoopbackTcpMs(bigBytes))) / 1000;
     const mbs = (s: number) => (bytes / 1e6 / s).toFixed(0).padStart(6);
     console.log(`# ${MIB} MiB object from camwire's PTP/IP camera over loopback (whole client process, best of 3)`);
     console.log(`camwire ptp get (GetPartialObject 8 MiB)   ${mbs(cw.s)} MB/s  peak RSS ${cw.rssMiB.toFixed(0)} MiB  ${(gp.s / cw.s).toFixed(1)}x gphoto2, ${(raw / cw.s).toFixed(2)}x raw TCP`);

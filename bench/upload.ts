@@ -16,6 +16,7 @@ import { Uploader } from '../ts/upload';
 import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { S3_CREDENTIALS, SwiftS3 } from '../test/helpers/swift';
 import { freePort } from '../test/helpers/ports';
+import { best } from './common';
 
 const quick = process.argv.includes('--quick');
 const MiB = 1024 * 1024;
@@ -44,11 +45,6 @@ function curlPut(url: string, file: string): number {
 }
 
 /** Best of n runs: the least disturbed measurement of each side. */
-async function best(n: number, f: () => Promise<number> | number): Promise<number> {
-  let b = Infinity;
-  for (let i = 0; i < n; i++) b = Math.min(b, await f());
-  return b;
-}
 
 async function startNginx(): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();

@@ -137,7 +137,53 @@ export interface NativeKvsProducer {
   metrics(): NativeKvsMetrics;
 }
 
+export interface NativePtpCameraEvent { kind: string; a?: string; b?: string; n: number }
+
+export interface NativePtpCameraStarted {
+  /** The PTP/IP port (0 for a USB camera). */
+  port: number;
+  guid?: string;
+  /** USB: the port as gphoto2 names it (usb:001,001), and the client environment. */
+  usb?: string;
+  env?: Record<string, string>;
+}
+
+export interface NativePtpCamera {
+  start(): NativePtpCameraStarted;
+  stop(): void;
+  setLastUploadStatus(s: string): void;
+  property(code: number): string;
+}
+
+export interface NativePtpClient {
+  connect(host: string, port: number, o: { name?: string; guid?: string; timeoutMs?: number }): Promise<{ name: string; guid: string }>;
+  connectUsb(bus: number, address: number, o: { timeoutMs?: number }): Promise<{ bus: number; address: number }>;
+  deviceInfo(): Promise<{ manufacturer: string; model: string; version: string; serial: string; vendorExtensionId: number; operations: number[] }>;
+  storageIds(): Promise<number[]>;
+  objectHandles(storage: number, parent: number): Promise<number[]>;
+  objectInfo(handle: number): Promise<{ storageId: number; format: number; size: number; parent: number; filename: string; modificationDate: string }>;
+  getToFile(handle: number, size: number, file: string, partial: boolean): Promise<number>;
+  setUploadTarget(json: string): Promise<void>;
+  waitEvent(timeoutMs: number): Promise<{ code: number; params: number[] } | null>;
+  close(): Promise<void>;
+}
+
+export interface NativeUsbDevice {
+  bus: number;
+  address: number;
+  vendorId: number;
+  productId: number;
+  manufacturer: string;
+  product: string;
+  serial: string;
+  /** Has a still-image (PTP, class 6/1/1) interface. */
+  ptp: boolean;
+}
+
 export interface NativeBinding {
+  PtpCamera: new (options: object, onEvent: (e: NativePtpCameraEvent) => void) => NativePtpCamera;
+  PtpClient: new () => NativePtpClient;
+  usbDevices(): Promise<NativeUsbDevice[]>;
   KvsProducer: new (options: NativeKvsProducerOptions, onEvents: (events: NativeKvsEvent[], queuedBytes: number) => void) => NativeKvsProducer;
   /** libcurl's version and the TLS library it uses in this process. */
   kvsTransport(): { curl: string; ssl: string };

@@ -15,10 +15,7 @@ export function deviceCommand(out: Out): Command {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { DeviceAgent } = require('../orchestrator/agent') as typeof import('../orchestrator/agent');
       const agent = new DeviceAgent(loadAgentConfig(o.config));
-      const line = (v: Record<string, unknown>, human: string) => {
-        if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...v }) + '\n');
-        else process.stderr.write(`${new Date().toISOString()} ${human}\n`);
-      };
+      const line = (v: Record<string, unknown>, human: string) => out().event(v, human);
       agent.on('job', (j: { id: string; source: string }) => line({ event: 'job', ...j }, `job ${j.id} (from ${j.source})`));
       agent.on('result', (r: UploadResult) => line({ event: 'result', result: r }, `${r.id}: ${r.status}${r.error ? ` ${r.error.code}: ${r.error.message}` : ` ${r.bytes} bytes`}`));
       agent.on('warning', (e: CamwireError) => line({ event: 'warning', error: { code: e.code, message: e.message } }, `${e.code}: ${e.message}`));

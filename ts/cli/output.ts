@@ -7,6 +7,8 @@ export interface Output {
   result(value: unknown, human: string | (() => string)): void;
   /** A progress or status line on stderr (suppressed with --json). */
   info(line: string): void;
+  /** One event of a long-running command: a timestamped JSON line on stdout with --json, else a timestamped line on stderr. */
+  event(value: Record<string, unknown>, human: string): void;
 }
 
 export function makeOutput(json: boolean): Output {
@@ -18,6 +20,11 @@ export function makeOutput(json: boolean): Output {
     },
     info(line) {
       if (!json) process.stderr.write(line + '\n');
+    },
+    event(value, human) {
+      const at = new Date().toISOString();
+      if (json) process.stdout.write(JSON.stringify({ at, ...value }) + '\n');
+      else process.stderr.write(`${at} ${human}\n`);
     },
   };
 }

@@ -29,7 +29,7 @@ export function ptpCommand(out: Out): Command {
   const ptp = new Command('ptp').description('PTP: the simulated camera (PTP/IP, or a virtual USB device) and the app side (initiator over PTP/IP or USB)');
 
   ptp.command('serve')
-    .description('serve a directory as a PTP/IP camera (gphoto2 --port ptpip:127.0.0.1:P:P talks to it); upload targets handed over are printed')
+    .description('serve a directory as a camera over PTP/IP (gphoto2 --port ptpip:127.0.0.1:P:P) or, with --usb, as a virtual USB camera; upload targets handed over are printed')
     .requiredOption('--storage <dir>', 'directory served as the camera\'s store (e.g. with DCIM/100CAMWR/...)')
     .addOption(new Option('--port <port>', 'TCP port (0: any free one)').argParser(port).default(15740))
     .option('--host <ipv4>', 'address to listen on', '127.0.0.1')
@@ -52,10 +52,7 @@ export function ptpCommand(out: Out): Command {
       const cam = new PtpCamera({ storage: o.storage, port: o.port, host: o.host, name: o.name, manufacturer: o.manufacturer, model: o.model,
         serial: o.serial, allowDelete: o.allowDelete, allowUpload: !o.readOnly, usb: o.usb, ...(o.guid ? { guid: o.guid } : {}),
         ...(o.faultStall ? { stallOperation: o.faultStall } : {}) });
-      const line = (v: Record<string, unknown>, human: string) => {
-        if (out().json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...v }) + '\n');
-        else process.stderr.write(`${new Date().toISOString()} ${human}\n`);
-      };
+      const line = (v: Record<string, unknown>, human: string) => out().event(v, human);
       cam.on('session-opened', (id: number) => line({ event: 'session-opened', session: id }, `session ${id} opened`));
       cam.on('session-closed', (id: number) => line({ event: 'session-closed', session: id }, `session ${id} closed`));
       cam.on('object-received', (p: string) => line({ event: 'object-received', path: p }, `received ${p}`));
@@ -105,7 +102,7 @@ export function ptpCommand(out: Out): Command {
     });
 
   ptp.command('ls')
-    .description('list the camera\'s files over PTP/IP')
+    .description('list the camera\'s files (over PTP/IP or USB)')
     .addOption(toOption())
     .action(async (o: { to: string }) => {
       const objects = await withClient(o.to, (c) => c.list());

@@ -105,28 +105,16 @@ export class KvsStream extends EventEmitter {
     this.highWaterMark = o.highWaterMark ?? 8 << 20;
     const stack = new Error().stack;
     try {
+      // Options the native side reads as they are (it skips what is undefined).
+      const { streamName, region, dataEndpoint, fragmentDurationMs, storeBytes, storeDurationMs, caFile, fps, startMs, connectTimeoutMs,
+        rotateAfterMs, staleAfterMs, persistTimeoutMs, backoffBaseMs, backoffMaxMs, maxAuthFailures, maxFragmentErrors } = o;
       this.producer = new (native().KvsProducer)({
-        streamName: o.streamName,
-        region: o.region,
+        streamName, region, dataEndpoint, fragmentDurationMs, storeBytes, storeDurationMs, caFile, fps, startMs, connectTimeoutMs,
+        rotateAfterMs, staleAfterMs, persistTimeoutMs, backoffBaseMs, backoffMaxMs, maxAuthFailures, maxFragmentErrors,
         controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
-        ...(o.dataEndpoint ? { dataEndpoint: o.dataEndpoint } : {}),
-        ...(o.fragmentDurationMs !== undefined ? { fragmentDurationMs: o.fragmentDurationMs } : {}),
-        ...(o.storeBytes !== undefined ? { storeBytes: o.storeBytes } : {}),
-        ...(o.storeDurationMs !== undefined ? { storeDurationMs: o.storeDurationMs } : {}),
         overflow: o.overflow ?? 'drop',
         trimOnReceived: o.noRetention ?? false,
-        ...(o.caFile ? { caFile: o.caFile } : {}),
         userAgent: o.userAgent ?? 'camwire',
-        ...(o.fps !== undefined ? { fps: o.fps } : {}),
-        ...(o.startMs !== undefined ? { startMs: o.startMs } : {}),
-        ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
-        ...(o.rotateAfterMs !== undefined ? { rotateAfterMs: o.rotateAfterMs } : {}),
-        ...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
-        ...(o.persistTimeoutMs !== undefined ? { persistTimeoutMs: o.persistTimeoutMs } : {}),
-        ...(o.backoffBaseMs !== undefined ? { backoffBaseMs: o.backoffBaseMs } : {}),
-        ...(o.backoffMaxMs !== undefined ? { backoffMaxMs: o.backoffMaxMs } : {}),
-        ...(o.maxAuthFailures !== undefined ? { maxAuthFailures: o.maxAuthFailures } : {}),
-        ...(o.maxFragmentErrors !== undefined ? { maxFragmentErrors: o.maxFragmentErrors } : {}),
         metricsIntervalMs: o.metricsIntervalMs ?? 1000,
       }, (events, queued) => this.onNative(events, queued));
     } catch (e) {

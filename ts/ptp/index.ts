@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
-import { fromNative, native } from '../native';
+import { fromNative, native, NativePtpCamera, NativePtpCameraEvent, NativePtpCameraStarted, NativePtpClient, NativeUsbDevice } from '../native';
 import { parseUploadTarget, UploadTarget } from '../upload/target';
 
 export const PTPIP_PORT = 15740;
@@ -45,23 +45,7 @@ export interface PtpCameraOptions {
   allowUpload?: boolean;
 }
 
-export interface PtpCameraStarted {
-  /** The PTP/IP port (0 for a USB camera). */
-  port: number;
-  guid?: string;
-  /** USB: the port as gphoto2 names it (usb:001,001), and the client environment. */
-  usb?: string;
-  env?: Record<string, string>;
-}
-
-interface NativeCamera {
-  start(): PtpCameraStarted;
-  stop(): void;
-  setLastUploadStatus(s: string): void;
-  property(code: number): string;
-}
-
-interface NativeCameraEvent { kind: string; a?: string; b?: string; n: number }
+export type PtpCameraStarted = NativePtpCameraStarted;
 
 /**
  * Events: `session-opened` (sessionId), `session-closed` (sessionId),
@@ -72,7 +56,7 @@ interface NativeCameraEvent { kind: string; a?: string; b?: string; n: number }
  * `log` ({ kind, detail }: handshakes, busy refusals, ended sessions).
  */
 export class PtpCamera extends EventEmitter {
-  private readonly camera: NativeCamera;
+  private readonly camera: NativePtpCamera;
   port = 0;
   guid = '';
 
@@ -81,9 +65,8 @@ export class PtpCamera extends EventEmitter {
     if (!fs.existsSync(options.storage) || !fs.statSync(options.storage).isDirectory()) {
       throw new CamwireError('PTP_STORAGE', `the storage directory ${options.storage} does not exist`);
     }
-    const Camera = (native() as unknown as { PtpCamera: new (o: object, cb: (e: NativeCameraEvent) => void) => NativeCamera }).PtpCamera;
     try {
-      this.camera = new Camera({ ...options, storage: path.resolve(options.storage), port: options.port ?? PTPIP_PORT }, (e) => this.onEvent(e));
+      this.camera = new (native().PtpCamera)({ ...options, storage: path.resolve(options.storage), port: options.port ?? PTPIP_PORT }, (e) => this.onEvent(e));
     } catch (e) {
       throw fromNative(e, new Error().stack);
     }
@@ -114,7 +97,7 @@ export class PtpCamera extends EventEmitter {
     return this.camera.property(code);
   }
 
-  private onEvent(e: NativeCameraEvent): void {
+  private onEvent(e: NativePtpCameraEvent): void {
     switch (e.kind) {
       case 'session-opened':
       case 'session-closed':
@@ -157,18 +140,6 @@ export interface PtpObject {
   modified: string;
 }
 
-interface NativeClient {
-  connectUsb(bus: number, address: number, o: { timeoutMs?: number }): Promise<{ bus: number; address: number }>;
-  connect(host: string, port: number, o: { name?: string; guid?: string; timeoutMs?: number }): Promise<{ name: string; guid: string }>;
-  deviceInfo(): Promise<{ manufacturer: string; model: string; version: string; serial: string; vendorExtensionId: number; operations: number[] }>;
-  storageIds(): Promise<number[]>;
-  objectHandles(storage: number, parent: number): Promise<number[]>;
-  objectInfo(handle: number): Promise<{ storageId: number; format: number; size: number; parent: number; filename: string; modificationDate: string }>;
-  getToFile(handle: number, size: number, file: string, partial: boolean): Promise<number>;
-  setUploadTarget(json: string): Promise<void>;
-  waitEvent(timeoutMs: number): Promise<{ code: number; params: number[] } | null>;
-  close(): Promise<void>;
-}
 
 export type PtpAddress = { kind: 'ptpip'; host: string; port: number } | { kind: 'usb'; bus: number; address: number };
 
@@ -181,23 +152,13 @@ export function parsePtpAddress(to: string): PtpAddress {
   return { kind: 'ptpip', host: m[1]!, port: m[2] ? Number(m[2]) : PTPIP_PORT };
 }
 
-export interface UsbDevice {
-  bus: number;
-  address: number;
-  vendorId: number;
-  productId: number;
-  manufacturer: string;
-  product: string;
-  serial: string;
-  /** Has a still-image (PTP, class 6/1/1) interface. */
-  ptp: boolean;
-}
+export type UsbDevice = NativeUsbDevice;
 
 /** What libusb sees. */
 export async function usbDevices(): Promise<UsbDevice[]> {
   const stack = new Error().stack;
   try {
-    return await (native() as unknown as { usbDevices(): Promise<UsbDevice[]> }).usbDevices();
+    return await native().usbDevices();
   } catch (e) {
     throw fromNative(e, stack);
   }
@@ -205,11 +166,11 @@ export async function usbDevices(): Promise<UsbDevice[]> {
 
 /** The app side of PTP, over PTP/IP or USB: one session per client. */
 export class PtpClient {
-  private readonly c: NativeClient;
+  private readonly c: NativePtpClient;
   private supportsPartial = false;
 
   private constructor() {
-    this.c = new (native() as unknown as { PtpClient: new () => NativeClient }).PtpClient();
+    this.c = new (native().PtpClient)();
   }
 
   /** to: ptpip:HOST[:PORT], usb, or usb:BUS:DEV. timeoutMs bounds every step (default 5 s). */
@@ -226,7 +187,7 @@ export class PtpClient {
     return client;
   }
 
-  deviceInfo(): ReturnType<NativeClient['deviceInfo']> {
+  deviceInfo(): ReturnType<NativePtpClient['deviceInfo']> {
     return this.call(() => this.c.deviceInfo());
   }
 
