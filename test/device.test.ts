@@ -149,6 +149,13 @@ test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...escape, object: { path: '../../../../etc/passwd' } }));
   const esc = await until(() => results.find((r) => r.id === 'escape')) as { status: string; error?: { code: string } };
   t.like(esc, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
+  // Nor through a symlink inside the storage.
+  fs.symlinkSync('/etc/hostname', path.join(folder, 'link.jpg'));
+  t.teardown(() => fs.rmSync(path.join(folder, 'link.jpg'), { force: true }));
+  const linked = await presignPut(presignBase('devices/camera001/link.jpg', 'escape-link'));
+  await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...linked, object: { path: 'DCIM/100CAMWR/link.jpg' } }));
+  const viaLink = await until(() => results.find((r) => r.id === 'escape-link')) as { status: string; error?: { code: string } };
+  t.like(viaLink, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
   agent.proc.kill('SIGTERM');
   const code = await new Promise((r) => agent.proc.on('close', r));
   t.is(code, 0, 'SIGTERM: a clean exit');

@@ -456,6 +456,11 @@ struct Producer::Impl {
     state = State::kFailed;
   }
 
+  uint64_t CredentialsGeneration() const {
+    std::lock_guard<std::mutex> lock(qmu);
+    return creds_gen;
+  }
+
   Credentials CurrentCredentials(uint64_t* gen) {
     std::lock_guard<std::mutex> lock(qmu);
     *gen = creds_gen;
@@ -824,8 +829,6 @@ struct Producer::Impl {
     const std::string detail = what + " answered HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message);
     if (status == 401 || status == 403) {
       ++auth_failures;
-      uint64_t gen = 0;
-      CurrentCredentials(&gen);
       if (auth_failures >= o.max_auth_failures) {
         return Fail("KVS_NOT_AUTHORIZED", detail + " (check the access key, secret, session token and the clock)");
       }
@@ -919,9 +922,7 @@ struct Producer::Impl {
         const uint64_t exp = c->creds_expiration_ms;
         const uint64_t lifetime = exp > c->started_wall ? exp - c->started_wall : 0;
         const uint64_t margin = std::min<uint64_t>(10000, lifetime / 3);
-        uint64_t gen = 0;
-        CurrentCredentials(&gen);
-        const bool creds_expiring = exp != 0 && wall + margin >= exp && gen != c->creds_gen;
+        const bool creds_expiring = exp != 0 && wall + margin >= exp && CredentialsGeneration() != c->creds_gen;
         if (closing && flushed) {
           c->ending = Ending::kClose;
         } else if (age >= o.rotate_after_ms || creds_expiring) {

@@ -168,14 +168,21 @@ export class DeviceAgent extends EventEmitter {
     }
   }
 
-  /** The storage file an upload target names; it may not leave the storage directory. */
+  /** The storage file an upload target names; it may not leave the storage directory, by `..` or by a symlink. */
   resolve(objectPath: string): string {
-    const root = path.resolve(this.config.storage);
+    const root = fs.realpathSync(this.config.storage);
+    const outside = () => new CamwireError('AGENT_PATH_OUTSIDE_STORAGE', `object path ${objectPath} points outside the camera's storage`);
+    const inside = (p: string) => p === root || p.startsWith(root + path.sep);
     const p = path.resolve(root, objectPath.replace(/^\/+/, ''));
-    if (p !== root && !p.startsWith(root + path.sep)) {
-      throw new CamwireError('AGENT_PATH_OUTSIDE_STORAGE', `object path ${objectPath} points outside the camera's storage`);
+    if (!inside(p)) throw outside();
+    let real: string;
+    try {
+      real = fs.realpathSync(p);
+    } catch {
+      return p;  // missing: the uploader reports UPLOAD_FILE_NOT_FOUND
     }
-    return p;
+    if (!inside(real)) throw outside();
+    return real;
   }
 
   private async run(job: Job): Promise<void> {
