@@ -107,7 +107,12 @@ Result<Signed> Sign(const Request& r, const Credentials& c, const Options& o) {
   }
   if (c.access_key_id.empty() || c.secret_access_key.empty()) return Status::Error("SIGV4_NO_CREDENTIALS", "an access key id and secret are needed");
   if (o.region.empty() || o.service.empty()) return Status::Error("SIGV4_BAD_SCOPE", "region and service are needed");
-  if (r.payload_sha256_hex.size() != 64) return Status::Error("SIGV4_BAD_PAYLOAD_HASH", "the payload hash must be 64 hex digits");
+  // S3 signs the literal UNSIGNED-PAYLOAD in pre-signed URLs (and may in headers).
+  if (r.payload_sha256_hex != "UNSIGNED-PAYLOAD" &&
+      (r.payload_sha256_hex.size() != 64 ||
+       r.payload_sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return Status::Error("SIGV4_BAD_PAYLOAD_HASH", "the payload hash must be 64 lower-case hex digits or UNSIGNED-PAYLOAD");
+  }
 
   // Canonical URI.
   std::string path = r.path.empty() ? "/" : r.path;

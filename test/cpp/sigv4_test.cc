@@ -53,6 +53,29 @@ TEST(SigV4Suite, IamListUsersFromTheAwsDocs) {
   EXPECT_EQ(s.value().signature, "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
 }
 
+// The pre-signed URL example of the S3 docs ("Authenticating Requests: Using
+// Query Parameters"): the query carries the X-Amz-* parameters, the payload is
+// the literal UNSIGNED-PAYLOAD, S3 paths are neither normalised nor encoded twice.
+TEST(SigV4S3, PresignedUrlFromTheS3Docs) {
+  Request r{"GET", "/test.txt",
+            {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"}, {"X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"},
+             {"X-Amz-Date", "20130524T000000Z"}, {"X-Amz-Expires", "86400"}, {"X-Amz-SignedHeaders", "host"}},
+            {{"Host", "examplebucket.s3.amazonaws.com"}}, "UNSIGNED-PAYLOAD"};
+  Options o;
+  o.region = "us-east-1";
+  o.service = "s3";
+  o.amz_date = "20130524T000000Z";
+  o.normalize_path = false;
+  o.double_encode_path = false;
+  auto s = Sign(r, {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""}, o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s.value().signature, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+  r.payload_sha256_hex = "UNSIGNED";
+  EXPECT_EQ(Sign(r, {"AKIAIOSFODNN7EXAMPLE", "x", ""}, o).status().code(), "SIGV4_BAD_PAYLOAD_HASH");
+  r.payload_sha256_hex = std::string(64, 'G');
+  EXPECT_EQ(Sign(r, {"AKIAIOSFODNN7EXAMPLE", "x", ""}, o).status().code(), "SIGV4_BAD_PAYLOAD_HASH");
+}
+
 // The fact sheet's KVS vectors: PutMedia signs the empty body's hash.
 TEST(SigV4Kvs, PutMediaGoldenVector) {
   Request r{"POST", "/putMedia", {},
