@@ -24,7 +24,7 @@ function describe(file: string, what: string): { file: string; what: string } {
 }
 
 export function pkiCommand(out: Out): Command {
-  const pki = new Command('pki').description('device identity: your own CA, device certificates, AWS IoT registration documents');
+  const pki = new Command('pki').description('device identity: your own CA, device certificates; the cloud documents (AWS IoT, IAM, S3, Tencent COS) as JSON');
 
   pki.command('init-ca')
     .description('make a root CA (writes DIR/ca.pem and DIR/ca.key, mode 0600)')
@@ -98,18 +98,18 @@ export function pkiCommand(out: Out): Command {
       lib().writePrivateKey(keyFile, v.keyPem, { overwrite: o.force });
       lib().writePublicFile(certFile, v.certPem, { overwrite: o.force });
       out().result({ subject: v.subject, files: [describe(certFile, 'verification certificate'), describe(keyFile, 'its key (0600)')],
-        next: `aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-cert file://${certFile} --set-as-active --allow-auto-registration` },
-      `verification certificate ${v.subject}\n  ${certFile}\nnext:\n  aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-cert file://${certFile} \\\n    --set-as-active --allow-auto-registration --registration-config file://jitp.json`);
+        next: `aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-certificate file://${certFile} --set-as-active --allow-auto-registration` },
+      `verification certificate ${v.subject}\n  ${certFile}\nnext:\n  aws iot register-ca-certificate --ca-certificate file://${path.join(o.ca, 'ca.pem')} --verification-certificate file://${certFile} \\\n    --set-as-active --allow-auto-registration --registration-config file://jitp.json`);
     });
 
-  const policyOptions = (c: Command) => c
+  const policyOptions = (c: Command) => outOption(c
     .option('--region <region>', 'AWS region (default: any)')
-    .option('--account-id <id>', '12-digit AWS account id (default: any)')
-    .option('--out <file>', 'write to a file instead of stdout');
+    .option('--account-id <id>', '12-digit AWS account id (default: any)'))
+    .option('--role-alias <name>', 'also allow iot:AssumeRoleWithCertificate on this IoT role alias (credentials for KVS)');
 
   policyOptions(pki.command('policy')
     .description('the AWS IoT policy: client id = thing name, topics only under cameras/{thing}/'))
-    .action((o: { region?: string; accountId?: string; out?: string }) => {
+    .action((o: { region?: string; accountId?: string; roleAlias?: string; out?: string }) => {
       emitJson(lib().iotPolicy(clean(o)), o.out, out());
     });
 
@@ -119,10 +119,13 @@ export function pkiCommand(out: Out): Command {
     .option('--policy-name <name>', 'attach this existing policy instead of an inline one')
     .option('--thing-type <name>', 'thing type for provisioned things')
     .option('--body-only', 'print only the template body (for create-provisioning-template)', false))
-    .action((o: { region?: string; accountId?: string; out?: string; roleArn?: string; policyName?: string; thingType?: string; bodyOnly: boolean }) => {
+    .action((o: { region?: string; accountId?: string; roleAlias?: string; out?: string; roleArn?: string; policyName?: string; thingType?: string; bodyOnly: boolean }) => {
       const opts = { ...clean(o), ...(o.roleArn ? { roleArn: o.roleArn } : {}), ...(o.policyName ? { policyName: o.policyName } : {}), ...(o.thingType ? { thingTypeName: o.thingType } : {}) };
       emitJson(o.bodyOnly ? lib().jitpTemplateBody(opts) : lib().jitpRegistrationConfig(opts), o.out, out());
     });
+
+  pki.addCommand(awsDocsCommand(out));
+  pki.addCommand(cosDocsCommand(out));
 
   pki.command('crl')
     .description('a CRL revoking the given serial numbers (for brokers that check revocation, e.g. Mosquitto crlfile)')
@@ -140,8 +143,83 @@ export function pkiCommand(out: Out): Command {
   return pki;
 }
 
-function clean(o: { region?: string; accountId?: string }): { region?: string; accountId?: string } {
-  return { ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}) };
+function clean(o: { region?: string; accountId?: string; roleAlias?: string }): { region?: string; accountId?: string; roleAlias?: string } {
+  return { ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}), ...(o.roleAlias ? { roleAlias: o.roleAlias } : {}) };
+}
+
+const outOption = (c: Command) => c.option('--out <file>', 'write to a file instead of stdout');
+const regionAccount = (c: Command, required: boolean) => required
+  ? c.requiredOption('--region <region>', 'AWS region').requiredOption('--account-id <id>', '12-digit AWS account id')
+  : c.option('--region <region>', 'AWS region (default: any)').option('--account-id <id>', '12-digit AWS account id (default: any)');
+const prefixOption = (c: Command) => c.option('--prefix <prefix>', 'object key prefix (\'\' for the whole bucket)', 'devices/');
+const abortDaysOption = (c: Command) => c.addOption(new Option('--days <n>', 'abort multipart uploads unfinished after this many days').argParser(positiveInt).default(7));
+
+/** `camwire pki aws <doc>`: the IAM, IoT rule, S3 and Route53 documents of docs/aws-setup.md. */
+function awsDocsCommand(out: Out): Command {
+  const aws = new Command('aws').description('JSON for the AWS side beyond the IoT policy: IAM roles (JITP, KVS credentials, topic rule), the uploads rule, S3 lifecycle, the back end\'s policy, a Route53 CNAME');
+  type RA = { region?: string; accountId?: string; out?: string };
+  const ra = (o: RA) => ({ ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}) });
+  const queueOption = (c: Command) => c.option('--queue <name>', 'standard SQS queue name', lib().DEFAULT_UPLOADS_QUEUE);
+
+  outOption(aws.command('jitp-role-trust')
+    .description('trust policy of the JITP provisioning role (aws iam create-role --assume-role-policy-document): AWS IoT may assume it'))
+    .action((o: { out?: string }) => emitJson(lib().jitpRoleTrustPolicy(), o.out, out()));
+
+  outOption(aws.command('kvs-role-trust')
+    .description('trust policy of the role behind the IoT role alias: the credentials provider (credentials.iot.amazonaws.com) may assume it'))
+    .action((o: { out?: string }) => emitJson(lib().kvsRoleTrustPolicy(), o.out, out()));
+
+  outOption(regionAccount(aws.command('kvs-role-policy')
+    .description('permissions of that role: DescribeStream, GetDataEndpoint, PutMedia on the stream named like the thing'), false))
+    .action((o: RA) => emitJson(lib().kvsRolePolicy(ra(o)), o.out, out()));
+
+  outOption(regionAccount(aws.command('rule-role-trust')
+    .description('trust policy of the role the uploads topic rule runs as: AWS IoT, for that rule of this account only'), true)
+    .option('--rule <name>', 'topic rule name', lib().DEFAULT_UPLOADS_RULE))
+    .action((o: RA & { rule: string }) => emitJson(lib().uploadsRuleTrustPolicy({ region: o.region!, accountId: o.accountId!, ruleName: o.rule }), o.out, out()));
+
+  outOption(queueOption(regionAccount(aws.command('rule-role-policy')
+    .description('permissions of that role: sqs:SendMessage on the queue'), true)))
+    .action((o: RA & { queue: string }) => emitJson(lib().uploadsRuleRolePolicy({ region: o.region!, accountId: o.accountId!, queue: o.queue }), o.out, out()));
+
+  outOption(queueOption(regionAccount(aws.command('uploads-rule')
+    .description('the --topic-rule-payload of aws iot create-topic-rule: cameras/+/uploads to the SQS queue'), true))
+    .option('--role-arn <arn>', `role the rule runs as (default arn:aws:iam::ACCOUNT:role/${lib().DEFAULT_UPLOADS_RULE_ROLE})`))
+    .action((o: RA & { queue: string; roleArn?: string }) => emitJson(lib().uploadsTopicRule({ region: o.region!, accountId: o.accountId!, queue: o.queue, ...(o.roleArn ? { roleArn: o.roleArn } : {}) }), o.out, out()));
+
+  outOption(abortDaysOption(prefixOption(aws.command('s3-lifecycle')
+    .description('the --lifecycle-configuration of aws s3api put-bucket-lifecycle-configuration: abort unfinished multipart uploads'))))
+    .action((o: { prefix: string; days: number; out?: string }) => emitJson(lib().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
+
+  outOption(prefixOption(regionAccount(aws.command('backend-policy')
+    .description('the back end\'s IAM policy: presign uploads under the prefix, publish upload targets, optionally read the results queue'), false)
+    .requiredOption('--bucket <name>', 'S3 bucket'))
+    .option('--queue <name>', 'also receive and delete messages of this SQS queue'))
+    .action((o: RA & { bucket: string; prefix: string; queue?: string }) =>
+      emitJson(lib().backendPolicy({ ...ra(o), bucket: o.bucket, prefix: o.prefix, ...(o.queue ? { queue: o.queue } : {}) }), o.out, out()));
+
+  outOption(aws.command('dns-cname')
+    .description('the --change-batch of aws route53 change-resource-record-sets for one CNAME (custom IoT domain, or ACM validation)')
+    .requiredOption('--name <fqdn>', 'the record name, e.g. iot.example.com')
+    .requiredOption('--value <fqdn>', 'what it points to, e.g. the iot:Data-ATS endpoint')
+    .addOption(new Option('--ttl <s>', 'TTL in seconds').argParser(positiveInt).default(300)))
+    .action((o: { name: string; value: string; ttl: number; out?: string }) => emitJson(lib().route53Cname({ name: o.name, value: o.value, ttl: o.ttl }), o.out, out()));
+
+  return aws;
+}
+
+/** `camwire pki cos <doc>`: the documents of docs/tencent-cos.md. */
+function cosDocsCommand(out: Out): Command {
+  const cos = new Command('cos').description('JSON for Tencent COS: the CAM policy of the presigning key, the bucket lifecycle');
+  outOption(prefixOption(cos.command('cam-policy')
+    .description('CAM policy for the key camwire presign --cos signs with: upload operations under the prefix of one bucket')
+    .requiredOption('--region <region>', 'COS region, e.g. ap-guangzhou')
+    .requiredOption('--bucket <name-appid>', 'bucket with its APPID, e.g. examplebucket-1250000000')))
+    .action((o: { region: string; bucket: string; prefix: string; out?: string }) => emitJson(lib().cosPresignerPolicy({ region: o.region, bucket: o.bucket, prefix: o.prefix }), o.out, out()));
+  outOption(abortDaysOption(prefixOption(cos.command('lifecycle')
+    .description('the lifecycle rules for the COS SDK\'s putBucketLifecycle: abort unfinished multipart uploads'))))
+    .action((o: { prefix: string; days: number; out?: string }) => emitJson(lib().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
+  return cos;
 }
 
 /** Policy-type documents are JSON whatever --json says: they are meant to be pasted into AWS. */

@@ -4,7 +4,7 @@
  * and the Just-in-Time Provisioning template that creates the thing from the
  * certificate's CN on first connect.
  */
-import { CamwireError } from '../errors';
+import { awsAccount, awsRegion, checkRoleAlias, checkRoleArn } from './aws-arn';
 
 const THING = '${iot:Connection.Thing.ThingName}';
 
@@ -15,6 +15,12 @@ export interface PolicyOptions {
   accountId?: string;
   /** Topic root; DESIGN.md fixes `cameras`. */
   topicRoot?: string;
+  /**
+   * An IoT role alias the camera may exchange its certificate for temporary
+   * credentials at (the credentials provider, for KVS): adds
+   * iot:AssumeRoleWithCertificate on that alias.
+   */
+  roleAlias?: string;
 }
 
 export interface IotPolicyDocument {
@@ -23,21 +29,19 @@ export interface IotPolicyDocument {
 }
 
 function arnPrefix(o: PolicyOptions): string {
-  const region = o.region ?? '*';
-  const account = o.accountId ?? '*';
-  if (region !== '*' && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new CamwireError('PKI_BAD_ARGUMENT', `"${region}" is not an AWS region name (like eu-west-1)`);
-  if (account !== '*' && !/^\d{12}$/.test(account)) throw new CamwireError('PKI_BAD_ARGUMENT', `"${account}" is not a 12-digit AWS account id`);
-  return `arn:aws:iot:${region}:${account}`;
+  return `arn:aws:iot:${awsRegion(o.region)}:${awsAccount(o.accountId)}`;
 }
 
 /**
  * The device policy: connect only as client id = own thing name (with the
  * certificate attached to that thing), publish, receive and subscribe only
- * under `cameras/{thing}/`, and keep the retained status topic.
+ * under `cameras/{thing}/`, and keep the retained status topic; with
+ * `roleAlias`, also take credentials from the credentials provider.
  */
 export function iotPolicy(o: PolicyOptions = {}): IotPolicyDocument {
   const arn = arnPrefix(o);
   const root = o.topicRoot ?? 'cameras';
+  const alias = o.roleAlias === undefined ? undefined : checkRoleAlias(o.roleAlias);
   return {
     Version: '2012-10-17',
     Statement: [
@@ -50,6 +54,7 @@ export function iotPolicy(o: PolicyOptions = {}): IotPolicyDocument {
       { Effect: 'Allow', Action: ['iot:Publish', 'iot:RetainPublish'], Resource: `${arn}:topic/${root}/${THING}/*` },
       { Effect: 'Allow', Action: 'iot:Receive', Resource: `${arn}:topic/${root}/${THING}/*` },
       { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/${root}/${THING}/*` },
+      ...(alias ? [{ Effect: 'Allow' as const, Action: 'iot:AssumeRoleWithCertificate', Resource: `${arn}:rolealias/${alias}` }] : []),
     ],
   };
 }
@@ -96,9 +101,6 @@ export function jitpTemplateBody(o: JitpOptions = {}): JitpTemplateBody {
  * the provisioning role.
  */
 export function jitpRegistrationConfig(o: JitpOptions = {}): { templateBody: string; roleArn: string } {
-  const roleArn = o.roleArn ?? `arn:aws:iam::${o.accountId ?? '123456789012'}:role/camwire-jitp`;
-  if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) {
-    throw new CamwireError('PKI_BAD_ARGUMENT', `"${roleArn}" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`);
-  }
+  const roleArn = checkRoleArn(o.roleArn ?? `arn:aws:iam::${o.accountId ?? '123456789012'}:role/camwire-jitp`);
   return { templateBody: JSON.stringify(jitpTemplateBody(o)), roleArn };
 }
