@@ -8,6 +8,7 @@ import { presignCommand, uploadCommand } from './upload';
 import { kvsCommand } from './kvs';
 import { ptpCommand } from './ptp';
 import { deviceCommand } from './device';
+import { demoCommand } from './demo';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(presignCommand());
   program.addCommand(kvsCommand(out));
   program.addCommand(ptpCommand(out));
+  program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
   program.command('probe')
     .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')

@@ -54,7 +54,7 @@ export function uploadCommand(out: Out): Command {
 
 interface PresignOpts {
   endpoint?: string; region: string; bucket: string; key?: string; thing?: string; file?: string; expires: number;
-  contentType?: string; virtualHost: boolean; id?: string; size?: number; partSize: number;
+  contentType?: string; virtualHost: boolean; id?: string; size?: number; partSize: number; objectPath?: string;
 }
 
 /** The AWS SDK loads only for presign commands, never on the device path. */
@@ -99,17 +99,19 @@ export function presignCommand(): Command {
     .addOption(new Option('--expires <s>', 'seconds the URLs stay valid').argParser(positiveInt).default(3600))
     .option('--content-type <type>', 'Content-Type to sign into the upload')
     .option('--virtual-host', 'virtual-host style URLs (bucket.host) instead of path style', false)
-    .option('--id <id>', 'target id (default random)');
+    .option('--id <id>', 'target id (default random)')
+    .option('--object-path <path>', "the file's path in the camera's storage, object.path of the target (default: the key)");
+  const onCamera = <T extends { object: { path: string } }>(t: T, o: { objectPath?: string }): T => (o.objectPath ? { ...t, object: { path: o.objectPath } } : t);
   common(presign.command('put').description('a single-PUT upload target on stdout'))
     .option('--cos', 'Tencent COS native signature (q-sign-algorithm=sha1); keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)
     .action(async (o: PresignOpts & { cos: boolean }) => {
       if (o.cos) {
         const { presignCosPut } = require('../upload/cos') as typeof import('../upload/cos');
-        process.stdout.write(JSON.stringify(presignCosPut(await cosOptions(o)), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(onCamera(presignCosPut(await cosOptions(o)), o), null, 2) + '\n');
         return;
       }
       const { presignPut } = loadPresign();
-      process.stdout.write(JSON.stringify(await presignPut(await presignBase(o)), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(onCamera(await presignPut(await presignBase(o)), o), null, 2) + '\n');
     });
   common(presign.command('multipart').description('CreateMultipartUpload now, then a target with pre-signed part, complete and abort URLs'))
     .addOption(new Option('--size <bytes>', 'file size (default: the size of --file)').argParser((v) => Number(v)))
@@ -120,11 +122,11 @@ export function presignCommand(): Command {
       if (size === undefined) throw new CamwireError('CLI_BAD_ARGUMENT', 'multipart needs --size or --file');
       if (o.cos) {
         const { presignCosMultipart } = require('../upload/cos') as typeof import('../upload/cos');
-        process.stdout.write(JSON.stringify(await presignCosMultipart({ ...(await cosOptions(o)), size, partSize: o.partSize }), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(onCamera(await presignCosMultipart({ ...(await cosOptions(o)), size, partSize: o.partSize }), o), null, 2) + '\n');
         return;
       }
       const { presignMultipart } = loadPresign();
-      process.stdout.write(JSON.stringify(await presignMultipart({ ...(await presignBase(o)), size, partSize: o.partSize }), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(onCamera(await presignMultipart({ ...(await presignBase(o)), size, partSize: o.partSize }), o), null, 2) + '\n');
     });
   return presign;
 }

@@ -9,10 +9,13 @@
  * connection's.
  *
  * With a `kvs` section it also streams live video (a file played at its
- * frame rate, looped) into Kinesis Video Streams, with stream events.
+ * frame rate, looped or once) into Kinesis Video Streams, with stream events;
+ * a source played once ends the stream when it runs out (waiting for
+ * PERSISTED), as stop() does.
  *
  * Events: `job` ({ id, source }) when a job starts, `result` (UploadResult),
- * `warning` (CamwireError: a rejected target, a failed publish), `ready`.
+ * `warning` (CamwireError: a rejected target, a failed publish), `ready`,
+ * `stream-stopped` ({ metrics, error? }) when the KVS stream has ended.
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -39,6 +42,7 @@ export class DeviceAgent extends EventEmitter {
   private stream: KvsStream | undefined;
   private streamEvents: StreamEventPublisher | undefined;
   private feeding: Promise<void> | undefined;
+  private streamStopping: Promise<void> | undefined;
   private readonly stopFeeding = new AbortController();
   started: PtpCameraStarted | undefined;
 
@@ -107,10 +111,16 @@ export class DeviceAgent extends EventEmitter {
     this.feeding = feedAnnexB(this.stream, () => fs.createReadStream(k.source.file, { highWaterMark: 256 << 10 }),
       { fps: k.source.fps, realtime: true, loop: k.source.loop, signal: this.stopFeeding.signal, what: k.source.file })
       .catch((e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e))); });
+    if (!k.source.loop) void this.feeding.then(() => this.stopStream());
   }
 
-  /** Ends the stream: feeding stops, the stream waits for PERSISTED, `stopped` is published. */
-  private async stopStream(): Promise<void> {
+  /** Ends the stream (once): feeding stops, the stream waits for PERSISTED, `stopped` is published. */
+  private stopStream(): Promise<void> {
+    this.streamStopping ??= this.endStream();
+    return this.streamStopping;
+  }
+
+  private async endStream(): Promise<void> {
     if (!this.stream) return;
     this.stopFeeding.abort();
     await this.feeding;
@@ -123,6 +133,7 @@ export class DeviceAgent extends EventEmitter {
       metrics = this.stream.metrics();
     }
     await this.streamEvents?.stopped(metrics, error);
+    this.emit('stream-stopped', { metrics, ...(error ? { error } : {}) });
   }
 
   /** A target from the cloud (MQTT payload). */
