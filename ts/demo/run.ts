@@ -63,6 +63,8 @@ export interface DemoOptions {
   /** Parent of the temp directory (default the OS temp dir). */
   tmpDir?: string;
   onEvent?: (e: DemoEvent) => void;
+  /** Break the demo on purpose (tests prove that it can fail): the app presigns with this wrong secret. */
+  faults?: { presignSecret?: string };
   /** With --keep: called once the checks are done, with everything running; the demo cleans up when it resolves. */
   keep?: (info: DemoConnectInfo) => Promise<void>;
 }
@@ -136,7 +138,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       emit({ kind: 'step', step: s });
       return value;
     } catch (e) {
-      const err = e instanceof CamwireError ? e : new CamwireError('DEMO_FAILED', (e as Error).message ?? String(e));
+      const err = e instanceof CamwireError ? e : new CamwireError('DEMO_FAILED', e instanceof Error ? `${e.name}: ${e.message}` : String(e));
       const s: DemoStep = { step: name, ok: false, at, seconds: since() - at, ...(where ? { where } : {}), detail: `${err.code}: ${err.message}` };
       steps.push(s);
       emit({ kind: 'step', step: s });
@@ -254,7 +256,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           if (!listed) throw new CamwireError('DEMO_NOT_LISTED', `the camera did not list ${s.path} (listed: ${objects.map((x) => x.path).join(', ')})`);
           if (listed.size !== s.size) throw new CamwireError('DEMO_WRONG_SIZE', `the camera lists ${s.path} with ${listed.size} bytes, the file has ${s.size}`);
         }
-        const base = (s: SampleFile) => ({ endpoint: services.s3.url, region: DEMO_REGION, bucket: DEMO_BUCKET, credentials: DEMO_KEYS,
+        const credentials = o.faults?.presignSecret ? { ...DEMO_KEYS, secretAccessKey: o.faults.presignSecret } : DEMO_KEYS;
+        const base = (s: SampleFile) => ({ endpoint: services.s3.url, region: DEMO_REGION, bucket: DEMO_BUCKET, credentials,
           key: `devices/${DEMO_THING}/${path.basename(s.path)}`, contentType: s.contentType, expiresIn: 900 });
         const photo: UploadTarget = { ...(await presignPut(base(samples.photo))), object: { path: samples.photo.path } };
         const trailer: UploadTarget = { ...(await presignMultipart({ ...base(samples.trailer), size: samples.trailer.size, partSize: 5 * MiB })), object: { path: samples.trailer.path } };
