@@ -161,15 +161,16 @@ test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both
   t.is(code, 0, 'SIGTERM: a clean exit');
 });
 
-test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload, and publishes its result once', async (t) => {
-  const file = await config('killed');
+const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => {
+  const name = signal === 'SIGKILL' ? 'killed' : 'termed';
+  const file = await config(name);
   const first = startAgent(file);
   await until(() => first.lines.find((l) => l['event'] === 'ready'));
   const size = fs.statSync(path.join(folder, 'long.mp4')).size;
-  const target = await presignMultipart({ ...presignBase('devices/camera001/long.mp4', 'killed-long'), size, partSize: 5 * 1024 * 1024 });
+  const target = await presignMultipart({ ...presignBase(`devices/camera001/${name}.mp4`, `${name}-long`), size, partSize: 5 * 1024 * 1024 });
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...target, object: { path: 'DCIM/100CAMWR/long.mp4' } }));
   // Kill once the uploader's journal shows parts done.
-  const journal = path.join(dir, 'killed', 'journal');
+  const journal = path.join(dir, name, 'journal');
   await until(() => {
     for (const f of fs.existsSync(journal) ? fs.readdirSync(journal) : []) {
       const text = fs.readFileSync(path.join(journal, f), 'utf8');
@@ -177,20 +178,28 @@ test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload
     }
     return undefined;
   });
-  first.proc.kill('SIGKILL');
-  await new Promise((r) => first.proc.on('close', r));
-  t.false(results.some((r) => r.id === 'killed-long'), 'no result before the restart');
-  t.is(fs.readdirSync(path.join(dir, 'killed', 'jobs')).length, 1, 'the job survived the kill');
+  first.proc.kill(signal);
+  const code = await new Promise((r) => first.proc.on('close', r));
+  if (signal === 'SIGTERM') {
+    // A clean stop: the upload is checkpointed (not finished, not failed), the process exits 0.
+    t.is(code, 0);
+    t.true(first.lines.some((l) => l['event'] === 'checkpoint' && l['id'] === `${name}-long`));
+  }
+  t.false(results.some((r) => r.id === `${name}-long`), 'no result before the restart');
+  t.is(fs.readdirSync(path.join(dir, name, 'jobs')).length, 1, 'the job survived');
   const second = startAgent(file);
   t.teardown(() => { second.proc.kill('SIGKILL'); });
-  const r = await until(() => results.find((x) => x.id === 'killed-long'), 60_000);
+  const r = await until(() => results.find((x) => x.id === `${name}-long`), 60_000);
   t.is(r.status, 'uploaded');
-  t.is(r.sha256, await storedSha256('devices/camera001/long.mp4'));
+  t.is(r.sha256, await storedSha256(`devices/camera001/${name}.mp4`));
   await new Promise((res) => setTimeout(res, 1500));
-  t.is(results.filter((x) => x.id === 'killed-long').length, 1, 'published once');
+  t.is(results.filter((x) => x.id === `${name}-long`).length, 1, 'published once');
   second.proc.kill('SIGTERM');
   await new Promise((res) => second.proc.on('close', res));
 });
+
+test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload, and publishes its result once', stoppedMidUpload, 'SIGKILL');
+test.serial('an agent SIGTERMed mid-multipart checkpoints it and exits 0; restarted, it sends the rest and publishes its result once', stoppedMidUpload, 'SIGTERM');
 
 test.serial('a target published while the agent is down is delivered when it comes back (persistent session)', async (t) => {
   const file = await config('away');

@@ -15,7 +15,8 @@
  *
  * Events: `job` ({ id, source }) when a job starts, `result` (UploadResult),
  * `warning` (CamwireError: a rejected target, a failed publish), `ready`,
- * `stream-stopped` ({ metrics, error? }) when the KVS stream has ended.
+ * `stream-stopped` ({ metrics, error? }) when the KVS stream has ended,
+ * `checkpoint` ({ id }) for each upload stop() cut short (it resumes on the next start).
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -44,11 +45,12 @@ export class DeviceAgent extends EventEmitter {
   private feeding: Promise<void> | undefined;
   private streamStopping: Promise<void> | undefined;
   private readonly stopFeeding = new AbortController();
+  private readonly stopUploads = new AbortController();
   started: PtpCameraStarted | undefined;
 
   constructor(readonly config: AgentConfig) {
     super();
-    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing });
+    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing, signal: this.stopUploads.signal });
   }
 
   async start(): Promise<{ ptp?: PtpCameraStarted }> {
@@ -205,6 +207,11 @@ export class DeviceAgent extends EventEmitter {
       ({ result } = await runUploadJob({ file, target, uploader: this.uploader, source, thing: this.config.thing, waitForPuback: false,
         ...(this.conn ? { connection: this.conn } : {}) }));
     } catch (e) {
+      if (e instanceof CamwireError && e.code === 'UPLOAD_ABORTED') {
+        // Stopped mid-upload: the job file and the journal stay; the next start resumes it.
+        this.emit('checkpoint', { id: target.id });
+        return;
+      }
       const r = (e as { result?: UploadResult }).result;
       if (!r) {
         // Failed before the upload started (a path outside the storage): still a published result.
@@ -222,10 +229,16 @@ export class DeviceAgent extends EventEmitter {
     this.emit('result', result);
   }
 
-  /** Stops taking targets, ends the KVS stream (waiting for PERSISTED), lets running jobs finish (up to timeoutMs), flushes the outbox, closes. */
+  /**
+   * Stops taking targets, checkpoints running uploads (requests in flight are
+   * cut; confirmed parts stay in the journal and the job file stays, so the
+   * next start resumes them), ends the KVS stream (waiting for PERSISTED, up
+   * to timeoutMs), flushes the outbox, closes.
+   */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
     this.camera?.stop();
+    this.stopUploads.abort();
     await Promise.all([
       this.stopStream(),
       Promise.race([Promise.all([...this.active.values()]), new Promise((r) => setTimeout(r, timeoutMs).unref())]),

@@ -31,6 +31,8 @@ export async function runUploadJob(o: UploadJobOptions): Promise<UploadJobOutcom
   try {
     result = await o.uploader.upload(o.file, o.target);
   } catch (e) {
+    // A shutdown is not a result: the job stays queued and resumes next time.
+    if (e instanceof CamwireError && e.code === 'UPLOAD_ABORTED') throw e;
     failure = e;
     const err = e instanceof CamwireError ? e : new CamwireError('UPLOAD_FAILED', String(e), { cause: e });
     result = {

@@ -45,6 +45,12 @@ export interface UploadOptions {
   keepParts?: boolean;
   thing?: string;
   source?: string;
+  /**
+   * Stops every upload at once (a shutdown): requests in flight are cut, the
+   * upload rejects with UPLOAD_ABORTED, and the journal keeps the parts that
+   * were confirmed, so the same target later sends only the rest.
+   */
+  signal?: AbortSignal;
 }
 
 export interface UploadProgress {
@@ -177,7 +183,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   /** Fatal errors abort the multipart upload (unless keepParts); transient ones keep it for a re-run. */
   private async abortIfFatal(target: UploadTarget, err: CamwireError): Promise<void> {
     const url = target.multipart?.abortUrl;
-    if (!url || this.o.keepParts || err.code === 'UPLOAD_NETWORK' || err.code === 'UPLOAD_EXPIRED') return;
+    if (!url || this.o.keepParts || err.code === 'UPLOAD_NETWORK' || err.code === 'UPLOAD_EXPIRED' || err.code === 'UPLOAD_ABORTED') return;
     try {
       this.requests++;
       await request({ method: 'DELETE', url });
@@ -191,16 +197,20 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   private async withRetries(what: string, spec: () => RequestSpec): Promise<HttpResponse> {
     const attempts = this.o.attempts ?? 5;
     const backoff = new FullJitterBackoff({ baseMs: this.o.backoff?.baseMs ?? 250, capMs: this.o.backoff?.capMs ?? 8000 });
+    const signal = this.o.signal;
+    const aborted = () => new CamwireError('UPLOAD_ABORTED', `${what} was stopped (shutting down); the journal keeps the confirmed parts for the next run`);
     for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw aborted();
       const s = spec();
       let res: HttpResponse | undefined;
       let netErr: Error | undefined;
       try {
         this.requests++;
-        res = await request(s);
+        res = await request({ ...s, ...(signal ? { signal } : {}) });
       } catch (e) {
         netErr = e as Error;
       }
+      if (signal?.aborted) throw aborted();
       if (res && !retryable(res.status)) return res;
       const why = res ? `HTTP ${res.status}` : redactText(`${(netErr as NodeJS.ErrnoException).code ?? ''} ${netErr!.message}`.trim());
       if (attempt >= attempts) {
@@ -209,7 +219,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       }
       const delayMs = backoff.next();
       this.emit('retry', { what, attempt, delayMs, error: why });
-      await new Promise((r) => setTimeout(r, delayMs));
+      await new Promise<void>((r) => {
+        const wake = () => { clearTimeout(timer); r(); };
+        const timer = setTimeout(() => { signal?.removeEventListener('abort', wake); r(); }, delayMs);
+        signal?.addEventListener('abort', wake, { once: true });
+      });
     }
   }
 

@@ -30,6 +30,8 @@ export interface RequestSpec {
   /** Bytes sent so far, for progress. */
   onBytes?: (n: number) => void;
   timeoutMs?: number;
+  /** Cuts the request when aborted (it then rejects). */
+  signal?: AbortSignal;
 }
 
 /** Sends one request; resolves with any HTTP status, rejects only on network failure. */
@@ -40,7 +42,7 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
   const length = spec.file ? spec.file.length : Buffer.byteLength(spec.body ?? '');
   if (spec.method !== 'DELETE' || length > 0) headers['content-length'] = String(length);
   return new Promise((resolve, reject) => {
-    const req = (isHttps ? https : http).request(u, { method: spec.method, headers, agent: isHttps ? agents.https : agents.http }, (res) => {
+    const req = (isHttps ? https : http).request(u, { method: spec.method, headers, agent: isHttps ? agents.https : agents.http, ...(spec.signal ? { signal: spec.signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (d: Buffer) => {
