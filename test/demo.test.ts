@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { runDemo } from '../ts/demo/run';
-import { pcmH264 } from '../ts/demo/pcm-h264';
+import { pcmH264 } from '../ts/kvs/pcm-h264';
 import { CLI, camwire, run } from './helpers/run';
 import { probe } from './helpers/h264';
 import { tempDir } from './helpers/tmp';

@@ -4,14 +4,17 @@
  * than a few hundred milliseconds of frames ahead of the wall clock, however
  * low the bit rate), to the end of a file read in several chunks (the last
  * chunk may still be going in when the file stream has ended), and stopped
- * by its abort signal when looping.
+ * by its abort signal when looping. And the agent's synthetic source.
  */
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KvsStream, LocalKvsEndpoint } from '../ts/kvs';
+import { CamwireError } from '../ts/errors';
+import { KvsMetrics, KvsStream, LocalKvsEndpoint } from '../ts/kvs';
 import { feedAnnexB } from '../ts/kvs/feed';
-import { makeClip } from './helpers/h264';
+import { DeviceAgent } from '../ts/orchestrator/agent';
+import { parseAgentConfig } from '../ts/orchestrator/config';
+import { makeClip, probe } from './helpers/h264';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-feed');
@@ -58,4 +61,53 @@ test('not realtime: as fast as it goes; looping stops on the abort signal', asyn
   const { metrics } = await looped.close();
   t.true(metrics.framesStored > 30, `${metrics.framesStored} frames: more than one pass`);
   t.is(metrics.framesDropped, 0);
+});
+
+test('the device agent streams synthetic frames (kvs.source.synthetic) until stopped: all PERSISTED, and ffprobe decodes what the endpoint stored', async (t) => {
+  const root = path.join(dir, 'agent');
+  fs.mkdirSync(path.join(root, 'storage'), { recursive: true });
+  // The agent without IoT credentials uses the standard AWS chain: here, the environment.
+  process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
+  const config = parseAgentConfig({
+    thing: 'synthcam', storage: 'storage', ptp: { host: '127.0.0.1', port: 0 },
+    kvs: { streamName: 'synthetic-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { synthetic: { width: 96, height: 64 }, fps: 20 } },
+  }, root);
+  const agent = new DeviceAgent(config);
+  const stopped = new Promise<{ metrics: KvsMetrics; error?: Error }>((resolve) => agent.once('stream-stopped', resolve));
+  await agent.start();
+  // Stop once two fragments have arrived (however busy the machine is).
+  const deadline = Date.now() + 30_000;
+  while (ep.sessions.filter((s) => s.stream === 'synthetic-live').reduce((n, s) => n + s.fragments.length, 0) < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await agent.stop(10_000);
+  const { metrics, error } = await stopped;
+  t.is(error, undefined);
+  t.true(metrics.framesStored >= 20, `${metrics.framesStored} frames`);
+  t.true(metrics.fragmentsPersisted >= 2);
+  t.is(metrics.framesDropped, 0);
+  const sessions = ep.sessions.filter((s) => s.stream === 'synthetic-live');
+  t.is(sessions.reduce((n, s) => n + s.frames, 0), metrics.framesStored);
+  t.is(metrics.fragmentsPersisted, sessions.reduce((n, s) => n + s.fragments.length, 0));
+  const mkv = path.join(ep.dir, 'synthetic-live', `session-${sessions[0]!.session}.mkv`);
+  const p = probe(mkv);
+  t.deepEqual([p.width, p.height], [96, 64]);
+  t.is(p.frames, sessions[0]!.frames);
+});
+
+test('kvs.source: exactly one of file and synthetic; synthetic sizes are multiples of 16', (t) => {
+  const base = { thing: 'synthcam', storage: '.', ptp: { host: '127.0.0.1', port: 0 }, kvs: { streamName: 's', region: 'us-east-1' } };
+  const problems = (source: unknown) => {
+    try {
+      parseAgentConfig({ ...base, kvs: { ...base.kvs, source } }, dir);
+      return [];
+    } catch (e) {
+      return ((e as CamwireError).details as { problems: string[] }).problems;
+    }
+  };
+  t.deepEqual(problems({ synthetic: true }), []);
+  t.true(problems({}).some((p) => /exactly one of file and synthetic/.test(p)));
+  t.true(problems({ synthetic: true, file: 'x.h264' }).some((p) => /exactly one of file and synthetic/.test(p)));
+  t.true(problems({ synthetic: { width: 100, height: 64 } }).some((p) => /multiples of 16/.test(p)));
 });

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
-import { bmpPhoto, pcmH264 } from './pcm-h264';
+import { bmpPhoto, pcmH264 } from '../kvs/pcm-h264';
 
 export interface SampleFile {
   /** Path in the camera's storage (what PTP lists and upload targets name). */

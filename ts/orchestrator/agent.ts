@@ -21,6 +21,8 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pcmH264 } from '../kvs/pcm-h264';
 import { CamwireError } from '../errors';
 import { awsChainCredentials, IotCredentialsProvider, KvsStream } from '../kvs';
 import { feedAnnexB } from '../kvs/feed';
@@ -110,10 +112,15 @@ export class DeviceAgent extends EventEmitter {
       this.streamEvents = new StreamEventPublisher(this.conn, c.thing, k.streamName);
       this.streamEvents.attach(this.stream, { region: k.region, endpoint });
     }
-    this.feeding = feedAnnexB(this.stream, () => fs.createReadStream(k.source.file, { highWaterMark: 256 << 10 }),
-      { fps: k.source.fps, realtime: true, loop: k.source.loop, signal: this.stopFeeding.signal, what: k.source.file })
+    const src = k.source;
+    // Synthetic: one second of a moving test pattern, made once and played in a loop.
+    const pattern = src.synthetic ? pcmH264({ ...src.synthetic, fps: src.fps, frames: Math.max(1, Math.round(src.fps)) }) : undefined;
+    const open = pattern ? () => Readable.from([pattern]) : () => fs.createReadStream(src.file!, { highWaterMark: 256 << 10 });
+    const loop = pattern ? true : src.loop;
+    this.feeding = feedAnnexB(this.stream, open,
+      { fps: src.fps, realtime: true, loop, signal: this.stopFeeding.signal, what: src.file ?? 'synthetic frames' })
       .catch((e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e))); });
-    if (!k.source.loop) void this.feeding.then(() => this.stopStream());
+    if (!loop) void this.feeding.then(() => this.stopStream());
   }
 
   /** Ends the stream (once): feeding stops, the stream waits for PERSISTED, `stopped` is published. */

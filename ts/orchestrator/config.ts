@@ -23,8 +23,13 @@ export interface AgentConfig {
     endpoint?: string;
     caFile?: string;
     fragmentDurationMs: number;
-    /** An Annex-B H.264 file played at fps like a live camera, looped by default. */
-    source: { file: string; fps: number; loop: boolean };
+    /**
+     * An Annex-B H.264 file (or a named pipe, with loop false) played at fps
+     * like a live camera, looped by default; or synthetic frames (a moving
+     * I_PCM test pattern, about 1.5 bytes per pixel per frame) for as long as
+     * the agent runs.
+     */
+    source: { file?: string; synthetic?: { width: number; height: number }; fps: number; loop: boolean };
     /** The AWS IoT credentials provider with the device certificate; without it the standard AWS chain. */
     iotCredentials?: { endpoint: string; roleAlias: string; ca?: string };
   };
@@ -100,11 +105,20 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     const fragment = k['fragmentDurationMs'] ?? 2000;
     if (typeof fragment !== 'number' || fragment < 1000 || fragment > 10000) problems.push('kvs.fragmentDurationMs must be 1000-10000');
     const s = isObj(k['source']) ? k['source'] : {};
-    if (!isObj(k['source'])) problems.push('kvs.source must be an object with file (Annex-B H.264) and fps');
+    if (!isObj(k['source'])) problems.push('kvs.source must be an object with file (Annex-B H.264) or synthetic, and fps');
     const fps = s['fps'] ?? 30;
     if (typeof fps !== 'number' || !(fps > 0 && fps <= 1000)) problems.push('kvs.source.fps must be in (0, 1000]');
-    const src = file(s['file'], 'kvs.source.file', true);
-    if (s['file'] === undefined) problems.push('kvs.source.file is required');
+    const src = s['file'] !== undefined ? file(s['file'], 'kvs.source.file', true) : undefined;
+    let synthetic: { width: number; height: number } | undefined;
+    if (s['synthetic'] !== undefined) {
+      const y = s['synthetic'] === true ? {} : isObj(s['synthetic']) ? s['synthetic'] : undefined;
+      const w = y?.['width'] ?? 176;
+      const h = y?.['height'] ?? 144;
+      const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 16 && v <= 1920 && v % 16 === 0;
+      if (!y || !ok(w) || !ok(h)) problems.push('kvs.source.synthetic must be true or { width, height } (multiples of 16, 16-1920)');
+      else synthetic = { width: Number(w), height: Number(h) };
+    }
+    if ((s['file'] === undefined) === (s['synthetic'] === undefined)) problems.push('kvs.source needs exactly one of file and synthetic');
     let iot: NonNullable<AgentConfig['kvs']>['iotCredentials'];
     if (k['iotCredentials'] !== undefined) {
       const i = isObj(k['iotCredentials']) ? k['iotCredentials'] : {};
@@ -115,7 +129,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     kvs = {
       streamName: String(k['streamName']), region: String(k['region']), ...(typeof k['endpoint'] === 'string' ? { endpoint: k['endpoint'] } : {}),
       ...(k['caFile'] !== undefined ? { caFile: file(k['caFile'], 'kvs.caFile', true)! } : {}),
-      fragmentDurationMs: Number(fragment), source: { file: src ?? '', fps: Number(fps), loop: s['loop'] !== false }, ...(iot ? { iotCredentials: iot } : {}),
+      fragmentDurationMs: Number(fragment), source: { ...(src !== undefined ? { file: src } : {}), ...(synthetic ? { synthetic } : {}), fps: Number(fps), loop: s['loop'] !== false }, ...(iot ? { iotCredentials: iot } : {}),
     };
   }
   if (!mqtt && !ptp) problems.push('nothing to do: configure mqtt (targets from the cloud) and/or ptp (targets from the app)');

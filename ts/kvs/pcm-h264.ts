@@ -1,5 +1,6 @@
 /**
- * A tiny H.264 writer for sample video when ffmpeg is not installed: every
+ * A tiny H.264 writer for synthetic live video and for the demo's samples
+ * when ffmpeg is not installed: every
  * macroblock is I_PCM (raw samples, no prediction, no transform), so the
  * stream is large but valid Baseline H.264 that any decoder plays: SPS (with
  * VUI timing), PPS, then pictures of one I slice each; an IDR every `gop`
