@@ -360,10 +360,12 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     const client = this.client;
     if (client) {
       if (!o.force && client.connected && this.options.status !== false) {
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           client.publishAsync(topics.status(this.thing), 'offline', { qos: 1, retain: true }).catch(() => undefined),
-          new Promise((r) => setTimeout(r, 2000)),
+          new Promise((r) => { timer = setTimeout(r, 2000); }),
         ]);
+        clearTimeout(timer);  // else a clean close keeps the process alive 2 s longer
       }
       // A clean end waits for this connection's in-flight PUBACKs; bounded, then forced.
       await new Promise<void>((res) => {
