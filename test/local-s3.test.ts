@@ -8,6 +8,7 @@
 import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -146,4 +147,26 @@ test('the uploader reports a refused upload as a CamwireError naming the S3 code
   t.true(e instanceof CamwireError);
   t.regex(e!.message, /SignatureDoesNotMatch|403/);
   t.true(requests.some((r) => r.operation === 'PutObject' && r.status === 403 && r.code === 'SignatureDoesNotMatch'));
+});
+
+test('a correctly signed request naming a bucket outside the store ("../escape") is refused before the disk', async (t) => {
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const host = `127.0.0.1:${store.port}`;
+  const payloadSha256 = 'UNSIGNED-PAYLOAD';
+  // The store decodes each path segment before checking the signature, so this signs what it will see.
+  const signed = signV4({ method: 'PUT', path: '/../escape/k', query: [], headers: [['host', host], ['x-amz-content-sha256', payloadSha256], ['x-amz-date', amzDate]],
+    payloadSha256, ...credentials, region: 'eu-west-1', service: 's3', amzDate, normalizePath: false, doubleEncodePath: false });
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: store.port, method: 'PUT', path: '/..%2Fescape/k',
+      headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256, 'content-length': 1 } }, (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => { body += c.toString(); });
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end('x');
+  });
+  t.is(res.status, 400);
+  t.regex(res.body, /InvalidBucketName/);
+  t.false(fs.existsSync(path.join(dir, 'escape')));
 });

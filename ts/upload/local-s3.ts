@@ -53,6 +53,7 @@ class S3Error extends Error {
 }
 
 const MAX_XML_BODY = 4 << 20;
+const BUCKET_NAME = /^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const xmlEscape = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -83,7 +84,7 @@ export class LocalS3Store extends EventEmitter {
   }
 
   createBucket(name: string): void {
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new CamwireError('S3_BAD_BUCKET', `"${name}" is not a valid bucket name`);
+    if (!BUCKET_NAME.test(name)) throw new CamwireError('S3_BAD_BUCKET', `"${name}" is not a valid bucket name`);
     fs.mkdirSync(this.bucketDir(name), { recursive: true });
   }
 
@@ -194,7 +195,9 @@ export class LocalS3Store extends EventEmitter {
   private async dispatch(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse,
     bucket: string | undefined, key: string | undefined, q: URLSearchParams, payloadHash: string): Promise<void> {
     if (record.operation === 'ListBuckets') return this.listBuckets(res);
-    if (!bucket || !fs.existsSync(this.bucketDir(bucket))) {
+    // A bucket name is a directory name here: only S3's bucket names ("..", "a/b" never reach the disk).
+    if (!bucket || !BUCKET_NAME.test(bucket)) throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.');
+    if (!fs.existsSync(this.bucketDir(bucket))) {
       if (record.operation === 'CreateBucket') { this.createBucket(bucket!); res.writeHead(200, { location: `/${bucket}` }).end(); return; }
       throw new S3Error(404, 'NoSuchBucket', 'The specified bucket does not exist');
     }
