@@ -10,7 +10,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand, CopyObjectCommand, PutObjectAclCommand, DeleteObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LocalS3Request, LocalS3Store } from '../ts/upload/local-s3';
 import { Uploader } from '../ts/upload';
@@ -106,7 +108,7 @@ test('header-signed PutObject with a payload hash; a body that does not match it
 test('tampered, wrongly keyed and expired pre-signed URLs are refused with S3 error codes', async (t) => {
   const target = await presignPut({ ...base('x.bin'), expiresIn: 1 });
   const url = new URL(target.put!.url);
-  const tampered = new URL(url);
+  const tampered = new URL((await presignPut(base('x.bin'))).put!.url);
   tampered.pathname = '/media/y.bin';
   const r1 = await fetch(tampered, { method: 'PUT', body: 'data' });
   t.is(r1.status, 403);
@@ -168,5 +170,44 @@ test('a correctly signed request naming a bucket outside the store ("../escape")
   });
   t.is(res.status, 400);
   t.regex(res.body, /InvalidBucketName/);
-  t.false(fs.existsSync(path.join(dir, 'escape')));
+  t.false(fs.existsSync(path.join(dir, 'store', 'escape')));
+});
+
+test('a malformed path is a 400, not a crash; requests the store does not implement are 501 and change nothing', async (t) => {
+  const bad = await fetch(`${store.url}/media/%zz`);
+  t.is(bad.status, 400);
+  t.regex(await bad.text(), /InvalidURI/);
+  await s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'keep.txt', Body: 'keep me' }));
+  // CopyObject (what `aws s3 mv` sends) must not become an empty PutObject.
+  const copy = await t.throwsAsync(s3.send(new CopyObjectCommand({ Bucket: 'media', Key: 'copy.txt', CopySource: 'media/keep.txt' })));
+  t.regex(String((copy as { name?: string })?.name), /NotImplemented/);
+  const acl = await t.throwsAsync(s3.send(new PutObjectAclCommand({ Bucket: 'media', Key: 'keep.txt', ACL: 'private' })));
+  t.regex(String((acl as { name?: string })?.name), /NotImplemented/);
+  const tagging = await t.throwsAsync(s3.send(new DeleteObjectTaggingCommand({ Bucket: 'media', Key: 'keep.txt' })));
+  t.regex(String((tagging as { name?: string })?.name), /NotImplemented/);
+  t.is(store.object('media', 'keep.txt')?.size, 7);
+  t.is(store.object('media', 'copy.txt'), undefined);
+});
+
+test('ListObjectsV2 pages with continuation tokens and URL-encodes keys when asked', async (t) => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'paged' }));
+  const keys = ['a 1.txt', 'b+2.txt', 'c/3.txt', 'c/4.txt', 'd%5.txt'];
+  for (const k of keys) await s3.send(new PutObjectCommand({ Bucket: 'paged', Key: k, Body: k }));
+  const seen: string[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: 'paged', MaxKeys: 2, ...(token ? { ContinuationToken: token } : {}) }));
+    seen.push(...(page.Contents ?? []).map((c) => c.Key!));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    pages++;
+  } while (token);
+  t.deepEqual(seen, keys);
+  t.is(pages, 3);
+  const grouped = await s3.send(new ListObjectsV2Command({ Bucket: 'paged', Delimiter: '/' }));
+  t.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['c/']);
+  t.deepEqual(grouped.Contents?.map((c) => c.Key), ['a 1.txt', 'b+2.txt', 'd%5.txt']);
+  const encoded = await s3.send(new ListObjectsV2Command({ Bucket: 'paged', EncodingType: 'url' }));
+  t.deepEqual(encoded.Contents?.map((c) => decodeURIComponent(c.Key!)), keys);
+  t.true(encoded.Contents?.some((c) => c.Key === 'a%201.txt'));
 });

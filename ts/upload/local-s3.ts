@@ -46,6 +46,8 @@ export interface LocalS3Request {
 }
 
 interface ObjectMeta { key: string; size: number; etag: string; contentType: string; lastModified: string; sha256: string }
+/** On disk: the metadata names its own data file, so replacing an object is one atomic rename of the metadata. */
+interface StoredMeta extends ObjectMeta { data: string }
 interface UploadMeta { bucket: string; key: string; contentType: string; initiated: string }
 
 class S3Error extends Error {
@@ -75,7 +77,9 @@ export class LocalS3Store extends EventEmitter {
   async start(): Promise<void> {
     fs.mkdirSync(path.join(this.o.dir, 'uploads'), { recursive: true });
     fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true });
-    this.server = http.createServer((req, res) => { void this.handle(req, res); });
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch(() => res.destroy());  // handle() answers every error itself; this is the last resort
+    });
     this.port = await listenLocal(this.server, this.o.port ?? 0);
   }
 
@@ -90,9 +94,9 @@ export class LocalS3Store extends EventEmitter {
 
   /** The stored object's metadata and file, or undefined. */
   object(bucket: string, key: string): (ObjectMeta & { file: string }) | undefined {
-    const base = this.objectBase(bucket, key);
     try {
-      return { ...(JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as ObjectMeta), file: `${base}.data` };
+      const { data, ...meta } = JSON.parse(fs.readFileSync(`${this.objectBase(bucket, key)}.json`, 'utf8')) as StoredMeta;
+      return { ...meta, file: path.join(this.bucketDir(bucket), path.basename(data)) };
     } catch {
       return undefined;
     }
@@ -107,16 +111,25 @@ export class LocalS3Store extends EventEmitter {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const segments = url.pathname.split('/').slice(1);
-    const bucket = segments[0] ? decodeURIComponent(segments[0]) : undefined;
-    const key = segments.length > 1 ? segments.slice(1).map(decodeURIComponent).join('/') : undefined;
-    const q = url.searchParams;
-    const record: LocalS3Request = { method: req.method ?? '', operation: '', ...(bucket ? { bucket } : {}), ...(key ? { key } : {}), status: 200, bytes: 0 };
+    const record: LocalS3Request = { method: req.method ?? '', operation: '', status: 200, bytes: 0 };
+    let key: string | undefined;
     try {
-      record.operation = operation(req.method ?? '', bucket, key, q);
+      const url = new URL(req.url ?? '/', 'http://local');
+      const segments = url.pathname.split('/').slice(1);
+      let bucket: string | undefined;
+      try {
+        bucket = segments[0] ? decodeURIComponent(segments[0]) : undefined;
+        key = segments.length > 1 ? segments.slice(1).map(decodeURIComponent).join('/') : undefined;
+      } catch {
+        throw new S3Error(400, 'InvalidURI', 'Couldn\'t parse the specified URI.');
+      }
+      if (bucket) record.bucket = bucket;
+      if (key) record.key = key;
+      const q = url.searchParams;
+      record.operation = operation(req.method ?? '', bucket, key, q, req.headers);
       const payloadHash = this.authenticate(req, url);
       await this.dispatch(record, req, res, bucket, key, q, payloadHash);
+      record.status = res.statusCode;
     } catch (e) {
       const err = e instanceof S3Error ? e : new S3Error(500, 'InternalError', (e as Error).message);
       record.status = err.status;
@@ -216,13 +229,13 @@ export class LocalS3Store extends EventEmitter {
       }
       case 'GetObject': case 'HeadObject': return this.getObject(req, res, bucket, key!);
       case 'DeleteObject': {
-        const base = this.objectBase(bucket, key!);
-        fs.rmSync(`${base}.json`, { force: true });
-        fs.rmSync(`${base}.data`, { force: true });
+        const old = this.object(bucket, key!);
+        fs.rmSync(`${this.objectBase(bucket, key!)}.json`, { force: true });
+        if (old) fs.rmSync(old.file, { force: true });
         res.writeHead(204).end();
         return;
       }
-      default: throw new S3Error(501, 'NotImplemented', `${record.method} ${record.operation} is not implemented by camwire's local store`);
+      default: throw new S3Error(501, 'NotImplemented', `${record.operation} is not implemented by camwire's local store`);
     }
   }
 
@@ -253,10 +266,16 @@ export class LocalS3Store extends EventEmitter {
     return result;
   }
 
+  /** Makes `tmp` the object's data: a new data file, then the metadata naming it swapped in by rename, then the old data removed. */
   private commit(bucket: string, key: string, tmp: string, meta: ObjectMeta): void {
     const base = this.objectBase(bucket, key);
-    fs.renameSync(tmp, `${base}.data`);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(meta));
+    const old = this.object(bucket, key);
+    const data = `${base}.${crypto.randomBytes(6).toString('hex')}.data`;
+    fs.renameSync(tmp, data);
+    const stored: StoredMeta = { ...meta, data: path.basename(data) };
+    fs.writeFileSync(`${base}.json.tmp`, JSON.stringify(stored));
+    fs.renameSync(`${base}.json.tmp`, `${base}.json`);
+    if (old) fs.rmSync(old.file, { force: true });
   }
 
   private async putObject(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, payloadHash: string): Promise<void> {
@@ -326,18 +345,23 @@ export class LocalS3Store extends EventEmitter {
     const min = this.o.minPartSize ?? 5 * 1024 * 1024;
     const small = parts.slice(0, -1).find((p) => p.size < min);
     if (small) throw new S3Error(400, 'EntityTooSmall', `Part ${small.n} is ${small.size} bytes; every part but the last must be at least ${min} bytes.`);
+    // Parts may be gigabytes: streamed into the object, never read whole.
     const tmp = path.join(this.o.dir, 'tmp', crypto.randomBytes(12).toString('hex'));
     const sha256 = crypto.createHash('sha256');
-    const out = fs.openSync(tmp, 'w');
+    const out = await fs.promises.open(tmp, 'w');
     try {
       for (const p of parts) {
-        const data = fs.readFileSync(path.join(dir, `part-${p.n}`));
-        sha256.update(data);
-        fs.writeSync(out, data);
+        for await (const chunk of fs.createReadStream(path.join(dir, `part-${p.n}`), { highWaterMark: 1 << 20 })) {
+          sha256.update(chunk as Buffer);
+          await out.write(chunk as Buffer);
+        }
       }
-    } finally {
-      fs.closeSync(out);
+    } catch (e) {
+      await out.close();
+      fs.rmSync(tmp, { force: true });
+      throw e;
     }
+    await out.close();
     const etag = `"${crypto.createHash('md5').update(Buffer.concat(parts.map((p) => Buffer.from(p.md5, 'hex')))).digest('hex')}-${parts.length}"`;
     const size = parts.reduce((s, p) => s + p.size, 0);
     this.commit(bucket, key, tmp, { key, size, etag, contentType: meta.contentType, lastModified: new Date().toISOString(), sha256: sha256.digest('hex') });
@@ -382,43 +406,78 @@ export class LocalS3Store extends EventEmitter {
     const prefix = q.get('prefix') ?? '';
     const delimiter = q.get('delimiter') ?? '';
     const v2 = q.get('list-type') === '2';
-    const after = (v2 ? q.get('start-after') : q.get('marker')) ?? '';
-    const max = Math.min(1000, Number(q.get('max-keys') ?? 1000) || 1000);
+    const token = v2 ? q.get('continuation-token') : null;
+    let after = (v2 ? q.get('start-after') : q.get('marker')) ?? '';
+    if (token) {
+      const k = Buffer.from(token, 'base64url').toString('utf8');
+      if (!k) throw new S3Error(400, 'InvalidArgument', 'The continuation token provided is incorrect');
+      if (k > after) after = k;
+    }
+    const max = Math.min(1000, Math.max(0, Number(q.get('max-keys') ?? 1000) || 0) || 1000);
+    const url = q.get('encoding-type') === 'url';
+    if (q.has('encoding-type') && !url) throw new S3Error(400, 'InvalidArgument', 'Invalid Encoding Method specified in Request');
+    const enc = (v: string) => xmlEscape(url ? encodeURIComponent(v).replace(/%2F/g, '/') : v);
     const all = fs.readdirSync(this.bucketDir(bucket)).filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(fs.readFileSync(path.join(this.bucketDir(bucket), f), 'utf8')) as ObjectMeta)
+      .map((f) => JSON.parse(fs.readFileSync(path.join(this.bucketDir(bucket), f), 'utf8')) as StoredMeta)
       .filter((m) => m.key.startsWith(prefix) && m.key > after).sort((a, b) => (a.key < b.key ? -1 : 1));
     const contents: ObjectMeta[] = [];
     const prefixes = new Set<string>();
+    let last = '';
+    let truncated = false;
     for (const m of all) {
-      if (contents.length + prefixes.size >= max) break;
       const cut = delimiter ? m.key.indexOf(delimiter, prefix.length) : -1;
-      if (cut >= 0) prefixes.add(m.key.slice(0, cut + delimiter.length)); else contents.push(m);
+      const common = cut >= 0 ? m.key.slice(0, cut + delimiter.length) : undefined;
+      if (common !== undefined && prefixes.has(common)) { last = m.key; continue; }
+      if (contents.length + prefixes.size >= max) { truncated = true; break; }
+      if (common !== undefined) prefixes.add(common); else contents.push(m);
+      last = m.key;
     }
-    const truncated = contents.length + prefixes.size < all.length && contents.length + prefixes.size >= max;
-    const items = contents.map((m) => `<Contents><Key>${xmlEscape(m.key)}</Key><LastModified>${m.lastModified}</LastModified><ETag>${xmlEscape(m.etag)}</ETag><Size>${m.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('');
-    const common = [...prefixes].map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join('');
-    xml(res, 200, `<ListBucketResult><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(prefix)}</Prefix>${v2 ? `<KeyCount>${contents.length + prefixes.size}</KeyCount>` : `<Marker>${xmlEscape(after)}</Marker>`}` +
-      `<MaxKeys>${max}</MaxKeys>${delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : ''}<IsTruncated>${truncated}</IsTruncated>${items}${common}</ListBucketResult>`);
+    const items = contents.map((m) => `<Contents><Key>${enc(m.key)}</Key><LastModified>${m.lastModified}</LastModified><ETag>${xmlEscape(m.etag)}</ETag><Size>${m.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`).join('');
+    const common = [...prefixes].map((p) => `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`).join('');
+    const paging = v2
+      ? `<KeyCount>${contents.length + prefixes.size}</KeyCount>${token ? `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>` : ''}` +
+        `${truncated ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : ''}`
+      : `<Marker>${enc(q.get('marker') ?? '')}</Marker>${truncated ? `<NextMarker>${enc(last)}</NextMarker>` : ''}`;
+    xml(res, 200, `<ListBucketResult><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>${paging}<MaxKeys>${max}</MaxKeys>` +
+      `${delimiter ? `<Delimiter>${enc(delimiter)}</Delimiter>` : ''}${url ? '<EncodingType>url</EncodingType>' : ''}<IsTruncated>${truncated}</IsTruncated>${items}${common}</ListBucketResult>`);
   }
 }
 
-/** The S3 operation a request is, from method, path and sub-resource. */
-function operation(method: string, bucket: string | undefined, key: string | undefined, q: URLSearchParams): string {
+/** Query parameters that do not change what an object request is (signing, the SDK's x-id, response overrides). */
+const PLAIN_OBJECT_QUERY = /^(x-amz-.*|x-id|response-.*)$/i;
+/** Query parameters of ListObjects / ListObjectsV2. */
+const LIST_QUERY = new Set(['list-type', 'prefix', 'delimiter', 'max-keys', 'marker', 'start-after', 'continuation-token', 'encoding-type', 'fetch-owner', 'x-id']);
+
+/**
+ * The S3 operation a request is, from method, path, sub-resource and copy
+ * header. Anything the store does not implement (ACLs, tagging, versions,
+ * CopyObject, bucket configuration, ...) is refused with 501 rather than
+ * being mistaken for a plain PUT, GET or DELETE of the object.
+ */
+function operation(method: string, bucket: string | undefined, key: string | undefined, q: URLSearchParams, headers: http.IncomingHttpHeaders): string {
+  const sub = [...q.keys()].filter((k) => !PLAIN_OBJECT_QUERY.test(k));
+  const notImplemented = (what: string) => new S3Error(501, 'NotImplemented', `${what} is not implemented by camwire's local store`);
   if (!bucket) {
     if (method === 'GET') return 'ListBuckets';
     throw new S3Error(405, 'MethodNotAllowed', `${method} on the service is not allowed`);
   }
   if (!key) {
-    if (method === 'GET' && !q.has('location')) return 'ListObjects';
-    if (method === 'PUT' && ![...q.keys()].some((k) => !k.startsWith('X-Amz-'))) return 'CreateBucket';
-    return `bucket ${method} ${[...q.keys()].filter((k) => !k.startsWith('X-Amz-')).join('&')}`;
+    if (method === 'GET' && sub.every((k) => LIST_QUERY.has(k))) return 'ListObjects';
+    if (method === 'PUT' && sub.length === 0) return 'CreateBucket';
+    throw notImplemented(`${method} on a bucket with ${sub.join('&') || 'no sub-resource'}`);
   }
-  if (method === 'PUT') return q.has('uploadId') ? 'UploadPart' : 'PutObject';
-  if (method === 'POST') return q.has('uploads') ? 'CreateMultipartUpload' : q.has('uploadId') ? 'CompleteMultipartUpload' : 'POST';
-  if (method === 'DELETE') return q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
-  if (method === 'GET') return q.has('uploadId') ? 'ListParts' : 'GetObject';
-  if (method === 'HEAD') return 'HeadObject';
-  return method;
+  // Pre-signed URLs carry x-amz-* headers in the query.
+  if (headers['x-amz-copy-source'] !== undefined || [...q.keys()].some((k) => k.toLowerCase() === 'x-amz-copy-source')) throw notImplemented('CopyObject / UploadPartCopy (x-amz-copy-source)');
+  const only = (...allowed: string[]) => sub.every((k) => allowed.includes(k));
+  if (method === 'PUT' && sub.length === 0) return 'PutObject';
+  if (method === 'PUT' && q.has('uploadId') && q.has('partNumber') && only('uploadId', 'partNumber')) return 'UploadPart';
+  if (method === 'POST' && q.has('uploads') && only('uploads')) return 'CreateMultipartUpload';
+  if (method === 'POST' && q.has('uploadId') && only('uploadId')) return 'CompleteMultipartUpload';
+  if (method === 'DELETE' && sub.length === 0) return 'DeleteObject';
+  if (method === 'DELETE' && q.has('uploadId') && only('uploadId')) return 'AbortMultipartUpload';
+  if (method === 'GET' && sub.length === 0) return 'GetObject';
+  if (method === 'HEAD' && sub.length === 0) return 'HeadObject';
+  throw notImplemented(`${method} of an object with ${sub.join('&') || 'no sub-resource'}`);
 }
 
 function parseAmzDate(s: string): number {
