@@ -10,6 +10,9 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
+import mqtt from 'mqtt';
+import net from 'node:net';
+import tls from 'node:tls';
 import { DeviceConnection } from '../ts/mqtt';
 import { LocalBroker } from '../ts/mqtt/local-broker';
 import { device, DeviceFiles } from './helpers/pki';
@@ -109,4 +112,27 @@ test.serial('DeviceConnection keeps a retained online status, and its last will 
   await conn.close({ force: true });
   const lines = await sub.lines;
   t.deepEqual(lines, ['cameras/camera002/status online', 'cameras/camera002/status offline']);
+});
+
+test.serial('the last will is delivered when the link is reset (RST), not only on a clean close', async (t) => {
+  const sub = subscribe(app, 'app-sub-4', 'cameras/camera003/status', 1);
+  await sub.ready;
+  // The TLS session runs over a TCP socket of our own, so the test can reset that socket.
+  const tcp = net.connect(broker.port, '127.0.0.1');
+  const secure = tls.connect({ socket: tcp, ca: fs.readFileSync(caFile), cert: fs.readFileSync(third.cert), key: fs.readFileSync(third.key), servername: 'localhost' });
+  const client = new mqtt.MqttClient(() => secure, {
+    clientId: 'camera003', protocolVersion: 4, reconnectPeriod: 0,
+    will: { topic: 'cameras/camera003/status', payload: Buffer.from('offline'), qos: 1, retain: false },
+  });
+  client.on('error', () => undefined);
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  tcp.resetAndDestroy();
+  t.deepEqual(await sub.lines, ['cameras/camera003/status offline']);
+  t.false(refused.some((r) => /camera003\/status/.test(r)));
+  client.end(true);
+});
+
+test.serial('a camera may use wildcards inside its own subtree, as the IoT policy topicfilter cameras/${thing}/* allows', async (t) => {
+  const r = await run('mosquitto_sub', [...tlsArgs(third), '-i', 'camera003', '-t', 'cameras/camera003/#', '-C', '1', '-W', '1', '-d']);
+  t.regex(r.stdout + r.stderr, /Subscribed \(mid: 1\): 0/);
 });

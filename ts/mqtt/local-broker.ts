@@ -2,10 +2,11 @@
  * An embedded MQTT broker with mutual TLS for `camwire demo` and local
  * bring-up: aedes (moscajs/aedes, MQTT 3.1.1) behind a Node TLS server on
  * 127.0.0.1 that requires a client certificate from the given CA. It applies
- * the same rule as camwire's AWS IoT policy: the client id must be the
+ * the rule of camwire's AWS IoT policy: the client id must be the
  * certificate's CN (the thing name), and a camera may publish and subscribe
- * only under `cameras/{thing}/`; certificates whose CN is listed in
- * `operators` (the back end, the phone app) may use any topic.
+ * only under `cameras/{thing}/` (wildcards within it included); certificates
+ * whose CN is listed in `operators` (the back end, the phone app) may use any
+ * topic. A publish outside is dropped with the client, as AWS IoT does.
  */
 import { EventEmitter } from 'node:events';
 import tls from 'node:tls';
@@ -59,27 +60,32 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     const { Aedes } = await import('aedes');
     const root = this.o.topicRoot ?? 'cameras';
     const operators = new Set(this.o.operators ?? []);
-    const cnOf = (c: AedesClient): string | undefined => {
+    // The CN is read once, at CONNECT: a will is authorised after the link
+    // died, when the socket may no longer have a peer certificate to ask.
+    const identities = new WeakMap<object, string>();
+    const peerCn = (c: AedesClient): string | undefined => {
       const cn = c.conn.getPeerCertificate?.()?.subject?.CN;
       return Array.isArray(cn) ? cn[0] : cn;
     };
+    // As the IoT policy's topicfilter cameras/${thing}/*: anything below the
+    // camera's own root, wildcards included (they cannot reach above it).
     const allowed = (c: AedesClient | null, topic: string): boolean => {
-      if (!c) return true;  // the broker's own messages (wills)
-      const cn = cnOf(c);
+      if (!c) return true;  // the broker's own messages
+      const cn = identities.get(c);
       if (!cn) return false;
-      if (operators.has(cn)) return true;
-      return topic.startsWith(`${root}/${cn}/`) && !topic.slice(root.length + cn.length + 2).match(/(^|\/)#|\+/);
+      return operators.has(cn) || topic.startsWith(`${root}/${cn}/`);
     };
     const broker = await Aedes.createBroker({
       authenticate: (client, _u, _p, done) => {
         const c = client as unknown as AedesClient;
-        const cn = cnOf(c);
+        const cn = peerCn(c);
         if (!cn || (cn !== c.id && !operators.has(cn))) {
           this.emit('refused', { clientId: c.id, ...(cn ? { cn } : {}), reason: `client id "${c.id}" is not the certificate's CN "${cn ?? ''}"` });
           const e = Object.assign(new Error('client id must equal the certificate CN'), { returnCode: 2 as const });
           done(e as Parameters<typeof done>[0], false);
           return;
         }
+        identities.set(client, cn);
         this.emit('connected', { clientId: c.id, cn });
         done(null, true);
       },
