@@ -14,7 +14,9 @@ import { KvsMetrics, KvsStream, LocalKvsEndpoint } from '../ts/kvs';
 import { feedAnnexB } from '../ts/kvs/feed';
 import { DeviceAgent } from '../ts/orchestrator/agent';
 import { parseAgentConfig } from '../ts/orchestrator/config';
+import { CertificateAuthority } from '../ts/pki';
 import { makeClip, probe } from './helpers/h264';
+import { MosquittoBroker } from './helpers/mosquitto';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-feed');
@@ -110,4 +112,28 @@ test('kvs.source: exactly one of file and synthetic; synthetic sizes are multipl
   t.true(problems({}).some((p) => /exactly one of file and synthetic/.test(p)));
   t.true(problems({ synthetic: true, file: 'x.h264' }).some((p) => /exactly one of file and synthetic/.test(p)));
   t.true(problems({ synthetic: { width: 100, height: 64 } }).some((p) => /multiples of 16/.test(p)));
+});
+
+test('the agent stops within its bound when the broker died mid-stream (stream events cannot be acknowledged)', async (t) => {
+  const root = path.join(dir, 'agent-no-broker');
+  fs.mkdirSync(path.join(root, 'storage'), { recursive: true });
+  const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
+  const mosquitto = await MosquittoBroker.start({ dir: fs.mkdtempSync(path.join(dir, 'mosq-')), ca });
+  t.teardown(() => mosquitto.stop());
+  process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
+  const agent = new DeviceAgent(parseAgentConfig({
+    thing: 'orphan', storage: 'storage', mqtt: { url: mosquitto.url('plain') },
+    kvs: { streamName: 'orphan-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { synthetic: true, fps: 10 } },
+  }, root));
+  agent.on('warning', () => undefined);
+  await agent.start();
+  const deadline = Date.now() + 30_000;
+  while (!ep.sessions.some((s) => s.stream === 'orphan-live' && s.fragments.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await mosquitto.kill();
+  const started = Date.now();
+  await agent.stop(1500);
+  // Bounded: 1.5 s for the stream and its events, then the connection's own close bounds (2 s + 5 s).
+  t.true(Date.now() - started < 12_000, `stop took ${Date.now() - started} ms`);
+  t.true(ep.sessions.some((s) => s.stream === 'orphan-live' && s.endedBy === 'client'));
 });

@@ -246,10 +246,16 @@ export class DeviceAgent extends EventEmitter {
     this.stopping = true;
     this.camera?.stop();
     this.stopUploads.abort();
-    await Promise.all([
-      this.stopStream(),
-      Promise.race([Promise.all([...this.active.values()]), new Promise((r) => setTimeout(r, timeoutMs).unref())]),
-    ]);
+    // Each part is bounded: an unreachable broker (stream events waiting for
+    // PUBACK) or a stuck endpoint must not keep the camera from stopping.
+    const bounded = (p: Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        p.then(() => undefined, (e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('AGENT_STOP', String(e))); }),
+        new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
+      ]).finally(() => clearTimeout(timer));
+    };
+    await Promise.all([bounded(this.stopStream()), bounded(Promise.all([...this.active.values()]))]);
     await this.conn?.close();
   }
 }

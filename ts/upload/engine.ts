@@ -210,7 +210,9 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       } catch (e) {
         netErr = e as Error;
       }
-      if (signal?.aborted) throw aborted();
+      // A response that arrived is kept even when the stop came meanwhile (a
+      // completed CompleteMultipartUpload must become a result, not a checkpoint).
+      if (!res && signal?.aborted) throw aborted();
       if (res && !retryable(res.status)) return res;
       const why = res ? `HTTP ${res.status}` : redactText(`${(netErr as NodeJS.ErrnoException).code ?? ''} ${netErr!.message}`.trim());
       if (attempt >= attempts) {
