@@ -124,6 +124,28 @@ test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 li
   t.false(fs.existsSync(keep.dir));
 });
 
+test.serial('Ctrl-C during the checks ends the demo: exit 1 with DEMO_INTERRUPTED, services stopped, temp files (keys too) removed', async (t) => {
+  const tmp = path.join(dir, 'interrupted');
+  fs.mkdirSync(tmp);
+  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--stream-seconds', '60'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    p.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (stdout.includes('"step":"camera","ok":true')) resolve();
+    });
+    void exited.then((c) => reject(new Error(`exited (${c}) before the camera step: ${stderr}`)));
+  });
+  t.is(leftovers(tmp).length, 1);
+  p.kill('SIGINT');
+  t.is(await exited, 1);
+  t.regex(stdout, /DEMO_INTERRUPTED/);
+  t.deepEqual(leftovers(tmp), []);
+});
+
 test('the I_PCM H.264 writer makes a stream ffmpeg decodes without errors: frame count, key frames, size', (t) => {
   const file = path.join(dir, 'pcm.h264');
   fs.writeFileSync(file, pcmH264({ width: 176, height: 144, fps: 25, frames: 60, gop: 25 }));
@@ -135,4 +157,8 @@ test('the I_PCM H.264 writer makes a stream ffmpeg decodes without errors: frame
   t.deepEqual(p.keyframes, [0, 25, 50]);
   t.deepEqual([p.width, p.height], [176, 144]);
   t.throws(() => pcmH264({ width: 100, height: 144, fps: 25, frames: 1 }), { message: /multiples of 16/ });
+  // Fractional rates are exact in the VUI timing.
+  const ntsc = path.join(dir, 'ntsc.h264');
+  fs.writeFileSync(ntsc, pcmH264({ width: 32, height: 32, fps: 29.97, frames: 3 }));
+  t.is(run('ffprobe', ['-v', 'error', '-show_entries', 'stream=r_frame_rate', '-of', 'default=nw=1:nk=1', ntsc]).stdout.trim(), '2997/100');
 });

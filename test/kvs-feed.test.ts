@@ -112,6 +112,7 @@ test('kvs.source: exactly one of file and synthetic; synthetic sizes are multipl
   t.true(problems({}).some((p) => /exactly one of file and synthetic/.test(p)));
   t.true(problems({ synthetic: true, file: 'x.h264' }).some((p) => /exactly one of file and synthetic/.test(p)));
   t.true(problems({ synthetic: { width: 100, height: 64 } }).some((p) => /multiples of 16/.test(p)));
+  t.true(problems({ synthetic: true, fps: 200 }).some((p) => /1-60 with synthetic frames/.test(p)));
 });
 
 test('the agent stops within its bound when the broker died mid-stream (stream events cannot be acknowledged)', async (t) => {

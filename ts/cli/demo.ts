@@ -22,12 +22,24 @@ export function demoCommand(out: Out): Command {
       const { runDemo } = require('../demo/run') as typeof import('../demo/run');
       const output = out();
       if (!output.json) process.stderr.write('camwire demo: camera -> PTP/IP handover -> pre-signed uploads -> MQTT results -> live video, all on 127.0.0.1\n\n');
-      const summary = await runDemo({
-        streamSeconds: o.streamSeconds,
-        useFfmpeg: o.ffmpeg,
-        onEvent: (e) => printEvent(e, output),
-        ...(o.keep ? { keep: (info: DemoConnectInfo) => keepRunning(info, output) } : {}),
-      });
+      // Ctrl-C during the checks: the running step fails, everything is stopped and the temp files (keys too) removed.
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let summary: DemoSummary;
+      try {
+        summary = await runDemo({
+          streamSeconds: o.streamSeconds,
+          useFfmpeg: o.ffmpeg,
+          signal: interrupt.signal,
+          onEvent: (e) => printEvent(e, output),
+          ...(o.keep ? { keep: (info: DemoConnectInfo) => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); return keepRunning(info, output); } } : {}),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
       output.result(summary, () => human(summary));
       if (!summary.ok) {
         const failed = summary.steps.find((s) => !s.ok);

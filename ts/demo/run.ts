@@ -63,6 +63,8 @@ export interface DemoOptions {
   /** Parent of the temp directory (default the OS temp dir). */
   tmpDir?: string;
   onEvent?: (e: DemoEvent) => void;
+  /** Ends the demo early (Ctrl-C): the running step fails with DEMO_INTERRUPTED and everything is cleaned up. */
+  signal?: AbortSignal;
   /** Break the demo on purpose (tests prove that it can fail): the app presigns with this wrong secret. */
   faults?: { presignSecret?: string };
   /** With --keep: called once the checks are done, with everything running; the demo cleans up when it resolves. */
@@ -132,7 +134,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const step = async <T>(name: string, where: string | undefined, fn: () => Promise<{ value: T; detail: string }>): Promise<T> => {
     const at = since();
     try {
-      const { value, detail } = await fn();
+      if (o.signal?.aborted) throw interrupted();
+      let onAbort = () => undefined as void;
+      const abort = new Promise<never>((_, reject) => { onAbort = () => reject(interrupted()); o.signal?.addEventListener('abort', onAbort, { once: true }); });
+      abort.catch(() => undefined);
+      const { value, detail } = await Promise.race([fn(), abort]).finally(() => o.signal?.removeEventListener('abort', onAbort));
       const s: DemoStep = { step: name, ok: true, at, seconds: since() - at, ...(where ? { where } : {}), detail };
       steps.push(s);
       emit({ kind: 'step', step: s });
@@ -146,6 +152,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     }
   };
 
+  const interrupted = () => new CamwireError('DEMO_INTERRUPTED', 'interrupted (SIGINT/SIGTERM)');
   const root = fs.mkdtempSync(path.join(o.tmpDir ?? os.tmpdir(), 'camwire-demo-'));
   const pkiDir = path.join(root, 'pki');
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -238,9 +245,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     agent.on('warning', (e: CamwireError) => note(`camera warning ${e.code}: ${e.message}`));
     const streamEnded = new Promise<{ metrics: KvsMetrics; error?: CamwireError }>((resolve) => agent.once('stream-stopped', resolve));
     const streamStart = since();
+    // Stopped on every path, also when start() fails halfway (connected, PTP up).
+    cleanup.push(() => agent.stop(5_000));
     const ptpPort = await step('camera', undefined, async () => {
       const started = await agent.start();
-      cleanup.push(() => agent.stop(5_000));
       await inbox.wait((m) => m.topic === topics.status(DEMO_THING) && m.payload === 'online', 10_000, 'retained online status');
       const port = started.ptp!.port;
       return { value: port, detail: `${DEMO_THING}: PTP/IP on 127.0.0.1:${port}, MQTT online (retained status, will offline), streaming ${DEMO_STREAM}` };

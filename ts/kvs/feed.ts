@@ -25,6 +25,7 @@ const framesIn = (m: KvsMetrics) => m.framesStored + m.queuedFrames + m.framesDr
 export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOptions): Promise<void> {
   const started = Date.now();
   do {
+    if (o.signal?.aborted) return;  // an abort that came before this pass: its event will not fire again
     const src = open();
     await new Promise<void>((resolve, reject) => {
       // Not src.destroyed: a file stream destroys itself at its end while the last chunk may still be going in.

@@ -100,6 +100,7 @@ function drawMacroblock(mbx: number, mby: number, i: number, o: PcmVideoOptions,
 /** The whole stream as one Annex-B buffer. */
 export function pcmH264(o: PcmVideoOptions): Buffer {
   if (o.width % 16 || o.height % 16 || o.width < 16 || o.height < 16) throw new Error('width and height must be multiples of 16');
+  if (!(o.fps >= 0.5 && o.fps <= 240)) throw new Error('fps must be 0.5-240');
   const gop = o.gop ?? o.fps;
   const mbw = o.width / 16;
   const mbh = o.height / 16;
@@ -116,7 +117,7 @@ export function pcmH264(o: PcmVideoOptions): Buffer {
     .u(1, 0)                             // frame_cropping_flag
     .u(1, 1)                             // vui_parameters_present_flag
     .u(1, 0).u(1, 0).u(1, 0).u(1, 0)     // aspect ratio, overscan, video signal type, chroma location: absent
-    .u(1, 1).u(32, 1).u(32, 2 * o.fps).u(1, 1) // timing: num_units_in_tick 1, time_scale 2*fps, fixed frame rate
+    .u(1, 1).u(32, 1000).u(32, Math.round(2000 * o.fps)).u(1, 1) // timing: a tick of 1/(2000 fps) s, so 29.97 or 0.5 fps are exact; fixed frame rate
     .u(1, 0).u(1, 0).u(1, 0).u(1, 0)     // no HRD parameters, no pic_struct, no bitstream restriction
     .trailing();
   const pps = new BitWriter()

@@ -117,6 +117,8 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
       const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 16 && v <= 1920 && v % 16 === 0;
       if (!y || !ok(w) || !ok(h)) problems.push('kvs.source.synthetic must be true or { width, height } (multiples of 16, 16-1920)');
       else synthetic = { width: Number(w), height: Number(h) };
+      // I_PCM is about 1.5 bytes a pixel a frame: keep the pattern within what a camera would send.
+      if (typeof fps === 'number' && !(fps >= 1 && fps <= 60)) problems.push('kvs.source.fps must be 1-60 with synthetic frames');
     }
     if ((s['file'] === undefined) === (s['synthetic'] === undefined)) problems.push('kvs.source needs exactly one of file and synthetic');
     let iot: NonNullable<AgentConfig['kvs']>['iotCredentials'];
