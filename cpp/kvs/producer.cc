@@ -835,7 +835,7 @@ struct Producer::Impl {
       EmitError("KVS_NOT_AUTHORIZED", detail, false);
       return ScheduleRetry(now);
     }
-    if (status == 404) return Fail("KVS_STREAM_NOT_FOUND", detail + " (create the stream first: camwire kvs create-stream, or aws kinesisvideo create-stream)");
+    if (status == 404) return Fail("KVS_STREAM_NOT_FOUND", detail + " (create the stream first: aws kinesisvideo create-stream --stream-name NAME --data-retention-in-hours 24)");
     // ClientLimitExceeded / ConnectionLimitExceeded (x-amzn-ErrorType) pass; other 400s are the request's fault.
     const bool limit = error_type.find("LimitExceeded") != std::string::npos || body.find("LimitExceeded") != std::string::npos;
     if (status == 400 && !limit) {
