@@ -242,14 +242,10 @@ test.serial('with a kvs section the agent streams live video: stream events on M
   agent.proc.kill('SIGTERM');
   t.is(await new Promise((r) => agent.proc.on('close', r)), 0);
   const stopped = await until(() => events.find((e) => e['event'] === 'stopped')) as { status: string; metrics: { fragmentsPersisted: number; framesStored: number } };
-  // The sequence: started, connected (one per PutMedia connection), stopped; no error, nothing dropped.
-  // (Rarely, under load, a second connection has been seen here without a warning; the ends
-  // of each session are in the message to find out why, should it come back.)
-  const kinds = events.map((e) => e['event']).filter((e) => e !== 'warning');
+  // One connection for the whole run: a second one with no warning was a spurious rotation
+  // (a connection opened within a loop turn looked 2^64 ms old); events and sessions say why if it fails.
   const why = `${JSON.stringify(events)}\nsessions: ${JSON.stringify(ep.sessions.map((s) => ({ endedBy: s.endedBy, fragments: s.fragments.length, frames: s.frames })))}`;
-  t.is(kinds[0], 'started', why);
-  t.is(kinds[kinds.length - 1], 'stopped', why);
-  t.true(kinds.slice(1, -1).length >= 1 && kinds.slice(1, -1).every((k) => k === 'connected'), why);
+  t.deepEqual(events.map((e) => e['event']).filter((e) => e !== 'warning'), ['started', 'connected', 'stopped'], why);
   t.is(stopped.status, 'ok');
   t.true(stopped.metrics.fragmentsPersisted >= 3, `${stopped.metrics.fragmentsPersisted} fragments`);
   const frames = ep.sessions.filter((s) => s.stream === 'camera001-live').reduce((n, s) => n + s.frames, 0);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -21,6 +22,30 @@ namespace camwire {
 namespace kvs {
 
 namespace {
+
+// CAMWIRE_DEBUG containing "kvs": one stderr line per connection decision
+// (opened, ended and why, rotation, retry), for field debugging.
+bool TraceOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("CAMWIRE_DEBUG");
+    return v != nullptr && std::strstr(v, "kvs") != nullptr;
+  }();
+  return on;
+}
+
+// Milliseconds from `then` to `now`, 0 when `then` is later: the loop reads
+// the clock once per turn, and a connection opened or a fragment sent within
+// that turn carries a later time (an unsigned now - then wrapped around and
+// made a fresh connection look 584 million years old, so it was rotated at once).
+uint64_t Elapsed(uint64_t now, uint64_t then) { return now > then ? now - then : 0; }
+
+#define CAMWIRE_KVS_TRACE(...)                          \
+  do {                                                  \
+    if (TraceOn()) {                                    \
+      std::fprintf(stderr, "camwire kvs: " __VA_ARGS__); \
+      std::fputc('\n', stderr);                          \
+    }                                                   \
+  } while (0)
 
 uint64_t SteadyMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -415,7 +440,7 @@ struct Producer::Impl {
       flushed = true;
     }
     // A long drop run (the network is down) is reported at least once a second.
-    if (drop_run_frames > 0 && SteadyMs() - drop_run_started >= 1000) FlushDropped();
+    if (drop_run_frames > 0 && Elapsed(SteadyMs(), drop_run_started) >= 1000) FlushDropped();
     return more;
   }
 
@@ -449,6 +474,7 @@ struct Producer::Impl {
   void ScheduleRetry(uint64_t now) {
     state = State::kBackoff;
     retry_at = now + Backoff();
+    CAMWIRE_KVS_TRACE("retry in %llu ms", static_cast<unsigned long long>(retry_at - now));
   }
 
   void Fail(const std::string& code, const std::string& message) {
@@ -580,6 +606,8 @@ struct Producer::Impl {
       std::lock_guard<std::mutex> lock(mmu);
       ++metrics.connections;
       metrics.data_endpoint = endpoint;
+      CAMWIRE_KVS_TRACE("PutMedia connection %llu to %s: %zu fragment(s) not yet persisted", static_cast<unsigned long long>(metrics.connections),
+                        endpoint.c_str(), store.Unpersisted());
     }
     curl_multi_add_handle(multi, conn->easy);
   }
@@ -711,7 +739,7 @@ struct Producer::Impl {
       while (!c->sent_at.empty() && c->sent_at.front().first <= a.fragment_timecode) {
         if (c->sent_at.front().first == a.fragment_timecode) {
           std::lock_guard<std::mutex> lock(mmu);
-          metrics.last_persist_latency_ms = now - c->sent_at.front().second;
+          metrics.last_persist_latency_ms = Elapsed(now, c->sent_at.front().second);
         }
         c->sent_at.pop_front();
       }
@@ -772,6 +800,9 @@ struct Producer::Impl {
     }
     // PutMedia.
     const bool graceful = c->body_done && (result == CURLE_OK) && status == 200;
+    CAMWIRE_KVS_TRACE("PutMedia ended: curl %d, HTTP %ld, body ended by us %d (ending %d), ack error %d, abort '%s', %s",
+                      static_cast<int>(result), status, c->body_done ? 1 : 0, static_cast<int>(c->ending), c->ack_error ? 1 : 0,
+                      c->abort_code.c_str(), c->errbuf);
     const bool ack_error = c->ack_error;
     const std::string abort_code = c->abort_code;
     const std::string abort_message = c->abort_message;
@@ -915,7 +946,7 @@ struct Producer::Impl {
     if (conn && conn->put_media) {
       Conn* c = conn.get();
       if (c->ending == Ending::kNone) {
-        const uint64_t age = now - c->started_ms;
+        const uint64_t age = Elapsed(now, c->started_ms);
         const uint64_t wall = WallMs();
         // Rotate before the signing credentials expire (the service ends the
         // session then), once newer ones have been handed over.
@@ -924,8 +955,10 @@ struct Producer::Impl {
         const uint64_t margin = std::min<uint64_t>(10000, lifetime / 3);
         const bool creds_expiring = exp != 0 && wall + margin >= exp && CredentialsGeneration() != c->creds_gen;
         if (closing && flushed) {
+          CAMWIRE_KVS_TRACE("closing: ending the body once everything is read");
           c->ending = Ending::kClose;
         } else if (age >= o.rotate_after_ms || creds_expiring) {
+          CAMWIRE_KVS_TRACE("rotating: connection age %llu ms, credentials expiring %d", static_cast<unsigned long long>(age), creds_expiring ? 1 : 0);
           c->ending = Ending::kRotate;
         } else {
           deadline = std::min(deadline, c->started_ms + o.rotate_after_ms);
@@ -936,9 +969,9 @@ struct Producer::Impl {
       // Staleness: a fragment went out and no BUFFERING ack came back in time.
       if (!c->awaiting_buffering.empty()) {
         const uint64_t since = c->awaiting_buffering.front().second;
-        if (now - since >= o.stale_after_ms) {
+        if (Elapsed(now, since) >= o.stale_after_ms) {
           DropConn(multi);
-          EmitError("KVS_CONNECTION_STALE", "no BUFFERING ack " + std::to_string(now - since) +
+          EmitError("KVS_CONNECTION_STALE", "no BUFFERING ack " + std::to_string(Elapsed(now, since)) +
                                                 " ms after a fragment was sent; reconnecting and re-sending",
                     false);
           ScheduleRetry(now);
@@ -949,7 +982,7 @@ struct Producer::Impl {
       // Rotation: once the body ended on a fragment boundary and what was sent is durable, move on.
       if (c->body_done && c->ending == Ending::kRotate) {
         const bool durable = !c->have_started || (c->have_persisted && c->last_persisted >= c->last_started);
-        if (durable || now - c->body_done_ms >= std::min<uint64_t>(o.persist_timeout_ms, 5000)) {
+        if (durable || Elapsed(now, c->body_done_ms) >= std::min<uint64_t>(o.persist_timeout_ms, 5000)) {
           DropConn(multi);
           state = State::kIdle;
           return now;  // the next turn opens the new connection
@@ -974,7 +1007,7 @@ struct Producer::Impl {
         ProducerEvent e;
         e.kind = ProducerEvent::kMetrics;
         e.metrics = Snapshot();
-        if (conn && conn->put_media) e.metrics.connection_age_ms = now - conn->started_ms;
+        if (conn && conn->put_media) e.metrics.connection_age_ms = Elapsed(now, conn->started_ms);
         Emit(std::move(e));
       }
       deadline = std::min(deadline, next_metrics);
