@@ -15,7 +15,7 @@ import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
 import { signV4 } from './sigv4';
-import { closeServer, listenLocal } from './local-server';
+import { closeServer, listenLocal, readBody } from './local-server';
 
 export interface LocalKvsCredentials {
   accessKeyId: string;
@@ -117,7 +117,7 @@ export class LocalKvsEndpoint {
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method === 'POST' && url.pathname === '/getDataEndpoint') {
-      this.readBody(req).then((body) => {
+      readBody(req, 1 << 20).then((body) => {
         if (!this.authorized(req, res, url, crypto.createHash('sha256').update(body).digest('hex'))) return;
         let streamName: unknown;
         try {
@@ -280,20 +280,6 @@ export class LocalKvsEndpoint {
       return deny('The request signature we calculated does not match the signature you provided.');
     }
     return cred;
-  }
-
-  private readBody(req: http.IncomingMessage): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > 1 << 20) reject(new Error('body too large'));
-        else chunks.push(c);
-      });
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
-    });
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown, errorType?: string): void {

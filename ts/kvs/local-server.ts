@@ -1,4 +1,5 @@
 /** Listening and stopping for camwire's local test endpoints: 127.0.0.1 only, stopped with their connections. */
+import type { IncomingMessage } from 'node:http';
 import { Server } from 'node:net';
 
 /** Listens on 127.0.0.1 (port 0 = any free one) and returns the port. */
@@ -15,4 +16,23 @@ export async function closeServer(server: (Server & { closeAllConnections(): voi
   if (!server) return;
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
+}
+
+/** Reads a small request body; rejects with an Error whose `tooLarge` is true past `limit` bytes (the request is then destroyed). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.destroy();
+        reject(Object.assign(new Error(`the request body is larger than ${limit} bytes`), { tooLarge: true }));
+      } else {
+        chunks.push(c);
+      }
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { CamwireError } from '../errors';
-import { closeServer, listenLocal } from '../kvs/local-server';
+import { closeServer, listenLocal, readBody } from '../kvs/local-server';
 import { signV4 } from '../kvs/sigv4';
 
 export interface LocalS3Options {
@@ -321,7 +321,9 @@ export class LocalS3Store extends EventEmitter {
 
   private async completeUpload(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams, bucket: string, key: string): Promise<void> {
     const { dir, meta } = this.upload(q.get('uploadId'), bucket, key);
-    const body = await readSmall(req, MAX_XML_BODY);
+    const body = await readBody(req, MAX_XML_BODY).catch((e: Error & { tooLarge?: boolean }) => {
+      throw e.tooLarge ? new S3Error(400, 'MaxMessageLengthExceeded', e.message) : new S3Error(400, 'IncompleteBody', e.message);
+    });
     record.bytes = body.length;
     const text = body.toString('utf8');
     if (!/<CompleteMultipartUpload[\s>]/.test(text)) throw new S3Error(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
@@ -490,17 +492,4 @@ function xml(res: http.ServerResponse, status: number, body: string): void {
   const text = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-function readSmall(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) { req.destroy(); reject(new S3Error(400, 'MaxMessageLengthExceeded', `the request body is larger than ${limit} bytes`)); } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', (e) => reject(new S3Error(400, 'IncompleteBody', e.message)));
-  });
 }
