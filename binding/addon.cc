@@ -32,6 +32,9 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   out.Set("modules", modules);
   out.Set("openssl", VersionPair(env, b.openssl));
   out.Set("libusb", b.has_libusb ? VersionPair(env, b.libusb) : env.Null());
+  out.Set("libcurl", VersionPair(env, b.libcurl));
+  out.Set("dependencies", b.dependencies);
+  out.Set("sourceHash", b.source_hash);
   return out;
 }
 

@@ -143,6 +143,7 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.store.overflow = Str(js, "overflow") == "block" ? camwire::kvs::OverflowPolicy::kBlock : camwire::kvs::OverflowPolicy::kDropUntilKeyframe;
   o.store.trim_on_received = Bool(js, "trimOnReceived", false);
   o.ca_file = Str(js, "caFile");
+  o.ca_pem = Str(js, "caPem");
   o.verify_tls = !Bool(js, "insecureSkipTlsVerify", false);
   o.user_agent = Str(js, "userAgent", o.user_agent);
   o.connect_timeout_ms = U64(js, "connectTimeoutMs", o.connect_timeout_ms);

@@ -47,7 +47,9 @@ function checkTools() {
 function loadablePrebuild() {
   const script = `const l = require('node-gyp-build'); const f = l.path(${JSON.stringify(root)});
     require(f).probe(); process.stdout.write(f);`;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, stdio: 'pipe', env: { ...process.env, PREBUILDS_ONLY: '1' } });
+  // LD_BIND_NOW: every symbol is bound now, so a prebuild that would fail at
+  // its first call (a symbol this Node does not export) fails here instead.
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, stdio: 'pipe', env: { ...process.env, PREBUILDS_ONLY: '1', LD_BIND_NOW: '1' } });
   if (r.status === 0) return r.stdout.toString();
   const err = r.stderr.toString();
   if (/No native build was found/.test(err)) return undefined;

@@ -5,6 +5,7 @@
  * Serial: the proxy test changes this process's environment.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -89,6 +90,31 @@ test.serial('TLS verification is on by default: an endpoint whose CA is not trus
   t.is(e!.code, 'KVS_TLS');
   t.regex(e!.message, /certificate/i);
   t.is(ep.sessions.length, 0);
+});
+
+test.serial('without caFile the producer trusts what Node trusts: a CA given in NODE_EXTRA_CA_CERTS is accepted', async (t) => {
+  const ep = await tlsEndpoint(t, 'node-roots');
+  // NODE_EXTRA_CA_CERTS is read when a process starts: a child process streams the clip.
+  const script = `
+    const fs = require('node:fs');
+    const { KvsStream } = require(${JSON.stringify(path.join(__dirname, '..', 'ts', 'kvs'))});
+    const h264 = fs.readFileSync(${JSON.stringify(clip.file)});
+    const s = new KvsStream({ streamName: 'node-roots', region: 'us-east-1', endpoint: ${JSON.stringify(ep.url)},
+      credentials: ${JSON.stringify(creds)}, fragmentDurationMs: 1000, fps: 30, startMs: ${T0} });
+    let persisted = 0;
+    s.on('ack', (a) => { if (a.type === 'PERSISTED') persisted++; });
+    s.on('error', () => {});
+    s.putAnnexB(h264);
+    s.close().then(() => console.log(JSON.stringify({ persisted })), (e) => { console.log(JSON.stringify({ code: e.code })); });`;
+  const run = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', env, timeout: 60_000 });
+  const trusted = run({ ...process.env, NODE_EXTRA_CA_CERTS: caFile });
+  t.is(trusted.status, 0, trusted.stderr);
+  t.deepEqual(JSON.parse(trusted.stdout) as unknown, { persisted: 6 });
+  const env = { ...process.env };
+  delete env['NODE_EXTRA_CA_CERTS'];
+  const untrusted = run(env);
+  t.is(untrusted.status, 0, untrusted.stderr);
+  t.deepEqual(JSON.parse(untrusted.stdout) as unknown, { code: 'KVS_TLS' });
 });
 
 test.serial('HTTPS_PROXY is honoured: PutMedia goes through an HTTP CONNECT proxy', async (t) => {

@@ -24,12 +24,12 @@ function bareBin(): string {
 }
 
 test('npm pack → install with no build tools → the addon loads from the prebuild', (t) => {
-  // npm test has built dist/ and the prebuild already; packing must not rebuild them under running tests.
+  // npm test has built dist/; the prebuilds are committed. Packing must not rebuild anything under running tests.
   const packed = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work]);
   t.is(packed.status, 0, packed.stderr);
   const info = (JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
   const files = info.files.map((f) => f.path);
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/camwire.js', 'prebuilds/linux-x64/node.napi.node', 'scripts/install.js', 'CMakeLists.txt']) {
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/camwire.js', 'prebuilds/linux-x64/node.napi.glibc.node', 'prebuilds/linux-arm64/node.napi.armv8.glibc.node', 'prebuilds/linux-arm/node.napi.armv7.glibc.node', 'scripts/source-hash.js', 'scripts/install.js', 'CMakeLists.txt']) {
     t.true(files.includes(f), `${f} is in the tarball`);
   }
   t.false(files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('ts/')), 'no tests, build tree or TS sources');
@@ -48,13 +48,13 @@ test('npm pack → install with no build tools → the addon loads from the preb
   const pkgDir = path.join(app, 'node_modules', 'camwire');
   const hook = run('node', ['scripts/install.js'], { cwd: pkgDir, env });
   t.is(hook.status, 0, hook.stdout + hook.stderr);
-  t.regex(hook.stdout, /using prebuild prebuilds\/linux-x64\/node\.napi\.node/);
+  t.regex(hook.stdout, /using prebuild prebuilds\/linux-x64\/node\.napi\.glibc\.node/);
   t.false(fs.existsSync(path.join(pkgDir, 'build')));
 
   const probe = run('npx', ['camwire', '--json', 'probe'], { cwd: app, env });
   t.is(probe.status, 0, probe.stderr);
   const p = JSON.parse(probe.stdout) as { file: string; coreCxxStandard: string };
-  t.is(p.file, path.join(pkgDir, 'prebuilds', 'linux-x64', 'node.napi.node'));
+  t.is(p.file, path.join(pkgDir, 'prebuilds', 'linux-x64', 'node.napi.glibc.node'));
   const lib = run('node', ['-e', 'const c = require("camwire"); console.log(c.native().probe().version, typeof c.CertificateAuthority)'], { cwd: app, env });
   t.is(lib.status, 0, lib.stderr);
   t.regex(lib.stdout, /^0\.\d+\.\d+ function/);

@@ -1,8 +1,9 @@
 /**
- * The only file that loads the native addon. Resolution is node-gyp-build's:
- * `CAMWIRE_PREBUILD` (a directory) if set, then build/Release and build/Debug
- * (a developer's source build), then prebuilds/<platform>-<arch>/ with
- * prebuildify's tags. The typed interface of everything the addon exports is
+ * The only file that loads the native addon. `CAMWIRE_ADDON` (a .node file)
+ * if set; otherwise node-gyp-build's resolution: build/Release and build/Debug
+ * (a developer's source build; skipped with PREBUILDS_ONLY=1), then
+ * prebuilds/<platform>-<arch>/ matched by prebuildify's tags (napi, armv7 or
+ * armv8, glibc). The typed interface of everything the addon exports is
  * declared here.
  */
 import path from 'node:path';
@@ -26,6 +27,11 @@ export interface NativeProbe {
   /** OpenSSL: the runtime one is Node's own, which the addon shares. */
   openssl: LibraryVersion;
   libusb: LibraryVersion | null;
+  libcurl: LibraryVersion;
+  /** "static": libcurl and libusb are inside the addon (a prebuild); "shared": the system's (a source build). */
+  dependencies: 'static' | 'shared';
+  /** SHA-256 of the native sources this build was made from (scripts/source-hash.js), or "unknown". */
+  sourceHash: string;
 }
 
 export interface NativePackageResult {
@@ -112,6 +118,8 @@ export interface NativeKvsProducerOptions {
   overflow?: 'drop' | 'block';
   trimOnReceived?: boolean;
   caFile?: string;
+  /** PEM roots to trust when there is no caFile (KvsStream passes Node's). */
+  caPem?: string;
   insecureSkipTlsVerify?: boolean;
   userAgent?: string;
   connectTimeoutMs?: number;
@@ -219,11 +227,11 @@ function load(): { binding: NativeBinding; file: string } {
   const gypBuild = require('node-gyp-build') as { path(dir: string): string };
   let file: string;
   try {
-    file = gypBuild.path(packageRoot);
+    file = process.env['CAMWIRE_ADDON'] ? path.resolve(process.env['CAMWIRE_ADDON']) : gypBuild.path(packageRoot);
   } catch (e) {
     throw new CamwireError('NATIVE_NOT_FOUND', `no camwire native addon for ${process.platform}-${process.arch} under ${packageRoot}`, {
       cause: e,
-      hint: 'run `npm rebuild camwire` (needs cmake, g++, pkg-config, libssl-dev, libusb-1.0-0-dev, libcurl4-openssl-dev) or install a package that carries a prebuild',
+      hint: 'camwire carries prebuilds for linux-x64, linux-arm64 and linux-arm (armv7) with glibc; elsewhere run `npm rebuild camwire` (needs cmake, g++, pkg-config, libssl-dev, libusb-1.0-0-dev, libcurl4-openssl-dev)',
     });
   }
   try {
@@ -238,6 +246,21 @@ function load(): { binding: NativeBinding; file: string } {
 /** The loaded addon. Throws CamwireError NATIVE_NOT_FOUND / NATIVE_LOAD_FAILED. */
 export function native(): NativeBinding {
   return load().binding;
+}
+
+/**
+ * The hash of the native sources shipped beside the addon (cpp/, binding/,
+ * CMakeLists.txt, the prebuild recipe), to compare with probe().sourceHash;
+ * undefined when they are not there.
+ */
+export function packageSourceHash(): string | undefined {
+  const script = path.join(packageRoot, 'scripts', 'source-hash.js');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(script) as { sourceHash(): string }).sourceHash();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The path of the .node file that was (or would be) loaded. */

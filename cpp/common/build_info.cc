@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
@@ -13,7 +14,17 @@
 #define CAMWIRE_VERSION "unknown"
 #endif
 
+#ifndef CAMWIRE_SOURCE_HASH
+#define CAMWIRE_SOURCE_HASH "unknown"
+#endif
+
 namespace camwire {
+
+namespace {
+// One whole string in .rodata, so a test can read the stamp out of a prebuild
+// of any architecture without loading it (test/prebuilds.test.ts).
+const char kSourceStamp[] = "camwire-source-sha256=" CAMWIRE_SOURCE_HASH;
+}  // namespace
 
 BuildInfo GetBuildInfo() {
   BuildInfo info;
@@ -40,6 +51,14 @@ BuildInfo GetBuildInfo() {
   info.libusb.runtime = std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                         std::to_string(v->micro) + "." + std::to_string(v->nano) + (v->rc ? v->rc : "");
 #endif
+  info.libcurl.compiled = LIBCURL_VERSION;
+  info.libcurl.runtime = curl_version_info(CURLVERSION_NOW)->version;
+#ifdef CAMWIRE_STATIC_DEPS
+  info.dependencies = "static";
+#else
+  info.dependencies = "shared";
+#endif
+  info.source_hash = kSourceStamp + sizeof("camwire-source-sha256=") - 1;
   return info;
 }
 

@@ -19,6 +19,13 @@ struct BuildInfo {
   LibraryVersion openssl;
   bool has_libusb = false;
   LibraryVersion libusb;
+  LibraryVersion libcurl;
+  // "static": libcurl and libusb are inside the addon (a prebuild);
+  // "shared": they come from the system (a source build).
+  std::string dependencies;
+  // SHA-256 of the sources this build was made from (scripts/source-hash.js),
+  // or "unknown" for a build that was not given it.
+  std::string source_hash;
 };
 
 BuildInfo GetBuildInfo();

@@ -509,7 +509,17 @@ struct Producer::Impl {
     curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
-    if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
+    if (!o.ca_file.empty()) {
+      curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
+    } else if (!o.ca_pem.empty()) {
+#if LIBCURL_VERSION_NUM >= 0x074d00  // CURLOPT_CAINFO_BLOB: 7.77.0
+      // Exactly these roots, not the system's as well (a build's default file or directory).
+      curl_blob blob{const_cast<char*>(o.ca_pem.data()), o.ca_pem.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);  // o outlives every connection
+      curl_easy_setopt(h, CURLOPT_CAINFO, static_cast<char*>(nullptr));
+      curl_easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr));
+#endif
+    }
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Impl::OnHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c.get());

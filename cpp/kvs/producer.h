@@ -36,7 +36,9 @@ struct ProducerOptions {
   // When set, GetDataEndpoint is skipped and PutMedia goes here.
   std::string data_endpoint;
   StoreOptions store;
-  std::string ca_file;      // PEM bundle for TLS verification (default: the system's)
+  std::string ca_file;      // PEM bundle file for TLS verification
+  std::string ca_pem;       // PEM roots in memory, when there is no ca_file (KvsStream: Node's)
+                            // with neither: libcurl's built-in default (none in a prebuild)
   bool verify_tls = true;   // never false unless the caller asked explicitly
   std::string user_agent = "camwire";
   uint64_t connect_timeout_ms = 5000;

@@ -1,6 +1,6 @@
 /** The `camwire` command line. Every command has --help; --json prints machine output. */
 import { Command, CommanderError } from 'commander';
-import { native, nativePath } from '../native';
+import { native, nativePath, packageSourceHash } from '../native';
 import { makeOutput, Output, printError } from './output';
 import { pkiCommand } from './pki';
 import { mqttCommand } from './mqtt';
@@ -31,15 +31,20 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
   program.command('probe')
-    .description('show the native addon: where it loaded from, its modules, and the OpenSSL and libusb it runs with')
+    .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')
     .action(() => {
       const p = native().probe();
-      out().result({ file: nativePath(), ...p }, [
+      const shipped = packageSourceHash();
+      const sourcesMatch = shipped === undefined ? null : shipped === p.sourceHash;
+      const inside = p.dependencies === 'static' ? 'inside the addon' : 'the system\'s';
+      out().result({ file: nativePath(), ...p, packageSourceHash: shipped ?? null, sourcesMatch }, [
         `addon    ${nativePath()}`,
         `version  ${p.version} (core C++ ${p.coreCxxStandard}, N-API ${p.napiVersion})`,
         `modules  ${p.modules.length ? p.modules.join(', ') : '(none yet)'}`,
-        `openssl  ${p.openssl.runtime} (built against ${p.openssl.compiled})`,
-        `libusb   ${p.libusb ? `${p.libusb.runtime} (${p.libusb.compiled})` : 'not compiled in'}`,
+        `openssl  ${p.openssl.runtime}, Node's own (built against ${p.openssl.compiled})`,
+        `libcurl  ${p.libcurl.runtime}, ${inside}`,
+        `libusb   ${p.libusb ? `${p.libusb.runtime} (${p.libusb.compiled}), ${inside}` : 'not compiled in'}`,
+        `sources  ${p.sourceHash}${sourcesMatch === null ? '' : sourcesMatch ? ' (the package\'s cpp/ and binding/)' : ` (NOT the package's: ${shipped}; rebuild)`}`,
       ].join('\n'));
     });
 

@@ -17,12 +17,33 @@
  *  - `drain`     putFrame/putAnnexB returned false earlier and the queue is low again
  */
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
+import tls from 'node:tls';
 import { CamwireError } from '../errors';
 import { fromNative, native, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
 import type { AwsCredentials } from './credentials';
 
 export type KvsMetrics = NativeKvsMetrics;
+
+let trusted: string | undefined;
+
+/** The CAs Node's own HTTPS trusts by default, as one PEM bundle (read once). */
+export function nodeTrustedCas(): string {
+  if (trusted === undefined) {
+    const extra = process.env['NODE_EXTRA_CA_CERTS'];
+    let extraPem = '';
+    if (extra) {
+      try {
+        extraPem = fs.readFileSync(extra, 'utf8');
+      } catch {
+        // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; so does this (by trusting the rest).
+      }
+    }
+    trusted = [...tls.rootCertificates, extraPem].join('\n');
+  }
+  return trusted;
+}
 
 export interface KvsAck {
   type: 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE' | 'UNKNOWN';
@@ -53,7 +74,11 @@ export interface KvsStreamOptions {
   overflow?: 'drop' | 'block';
   /** The stream has no retention: trust RECEIVED instead of waiting for PERSISTED. */
   noRetention?: boolean;
-  /** PEM CA bundle file for the endpoints' TLS certificates (default: the system's). */
+  /**
+   * PEM CA bundle file for the endpoints' TLS certificates. Default: the roots
+   * Node trusts (its Mozilla bundle plus NODE_EXTRA_CA_CERTS), as for every
+   * other HTTPS request camwire makes, on any distribution and with no /etc/ssl.
+   */
   caFile?: string;
   /** Bytes of pinned input queued before putFrame/putAnnexB return false (default 8 MiB). */
   highWaterMark?: number;
@@ -111,6 +136,7 @@ export class KvsStream extends EventEmitter {
       this.producer = new (native().KvsProducer)({
         streamName, region, dataEndpoint, fragmentDurationMs, storeBytes, storeDurationMs, caFile, fps, startMs, connectTimeoutMs,
         rotateAfterMs, staleAfterMs, persistTimeoutMs, backoffBaseMs, backoffMaxMs, maxAuthFailures, maxFragmentErrors,
+        ...(caFile ? {} : { caPem: nodeTrustedCas() }),
         controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
         overflow: o.overflow ?? 'drop',
         trimOnReceived: o.noRetention ?? false,
