@@ -7,6 +7,7 @@
  * byte for byte.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,7 +45,8 @@ for (const [name, debArch] of [['linux-arm64', 'arm64'], ['linux-arm', 'armhf']]
   test.serial(`${name}: Debian's ${debArch} Node under qemu loads the prebuild, packages H.264 and lists the x64 camera over PTP/IP`, (t) => {
     const target = TARGETS[name]!;
     const root = path.join(cache, `${debArch}-bookworm`);
-    const made = run('bash', [path.join(ROOT, 'scripts', 'foreign-root.sh'), debArch, root]);
+    // Made once per machine (debootstrap's first stage, about a minute) and kept in the cache.
+    const made = spawnSync('bash', [path.join(ROOT, 'scripts', 'foreign-root.sh'), debArch, root], { encoding: 'utf8', timeout: 600_000 });
     t.is(made.status, 0, `making the ${debArch} root: ${made.stderr}`);
 
     const out = path.join(dir, name);
