@@ -99,7 +99,11 @@ if [ "$mode" = demo ]; then
   probe=$(inroot 'npx camwire --json probe')
   echo "$probe" | grep -q '"dependencies": "static"' || { echo "fresh-machine: not the prebuild: $probe" >&2; exit 1; }
   echo "$probe" | grep -q '"file": "/root/camwire/prebuilds/linux-x64/' || { echo "fresh-machine: not the prebuild: $probe" >&2; exit 1; }
+  for m in kvs-mkv kvs-producer ptp-ip ptp-usb ptp-usb-virtual; do
+    echo "$probe" | grep -q "\"$m\"" || { echo "fresh-machine: module $m missing: $probe" >&2; exit 1; }
+  done
   [ ! -d "$rootfs/root/camwire/build" ] || { echo "fresh-machine: npm install built from source" >&2; exit 1; }
+  inroot 'npx camwire probe' | sed "s/^/  /"
   t2=$(date +%s)
   say "npx camwire demo"
   inroot 'npx camwire demo' 2>&1 | tee -a "$log" | sed "s/^/  /"

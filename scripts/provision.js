@@ -178,7 +178,7 @@ function main() {
   }
   const line = `apt-get install -y ${missing.map((m) => m.pkg).join(' ')}`;
   const list = missing.map((m) => `  ${m.pkg.padEnd(28)} ${m.why}`).join('\n');
-  const debian = fs.existsSync('/etc/debian_version') && onPath('apt-get');
+  const debian = fs.existsSync('/etc/debian_version') && (onPath('apt-get') || fs.existsSync('/usr/bin/apt-get'));
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = !root && onPath('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
   if (checkOnly || !debian || (!root && !sudo)) {

@@ -1,0 +1,52 @@
+/**
+ * `npm test` provisions itself (scripts/provision.js): on this machine, which
+ * npm test has provisioned, nothing is missing; on a machine where tools are
+ * missing and nobody may install them it stops within seconds and prints the
+ * one apt-get line that would; `npm test` runs it before it builds anything.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const script = path.join(ROOT, 'scripts', 'provision.js');
+const dir = tempDir('provision');
+
+test('everything the tests and the prebuilds need is installed here', (t) => {
+  for (const profile of ['test', 'prebuild']) {
+    const r = run(process.execPath, [script, profile, '--check']);
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, new RegExp(`everything ${profile} needs is installed`));
+  }
+});
+
+test('a user who cannot install gets the missing packages and the one apt-get line, within seconds', (t) => {
+  // Not root, no sudo, and a PATH with node alone: cmake, g++, make, pkg-config, ffmpeg, ... are "missing".
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.chmodSync(dir, 0o755);
+  const started = Date.now();
+  const r = run('/usr/bin/setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', path.join(bin, 'node'), script, 'test'],
+    { env: { PATH: bin, HOME: dir } });
+  const seconds = (Date.now() - started) / 1000;
+  t.is(r.status, 1, r.stdout + r.stderr);
+  t.true(seconds < 10, `took ${seconds} s`);
+  t.regex(r.stderr, /not root and no password-less sudo/);
+  const line = /sudo (apt-get install -y .+)$/m.exec(r.stderr);
+  t.truthy(line, r.stderr);
+  const pkgs = line![1]!.split(' ').slice(3);
+  for (const p of ['cmake', 'g++', 'make', 'pkg-config', 'ffmpeg', 'gphoto2', 'mosquitto-clients', 'clang']) t.true(pkgs.includes(p), `${p} in ${line![1]}`);
+  // What is really there (found by file, not on PATH) is not asked for.
+  t.false(pkgs.includes('libssl-dev'), line![1]);
+  t.false(pkgs.includes('mosquitto'), line![1]);
+  t.is(new Set(pkgs).size, pkgs.length, 'each package once');
+});
+
+test('npm test provisions before it builds', (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('../package.json') as { scripts: Record<string, string> };
+  t.regex(pkg.scripts['test']!, /^node scripts\/provision\.js test && npm run compile/);
+  t.regex(pkg.scripts['prebuild']!, /^node scripts\/provision\.js prebuild && node scripts\/prebuild\.js/);
+});
