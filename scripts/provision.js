@@ -44,6 +44,7 @@ const TEST = [
   ['swift-container', cmd('swift-container-server'), 'OpenStack Swift'],
   ['python3-swift', file('/usr/lib/python3/dist-packages/swift/__init__.py'), 'OpenStack Swift'],
   ['memcached', cmd('memcached'), 'Swift\'s proxy cache'],
+  ['python3-boto3', file('/usr/lib/python3/dist-packages/boto3/__init__.py'), 'botocore presigns the bare PUT URLs camwire uploads to'],
   ['ffmpeg', cmd('ffprobe'), 'ffmpeg/ffprobe check every MKV'],
   ['gphoto2', cmd('gphoto2'), 'the PTP initiator peer'],
   ['umockdev', cmd('umockdev-run'), 'the virtual USB camera'],

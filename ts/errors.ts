@@ -2,7 +2,11 @@
  * Every failure camwire reports, from TypeScript or from the native core, is a
  * CamwireError with a stable string `code` (e.g. `MQTT_UNKNOWN_CA`) and one
  * human line in `message`. Match on `code`; the message may improve.
+ * Message, hint and details are redacted when the error is made: no signature,
+ * credential or session token is ever part of one (common/redact).
  */
+import { redactText, redactValue } from './common/redact';
+
 export class CamwireError extends Error {
   readonly code: string;
   /** A one-line suggestion of what to do about it, when there is one. */
@@ -11,11 +15,11 @@ export class CamwireError extends Error {
   declare readonly details?: Record<string, unknown>;
 
   constructor(code: string, message: string, options: { cause?: unknown; hint?: string; details?: Record<string, unknown> } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CamwireError';
     this.code = code;
-    if (options.hint !== undefined) this.hint = options.hint;
-    if (options.details !== undefined) this.details = options.details;
+    if (options.hint !== undefined) this.hint = redactText(options.hint);
+    if (options.details !== undefined) this.details = redactValue(options.details);
   }
 
   /** The shape `--json` prints for an error. */

@@ -1,5 +1,14 @@
-/** How the CLI speaks: human lines by default, one JSON document with --json, errors with code and hint. */
+/**
+ * How the CLI speaks: human lines by default, one JSON document with --json,
+ * errors with code and hint. Everything it writes goes through the redactor;
+ * only a result's deliverables (an upload's shareUrl, the pre-signed GET it
+ * exists to hand out) are shown as they are.
+ */
+import { redactText, redactValue } from '../common/redact';
 import { CamwireError } from '../errors';
+
+/** Result fields that are the command's deliverable, printed unredacted. */
+const DELIVERABLES: ReadonlySet<string> = new Set(['shareUrl']);
 
 export interface Output {
   json: boolean;
@@ -15,21 +24,38 @@ export function makeOutput(json: boolean): Output {
   return {
     json,
     result(value, human) {
-      if (json) process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-      else process.stdout.write((typeof human === 'function' ? human() : human) + '\n');
+      if (json) process.stdout.write(JSON.stringify(redactValue(value, DELIVERABLES), null, 2) + '\n');
+      else process.stdout.write(redactHuman(typeof human === 'function' ? human() : human, value) + '\n');
     },
     info(line) {
-      if (!json) process.stderr.write(line + '\n');
+      if (!json) process.stderr.write(redactText(line) + '\n');
     },
     event(value, human) {
       const at = new Date().toISOString();
-      if (json) process.stdout.write(JSON.stringify({ at, ...value }) + '\n');
-      else process.stderr.write(`${at} ${human}\n`);
+      if (json) process.stdout.write(JSON.stringify({ at, ...redactValue(value) }) + '\n');
+      else process.stderr.write(`${at} ${redactText(human)}\n`);
     },
   };
 }
 
+/** The human form of a result, redacted except for the deliverables the value holds. */
+function redactHuman(text: string, value: unknown): string {
+  const keep = new Map<string, string>();
+  if (value && typeof value === 'object') {
+    for (const k of DELIVERABLES) {
+      const v = (value as Record<string, unknown>)[k];
+      if (typeof v === 'string' && text.includes(v)) keep.set(`\u0000${keep.size}\u0000`, v);
+    }
+  }
+  let t = text;
+  for (const [mark, v] of keep) t = t.split(v).join(mark);
+  t = redactText(t);
+  for (const [mark, v] of keep) t = t.split(mark).join(v);
+  return t;
+}
+
 export function printError(e: unknown, json: boolean): void {
+  // A CamwireError redacted itself; anything else is wrapped, and so redacted too.
   const err = e instanceof CamwireError ? e : new CamwireError('INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
   if (json) {
     process.stdout.write(JSON.stringify({ error: err.toJSON() }, null, 2) + '\n');
@@ -37,7 +63,7 @@ export function printError(e: unknown, json: boolean): void {
   }
   process.stderr.write(`camwire: ${err.code}: ${err.message}\n`);
   if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
-  if (err.code === 'INTERNAL' && e instanceof Error && e.stack && process.env['CAMWIRE_DEBUG']) process.stderr.write(e.stack + '\n');
+  if (err.code === 'INTERNAL' && e instanceof Error && e.stack && process.env['CAMWIRE_DEBUG']) process.stderr.write(redactText(e.stack) + '\n');
 }
 
 /** A one-line progress bar that redraws itself on a TTY and stays silent elsewhere. */

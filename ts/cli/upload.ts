@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { parseUploadTarget, Uploader, UploadResult } from '../upload';
+import { looksLikeUrl, parseHeaderArgs, parseUploadTarget, putUrlTarget, Uploader, UploadResult } from '../upload';
 import { deviceKey } from '../upload/layout';
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
@@ -16,16 +16,33 @@ function mib(n: number): string {
 
 export function uploadCommand(out: Out): Command {
   const cmd = addConnectionOptions(new Command('upload')
-    .description('upload FILE to a pre-signed upload target, then publish the result on cameras/{thing}/uploads (with --url)')
+    .description('upload FILE to a pre-signed PUT URL (--put-url) or an upload target (--target), then publish the result on cameras/{thing}/uploads (with --url)')
     .argument('<file>', 'the file to upload')
-    .requiredOption('--target <file>', 'upload target JSON (- for stdin)')
+    .option('--put-url <url>', 'a pre-signed PUT URL from any presigner (quote it: it contains &)')
+    .option('--header <header>', 'with --put-url: a header the URL was signed with, "Name: value" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--content-type <type>', 'with --put-url: the Content-Type to send (default: from the file name)')
+    .option('--id <id>', 'with --put-url: the result\'s id (default: a digest of the URL)')
+    .option('--target <file>', 'upload target JSON (- for stdin)')
     .addOption(new Option('--concurrency <n>', 'multipart parts in flight').argParser(positiveInt).default(4))
     .option('--journal <dir>', 'journal directory: a re-run of the same target sends only what is missing', path.join(process.env['HOME'] ?? '.', '.camwire', 'journal'))
     .option('--keep-parts', 'do not abort the multipart upload after a fatal error', false)
     .option('--source <name>', 'the result\'s source field', 'cli'), false);
-  cmd.action(async (file: string, o: ConnOptsPartial & { target: string; concurrency: number; journal: string; keepParts: boolean; source: string }) => {
+  cmd.action(async (file: string, o: ConnOptsPartial & { target?: string; putUrl?: string; header: string[]; contentType?: string; id?: string; concurrency: number; journal: string; keepParts: boolean; source: string }) => {
     const output = out();
-    const target = parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target, 'target'));
+    let putUrl = o.putUrl;
+    if (o.target !== undefined && looksLikeUrl(o.target) && !fs.existsSync(o.target)) {
+      // A URL where a target file belongs: the user has a bare pre-signed URL.
+      if (putUrl) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --put-url or --target, not both');
+      output.info('note: --target takes an upload target JSON file; that is a URL, so it is used as --put-url');
+      putUrl = o.target;
+    } else if (o.target !== undefined && putUrl) {
+      throw new CamwireError('CLI_BAD_ARGUMENT', 'give --put-url or --target, not both');
+    }
+    if (!putUrl && o.target === undefined) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --put-url URL (a pre-signed PUT URL) or --target FILE (an upload target)');
+    if (!putUrl && (o.header.length || o.contentType || o.id)) throw new CamwireError('CLI_BAD_ARGUMENT', '--header, --content-type and --id go with --put-url (a target carries its own)');
+    const target = putUrl
+      ? putUrlTarget(putUrl, { file, headers: parseHeaderArgs(o.header), ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}) })
+      : parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target!, 'target'));
     if (o.url && !o.thing) throw new CamwireError('CLI_BAD_ARGUMENT', '--url needs --thing');
     const uploader = new Uploader({ concurrency: o.concurrency, journalDir: o.journal, keepParts: o.keepParts, ...(o.thing ? { thing: o.thing } : {}), source: o.source });
     const tty = process.stderr.isTTY === true && !output.json;
@@ -47,7 +64,12 @@ export function uploadCommand(out: Out): Command {
       if (tty) process.stderr.write('\n');
       await conn?.close();
     }
-    output.result(result, `uploaded ${file} (${result.bytes} bytes, ${result.parts} part(s), sha256 ${result.sha256})\n  ${result.objectUrl ?? target.object.path}${conn ? `\n  published on cameras/${o.thing}/uploads` : ''}`);
+    output.result(result, [
+      `uploaded ${file} (${result.bytes} bytes, ${result.parts} part(s), sha256 ${result.sha256})`,
+      `  ${result.objectUrl ?? target.object.path}`,
+      ...(result.shareUrl ? [`  share (until ${result.shareExpiresAt ?? 'it expires'}): ${result.shareUrl}`] : []),
+      ...(conn ? [`  published on cameras/${o.thing}/uploads`] : []),
+    ].join('\n'));
   });
   return cmd;
 }
@@ -55,6 +77,7 @@ export function uploadCommand(out: Out): Command {
 interface PresignOpts {
   endpoint?: string; region: string; bucket: string; key?: string; thing?: string; file?: string; expires: number;
   contentType?: string; virtualHost: boolean; id?: string; size?: number; partSize: number; objectPath?: string;
+  shareExpires: number; share: boolean;
 }
 
 /** The AWS SDK loads only for presign commands, never on the device path. */
@@ -72,6 +95,7 @@ async function presignBase(o: PresignOpts) {
   return {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}), region: o.region, bucket: o.bucket, key, expiresIn: o.expires,
     ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.virtualHost ? { pathStyle: false } : {}), ...(o.id ? { id: o.id } : {}),
+    shareExpiresIn: o.share ? o.shareExpires : 0,
   };
 }
 
@@ -82,7 +106,7 @@ async function cosOptions(o: PresignOpts): Promise<import('../upload/cos').CosPr
   const b = await presignBase(o);
   const token = process.env['COS_SESSION_TOKEN'];
   return {
-    secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires,
+    secretId, secretKey, ...(token ? { sessionToken: token } : {}), bucket: o.bucket, region: o.region, key: b.key, expiresIn: o.expires, shareExpiresIn: b.shareExpiresIn,
     ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}), ...(o.endpoint ? { host: new URL(o.endpoint).host, protocol: new URL(o.endpoint).protocol === 'http:' ? 'http' as const : 'https' as const } : {}),
   };
 }
@@ -100,7 +124,9 @@ export function presignCommand(): Command {
     .option('--content-type <type>', 'Content-Type to sign into the upload')
     .option('--virtual-host', 'virtual-host style URLs (bucket.host) instead of path style', false)
     .option('--id <id>', 'target id (default random)')
-    .option('--object-path <path>', "the file's path in the camera's storage, object.path of the target (default: the key)");
+    .option('--object-path <path>', "the file's path in the camera's storage, object.path of the target (default: the key)")
+    .addOption(new Option('--share-expires <s>', 'seconds the share (a pre-signed GET the camera publishes as shareUrl) stays valid, up to 604800').argParser(positiveInt).default(604800))
+    .option('--no-share', 'no share: the result carries only objectUrl');
   const onCamera = <T extends { object: { path: string } }>(t: T, o: { objectPath?: string }): T => (o.objectPath ? { ...t, object: { path: o.objectPath } } : t);
   common(presign.command('put').description('a single-PUT upload target on stdout'))
     .option('--cos', 'Tencent COS native signature (q-sign-algorithm=sha1); keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)

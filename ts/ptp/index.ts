@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { redactText } from '../common/redact';
 import { CamwireError } from '../errors';
 import { fromNative, native, NativePtpCamera, NativePtpCameraEvent, NativePtpCameraStarted, NativePtpClient, NativeUsbDevice } from '../native';
 import { parseUploadTarget, UploadTarget } from '../upload/target';
@@ -90,7 +91,8 @@ export class PtpCamera extends EventEmitter {
 
   /** The vendor property 0xD2A1 LastUploadStatus an app can read. */
   setLastUploadStatus(s: string): void {
-    this.camera.setLastUploadStatus(s);
+    // Any initiator may read the property: never a signature in it.
+    this.camera.setLastUploadStatus(redactText(s));
   }
 
   property(code: number): string {

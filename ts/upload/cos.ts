@@ -70,6 +70,8 @@ export interface CosPresignOptions {
   host?: string;
   /** https (default); http only for a local test endpoint. */
   protocol?: 'https' | 'http';
+  /** Seconds the share (a pre-signed GET, published as shareUrl) stays valid: 0-604800, default 604800; 0 for none. */
+  shareExpiresIn?: number;
   now?: Date;
 }
 
@@ -102,11 +104,20 @@ function targetBase(o: CosPresignOptions, c: CosContext): Pick<UploadTarget, 've
   };
 }
 
+/** The target's share: a COS pre-signed GET of the object with its own validity. */
+function cosShare(o: CosPresignOptions): Pick<UploadTarget, 'share'> {
+  const seconds = o.shareExpiresIn ?? 604800;
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${seconds} s is outside 0-604800 (0 for no share)`);
+  if (!seconds) return {};
+  const c = context({ ...o, expiresIn: seconds });
+  return { share: { url: signedUrl(o, c, 'GET', {}, {}), expiresAt: new Date((c.start + c.seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') } };
+}
+
 /** A single-PUT target with a COS-native signature over host (and Content-Type when given). */
 export function presignCosPut(o: CosPresignOptions): UploadTarget {
   const c = context(o);
   const headers: Record<string, string> = o.contentType ? { 'content-type': o.contentType } : {};
-  return { ...targetBase(o, c), put: { url: signedUrl(o, c, 'PUT', {}, headers), headers } };
+  return { ...targetBase(o, c), put: { url: signedUrl(o, c, 'PUT', {}, headers), headers }, ...cosShare(o) };
 }
 
 /**
@@ -116,6 +127,7 @@ export function presignCosPut(o: CosPresignOptions): UploadTarget {
  */
 export async function presignCosMultipart(o: CosPresignOptions & { size: number; partSize?: number }): Promise<UploadTarget> {
   const c = context(o);
+  cosShare(o); // a bad share expiry is refused before InitiateMultipartUpload
   const partSize = o.partSize ?? 8 * 1024 * 1024;
   if (partSize < 1024 * 1024) throw new CamwireError('PRESIGN_BAD_ARGUMENT', 'COS parts must be at least 1 MB');
   const count = Math.max(1, Math.ceil(o.size / partSize));
@@ -146,5 +158,6 @@ export async function presignCosMultipart(o: CosPresignOptions & { size: number;
       completeUrl: signedUrl(o, c, 'POST', { uploadId }, {}),
       abortUrl: signedUrl(o, c, 'DELETE', { uploadId }, {}),
     },
+    ...cosShare(o),
   };
 }

@@ -14,6 +14,7 @@ import { targetExpiry } from './expiry';
 import { httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from './http';
 import { UploadJournal } from './journal';
 import { redactText, redactUrl } from './redact';
+import { putUrlTarget, PutUrlOptions } from './put-url';
 import { UploadTarget } from './target';
 
 export interface UploadResult {
@@ -30,6 +31,9 @@ export interface UploadResult {
   source?: string;
   startedAt: string;
   completedAt: string;
+  /** The target's pre-signed GET of the object (its share), when it had one. */
+  shareUrl?: string;
+  shareExpiresAt?: string;
   error?: { code: string; message: string };
 }
 
@@ -69,6 +73,12 @@ export interface UploaderEvents {
   resumed: [info: { parts: number[] }];
 }
 
+/** The result's shareUrl/shareExpiresAt from the target's share. */
+export function shareOf(target: UploadTarget): Pick<UploadResult, 'shareUrl' | 'shareExpiresAt'> {
+  if (!target.share) return {};
+  return { shareUrl: target.share.url, ...(target.share.expiresAt ? { shareExpiresAt: target.share.expiresAt } : {}) };
+}
+
 export class Uploader extends EventEmitter<UploaderEvents> {
   private readonly journal: UploadJournal | undefined;
   /** Requests sent, for tests and the CLI summary. */
@@ -79,8 +89,13 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     this.journal = o.journalDir ? new UploadJournal(o.journalDir) : undefined;
   }
 
-  /** Uploads `file` to `target`. Resolves with the result; rejects with a CamwireError. */
-  async upload(file: string, target: UploadTarget): Promise<UploadResult> {
+  /**
+   * Uploads `file` to `target`: an upload target, or a bare pre-signed PUT URL
+   * (see putUrlTarget for the headers and content type it sends). Resolves
+   * with the result; rejects with a CamwireError.
+   */
+  async upload(file: string, target: UploadTarget | string, put: Omit<PutUrlOptions, 'file'> = {}): Promise<UploadResult> {
+    if (typeof target === 'string') return this.upload(file, putUrlTarget(target, { ...put, file }));
     const startedAt = new Date().toISOString();
     const done = this.journal?.get(target.id);
     if (done?.result) return done.result as UploadResult; // one job per id: publish the result again
@@ -111,6 +126,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       ...(target.objectUrl ? { objectUrl: target.objectUrl } : {}), bytes: st.size, sha256: await hashing,
       ...(etag ? { etag } : {}), ...(target.contentType ? { contentType: target.contentType } : {}), parts,
       ...(this.o.source ? { source: this.o.source } : {}), startedAt, completedAt: new Date().toISOString(),
+      ...shareOf(target),
     };
     this.journal?.put({ id: target.id, file: { size: st.size, mtimeMs: st.mtimeMs }, parts: {}, result });
     return result;

@@ -4,5 +4,6 @@ export * from './engine';
 export * from './expiry';
 export * from './redact';
 export * from './target';
+export * from './put-url';
 export { UploadJournal } from './journal';
 export { deviceKey } from './layout';

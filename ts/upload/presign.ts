@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import {
-  S3Client, PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
+  S3Client, GetObjectCommand, PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CamwireError } from '../errors';
@@ -27,6 +27,13 @@ export interface PresignBase {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Idempotency id of the target (default random). */
   id?: string;
+  /**
+   * Seconds the target's share (a pre-signed GET of the object, published in
+   * the result as shareUrl) stays valid: 1-604800, default 604800 (7 days,
+   * SigV4's maximum; shorter when the signing credentials expire sooner); 0
+   * for no share.
+   */
+  shareExpiresIn?: number;
 }
 
 function client(o: PresignBase): S3Client {
@@ -44,6 +51,24 @@ function expiresIn(o: PresignBase): number {
   const s = o.expiresIn ?? 3600;
   if (!Number.isInteger(s) || s < 1 || s > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `expiry of ${s} s is outside 1-604800 (7 days)`);
   return s;
+}
+
+function shareSeconds(o: PresignBase): number {
+  const s = o.shareExpiresIn ?? 604800;
+  if (!Number.isInteger(s) || s < 0 || s > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${s} s is outside 0-604800 (7 days; 0 for no share)`);
+  return s;
+}
+
+/** The target's share: a pre-signed GET of the object. */
+async function share(s3: S3Client, o: PresignBase): Promise<Pick<UploadTarget, 'share'>> {
+  const seconds = shareSeconds(o);
+  if (!seconds) return {};
+  const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: o.bucket, Key: o.key }), { expiresIn: seconds });
+  return { share: { url, expiresAt: isoSeconds(Date.now() + seconds * 1000) } };
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function objectUrl(o: PresignBase): string {
@@ -65,7 +90,7 @@ function common(o: PresignBase, seconds: number): Pick<UploadTarget, 'version' |
     id: o.id ?? crypto.randomUUID(),
     object: { path: o.key },
     ...(o.contentType ? { contentType: o.contentType } : {}),
-    expiresAt: new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    expiresAt: isoSeconds(Date.now() + seconds * 1000),
     objectUrl: objectUrl(o),
   };
 }
@@ -73,13 +98,17 @@ function common(o: PresignBase, seconds: number): Pick<UploadTarget, 'version' |
 /** A single-PUT target; a Content-Type is signed, so the device must send exactly it. */
 export async function presignPut(o: PresignBase): Promise<UploadTarget> {
   const seconds = expiresIn(o);
+  shareSeconds(o);
   const s3 = client(o);
-  const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: o.bucket, Key: o.key, ...(o.contentType ? { ContentType: o.contentType } : {}) }), {
-    expiresIn: seconds,
-    ...(o.contentType ? { signableHeaders: new Set(['content-type']) } : {}),
-  });
-  s3.destroy();
-  return { ...common(o, seconds), put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} } };
+  try {
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: o.bucket, Key: o.key, ...(o.contentType ? { ContentType: o.contentType } : {}) }), {
+      expiresIn: seconds,
+      ...(o.contentType ? { signableHeaders: new Set(['content-type']) } : {}),
+    });
+    return { ...common(o, seconds), put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} }, ...(await share(s3, o)) };
+  } finally {
+    s3.destroy();
+  }
 }
 
 /**
@@ -89,6 +118,7 @@ export async function presignPut(o: PresignBase): Promise<UploadTarget> {
  */
 export async function presignMultipart(o: PresignBase & { size: number; partSize?: number }): Promise<UploadTarget> {
   const seconds = expiresIn(o);
+  shareSeconds(o);
   const partSize = o.partSize ?? 8 * 1024 * 1024;
   if (!Number.isInteger(o.size) || o.size < 0) throw new CamwireError('PRESIGN_BAD_ARGUMENT', '--size must be the file size in bytes');
   const count = Math.max(1, Math.ceil(o.size / partSize));
@@ -104,7 +134,7 @@ export async function presignMultipart(o: PresignBase & { size: number; partSize
     })));
     const completeUrl = await getSignedUrl(s3, new CompleteMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
     const abortUrl = await getSignedUrl(s3, new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
-    return { ...common(o, seconds), multipart: { partSize, parts, completeUrl, abortUrl } };
+    return { ...common(o, seconds), multipart: { partSize, parts, completeUrl, abortUrl }, ...(await share(s3, o)) };
   } catch (e) {
     if (e instanceof CamwireError) throw e;
     throw new CamwireError('PRESIGN_FAILED', `CreateMultipartUpload on ${o.bucket}/${o.key} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });

@@ -31,6 +31,12 @@ export interface UploadTarget {
   expiresAt?: string;
   /** Where the object lives once uploaded (published in the result). */
   objectUrl?: string;
+  /**
+   * A pre-signed GET of the object, made by the back end (the camera holds no
+   * credentials), so whoever receives the result can open the object while
+   * the bucket stays private. Published as the result's shareUrl.
+   */
+  share?: { url: string; expiresAt?: string };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -94,6 +100,14 @@ export function parseUploadTarget(input: unknown): UploadTarget {
   }
   if (v['expiresAt'] !== undefined && (typeof v['expiresAt'] !== 'string' || Number.isNaN(Date.parse(v['expiresAt'])))) problems.push('expiresAt must be an ISO 8601 time');
   if (v['objectUrl'] !== undefined) checkUrl(v['objectUrl'], 'objectUrl', problems);
+  if (v['share'] !== undefined) {
+    const share = v['share'];
+    if (!isObj(share)) problems.push('share must be an object');
+    else {
+      checkUrl(share['url'], 'share.url', problems);
+      if (share['expiresAt'] !== undefined && (typeof share['expiresAt'] !== 'string' || Number.isNaN(Date.parse(share['expiresAt'])))) problems.push('share.expiresAt must be an ISO 8601 time');
+    }
+  }
   if (problems.length) {
     throw new CamwireError('UPLOAD_TARGET_INVALID', `the upload target has ${problems.length} problem(s): ${problems.join('; ')}`, {
       details: { problems }, hint: 'the back end must send a version 1 upload target (DESIGN.md; `camwire presign` makes one)',
