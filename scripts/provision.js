@@ -44,6 +44,7 @@ const TEST = [
   ['swift-container', cmd('swift-container-server'), 'OpenStack Swift'],
   ['python3-swift', file('/usr/lib/python3/dist-packages/swift/__init__.py'), 'OpenStack Swift'],
   ['memcached', cmd('memcached'), 'Swift\'s proxy cache'],
+  ['awscli', cmd('aws'), 'the aws CLI against the demo\'s S3 store (demo --keep commands)'],
   ['python3-boto3', file('/usr/lib/python3/dist-packages/boto3/__init__.py'), 'botocore presigns the bare PUT URLs camwire uploads to'],
   ['ffmpeg', cmd('ffprobe'), 'ffmpeg/ffprobe check every MKV'],
   ['gphoto2', cmd('gphoto2'), 'the PTP initiator peer'],

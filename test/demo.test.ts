@@ -124,6 +124,62 @@ test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 li
   t.false(fs.existsSync(keep.dir));
 });
 
+test.serial('--keep prints commands that run exactly as printed, with camwire not on PATH (as after npm install in a clone)', async (t) => {
+  const tmp = path.join(dir, 'keep-commands');
+  fs.mkdirSync(tmp);
+  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--keep', '--stream-seconds', '2'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+  t.teardown(() => { if (p.exitCode === null) p.kill('SIGINT'); });
+  const keep = await new Promise<{ commands: string[]; s3: { bucket: string } }>((resolve, reject) => {
+    const rl = readline.createInterface({ input: p.stdout });
+    rl.on('line', (l) => {
+      if (!l.startsWith('{"')) return;
+      const e = JSON.parse(l) as Record<string, unknown>;
+      if (e['event'] === 'keep') resolve(e as never);
+    });
+    void exited.then((c) => reject(new Error(`the demo exited (${c}) before --keep: ${stderr}`)));
+  });
+  t.not(run('sh', ['-c', 'command -v camwire']).status, 0, 'camwire is not on PATH here');
+  const cwd = path.join(tmp, 'cwd');
+  const home = path.join(tmp, 'home');
+  fs.mkdirSync(cwd);
+  fs.mkdirSync(home);
+  const sh = (cmd: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const s = spawn('bash', ['-c', cmd], { cwd, env: { ...process.env, HOME: home } });
+    let out = '';
+    s.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    s.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    s.on('close', (code) => resolve({ code, out }));
+  });
+  const [watch, gphoto, ls, presign, pub, aws, kvs] = keep.commands;
+  t.is(keep.commands.length, 7);
+  t.regex(ls!, /^node \/\S+\/bin\/camwire\.js ptp ls/, 'the absolute path of bin/camwire.js, not a bare camwire');
+  // The subscriber runs until stopped: 4 s of it must show the camera's retained status.
+  const w = await sh(`timeout -s INT 4 ${watch!}`);
+  t.regex(w.out, /cameras\/camwire-demo-cam\/status online/);
+  for (const [cmd, expect] of [[gphoto, /DSC00001\.JPG/], [ls, /DSC00001\.JPG/], [presign, /^$/], [pub, /^$/]] as const) {
+    const r = await sh(cmd!);
+    t.is(r.code, 0, `${cmd}\n${r.out}`);
+    t.regex(r.out, expect, cmd);
+  }
+  t.true(fs.existsSync(path.join(cwd, 'target.json')));
+  // The target went over MQTT to the camera, which uploads it: the aws CLI sees it.
+  let listing = '';
+  for (let i = 0; i < 40 && !/again\//.test(listing); i++) {
+    const r = await sh(aws!);
+    t.is(r.code, 0, r.out);
+    listing = r.out;
+    if (!/again\//.test(listing)) await new Promise((res) => setTimeout(res, 250));
+  }
+  t.regex(listing, /devices\/camwire-demo-cam\/again\/DSC00001\.JPG/);
+  const k = await sh(kvs!);
+  t.is(k.code, 0, k.out);
+  p.kill('SIGINT');
+  t.is(await exited, 0, stderr);
+});
+
 test.serial('Ctrl-C during the checks ends the demo: exit 1 with DEMO_INTERRUPTED, services stopped, temp files (keys too) removed', async (t) => {
   const tmp = path.join(dir, 'interrupted');
   fs.mkdirSync(tmp);

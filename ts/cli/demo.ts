@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import type { DemoConnectInfo, DemoEvent, DemoSummary } from '../demo/run';
+import { packageRoot } from '../native';
 import { Output } from './output';
 
 type Out = () => Output;
@@ -69,34 +72,60 @@ function human(s: DemoSummary): string {
   for (const u of s.uploads) lines.push(`  ${u.path} -> ${u.key}: ${u.bytes} bytes, ${u.parts} part(s), SHA-256 verified`);
   if (s.stream) lines.push(`  live video: ${s.stream.frames} frames, ${s.stream.fragmentsPersisted} fragments PERSISTED (${s.stream.fragmentsAtEndpoint} at the endpoint)`);
   if (s.samples === 'camwire') lines.push('  (samples made by camwire: install ffmpeg for a JPEG photo and an MP4 trailer)');
-  lines.push('  Temp files removed. Run `camwire demo --keep` to poke at it with mosquitto_sub, gphoto2 and the aws CLI.');
+  lines.push(`  Temp files removed. Run \`${camwireInvocation()} demo --keep\` to poke at it with mosquitto_sub, gphoto2 and the aws CLI.`);
   return lines.join('\n');
 }
 
+/** A word for a POSIX shell, quoted only when it must be. */
+export function shq(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * How to run this camwire as printed: `camwire` when that name on PATH is
+ * this package's binary, otherwise node with the absolute path of
+ * bin/camwire.js (after `npm install` in a clone nothing is on PATH).
+ */
+export function camwireInvocation(): string {
+  const bin = path.join(packageRoot, 'bin', 'camwire.js');
+  const real = (f: string) => { try { return fs.realpathSync(f); } catch { return undefined; } };
+  for (const d of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (d && real(path.join(d, 'camwire')) === real(bin)) return 'camwire';
+  }
+  return `node ${shq(bin)}`;
+}
+
+/** The ways in that --keep prints: each a title and commands that run exactly as printed. */
+export function keepCommands(i: DemoConnectInfo, camwire = camwireInvocation()): Array<{ title: string; commands: string[] }> {
+  const q = shq;
+  const env = `AWS_ACCESS_KEY_ID=${q(i.keys.accessKeyId)} AWS_SECRET_ACCESS_KEY=${q(i.keys.secretAccessKey)} AWS_DEFAULT_REGION=${q(i.s3.region)}`;
+  const tls = `--cafile ${q(i.mqtt.ca)} --cert ${q(i.mqtt.cert)} --key ${q(i.mqtt.key)}`;
+  return [
+    { title: 'Watch the camera on MQTT (the app certificate may use any topic; a camera only its own):',
+      commands: [`mosquitto_sub -h 127.0.0.1 -p ${i.mqtt.port} ${tls} -i camwire-demo-watch -t 'cameras/#' -v`] },
+    { title: 'Talk to the camera over PTP/IP (one session at a time):',
+      commands: [`gphoto2 --port ptpip:127.0.0.1:${i.ptp.port}:${i.ptp.port} --summary --list-files`, `${camwire} ptp ls --to ptpip:127.0.0.1:${i.ptp.port}`] },
+    { title: 'Hand the camera another upload target from the cloud side:',
+      commands: [
+        `${env} ${camwire} presign put --endpoint ${q(i.s3.endpoint)} --bucket ${q(i.s3.bucket)} --key ${q(`devices/${i.thing}/again/${i.photo}`)} --object-path ${q(i.photoPath)} > target.json`,
+        `mosquitto_pub -h 127.0.0.1 -p ${i.mqtt.port} ${tls} -i camwire-demo-pub -q 1 -t ${q(`cameras/${i.thing}/upload-targets`)} -f target.json`,
+      ] },
+    { title: 'Look at the uploaded objects with the aws CLI (the embedded store checks SigV4):',
+      commands: [`${env} aws --endpoint-url ${q(i.s3.endpoint)} s3 ls s3://${q(i.s3.bucket)}/ --recursive`] },
+    { title: 'Stream more live video into the local KVS endpoint:',
+      commands: [`${env} ${camwire} kvs stream --input ${q(i.kvs.liveFile)} --stream ${q(`${i.kvs.stream}-2`)} --region ${q(i.kvs.region)} --endpoint ${q(i.kvs.endpoint)} --endpoint-ca ${q(i.kvs.ca)} --realtime`] },
+  ];
+}
+
 async function keepRunning(i: DemoConnectInfo, o: Output): Promise<void> {
-  const env = `AWS_ACCESS_KEY_ID=${i.keys.accessKeyId} AWS_SECRET_ACCESS_KEY=${i.keys.secretAccessKey} AWS_DEFAULT_REGION=${i.s3.region}`;
+  const ways = keepCommands(i);
   const text = [
     '',
     `Everything is still running (files in ${i.dir}). Ctrl-C stops it and removes them.`,
-    '',
-    'Watch the camera on MQTT (the app certificate may use any topic; a camera only its own):',
-    `  mosquitto_sub -h 127.0.0.1 -p ${i.mqtt.port} --cafile ${i.mqtt.ca} --cert ${i.mqtt.cert} --key ${i.mqtt.key} -i camwire-demo-watch -t 'cameras/#' -v`,
-    '',
-    'Talk to the camera over PTP/IP (one session at a time):',
-    `  gphoto2 --port ptpip:127.0.0.1:${i.ptp.port}:${i.ptp.port} --summary --list-files`,
-    `  camwire ptp ls --to ptpip:127.0.0.1:${i.ptp.port}`,
-    '',
-    'Hand the camera another upload target from the cloud side:',
-    `  ${env} camwire presign put --endpoint ${i.s3.endpoint} --bucket ${i.s3.bucket} --key devices/${i.thing}/again/${i.photo} --object-path ${i.photoPath} > target.json`,
-    `  mosquitto_pub -h 127.0.0.1 -p ${i.mqtt.port} --cafile ${i.mqtt.ca} --cert ${i.mqtt.cert} --key ${i.mqtt.key} -i camwire-demo-pub -q 1 -t cameras/${i.thing}/upload-targets -f target.json`,
-    '',
-    'Look at the uploaded objects with the aws CLI (the embedded store checks SigV4):',
-    `  ${env} aws --endpoint-url ${i.s3.endpoint} s3 ls s3://${i.s3.bucket}/ --recursive`,
-    '',
-    'Stream more live video into the local KVS endpoint:',
-    `  ${env} camwire kvs stream --input ${i.kvs.liveFile} --stream ${i.kvs.stream}-2 --region ${i.kvs.region} --endpoint ${i.kvs.endpoint} --endpoint-ca ${i.kvs.ca} --realtime`,
+    ...ways.flatMap((w) => ['', w.title, ...w.commands.map((c) => `  ${c}`)]),
   ].join('\n');
-  if (o.json) process.stdout.write(JSON.stringify({ event: 'keep', ...i }) + '\n');
+  // The keys are the demo's own throwaway ones, printed so the commands run as they are.
+  if (o.json) process.stdout.write(JSON.stringify({ event: 'keep', ...i, commands: ways.flatMap((w) => w.commands) }) + '\n');
   else process.stderr.write(text + '\n');
   await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
 }
