@@ -41,7 +41,8 @@ test('npm pack → install with no build tools → the addon loads from the preb
   const app = path.join(work, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const inst = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(work, info.filename)], { cwd: app, env });
+  // Minutes, not seconds, on a machine whose npm cache is cold (a fresh root).
+  const inst = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(work, info.filename)], { cwd: app, env, timeoutMs: 600_000 });
   t.is(inst.status, 0, inst.stdout + inst.stderr);
 
   // The install hook, run the way npm runs it, picks the prebuild and builds nothing.

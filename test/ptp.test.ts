@@ -91,6 +91,26 @@ test.serial('gphoto2 --get-all-files: byte-identical, the 200 MiB file through G
   t.is(md5(path.join(out, 'trailer.mp4')), md5(BIG));
 });
 
+test.serial('gphoto2 downloads HEIC, camera raw, Matroska and raw H.264 (each has its object format); an Undefined .bin is listed but not saved', async (t) => {
+  const folder = path.join(storage, 'DCIM', '101FORMT');
+  fs.mkdirSync(folder, { recursive: true });
+  const names = ['IMG_0002.HEIC', 'IMG_0003.CR3', 'clip.mkv', 'live.h264', 'voice.aac'];
+  for (const n of names) fs.writeFileSync(path.join(folder, n), crypto.randomBytes(3000));
+  fs.writeFileSync(path.join(folder, 'firmware.bin'), crypto.randomBytes(3000));
+  const out = path.join(dir, 'formats');
+  fs.mkdirSync(out);
+  await new Promise((r) => setTimeout(r, 1500)); // the camera rescans its directory twice a second
+  try {
+    const r = gphoto2(['--folder', '/store_00010001/DCIM/101FORMT', '--get-all-files'], out);
+    t.is(r.status, 0, r.stderr);
+    t.deepEqual(fs.readdirSync(out).sort(), [...names].sort());
+    t.regex(gphoto2(['--folder', '/store_00010001/DCIM/101FORMT', '--list-files']).stdout, /firmware\.bin/);
+    for (const n of names) t.is(md5(path.join(out, n)), md5(path.join(folder, n)));
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
 test.serial('gphoto2 --upload-file x.camwire.json hands over an upload target the camera receives', async (t) => {
   const ticket = path.join(dir, 'DSC0001.camwire.json');
   fs.writeFileSync(ticket, JSON.stringify({ version: 1, id: 'ticket-1', object: { path: 'DCIM/100CAMWR/IMG_0001.JPG' }, put: { url: 'https://bucket.example/x?X-Amz-Signature=abc' } }));

@@ -66,17 +66,39 @@ constexpr uint16_t kDevicePropChanged = 0x4006;
 constexpr uint16_t kStorageInfoChanged = 0x400C;
 }  // namespace ev
 
+// Object formats: PTP 1.1 (ISO 15740) and, for what PTP has none for, MTP 1.1.
+// Initiators skip 0x3000 Undefined when they download (gphoto2 lists such
+// objects but never saves them), so every format a camera writes has a code.
 namespace fmt {
 constexpr uint16_t kUndefined = 0x3000;
 constexpr uint16_t kAssociation = 0x3001;
 constexpr uint16_t kText = 0x3004;
+constexpr uint16_t kHtml = 0x3005;
+constexpr uint16_t kAiff = 0x3007;
+constexpr uint16_t kWav = 0x3008;
+constexpr uint16_t kMp3 = 0x3009;
+constexpr uint16_t kAvi = 0x300A;
 constexpr uint16_t kMpeg = 0x300B;
+constexpr uint16_t kAsf = 0x300C;
 constexpr uint16_t kQuickTime = 0x300D;
+constexpr uint16_t kUndefinedImage = 0x3800;  // an image of a format PTP does not name (HEIF, camera raw)
 constexpr uint16_t kExifJpeg = 0x3801;
-constexpr uint16_t kTiff = 0x380D;
+constexpr uint16_t kBmp = 0x3804;
+constexpr uint16_t kGif = 0x3807;
+constexpr uint16_t kJfif = 0x3808;
 constexpr uint16_t kPng = 0x380B;
+constexpr uint16_t kTiff = 0x380D;
+constexpr uint16_t kJp2 = 0x380F;
 constexpr uint16_t kDng = 0x3811;
+constexpr uint16_t kMtpUndefinedAudio = 0xB900;
+constexpr uint16_t kMtpWma = 0xB901;
+constexpr uint16_t kMtpOgg = 0xB902;
+constexpr uint16_t kMtpAac = 0xB903;
+constexpr uint16_t kMtpFlac = 0xB906;
+constexpr uint16_t kMtpUndefinedVideo = 0xB980;  // Matroska, raw H.264/H.265, WebM, MPEG-TS
+constexpr uint16_t kMtpWmv = 0xB981;
 constexpr uint16_t kMp4 = 0xB982;  // MTP MP4 container
+constexpr uint16_t kMtp3gp = 0xB984;
 }  // namespace fmt
 
 namespace dt {

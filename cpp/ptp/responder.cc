@@ -162,7 +162,7 @@ DeviceInfo Responder::Info() const {
   }
   d.events = {ev::kObjectAdded, ev::kObjectRemoved, ev::kDevicePropChanged};
   for (const auto& kv : props_) d.properties.push_back(kv.first);
-  d.playback_formats = {fmt::kExifJpeg, fmt::kAssociation, fmt::kQuickTime, fmt::kMp4, fmt::kPng, fmt::kTiff, fmt::kDng, fmt::kText, fmt::kUndefined};
+  d.playback_formats = KnownFormats();
   d.manufacturer = id_.manufacturer;
   d.model = id_.model;
   d.device_version = id_.device_version;

@@ -193,21 +193,51 @@ std::string SanitizeName(const std::string& name) {
   return out;
 }
 
+namespace {
+struct ExtensionFormat {
+  const char* ext;
+  uint16_t format;
+};
+// Lower-case extension -> object format. Anything else is Undefined.
+const ExtensionFormat kFormats[] = {
+    {"jpg", fmt::kExifJpeg}, {"jpeg", fmt::kExifJpeg}, {"jfif", fmt::kJfif}, {"tif", fmt::kTiff}, {"tiff", fmt::kTiff},
+    {"png", fmt::kPng}, {"bmp", fmt::kBmp}, {"gif", fmt::kGif}, {"jp2", fmt::kJp2}, {"dng", fmt::kDng},
+    {"heic", fmt::kUndefinedImage}, {"heif", fmt::kUndefinedImage}, {"hif", fmt::kUndefinedImage}, {"webp", fmt::kUndefinedImage},
+    {"cr2", fmt::kUndefinedImage}, {"cr3", fmt::kUndefinedImage}, {"crw", fmt::kUndefinedImage}, {"nef", fmt::kUndefinedImage},
+    {"nrw", fmt::kUndefinedImage}, {"arw", fmt::kUndefinedImage}, {"srf", fmt::kUndefinedImage}, {"raf", fmt::kUndefinedImage},
+    {"orf", fmt::kUndefinedImage}, {"rw2", fmt::kUndefinedImage}, {"pef", fmt::kUndefinedImage}, {"raw", fmt::kUndefinedImage},
+    {"mov", fmt::kQuickTime}, {"mp4", fmt::kMp4}, {"m4v", fmt::kMp4}, {"m4a", fmt::kMp4}, {"3gp", fmt::kMtp3gp},
+    {"avi", fmt::kAvi}, {"mpg", fmt::kMpeg}, {"mpeg", fmt::kMpeg}, {"asf", fmt::kAsf}, {"wmv", fmt::kMtpWmv},
+    {"mkv", fmt::kMtpUndefinedVideo}, {"webm", fmt::kMtpUndefinedVideo}, {"h264", fmt::kMtpUndefinedVideo}, {"264", fmt::kMtpUndefinedVideo},
+    {"h265", fmt::kMtpUndefinedVideo}, {"265", fmt::kMtpUndefinedVideo}, {"hevc", fmt::kMtpUndefinedVideo}, {"ts", fmt::kMtpUndefinedVideo},
+    {"mts", fmt::kMtpUndefinedVideo}, {"m2ts", fmt::kMtpUndefinedVideo},
+    {"wav", fmt::kWav}, {"aif", fmt::kAiff}, {"aiff", fmt::kAiff}, {"mp3", fmt::kMp3}, {"aac", fmt::kMtpAac},
+    {"flac", fmt::kMtpFlac}, {"ogg", fmt::kMtpOgg}, {"wma", fmt::kMtpWma}, {"g711", fmt::kMtpUndefinedAudio},
+    {"txt", fmt::kText}, {"json", fmt::kText}, {"csv", fmt::kText}, {"log", fmt::kText}, {"xml", fmt::kText},
+    {"htm", fmt::kHtml}, {"html", fmt::kHtml},
+};
+}  // namespace
+
 uint16_t FormatForName(const std::string& name, bool dir) {
   if (dir) return fmt::kAssociation;
-  std::string ext;
   const size_t dot = name.rfind('.');
-  if (dot != std::string::npos) ext = name.substr(dot + 1);
+  if (dot == std::string::npos) return fmt::kUndefined;
+  std::string ext = name.substr(dot + 1);
   for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == "jpg" || ext == "jpeg") return fmt::kExifJpeg;
-  if (ext == "tif" || ext == "tiff") return fmt::kTiff;
-  if (ext == "png") return fmt::kPng;
-  if (ext == "dng") return fmt::kDng;
-  if (ext == "mov") return fmt::kQuickTime;
-  if (ext == "mp4" || ext == "m4v") return fmt::kMp4;
-  if (ext == "mpg" || ext == "mpeg") return fmt::kMpeg;
-  if (ext == "txt" || ext == "json") return fmt::kText;
+  for (const auto& f : kFormats) {
+    if (ext == f.ext) return f.format;
+  }
   return fmt::kUndefined;
+}
+
+std::vector<uint16_t> KnownFormats() {
+  std::vector<uint16_t> out;
+  for (const auto& f : kFormats) {
+    if (std::find(out.begin(), out.end(), f.format) == out.end()) out.push_back(f.format);
+  }
+  out.push_back(fmt::kAssociation);
+  out.push_back(fmt::kUndefined);
+  return out;
 }
 
 }  // namespace ptp

@@ -75,6 +75,8 @@ class DirectoryStorage {
 std::string SanitizeName(const std::string& name);
 // The PTP object format for a file name (by extension); folders are Association.
 uint16_t FormatForName(const std::string& name, bool dir);
+// Every format FormatForName can answer, for DeviceInfo's playback formats.
+std::vector<uint16_t> KnownFormats();
 
 }  // namespace ptp
 }  // namespace camwire

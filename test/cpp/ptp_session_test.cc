@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "ptp/initiator.h"
 #include "ptp/ptpip.h"
 #include "ptp/ptpip_server.h"
+#include "ptp/storage.h"
 
 namespace camwire {
 namespace ptp {
@@ -153,3 +155,28 @@ TEST_F(PtpSession, ASecondInitiatorIsBusyAndTheNextSessionIsServed) {
 }  // namespace
 }  // namespace ptp
 }  // namespace camwire
+
+// Initiators skip Undefined (0x3000) objects when downloading (gphoto2 lists
+// but never saves them): every format a camera writes has a code.
+TEST(PtpFormats, CommonExtensionsHaveTheirObjectFormat) {
+  using camwire::ptp::FormatForName;
+  namespace fmt = camwire::ptp::fmt;
+  EXPECT_EQ(FormatForName("DSC00001.JPG", false), fmt::kExifJpeg);
+  EXPECT_EQ(FormatForName("IMG_0001.HEIC", false), fmt::kUndefinedImage);
+  EXPECT_EQ(FormatForName("raw.CR3", false), fmt::kUndefinedImage);
+  EXPECT_EQ(FormatForName("photo.bmp", false), fmt::kBmp);
+  EXPECT_EQ(FormatForName("clip.mkv", false), fmt::kMtpUndefinedVideo);
+  EXPECT_EQ(FormatForName("live.h264", false), fmt::kMtpUndefinedVideo);
+  EXPECT_EQ(FormatForName("trailer.mp4", false), fmt::kMp4);
+  EXPECT_EQ(FormatForName("voice.aac", false), fmt::kMtpAac);
+  EXPECT_EQ(FormatForName("x.camwire.json", false), fmt::kText);
+  EXPECT_EQ(FormatForName("DCIM", true), fmt::kAssociation);
+  EXPECT_EQ(FormatForName("firmware.bin", false), fmt::kUndefined);
+  EXPECT_EQ(FormatForName("noextension", false), fmt::kUndefined);
+  EXPECT_EQ(FormatForName("trailing.", false), fmt::kUndefined);
+  // DeviceInfo announces every one of them, once each.
+  const std::vector<uint16_t> known = camwire::ptp::KnownFormats();
+  for (uint16_t f : {fmt::kExifJpeg, fmt::kUndefinedImage, fmt::kMtpUndefinedVideo, fmt::kMp4, fmt::kAssociation, fmt::kUndefined}) {
+    EXPECT_EQ(std::count(known.begin(), known.end(), f), 1) << std::hex << f;
+  }
+}
