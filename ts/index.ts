@@ -9,7 +9,7 @@ export { DeviceConnection, DurableOutbox, topics } from './mqtt';
 export { LocalBroker } from './mqtt/local-broker';
 export type { LocalBrokerOptions } from './mqtt/local-broker';
 export * as upload from './upload';
-export { Uploader, parseUploadTarget } from './upload';
+export { Uploader, parseUploadTarget, putUrlTarget, redactText, redactUrl } from './upload';
 export { LocalS3Store } from './upload/local-s3';
 export type { LocalS3Options, LocalS3Request } from './upload/local-s3';
 export type { UploadTarget, UploadResult } from './upload';
