@@ -6,8 +6,10 @@
  * embeddable stores on npm, real SigV4 checks: pre-signed URLs (query
  * signature, X-Amz-Expires enforced) and Authorization headers (so the aws
  * CLI works), verified with camwire's own signer (the one tested against the
- * AWS test vectors), payload hashes and Content-MD5 checked, parts below the
- * minimum size refused as S3 does. Errors are S3's XML errors.
+ * AWS test vectors), payload hashes, Content-MD5 and the x-amz-checksum-*
+ * headers checked (a mismatch stores nothing), SigV2 refused as S3 refuses it
+ * in V4-only regions, parts below the minimum size refused as S3 does. Errors
+ * are S3's XML errors.
  */
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { CamwireError } from '../errors';
+import { BodyDigests, Checksum, ChecksumAlgorithm, ChecksumRefused, CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from './checksums';
 import { closeServer, listenLocal, readBody } from '../kvs/local-server';
 import { signV4 } from '../kvs/sigv4';
 
@@ -45,10 +48,10 @@ export interface LocalS3Request {
   code?: string;
 }
 
-interface ObjectMeta { key: string; size: number; etag: string; contentType: string; lastModified: string; sha256: string }
+interface ObjectMeta { key: string; size: number; etag: string; contentType: string; lastModified: string; sha256: string; checksum?: Checksum }
 /** On disk: the metadata names its own data file, so replacing an object is one atomic rename of the metadata. */
 interface StoredMeta extends ObjectMeta { data: string }
-interface UploadMeta { bucket: string; key: string; contentType: string; initiated: string }
+interface UploadMeta { bucket: string; key: string; contentType: string; initiated: string; checksumAlgorithm?: ChecksumAlgorithm }
 
 class S3Error extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); }
@@ -127,11 +130,11 @@ export class LocalS3Store extends EventEmitter {
       if (key) record.key = key;
       const q = url.searchParams;
       record.operation = operation(req.method ?? '', bucket, key, q, req.headers);
-      const payloadHash = this.authenticate(req, url);
+      const payloadHash = this.authenticate(req, url, bucket, key);
       await this.dispatch(record, req, res, bucket, key, q, payloadHash);
       record.status = res.statusCode;
     } catch (e) {
-      const err = e instanceof S3Error ? e : new S3Error(500, 'InternalError', (e as Error).message);
+      const err = e instanceof S3Error ? e : e instanceof ChecksumRefused ? new S3Error(400, e.code, e.message) : new S3Error(500, 'InternalError', (e as Error).message);
       record.status = err.status;
       record.code = err.code;
       req.resume();
@@ -151,8 +154,18 @@ export class LocalS3Store extends EventEmitter {
    * Checks the SigV4 signature (query or header) and returns the payload hash
    * the request promised (UNSIGNED-PAYLOAD or a hex SHA-256 to check).
    */
-  private authenticate(req: http.IncomingMessage, url: URL): string {
+  private authenticate(req: http.IncomingMessage, url: URL, bucket: string | undefined, key: string | undefined): string {
     const q = url.searchParams;
+    // SigV2 (AWS CLI v1's `aws s3 presign`, old SDKs): S3's answer in the regions that take SigV4 only (all opened since 2014),
+    // then camwire's hint, in the message so the aws CLI and the SDKs show it.
+    if ((q.has('AWSAccessKeyId') && q.has('Signature')) || /^AWS [^\s:]+:/.test(String(req.headers['authorization'] ?? ''))) {
+      const b = bucket ?? 'BUCKET';
+      const k = key ?? 'KEY';
+      throw new S3Error(400, 'InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256. ' +
+        `(camwire: this store takes SigV4 only, as S3 does in its newer regions. Presign with \`aws s3 presign s3://${b}/${k} --region ${this.region}\` on AWS CLI v2; ` +
+        `on AWS CLI v1 run \`aws configure set default.s3.signature_version s3v4\` first; ` +
+        `or \`camwire presign put --endpoint ${this.url} --region ${this.region} --bucket ${b} --key ${k}\`.)`);
+    }
     let credential: string, amzDate: string, signedHeaders: string, signature: string, payloadHash: string;
     const query: Array<[string, string]> = [];
     if (q.has('X-Amz-Signature') || q.has('X-Amz-Algorithm')) {
@@ -239,15 +252,25 @@ export class LocalS3Store extends EventEmitter {
     }
   }
 
-  /** Streams the body into a temp file, checking length, payload hash and Content-MD5; returns its digests. */
-  private async receive(record: LocalS3Request, req: http.IncomingMessage, payloadHash: string): Promise<{ tmp: string; size: number; md5: Buffer; sha256: string }> {
+  /**
+   * Streams the body into a temp file, checking length, payload hash,
+   * Content-MD5 and the x-amz-checksum-* header; returns its digests. On any
+   * mismatch the temp file is removed, so nothing is stored.
+   */
+  private async receive(record: LocalS3Request, req: http.IncomingMessage, payloadHash: string, uploadAlgorithm?: ChecksumAlgorithm):
+    Promise<{ tmp: string; size: number; md5: Buffer; sha256: string; checksum: Checksum | undefined }> {
     const declared = req.headers['content-length'];
     if (declared === undefined) throw new S3Error(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
+    const digests = new BodyDigests(amzHeaders(req));
+    const given = digests.checksum?.algorithm;
+    if (uploadAlgorithm && given && given !== uploadAlgorithm) {
+      throw new S3Error(400, 'InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${uploadAlgorithm.toLowerCase()}, actual checksum Type: ${given.toLowerCase()}`);
+    }
     const tmp = path.join(this.o.dir, 'tmp', crypto.randomBytes(12).toString('hex'));
     const md5 = crypto.createHash('md5');
     const sha256 = crypto.createHash('sha256');
     let size = 0;
-    const count = new Transform({ transform(chunk: Buffer, _e, cb) { size += chunk.length; md5.update(chunk); sha256.update(chunk); cb(null, chunk); } });
+    const count = new Transform({ transform(chunk: Buffer, _e, cb) { size += chunk.length; md5.update(chunk); sha256.update(chunk); digests.update(chunk); cb(null, chunk); } });
     try {
       await pipeline(req, count, fs.createWriteStream(tmp));
     } catch (e) {
@@ -255,14 +278,11 @@ export class LocalS3Store extends EventEmitter {
       throw new S3Error(400, 'IncompleteBody', `the request body ended early: ${(e as Error).message}`);
     }
     record.bytes = size;
-    const result = { tmp, size, md5: md5.digest(), sha256: sha256.digest('hex') };
-    const fail = (err: S3Error) => { fs.rmSync(tmp, { force: true }); return err; };
+    const result = { tmp, size, md5: md5.digest(), sha256: sha256.digest('hex'), checksum: digests.checksum };
+    const fail = (err: Error) => { fs.rmSync(tmp, { force: true }); return err; };
     if (size !== Number(declared)) throw fail(new S3Error(400, 'IncompleteBody', `got ${size} of ${declared} bytes`));
     if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== result.sha256) throw fail(new S3Error(400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.'));
-    const contentMd5 = req.headers['content-md5'];
-    if (contentMd5 !== undefined && contentMd5 !== result.md5.toString('base64')) throw fail(new S3Error(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.'));
-    const checksum = req.headers['x-amz-checksum-sha256'];
-    if (checksum !== undefined && checksum !== Buffer.from(result.sha256, 'hex').toString('base64')) throw fail(new S3Error(400, 'BadDigest', 'The x-amz-checksum-sha256 you specified did not match what we received.'));
+    await digests.verify(result.md5).catch((e: Error) => { throw fail(e); });
     return result;
   }
 
@@ -281,18 +301,25 @@ export class LocalS3Store extends EventEmitter {
   private async putObject(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, payloadHash: string): Promise<void> {
     const got = await this.receive(record, req, payloadHash);
     const etag = `"${got.md5.toString('hex')}"`;
-    this.commit(bucket, key, got.tmp, { key, size: got.size, etag, contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'), lastModified: new Date().toISOString(), sha256: got.sha256 });
-    res.writeHead(200, { etag }).end();
+    this.commit(bucket, key, got.tmp, { key, size: got.size, etag, contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'), lastModified: new Date().toISOString(), sha256: got.sha256,
+      ...(got.checksum ? { checksum: got.checksum } : {}) });
+    res.writeHead(200, { etag, ...checksumHeaders(got.checksum) }).end();
   }
 
   private createUpload(res: http.ServerResponse, bucket: string, key: string, req: http.IncomingMessage): void {
+    const named = amzHeaders(req)['x-amz-checksum-algorithm'];
+    const checksumAlgorithm = named === undefined ? undefined : parseChecksumAlgorithm(String(named));
+    if (named !== undefined && !checksumAlgorithm) {
+      throw new S3Error(400, 'InvalidRequest', `Checksum algorithm provided is unsupported. Please try again with any of the valid types: [${CHECKSUM_ALGORITHMS.join(', ')}]`);
+    }
     const id = crypto.randomBytes(24).toString('base64url');
     const dir = path.join(this.o.dir, 'uploads', id);
     fs.mkdirSync(dir, { recursive: true });
-    const meta: UploadMeta = { bucket, key, contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'), initiated: new Date().toISOString() };
+    const meta: UploadMeta = { bucket, key, contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'), initiated: new Date().toISOString(), ...(checksumAlgorithm ? { checksumAlgorithm } : {}) };
     fs.writeFileSync(path.join(dir, 'upload.json'), JSON.stringify(meta));
     req.resume();
-    xml(res, 200, `<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
+    xml(res, 200, `<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`,
+      checksumAlgorithm ? { 'x-amz-checksum-algorithm': checksumAlgorithm } : {});
   }
 
   private upload(id: string | null, bucket: string, key: string): { dir: string; meta: UploadMeta } {
@@ -309,14 +336,14 @@ export class LocalS3Store extends EventEmitter {
   }
 
   private async uploadPart(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams, bucket: string, key: string, payloadHash: string): Promise<void> {
-    const { dir } = this.upload(q.get('uploadId'), bucket, key);
+    const { dir, meta } = this.upload(q.get('uploadId'), bucket, key);
     const n = Number(q.get('partNumber'));
     if (!Number.isInteger(n) || n < 1 || n > 10000) throw new S3Error(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
-    const got = await this.receive(record, req, payloadHash);
+    const got = await this.receive(record, req, payloadHash, meta.checksumAlgorithm);
     const etag = `"${got.md5.toString('hex')}"`;
     fs.renameSync(got.tmp, path.join(dir, `part-${n}`));
-    fs.writeFileSync(path.join(dir, `part-${n}.json`), JSON.stringify({ etag, size: got.size, md5: got.md5.toString('hex') }));
-    res.writeHead(200, { etag }).end();
+    fs.writeFileSync(path.join(dir, `part-${n}.json`), JSON.stringify({ etag, size: got.size, md5: got.md5.toString('hex'), ...(got.checksum ? { checksum: got.checksum } : {}) }));
+    res.writeHead(200, { etag, ...checksumHeaders(got.checksum) }).end();
   }
 
   private async completeUpload(record: LocalS3Request, req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams, bucket: string, key: string): Promise<void> {
@@ -390,6 +417,10 @@ export class LocalS3Store extends EventEmitter {
         headers['content-range'] = `bytes ${start}-${end}/${o.size}`;
       }
     }
+    // As S3: the stored checksum only when asked for, and only with the whole object (a range has no checksum to check).
+    if (status === 200 && o.checksum && String(amzHeaders(req)['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
+      Object.assign(headers, checksumHeaders(o.checksum), { 'x-amz-checksum-type': 'FULL_OBJECT' });
+    }
     headers['content-length'] = o.size === 0 ? 0 : end - start + 1;
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || o.size === 0) { res.end(); return; }
@@ -445,8 +476,11 @@ export class LocalS3Store extends EventEmitter {
   }
 }
 
-/** Query parameters that do not change what an object request is (signing, the SDK's x-id, response overrides). */
-const PLAIN_OBJECT_QUERY = /^(x-amz-.*|x-id|response-.*)$/i;
+/**
+ * Query parameters that do not change what an object request is (signing, the
+ * SDK's x-id, response overrides; SigV2's, so authenticate() can refuse them as S3 does).
+ */
+const PLAIN_OBJECT_QUERY = /^(x-amz-.*|x-id|response-.*|AWSAccessKeyId|Signature|Expires)$/i;
 /** Query parameters of ListObjects / ListObjectsV2. */
 const LIST_QUERY = new Set(['list-type', 'prefix', 'delimiter', 'max-keys', 'marker', 'start-after', 'continuation-token', 'encoding-type', 'fetch-owner', 'x-id']);
 
@@ -488,8 +522,24 @@ function parseAmzDate(s: string): number {
   return Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!);
 }
 
-function xml(res: http.ServerResponse, status: number, body: string): void {
+function xml(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   const text = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * The request's headers with the x-amz-* query parameters of a pre-signed URL
+ * among them: a presigner hoists signed x-amz-* headers into the query (the
+ * AWS SDK puts x-amz-checksum-crc32 there by default), and S3 checks them there too.
+ */
+function amzHeaders(req: http.IncomingMessage): http.IncomingHttpHeaders {
+  const hoisted: http.IncomingHttpHeaders = {};
+  for (const [k, v] of new URL(req.url ?? '/', 'http://local').searchParams) if (/^x-amz-/i.test(k)) hoisted[k.toLowerCase()] = v;
+  return { ...hoisted, ...req.headers };
+}
+
+/** The response header S3 echoes a checksum in (x-amz-checksum-crc32: ...). */
+function checksumHeaders(c: Checksum | undefined): Record<string, string> {
+  return c ? { [checksumHeader(c.algorithm)]: c.value } : {};
 }
