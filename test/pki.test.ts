@@ -8,7 +8,9 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { CertificateAuthority, checkThingName, iotPolicy, jitpRegistrationConfig, loadCaDir, writePrivateKey } from '../ts/pki';
 import { CamwireError } from '../ts/errors';
-import { run } from './helpers/run';
+import { DeviceConnection } from '../ts/mqtt';
+import { MosquittoBroker } from './helpers/mosquitto';
+import { camwire, camwireJson, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('pki');
@@ -186,4 +188,105 @@ test('the JITP registration config: thing from the CN, certificate ACTIVE, the p
   const named = JSON.parse(jitpRegistrationConfig({ policyName: 'CameraPolicy' }).templateBody) as typeof body;
   t.deepEqual(Object.values(named.Resources).find((r) => r.Type === 'AWS::IoT::Policy')!.Properties, { PolicyName: 'CameraPolicy' });
   t.throws(() => jitpRegistrationConfig({ roleArn: 'not-an-arn' }), { message: /IAM role ARN/ });
+});
+
+/** `camwire --json …` that is expected to fail: its error code. */
+function cliError(args: string[]): string {
+  const r = camwire(['--json', ...args]);
+  if (r.status !== 1) throw new Error(`camwire ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return (JSON.parse(r.stdout) as { error: { code: string } }).error.code;
+}
+
+test('pki issue-server: a broker certificate Mosquitto serves with mutual TLS, verified by its IP and its DNS name', async (t) => {
+  const caDir = path.join(dir, 'server-ca');
+  const out = path.join(dir, 'broker-files');
+  camwireJson(['pki', 'init-ca', '--out', caDir]);
+  const issued = camwireJson<{ subject: string; hosts: string[]; files: Array<{ file: string }> }>(['pki', 'issue-server', '--ca', caDir, '--host', '127.0.0.1', '--host', 'localhost', '--out', out]);
+  const certFile = path.join(out, 'server.pem');
+  const keyFile = path.join(out, 'server.key');
+  t.deepEqual(issued.files.map((f) => f.file), [certFile, keyFile]);
+  t.deepEqual(issued.hosts, ['127.0.0.1', 'localhost']);
+  t.is(fs.statSync(keyFile).mode & 0o777, 0o600);
+  const text = openssl(['x509', '-noout', '-text', '-in', certFile]);
+  t.regex(text, /Subject: CN = 127\.0\.0\.1\n/);
+  t.regex(text, /Extended Key Usage:\s+TLS Web Server Authentication\n/);
+  t.regex(text, /Subject Alternative Name:\s+IP Address:127\.0\.0\.1, DNS:localhost\n/);
+  t.regex(openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', path.join(caDir, 'ca.pem'), certFile]), /: OK/);
+  // The same files are never replaced silently.
+  t.is(cliError(['pki', 'issue-server', '--ca', caDir, '--host', 'localhost', '--out', out]), 'PKI_FILE_EXISTS');
+
+  // Mosquitto serves exactly those files; clients trust only the CA.
+  const brokerDir = path.join(dir, 'issued-broker');
+  fs.mkdirSync(brokerDir);
+  const broker = await MosquittoBroker.start({ dir: brokerDir, ca: await loadCaDir(caDir), server: { certFile, keyFile } });
+  t.teardown(() => broker.stop());
+  camwireJson(['pki', 'issue', '--ca', caDir, '--thing', 'camera001', '--out', out]);
+  const dev = { cert: path.join(out, 'camera001.pem'), key: path.join(out, 'camera001.key') };
+  for (const host of ['127.0.0.1', 'localhost']) {
+    const r = run('mosquitto_pub', ['-h', host, '-p', String(broker.tlsPort), '--cafile', path.join(caDir, 'ca.pem'), '--cert', dev.cert, '--key', dev.key,
+      '-i', 'camera001', '-q', '1', '-t', 'cameras/camera001/uploads', '-m', `via ${host}`]);
+    t.is(r.status, 0, `mosquitto_pub -h ${host}: ${r.stderr}`);
+    const c = new DeviceConnection({ url: `mqtts://${host}:${broker.tlsPort}`, thing: 'camera001', cert: fs.readFileSync(dev.cert), key: fs.readFileSync(dev.key), ca: fs.readFileSync(path.join(caDir, 'ca.pem')), status: false });
+    c.on('error', () => undefined);
+    await c.connect({ timeoutMs: 10_000 });
+    await c.publish('cameras/camera001/uploads', `camwire via ${host}`);
+    await c.close();
+  }
+  // A name that is not in the certificate is refused: the SANs are what is checked.
+  const wrong = new DeviceConnection({ url: `mqtts://127.0.0.1:${broker.tlsPort}`, servername: 'broker.example', thing: 'camera001', cert: fs.readFileSync(dev.cert), key: fs.readFileSync(dev.key), ca: fs.readFileSync(path.join(caDir, 'ca.pem')), status: false });
+  wrong.on('error', () => undefined);
+  const err = await t.throwsAsync<CamwireError>(wrong.connect({ timeoutMs: 10_000 }));
+  await wrong.close({ force: true });
+  t.is(err!.code, 'MQTT_SERVER_UNTRUSTED', err!.message);
+});
+
+test('pki issue-server: EC key, --name, --days; a host that is neither a DNS name nor an IP is refused', (t) => {
+  const caDir = path.join(dir, 'server-ca-ec');
+  const out = path.join(dir, 'broker-ec');
+  camwireJson(['pki', 'init-ca', '--out', caDir, '--key-type', 'ec']);
+  camwireJson(['pki', 'issue-server', '--ca', caDir, '--host', 'mqtt.example.com', '--host', '::1', '--out', out, '--key-type', 'ec', '--days', '10', '--name', 'broker']);
+  const text = openssl(['x509', '-noout', '-text', '-in', path.join(out, 'broker.pem')]);
+  t.regex(text, /Subject: CN = mqtt\.example\.com\n/);
+  t.regex(text, /DNS:mqtt\.example\.com, IP Address:0:0:0:0:0:0:0:1/);
+  t.regex(text, /ASN1 OID: prime256v1/);
+  t.regex(text, /Key Usage: critical\s+Digital Signature\n/);
+  const c = new X509Certificate(fs.readFileSync(path.join(out, 'broker.pem')));
+  const days = (Date.parse(c.validTo) - Date.parse(c.validFrom)) / 86400e3;
+  t.true(days > 9.9 && days < 10.1, `validity ${days} days`);
+  t.is(fs.statSync(path.join(out, 'broker.key')).mode & 0o777, 0o600);
+  t.regex(openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', path.join(caDir, 'ca.pem'), path.join(out, 'broker.pem')]), /: OK/);
+  for (const bad of ['bad host', 'a/b', '-x.example', 'x..example', '']) {
+    t.is(cliError(['pki', 'issue-server', '--ca', caDir, '--host', bad, '--out', path.join(dir, 'broker-bad')]), 'PKI_BAD_NAME', bad);
+  }
+  t.false(fs.existsSync(path.join(dir, 'broker-bad')));
+});
+
+test('pki crl: cRLNumber 1, 2, … persisted beside the CA, an Authority Key Identifier, and openssl -crl_check finds the revoked certificate', (t) => {
+  const caDir = path.join(dir, 'crl-ca');
+  const out = path.join(dir, 'crl-devices');
+  camwireJson(['pki', 'init-ca', '--out', caDir]);
+  const revoked = camwireJson<{ serialNumber: string }>(['pki', 'issue', '--ca', caDir, '--thing', 'camera001', '--out', out]);
+  camwireJson(['pki', 'issue', '--ca', caDir, '--thing', 'camera002', '--out', out]);
+  const crlFile = path.join(caDir, 'crl.pem');
+  const caText = openssl(['x509', '-noout', '-text', '-in', path.join(caDir, 'ca.pem')]);
+  const ski = /Subject Key Identifier:\s+([0-9A-F:]+)/.exec(caText)![1]!;
+  for (const expected of [1, 2]) {
+    const r = camwireJson<{ crlNumber: number }>(['pki', 'crl', '--ca', caDir, '--serial', revoked.serialNumber, '--out', crlFile]);
+    t.is(r.crlNumber, expected);
+    const text = openssl(['crl', '-text', '-noout', '-in', crlFile]);
+    t.regex(text, new RegExp(`X509v3 CRL Number:\\s+${expected}\\n`));
+    t.is(/Authority Key Identifier:\s+(?:keyid:)?([0-9A-F:]+)/.exec(text)?.[1], ski);
+    t.regex(text, new RegExp(`Serial Number: ${revoked.serialNumber.toUpperCase()}`));
+  }
+  t.true(fs.existsSync(path.join(caDir, 'crlnumber')));
+  const verify = (thing: string) => run('openssl', ['verify', '-x509_strict', '-crl_check', '-CAfile', path.join(caDir, 'ca.pem'), '-CRLfile', crlFile, path.join(out, `${thing}.pem`)]);
+  const bad = verify('camera001');
+  t.not(bad.status, 0);
+  t.regex(bad.stdout + bad.stderr, /certificate revoked/);
+  const good = verify('camera002');
+  t.is(good.status, 0, good.stdout + good.stderr);
+  t.regex(good.stdout, /: OK/);
+  // A counter that is not a number is named, not silently restarted.
+  fs.writeFileSync(path.join(caDir, 'crlnumber'), 'twelve\n');
+  t.is(cliError(['pki', 'crl', '--ca', caDir, '--out', crlFile]), 'PKI_BAD_CRL_NUMBER');
 });

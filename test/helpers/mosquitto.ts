@@ -5,7 +5,9 @@
  *   plain   anonymous, no ACL (phase 1 bring-up)
  *   tls     mutual TLS: require_certificate, CN as user name, ACL cameras/%u/#
  *   noauth  plain, anonymous refused (CONNACK "not authorised")
- * With `crl`, the TLS listener checks revocation against that CRL.
+ * With `crl`, the TLS listener checks revocation against that CRL; with
+ * `server`, the TLS listener serves those certificate and key files instead
+ * of a certificate issued here for localhost and 127.0.0.1.
  */
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +28,8 @@ export interface BrokerOptions {
   /** Keep messages across restarts (persistence on, saved after every change). */
   persistence?: boolean;
   crlPem?: string;
+  /** The broker's own certificate and key files, used where they are. */
+  server?: { certFile: string; keyFile: string };
 }
 
 export class MosquittoBroker {
@@ -34,9 +38,13 @@ export class MosquittoBroker {
   noAuthPort = 0;
   private proc: ChildProcess | undefined;
   readonly logFile: string;
+  private readonly certFile: string;
+  private readonly keyFile: string;
 
   private constructor(private readonly o: BrokerOptions) {
     this.logFile = path.join(o.dir, 'mosquitto.log');
+    this.certFile = o.server?.certFile ?? path.join(o.dir, 'server.pem');
+    this.keyFile = o.server?.keyFile ?? path.join(o.dir, 'server.key');
   }
 
   static async start(o: BrokerOptions): Promise<MosquittoBroker> {
@@ -45,10 +53,12 @@ export class MosquittoBroker {
     b.plainPort = await freePort();
     b.tlsPort = await freePort();
     b.noAuthPort = await freePort();
-    const server = await o.ca.issueServer('localhost', ['localhost', '127.0.0.1']);
     fs.writeFileSync(path.join(o.dir, 'ca.pem'), o.ca.certPem);
-    fs.writeFileSync(path.join(o.dir, 'server.pem'), server.certPem);
-    fs.writeFileSync(path.join(o.dir, 'server.key'), server.keyPem, { mode: 0o600 });
+    if (!o.server) {
+      const server = await o.ca.issueServer('localhost', ['localhost', '127.0.0.1']);
+      fs.writeFileSync(b.certFile, server.certPem);
+      fs.writeFileSync(b.keyFile, server.keyPem, { mode: 0o600 });
+    }
     if (o.crlPem) fs.writeFileSync(path.join(o.dir, 'crl.pem'), o.crlPem);
     fs.writeFileSync(path.join(o.dir, 'acl'), 'pattern readwrite cameras/%u/#\n');
     b.writeConfig();
@@ -80,7 +90,7 @@ export class MosquittoBroker {
       process.getuid?.() === 0 ? 'user root' : '',
       `listener ${this.plainPort} 127.0.0.1`, 'allow_anonymous true',
       `listener ${this.tlsPort} 127.0.0.1`, 'allow_anonymous false',
-      `cafile ${d}/ca.pem`, `certfile ${d}/server.pem`, `keyfile ${d}/server.key`,
+      `cafile ${d}/ca.pem`, `certfile ${this.certFile}`, `keyfile ${this.keyFile}`,
       'require_certificate true', 'use_identity_as_username true', `acl_file ${d}/acl`,
       this.o.crlPem ? `crlfile ${d}/crl.pem` : '',
       `listener ${this.noAuthPort} 127.0.0.1`, 'allow_anonymous false',

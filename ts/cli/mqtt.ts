@@ -12,8 +12,13 @@ export interface ConnOpts {
   connectTimeout: number; outbox?: string; status: boolean; keepalive: number;
 }
 
-/** The connection options shared by every command that talks MQTT (also used by `upload`). */
-export function addConnectionOptions(c: Command, required = true): Command {
+/**
+ * The connection options shared by every command that talks MQTT (also used by `upload`).
+ * `announce`: whether the connection speaks as a camera and publishes its
+ * retained status by default (`--no-status` turns it off), or stays silent
+ * unless `--status` is given (a subscriber is not a camera).
+ */
+export function addConnectionOptions(c: Command, required = true, announce = true): Command {
   const url = '--url <url>';
   const urlHelp = `broker: mqtt://HOST:PORT (plain) or mqtts://HOST:PORT (mutual TLS; port 443 adds ALPN x-amzn-mqtt-ca)${required ? '' : '; without it nothing is published'}`;
   return (required ? c.requiredOption(url, urlHelp).requiredOption('--thing <name>', 'thing name = client id') : c.option(url, urlHelp).option('--thing <name>', 'thing name = client id'))
@@ -24,7 +29,9 @@ export function addConnectionOptions(c: Command, required = true): Command {
     .addOption(new Option('--connect-timeout <s>', 'give up connecting after this many seconds').argParser(positiveInt).default(30))
     .addOption(new Option('--keepalive <s>', 'keep-alive seconds').argParser(positiveInt).default(60))
     .option('--outbox <dir>', 'durable outbox directory: QoS 1 messages survive restarts until acknowledged')
-    .option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)');
+    .addOption(announce
+      ? new Option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)')
+      : new Option('--status', 'publish the retained cameras/{thing}/status (online, last will offline) as a camera does').default(false));
 }
 
 export interface ConnOptsPartial extends Omit<ConnOpts, 'url' | 'thing'> { url?: string; thing?: string }
@@ -98,21 +105,29 @@ export function mqttCommand(out: Out): Command {
         `published ${o.count} message(s) to ${o.topic} at QoS ${qos}${qos === 1 ? ' (all acknowledged)' : ''} in ${ms} ms`);
     });
 
-  addConnectionOptions(mqtt.command('sub').description('subscribe and print messages (one JSON line each with --json)'))
+  addConnectionOptions(mqtt.command('sub').description('subscribe and print messages (one JSON line each with --json)'), true, false)
     .requiredOption('--topic <filter>', 'topic filter, e.g. cameras/camera001/#')
     .addOption(qosOption())
-    .addOption(new Option('--count <n>', 'exit after n messages').argParser(positiveInt))
+    .addOption(new Option('--count <n>', 'exit after n messages from others').argParser(positiveInt))
     .addOption(new Option('--timeout <s>', 'exit with an error after s seconds without enough messages').argParser(positiveInt))
     .action(async (o: ConnOpts & { topic: string; qos: string; count?: number; timeout?: number }) => {
       const output = out();
       const conn = await openConnection(o, output);
+      // With --status the subscriber's own online/offline come back on its
+      // status topic (live, or retained on subscribe); only the client with
+      // this client id writes there, so they are its own and not shown.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const ownStatus = o.status ? (require('../mqtt') as typeof import('../mqtt')).topics.status(conn.thing) : undefined;
       let n = 0;
+      let stopped = false;
       await new Promise<void>((resolve, reject) => {
-        const timer = o.timeout ? setTimeout(() => reject(new CamwireError('MQTT_TIMEOUT', `${n} message(s) in ${o.timeout} s${o.count ? `, wanted ${o.count}` : ''}`)), o.timeout * 1000) : undefined;
-        const stop = () => { if (timer) clearTimeout(timer); resolve(); };
+        const timer = o.timeout ? setTimeout(() => { stopped = true; reject(new CamwireError('MQTT_TIMEOUT', `${n} message(s) in ${o.timeout} s${o.count ? `, wanted ${o.count}` : ''}`)); }, o.timeout * 1000) : undefined;
+        const stop = () => { stopped = true; if (timer) clearTimeout(timer); resolve(); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         conn.on('message', (topic, payload, packet) => {
+          // Messages still arriving while the connection closes are past the count.
+          if (stopped || topic === ownStatus) return;
           n++;
           if (output.json) process.stdout.write(JSON.stringify({ topic, payload: payload.toString('utf8'), qos: packet.qos, retain: packet.retain }) + '\n');
           else process.stdout.write(`${topic} ${payload.toString('utf8')}\n`);

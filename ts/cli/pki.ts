@@ -65,6 +65,30 @@ export function pkiCommand(out: Out): Command {
       `device certificate for ${o.thing} (${d.keyType}, serial ${d.serialNumber}, valid until ${d.notAfter.toISOString()})\n  ${f('.pem')}\n  ${f('.key')} (mode 0600)\n  ${f('.chain.pem')}`);
     });
 
+  pki.command('issue-server')
+    .description('issue a TLS server certificate for your broker, signed by the CA: NAME.pem, NAME.key (0600); serverAuth, SAN = every --host, CN = the first')
+    .requiredOption('--ca <dir>', 'CA directory (ca.pem, ca.key)')
+    .requiredOption('--host <name-or-ip...>', 'DNS name or IP address clients connect to (repeat --host for more)')
+    .requiredOption('--out <dir>', 'output directory')
+    .addOption(keyTypeOption())
+    .addOption(daysOption(365))
+    .option('--name <basename>', 'file name without extension', 'server')
+    .option('--force', 'replace existing files', false)
+    .action(async (o: { ca: string; host: string[]; out: string; keyType: string; days: number; name: string; force: boolean }) => {
+      if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(o.name)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${o.name}" is not a plain file name (letters, digits, . _ -)`);
+      const certFile = path.join(o.out, `${o.name}.pem`);
+      const keyFile = path.join(o.out, `${o.name}.key`);
+      // Before the key is made: a refusal costs nothing and leaves nothing.
+      lib().refuseExisting([certFile, keyFile], { overwrite: o.force });
+      const ca = await lib().loadCaDir(o.ca);
+      const s = await ca.issueServer(o.host[0] ?? '', o.host, { keyType: lib().parseKeyType(o.keyType), days: o.days });
+      lib().writePrivateKey(keyFile, s.keyPem, { overwrite: o.force });
+      lib().writePublicFile(certFile, s.certPem, { overwrite: o.force });
+      out().result({ subject: s.subject, hosts: o.host, serialNumber: s.serialNumber, keyType: s.keyType, notBefore: s.notBefore, notAfter: s.notAfter,
+        files: [describe(certFile, 'server certificate'), describe(keyFile, 'server private key (0600)')] },
+      `server certificate for ${o.host.join(', ')} (${s.keyType}, serial ${s.serialNumber}, valid until ${s.notAfter.toISOString()})\n  ${certFile}\n  ${keyFile} (mode 0600)`);
+    });
+
   pki.command('sign-csr')
     .description('sign a CSR made on the camera (its key never leaves it): NAME.pem and NAME.chain.pem, NAME from the CSR\'s CN')
     .requiredOption('--ca <dir>', 'CA directory')
@@ -128,7 +152,7 @@ export function pkiCommand(out: Out): Command {
   pki.addCommand(cosDocsCommand(out));
 
   pki.command('crl')
-    .description('a CRL revoking the given serial numbers (for brokers that check revocation, e.g. Mosquitto crlfile)')
+    .description('a CRL revoking the given serial numbers (for brokers that check revocation, e.g. Mosquitto crlfile); its cRLNumber counts up in DIR/crlnumber')
     .requiredOption('--ca <dir>', 'CA directory')
     .option('--serial <hex...>', 'serial number(s) to revoke, as printed by `pki issue`', [])
     .requiredOption('--out <file>', 'CRL file (PEM)')
@@ -136,8 +160,11 @@ export function pkiCommand(out: Out): Command {
     .action(async (o: { ca: string; serial: string[]; out: string; days: number }) => {
       const ca = await lib().loadCaDir(o.ca);
       for (const s of o.serial) if (!/^[0-9a-fA-F]{1,40}$/.test(s)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${s}" is not a hexadecimal serial number`);
-      lib().writePublicFile(o.out, await ca.createCrl(o.serial.map((s) => s.toLowerCase()), { days: o.days }), { overwrite: true });
-      out().result({ file: path.resolve(o.out), revoked: o.serial }, `CRL with ${o.serial.length} revoked certificate(s): ${o.out}`);
+      const crlNumber = lib().nextCrlNumber(o.ca);
+      lib().writePublicFile(o.out, await ca.createCrl(o.serial.map((s) => s.toLowerCase()), { days: o.days, crlNumber }), { overwrite: true });
+      // A number in JSON while it is exact there; beyond 2^53 its decimal string.
+      const n = crlNumber <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(crlNumber) : crlNumber.toString();
+      out().result({ file: path.resolve(o.out), crlNumber: n, revoked: o.serial }, `CRL number ${crlNumber} with ${o.serial.length} revoked certificate(s): ${o.out}`);
     });
 
   return pki;

@@ -59,6 +59,34 @@ function dnEscape(value: string): string {
   return value.replace(/([,+"\\<>;=#])/g, '\\$1');
 }
 
+/** A host name of letters, digits and hyphens (RFC 1123), optionally a leading `*.` wildcard. */
+const DNS_NAME = /^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Checks that each name is an IP address or a DNS name, before any key is made. */
+function checkHostNames(names: string[]): void {
+  if (names.length === 0) throw new CamwireError('PKI_BAD_NAME', 'a server certificate needs at least one host name or IP address');
+  for (const n of names) {
+    if (isIP(n)) continue;
+    if (n.length > 253 || !DNS_NAME.test(n)) {
+      throw new CamwireError('PKI_BAD_NAME', `"${n}" is neither an IP address nor a DNS name`, { hint: 'give the name or address clients connect to, e.g. --host mqtt.example.com --host 192.0.2.10' });
+    }
+  }
+}
+
+/** RFC 5280: a CRL number is a non-negative INTEGER of at most 20 octets. */
+const MAX_CRL_NUMBER = (1n << 159n) - 1n;
+
+/** The cRLNumber extension (2.5.29.20); @peculiar/x509 has no class for it, so its DER is built here. */
+function crlNumberExtension(n: bigint): x509.Extension {
+  if (n < 0n || n > MAX_CRL_NUMBER) throw new CamwireError('PKI_BAD_CRL_NUMBER', `CRL number ${n} is out of range (0 to 2^159-1, at most 20 octets)`);
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  // A leading 0x80 bit would make the INTEGER negative.
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = '00' + hex;
+  const content = Buffer.from(hex, 'hex');
+  return new x509.Extension('2.5.29.20', false, Buffer.concat([Buffer.from([0x02, content.length]), content]));
+}
+
 export interface InitCaOptions extends Validity {
   keyType?: KeyType;
   commonName?: string;
@@ -129,9 +157,12 @@ export class CertificateAuthority {
 
   /**
    * Issues a TLS server certificate (serverAuth, SAN for each DNS name or IP),
-   * for the brokers and stores camwire runs locally (tests, `camwire demo`).
+   * for the brokers and stores camwire runs locally (tests, `camwire demo`)
+   * and yours (`camwire pki issue-server`). Each alt name must be an IP
+   * address or a DNS name (PKI_BAD_NAME otherwise).
    */
   async issueServer(commonName: string, altNames: string[], options: Validity & { keyType?: KeyType } = {}): Promise<IssuedCertificate & { keyPem: string }> {
+    checkHostNames(altNames);
     const keyType = options.keyType ?? 'rsa';
     const pair = await generateKeyPair(keyType);
     const usage = keyType === 'rsa' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
@@ -147,9 +178,12 @@ export class CertificateAuthority {
 
   /**
    * A CRL listing the given serial numbers (hex) as revoked, for brokers that
-   * check revocation (Mosquitto's `crlfile`).
+   * check revocation (Mosquitto's `crlfile`), with the cRLNumber and Authority
+   * Key Identifier RFC 5280 requires. `crlNumber` must grow with each CRL of
+   * this CA (`nextCrlNumber` keeps a counter beside the CA); without it the
+   * current time in milliseconds is used, which grows as long as the clock does.
    */
-  async createCrl(revokedSerials: string[], options: { days?: number } = {}): Promise<string> {
+  async createCrl(revokedSerials: string[], options: { days?: number; crlNumber?: bigint } = {}): Promise<string> {
     const now = new Date(Math.floor(Date.now() / 1000) * 1000 - BACKDATE_MS);
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.certificate.subjectName,
@@ -158,7 +192,10 @@ export class CertificateAuthority {
       signingKey: this.signingKey,
       signingAlgorithm: signingAlgorithm(this.keyType),
       entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: now })),
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)],
+      extensions: [
+        crlNumberExtension(options.crlNumber ?? BigInt(Date.now())),
+        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+      ],
     });
     return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
   }
