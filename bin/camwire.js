@@ -7,6 +7,5 @@
 if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 }
-require('../dist/cli/main.js').main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+const cli = require('../dist/cli/main.js');
+cli.main(process.argv).then(cli.finish);

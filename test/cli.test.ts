@@ -119,3 +119,14 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   t.is(refused.status, 1);
   t.is((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'MQTT_UNKNOWN_CA');
 });
+
+test('a decided command never hangs: with a handle left open the CLI still exits with its code, and CAMWIRE_DEBUG names the handle', (t) => {
+  // A listening server stands for a socket a failed peer never closed.
+  const script = `const cli = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'cli', 'main.js'))});
+require('node:net').createServer().listen(0, '127.0.0.1', () => cli.finish(3, 300));`;
+  const started = Date.now();
+  const r = run(process.execPath, ['-e', script], { env: { ...process.env, CAMWIRE_DEBUG: 'exit' }, timeoutMs: 20_000 });
+  t.is(r.status, 3, r.stderr);
+  t.true(Date.now() - started < 15_000);
+  t.regex(r.stderr, /camwire: still open 300 ms after the command ended: TCPServerWrap; exiting/);
+});

@@ -6,7 +6,7 @@
  * middle of a multipart upload is restarted, finishes that upload, and
  * publishes its result once.
  */
-import test from 'ava';
+import test, { ExecutionContext } from 'ava';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -68,17 +68,41 @@ async function config(name: string, o: { ptpPort?: number } = {}): Promise<strin
   return file;
 }
 
-function startAgent(file: string, env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; lines: Array<Record<string, unknown>> } {
-  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env });
+interface Agent { proc: ChildProcess; lines: Array<Record<string, unknown>>; stderr: () => string; closed: Promise<number | null> }
+
+function startAgent(file: string, env: NodeJS.ProcessEnv = process.env): Agent {
+  // CAMWIRE_DEBUG=exit: an agent that lingers after stopping names what held it.
+  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { CAMWIRE_DEBUG: 'exit', ...env } });
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
+  let err = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     const parts = buf.split('\n');
     buf = parts.pop()!;
     for (const l of parts) if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
   });
-  return { proc, lines };
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const closed = new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
+  return { proc, lines, stderr: () => err, closed };
+}
+
+/** The agent's exit code, or an error with what it printed if it does not end in time (never a hang). */
+async function exitOf(t: ExecutionContext, a: Agent, ms = 45_000): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      a.proc.kill('SIGKILL');
+      reject(new Error(`the agent did not exit within ${ms} ms\nevents: ${JSON.stringify(a.lines.map((l) => l['event']))}\nstderr: ${a.stderr()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([a.closed, late]);
+  } finally {
+    clearTimeout(timer);
+    const lingered = /camwire: still open .*/.exec(a.stderr());
+    if (lingered) t.log(lingered[0]);
+  }
 }
 
 async function until<T>(f: () => T | undefined, ms = 30_000): Promise<T> {
@@ -157,7 +181,7 @@ test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both
   const viaLink = await until(() => results.find((r) => r.id === 'escape-link')) as { status: string; error?: { code: string } };
   t.like(viaLink, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
   agent.proc.kill('SIGTERM');
-  const code = await new Promise((r) => agent.proc.on('close', r));
+  const code = await exitOf(t, agent);
   t.is(code, 0, 'SIGTERM: a clean exit');
 });
 
@@ -179,7 +203,7 @@ const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => 
     return undefined;
   });
   first.proc.kill(signal);
-  const code = await new Promise((r) => first.proc.on('close', r));
+  const code = await exitOf(t, first);
   if (signal === 'SIGTERM') {
     // A clean stop: the upload is checkpointed (not finished, not failed), the process exits 0.
     t.is(code, 0);
@@ -195,7 +219,7 @@ const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => 
   await new Promise((res) => setTimeout(res, 1500));
   t.is(results.filter((x) => x.id === `${name}-long`).length, 1, 'published once');
   second.proc.kill('SIGTERM');
-  await new Promise((res) => second.proc.on('close', res));
+  await exitOf(t, second);
 });
 
 test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload, and publishes its result once', stoppedMidUpload, 'SIGKILL');
@@ -206,7 +230,7 @@ test.serial('a target published while the agent is down is delivered when it com
   const first = startAgent(file);
   await until(() => first.lines.find((l) => l['event'] === 'ready'));
   first.proc.kill('SIGKILL');
-  await new Promise((r) => first.proc.on('close', r));
+  await exitOf(t, first);
   const target = await presignPut(presignBase('devices/camera001/away.jpg', 'sent-while-away'));
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...target, object: { path: 'DCIM/100CAMWR/DSC00001.JPG' } }));
   await new Promise((r) => setTimeout(r, 300));
@@ -216,7 +240,7 @@ test.serial('a target published while the agent is down is delivered when it com
   const r = await until(() => results.find((x) => x.id === 'sent-while-away'));
   t.is(r.status, 'uploaded');
   second.proc.kill('SIGTERM');
-  await new Promise((res) => second.proc.on('close', res));
+  await exitOf(t, second);
 });
 
 test.serial('with a kvs section the agent streams live video: stream events on MQTT, every fragment PERSISTED at SIGTERM', async (t) => {
@@ -240,7 +264,7 @@ test.serial('with a kvs section the agent streams live video: stream events on M
   // About 3.5 s of a 2 s clip played in a loop at its frame rate.
   await new Promise((r) => setTimeout(r, 3500));
   agent.proc.kill('SIGTERM');
-  t.is(await new Promise((r) => agent.proc.on('close', r)), 0);
+  t.is(await exitOf(t, agent), 0);
   const stopped = await until(() => events.find((e) => e['event'] === 'stopped')) as { status: string; metrics: { fragmentsPersisted: number; framesStored: number } };
   // One connection for the whole run: a second one with no warning was a spurious rotation
   // (a connection opened within a loop turn looked 2^64 ms old); events and sessions say why if it fails.

@@ -76,6 +76,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ends the process once a command's outcome is decided. Node exits by itself
+ * when nothing is left to do; if something still holds the event loop (a
+ * socket a failed peer never closed, a forgotten timer), the process ends
+ * anyway after `graceMs` with the command's exit code, so a decided command
+ * can never hang. CAMWIRE_DEBUG names what was still open.
+ */
+export function finish(code: number, graceMs = Number(process.env['CAMWIRE_EXIT_GRACE_MS'] ?? 2000)): void {
+  process.exitCode = code;
+  const timer = setTimeout(() => {
+    if (process.env['CAMWIRE_DEBUG']) {
+      const open = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
+      process.stderr.write(`camwire: still open ${graceMs} ms after the command ended: ${open.join(', ') || 'timers'}; exiting\n`);
+    }
+    process.exit(code);
+  }, graceMs);
+  timer.unref();
+}
+
 if (require.main === module) {
-  main(process.argv).then((code) => { process.exitCode = code; });
+  void main(process.argv).then(finish);
 }

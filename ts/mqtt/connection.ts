@@ -368,8 +368,11 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
         clearTimeout(timer);  // else a clean close keeps the process alive 2 s longer
       }
       // A clean end waits for this connection's in-flight PUBACKs; bounded, then forced.
+      // mqtt.js ignores a second end() while the first waits, so the bound
+      // destroys the socket itself: a broker that never acknowledges must not
+      // keep the process alive.
       await new Promise<void>((res) => {
-        const t = setTimeout(() => client.end(true, {}, () => res()), 5000);
+        const t = setTimeout(() => { client.stream?.destroy(); res(); }, 5000);
         client.end(o.force === true || !client.connected, {}, () => { clearTimeout(t); res(); });
       });
     }
