@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { allCommands, buildProgram } from '../ts/cli/main';
 import { CertificateAuthority } from '../ts/pki';
+import { DurableOutbox } from '../ts/mqtt/outbox';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { camwire, camwireJson, CLI, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
@@ -118,6 +119,56 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   const refused = camwire(['--json', 'mqtt', 'pub', '--url', broker.url('tls'), '--thing', 'camera001', '--cert', path.join(dir, 'other-devices', 'camera001.pem'), '--key', path.join(dir, 'other-devices', 'camera001.key'), '--ca', path.join(ca, 'ca.pem'), '--topic', 'cameras/camera001/x', '--message', 'x', '--connect-timeout', '10']);
   t.is(refused.status, 1);
   t.is((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'MQTT_UNKNOWN_CA');
+
+  // A --ca that holds no certificate (here: a key) is named, not blamed on the broker.
+  const wrongCa = camwire(['--json', 'mqtt', 'pub', ...tlsArgs('camera001').slice(0, -1), path.join(devices, 'camera001.key'), '--topic', 'cameras/camera001/x', '--message', 'x', '--connect-timeout', '5']);
+  t.is(wrongCa.status, 1);
+  const wrongCaErr = (JSON.parse(wrongCa.stdout) as { error: { code: string; message: string } }).error;
+  t.is(wrongCaErr.code, 'MQTT_BAD_OPTIONS');
+  t.regex(wrongCaErr.message, /CA file \(--ca\) holds no PEM certificate/);
+
+  // What an interrupted run left in its outbox: mqtt flush sends it, and pub says it sent it too.
+  const outboxDir = path.join(dir, 'outbox-flush');
+  const box = await DurableOutbox.open(outboxDir);
+  for (let i = 0; i < 5; i++) await box.append({ topic: 'cameras/camera001/uploads', payload: Buffer.from(`left ${i}`), retain: false });
+  await box.close();
+  const watch = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.plainPort), '-i', 'flush-watch', '-t', 'cameras/camera001/uploads', '-C', '6', '-W', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { watch.kill(); });
+  let seen = '';
+  watch.stdout!.on('data', (d: Buffer) => { seen += d.toString(); });
+  const watchExit = new Promise<number | null>((r) => watch.once('exit', r));
+  await new Promise((r) => setTimeout(r, 500));
+  const flush = camwire(['--json', 'mqtt', 'flush', ...tlsArgs('camera001'), '--no-status', '--outbox', outboxDir]);
+  t.is(flush.status, 0, flush.stdout + flush.stderr);
+  t.is((JSON.parse(flush.stdout) as { flushed: number }).flushed, 5);
+  const empty = camwire(['mqtt', 'flush', ...tlsArgs('camera001'), '--no-status', '--outbox', outboxDir]);
+  t.regex(empty.stdout, /was empty; nothing to send/);
+  const box2 = await DurableOutbox.open(outboxDir);
+  await box2.append({ topic: 'cameras/camera001/uploads', payload: Buffer.from('left 5'), retain: false });
+  await box2.close();
+  const pubFlush = camwire(['mqtt', 'pub', ...tlsArgs('camera001'), '--no-status', '--outbox', outboxDir, '--topic', 'cameras/camera001/x', '--message', 'new']);
+  t.is(pubFlush.status, 0, pubFlush.stderr);
+  t.regex(pubFlush.stdout, /and 1 message\(s\) an earlier run left in the outbox/);
+  t.is(await watchExit, 0);
+  t.deepEqual(seen.trim().split('\n'), ['left 0', 'left 1', 'left 2', 'left 3', 'left 4', 'left 5']);
+  t.is(camwire(['mqtt', 'flush', ...tlsArgs('camera001')]).status, 1, 'flush without --outbox is a usage error');
+});
+
+test('with --json a usage error is one JSON error document; presign refuses parts S3 would refuse', (t) => {
+  const r = camwire(['--json', 'mqtt', 'pub', '--url', 'mqtt://127.0.0.1:9', '--thing', 'x', '--topic', 't', '--no-such-flag']);
+  t.is(r.status, 1);
+  t.is(r.stderr, '', 'nothing but the JSON document');
+  const e = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+  t.is(e.code, 'CLI_USAGE');
+  t.regex(e.message, /unknown option '--no-such-flag'/);
+  const plain = camwire(['mqtt', 'pub', '--url', 'mqtt://127.0.0.1:9', '--thing', 'x', '--topic', 't', '--no-such-flag']);
+  t.regex(plain.stderr, /error: unknown option/);
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
+  const small = camwire(['--json', 'presign', 'multipart', '--endpoint', 'http://127.0.0.1:9', '--region', 'us-east-1', '--bucket', 'b', '--key', 'k', '--size', '1000', '--part-size', '100'], { env });
+  t.is(small.status, 1, small.stdout + small.stderr);
+  const se = (JSON.parse(small.stdout) as { error: { code: string; message: string } }).error;
+  t.is(se.code, 'PRESIGN_BAD_ARGUMENT');
+  t.regex(se.message, /below the store's minimum/);
 });
 
 test('a decided command never hangs: with a handle left open the CLI still exits with its code, and CAMWIRE_DEBUG names the handle', (t) => {

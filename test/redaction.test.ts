@@ -45,6 +45,7 @@ test('the redactor removes every secret form and keeps what helps diagnosis', (t
   t.regex(r, /X-Amz-Signature=REDACTED/);
   t.is(redactUrl('https://example.com/a?b=1'), 'https://example.com/a?b=1', 'an unsigned URL is left as it is');
   t.regex(redactText(s3Header), /SignedHeaders=host;x-amz-date;x-amz-security-token/);
+  t.is(redactText(`PUT (${s3Query}), then`), `PUT (${redactUrl(s3Query)}), then`, 'punctuation after a URL in prose stays');
   const deep = redactValue({ a: [s3Query, { b: cos }], shareUrl: s3Query }, new Set(['shareUrl']));
   clean(t, JSON.stringify(deep.a), 'a deep value');
   t.is(deep.shareUrl, s3Query, 'a deliverable is kept');
@@ -107,7 +108,7 @@ test('a signed URL given where a target file belongs is never echoed (and is use
   // Nothing listens on port 9: the upload fails, and its error names the URL, redacted.
   const url = s3Query.replace('media.s3.cn-north-1.amazonaws.com.cn', '127.0.0.1:9');
   for (const args of [['upload', file, '--target', url], ['--json', 'upload', file, '--target', url], ['upload', file, '--put-url', url], ['upload', file, '--target', `${dir}/missing.json?X-Amz-Signature=${SIG4}`]]) {
-    const r = camwire([...args, '--journal', path.join(dir, 'journal')]);
+    const r = camwire([...args, '--journal', path.join(dir, 'journal'), '--retry-for', '1']);
     t.is(r.status, 1, r.stdout + r.stderr);
     clean(t, r.stdout + r.stderr, args.join(' '));
     if (args[0] === 'upload' && args[2] === '--target' && args[3]!.startsWith('https')) t.regex(r.stderr, /used as --put-url/);

@@ -10,7 +10,7 @@ export function run(cmd: string, args: string[], o: { input?: string; cwd?: stri
 }
 
 /** Runs the built CLI (dist/), as a user would. */
-export function camwire(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+export function camwire(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
   return run(process.execPath, [CLI, ...args], o);
 }
 

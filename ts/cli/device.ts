@@ -19,6 +19,7 @@ export function deviceCommand(out: Out): Command {
       agent.on('job', (j: { id: string; source: string }) => line({ event: 'job', ...j }, `job ${j.id} (from ${j.source})`));
       agent.on('result', (r: UploadResult) => line({ event: 'result', result: r }, `${r.id}: ${r.status}${r.error ? ` ${r.error.code}: ${r.error.message}` : ` ${r.bytes} bytes`}`));
       agent.on('checkpoint', (c: { id: string }) => line({ event: 'checkpoint', id: c.id }, `${c.id}: stopped mid-upload; confirmed parts kept in the journal, resumes on the next start`));
+      agent.on('retry', (r: { what: string; attempt: number; delayMs: number; error: string }) => line({ event: 'retry', ...r }, `retrying ${r.what} in ${r.delayMs} ms (attempt ${r.attempt}: ${r.error})`));
       agent.on('warning', (e: CamwireError) => line({ event: 'warning', error: { code: e.code, message: e.message } }, `${e.code}: ${e.message}`));
       const started = await agent.start();
       const c = agent.config;

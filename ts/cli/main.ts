@@ -1,6 +1,7 @@
 /** The `camwire` command line. Every command has --help; --json prints machine output. */
 import { Command, CommanderError } from 'commander';
 import { native, nativePath, packageSourceHash } from '../native';
+import { CamwireError } from '../errors';
 import { makeOutput, Output, printError } from './output';
 import { pkiCommand } from './pki';
 import { mqttCommand } from './mqtt';
@@ -63,12 +64,17 @@ export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const args = argv.filter((a) => a !== '--json');
   if (json) args.splice(2, 0, '--json');
+  // With --json a usage error is one JSON error document, like every other error.
+  if (json) for (const c of [program, ...allCommands(program)]) c.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   try {
     await program.parseAsync(args);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // help and version exit 0; usage errors were already printed by commander
+      // help and version exit 0; without --json usage errors were already printed by commander
+      if (json && e.exitCode !== 0) {
+        printError(new CamwireError('CLI_USAGE', e.message.replace(/^error: /, ''), { hint: 'add --help for usage', details: { commander: e.code } }), true);
+      }
       return e.exitCode;
     }
     printError(e, json);

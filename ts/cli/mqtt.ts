@@ -101,8 +101,28 @@ export function mqttCommand(out: Out): Command {
         await conn.close();
       }
       const ms = Date.now() - t0;
-      out().result({ topic: o.topic, count: o.count, qos, bytes: payload.length, connectMs: connectedMs, publishMs: ms, perSecond: Math.round((o.count / Math.max(ms, 1)) * 1000) },
-        `published ${o.count} message(s) to ${o.topic} at QoS ${qos}${qos === 1 ? ' (all acknowledged)' : ''} in ${ms} ms`);
+      const recovered = conn.recovered;
+      out().result({ topic: o.topic, count: o.count, qos, bytes: payload.length, connectMs: connectedMs, publishMs: ms, perSecond: Math.round((o.count / Math.max(ms, 1)) * 1000), flushed: recovered },
+        `published ${o.count} message(s) to ${o.topic} at QoS ${qos}${qos === 1 ? ' (all acknowledged)' : ''} in ${ms} ms` +
+        (recovered ? `\n  and ${recovered} message(s) an earlier run left in the outbox ${o.outbox}, all acknowledged` : ''));
+    });
+
+  addConnectionOptions(mqtt.command('flush').description('send what an earlier run left in the durable outbox (--outbox) and wait until the broker acknowledged all of it'))
+    .action(async (o: ConnOpts) => {
+      if (!o.outbox) throw new CamwireError('CLI_BAD_ARGUMENT', 'mqtt flush needs --outbox DIR (the outbox of the run that was interrupted)');
+      const output = out();
+      const t0 = Date.now();
+      const conn = await openConnection(o, output);
+      const recovered = conn.recovered;
+      if (recovered) output.info(`  ${recovered} message(s) in ${o.outbox}; sending`);
+      try {
+        await conn.drain();
+      } finally {
+        await conn.close();
+      }
+      const ms = Date.now() - t0;
+      out().result({ outbox: o.outbox, flushed: recovered, ms },
+        recovered ? `flushed ${recovered} message(s) from ${o.outbox}, all acknowledged, in ${ms} ms` : `the outbox ${o.outbox} was empty; nothing to send`);
     });
 
   addConnectionOptions(mqtt.command('sub').description('subscribe and print messages (one JSON line each with --json)'), true, false)

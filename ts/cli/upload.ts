@@ -26,8 +26,10 @@ export function uploadCommand(out: Out): Command {
     .addOption(new Option('--concurrency <n>', 'multipart parts in flight').argParser(positiveInt).default(4))
     .option('--journal <dir>', 'journal directory: a re-run of the same target sends only what is missing', path.join(process.env['HOME'] ?? '.', '.camwire', 'journal'))
     .option('--keep-parts', 'do not abort the multipart upload after a fatal error', false)
+    .addOption(new Option('--retry-for <s>', 'keep retrying a failed request (network, idle timeout, 5xx) for this many seconds, never past the target\'s expiry').argParser(positiveInt).default(300))
+    .addOption(new Option('--idle-timeout <s>', 'cut a request after this many seconds with no byte either way (then retried)').argParser(positiveInt).default(30))
     .option('--source <name>', 'the result\'s source field', 'cli'), false);
-  cmd.action(async (file: string, o: ConnOptsPartial & { target?: string; putUrl?: string; header: string[]; contentType?: string; id?: string; concurrency: number; journal: string; keepParts: boolean; source: string }) => {
+  cmd.action(async (file: string, o: ConnOptsPartial & { target?: string; putUrl?: string; header: string[]; contentType?: string; id?: string; concurrency: number; journal: string; keepParts: boolean; retryFor: number; idleTimeout: number; source: string }) => {
     const output = out();
     let putUrl = o.putUrl;
     if (o.target !== undefined && looksLikeUrl(o.target) && !fs.existsSync(o.target)) {
@@ -44,7 +46,7 @@ export function uploadCommand(out: Out): Command {
       ? putUrlTarget(putUrl, { file, headers: parseHeaderArgs(o.header), ...(o.contentType ? { contentType: o.contentType } : {}), ...(o.id ? { id: o.id } : {}) })
       : parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target!, 'target'));
     if (o.url && !o.thing) throw new CamwireError('CLI_BAD_ARGUMENT', '--url needs --thing');
-    const uploader = new Uploader({ concurrency: o.concurrency, journalDir: o.journal, keepParts: o.keepParts, ...(o.thing ? { thing: o.thing } : {}), source: o.source });
+    const uploader = new Uploader({ concurrency: o.concurrency, journalDir: o.journal, keepParts: o.keepParts, retryForMs: o.retryFor * 1000, idleTimeoutMs: o.idleTimeout * 1000, ...(o.thing ? { thing: o.thing } : {}), source: o.source });
     const tty = process.stderr.isTTY === true && !output.json;
     uploader.on('progress', (p) => {
       if (!tty) return;

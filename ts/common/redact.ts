@@ -49,7 +49,11 @@ function redactQueryText(text: string): string {
 /** Redacts every secret inside a free text: URLs, authorization headers, tokens. */
 export function redactText(text: string): string {
   if (!text) return text;
-  let out = text.replace(/https?:\/\/[^\s"'<>]+/g, (m) => redactUrl(m));
+  // Punctuation that ends a URL in prose ("PUT (https://…)." ) stays outside it.
+  let out = text.replace(/https?:\/\/[^\s"'<>]+/g, (m) => {
+    const tail = /[).,;:\]}]*$/.exec(m)![0];
+    return redactUrl(m.slice(0, m.length - tail.length)) + tail;
+  });
   // SigV4 Authorization header: keep the scheme and signed headers, drop the credential scope and signature.
   out = out.replace(/(Credential=)[^,\s"&]+/g, `$1${REDACTED}`);
   out = out.replace(/(Signature=)[0-9a-fA-F]{16,}/g, `$1${REDACTED}`);

@@ -104,13 +104,19 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     if (!['mqtt:', 'mqtts:'].includes(this.url.protocol)) {
       throw new CamwireError('MQTT_BAD_OPTIONS', `unsupported scheme ${this.url.protocol} in ${options.url}; use mqtt:// or mqtts://`);
     }
-    if (this.url.protocol === 'mqtts:') checkIdentity(options, this.thing);
+    if (this.url.protocol === 'mqtts:') {
+      checkIdentity(options, this.thing);
+      checkCa(options);
+    }
     this.backoff = new FullJitterBackoff(options.backoff);
   }
 
   get connected(): boolean {
     return this.client?.connected === true;
   }
+
+  /** Messages an earlier run left unacknowledged in the durable outbox, found when connect() opened it; they go out first. */
+  recovered = 0;
 
   /** Pending QoS 1 messages (in the outbox, not yet acknowledged). */
   get pendingCount(): number {
@@ -126,6 +132,7 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     if (this.client) throw new CamwireError('MQTT_BAD_OPTIONS', 'connect() was already called');
     this.outbox = this.options.outboxDir ? await DurableOutbox.open(this.options.outboxDir) : new MemoryOutbox();
     this.toSend = this.outbox.pending();
+    this.recovered = this.toSend.length;
     const done = new Promise<void>((resolve, reject) => { this.firstConnect = { resolve, reject }; });
     let timer: NodeJS.Timeout | undefined;
     if (o.timeoutMs !== undefined) {
@@ -394,6 +401,26 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
 }
 
 /** Checks the client identity locally so a wrong key is named before any network I/O. */
+/**
+ * A --ca that holds no certificate (a key, a truncated file, the wrong file)
+ * is named as such, not blamed on the broker as MQTT_SERVER_UNTRUSTED.
+ */
+function checkCa(o: DeviceConnectionOptions): void {
+  if (o.ca === undefined) return;
+  const text = Buffer.isBuffer(o.ca) ? o.ca.toString('latin1') : String(o.ca);
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new CamwireError('MQTT_BAD_OPTIONS', 'the CA file (--ca) holds no PEM certificate', { hint: 'pass the certificate(s) of the CA that signed the broker\'s certificate (for AWS IoT: AmazonRootCA1.pem), a file with -----BEGIN CERTIFICATE-----' });
+  }
+  blocks.forEach((b, i) => {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new CamwireError('MQTT_BAD_OPTIONS', `certificate ${i + 1} of the CA file (--ca) is not readable (${(e as Error).message})`, { cause: e });
+    }
+  });
+}
+
 function checkIdentity(o: DeviceConnectionOptions, thing: string): void {
   if (!o.cert && !o.key) return; // server-auth-only TLS is allowed (e.g. a broker with passwords)
   if (!o.cert || !o.key) throw new CamwireError('MQTT_BAD_OPTIONS', 'mutual TLS needs both --cert and --key');

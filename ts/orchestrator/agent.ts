@@ -52,7 +52,10 @@ export class DeviceAgent extends EventEmitter {
 
   constructor(readonly config: AgentConfig) {
     super();
-    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing, signal: this.stopUploads.signal });
+    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing, signal: this.stopUploads.signal,
+      // A camera keeps the job: it retries until the target expires (an hour if its URLs do not say).
+      retryForMs: Infinity });
+    this.uploader.on('retry', (r) => this.emit('retry', r));
   }
 
   async start(): Promise<{ ptp?: PtpCameraStarted }> {

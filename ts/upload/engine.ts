@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { CamwireError } from '../errors';
 import { FullJitterBackoff } from '../mqtt/backoff';
 import { targetExpiry } from './expiry';
-import { httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from './http';
+import { DEFAULT_IDLE_TIMEOUT_MS, httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from './http';
 import { UploadJournal } from './journal';
 import { redactText, redactUrl } from './redact';
 import { putUrlTarget, PutUrlOptions } from './put-url';
@@ -37,12 +37,26 @@ export interface UploadResult {
   error?: { code: string; message: string };
 }
 
+/** How long one request is retried by default (five minutes). */
+export const DEFAULT_RETRY_FOR_MS = 300_000;
+
 export interface UploadOptions {
   /** Parts in flight (default 4). */
   concurrency?: number;
-  /** Attempts per request on network errors and 5xx (default 5). */
+  /**
+   * How long to keep retrying one request on network errors, idle timeouts,
+   * 5xx, 408 and 429, in ms (default 300000: five minutes, the outages of a
+   * camera on Wi-Fi or LTE). Never past the target's expiry, which is checked
+   * before every attempt. `Infinity`: until the target expires (one hour for
+   * a target whose expiry is not in its URLs).
+   */
+  retryForMs?: number;
+  /** At most this many attempts per request as well (default: no limit but the time). */
   attempts?: number;
+  /** Full-jitter backoff between attempts (default base 250 ms, cap 8000 ms). */
   backoff?: { baseMs?: number; capMs?: number };
+  /** A request with no byte either way for this long is cut and retried (default 30000 ms). */
+  idleTimeoutMs?: number;
   /** Directory of the journal; without it a re-run starts over. */
   journalDir?: string;
   /** Keep uploaded parts after a fatal error instead of aborting (default false). */
@@ -136,7 +150,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const put = target.put!;
     const headers = await fillChecksums(file, put.headers ?? {});
     const progress = this.progressTracker(size, 1);
-    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size, chunkSize: 4 * 1024 * 1024 }, onBytes: progress.bytes }));
+    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size, chunkSize: 4 * 1024 * 1024 }, onBytes: progress.bytes }), target);
     if (res.status < 200 || res.status >= 300) throw httpError(res, put.url, 'PUT');
     progress.partDone();
     return header(res, 'etag');
@@ -164,7 +178,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
         const part = p;
         const length = partLength(part.partNumber, mp.partSize, st.size);
         try {
-          const res = await this.withRetries(`part ${part.partNumber}`, () => ({ method: 'PUT', url: part.url, file: { path: file, start: (part.partNumber - 1) * mp.partSize, length }, onBytes: progress.bytes }));
+          const res = await this.withRetries(`part ${part.partNumber}`, () => ({ method: 'PUT', url: part.url, file: { path: file, start: (part.partNumber - 1) * mp.partSize, length }, onBytes: progress.bytes }), target);
           if (res.status < 200 || res.status >= 300) throw httpError(res, part.url, `part ${part.partNumber}`);
           const tag = header(res, 'etag');
           if (!tag) throw new CamwireError('UPLOAD_HTTP_ERROR', `part ${part.partNumber} was stored but the response has no ETag`, { hint: 'a browser-style proxy may strip it; camwire needs it for CompleteMultipartUpload' });
@@ -184,7 +198,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const xml = '<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
       [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([n, tag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${xmlEscape(quote(tag))}</ETag></Part>`).join('') +
       '</CompleteMultipartUpload>';
-    const res = await this.withRetries('CompleteMultipartUpload', () => ({ method: 'POST', url: mp.completeUrl, headers: { 'content-type': 'application/xml' }, body: xml }));
+    const res = await this.withRetries('CompleteMultipartUpload', () => ({ method: 'POST', url: mp.completeUrl, headers: { 'content-type': 'application/xml' }, body: xml }), target);
     // S3 can answer 200 and put an <Error> in the body.
     const inner = s3Error(res.body);
     if (res.status < 200 || res.status >= 300 || inner.code) {
@@ -202,27 +216,40 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     if (!url || this.o.keepParts || err.code === 'UPLOAD_NETWORK' || err.code === 'UPLOAD_EXPIRED' || err.code === 'UPLOAD_ABORTED') return;
     try {
       this.requests++;
-      await request({ method: 'DELETE', url });
+      await request({ method: 'DELETE', url, timeoutMs: this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS });
       this.journal?.remove(target.id);
     } catch {
       // Best effort: a lifecycle rule cleans up what an abort could not.
     }
   }
 
-  /** Sends a request, retrying network errors and 5xx with full-jitter backoff. */
-  private async withRetries(what: string, spec: () => RequestSpec): Promise<HttpResponse> {
-    const attempts = this.o.attempts ?? 5;
+  /**
+   * Sends a request, retrying network errors, idle timeouts and 5xx/408/429
+   * with full-jitter backoff for up to retryForMs (and attempts, if set),
+   * never past the target's expiry.
+   */
+  private async withRetries(what: string, spec: () => RequestSpec, target: UploadTarget): Promise<HttpResponse> {
+    const budgetMs = this.o.retryForMs ?? DEFAULT_RETRY_FOR_MS;
+    const maxAttempts = this.o.attempts ?? Infinity;
+    const idleMs = this.o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     const backoff = new FullJitterBackoff({ baseMs: this.o.backoff?.baseMs ?? 250, capMs: this.o.backoff?.capMs ?? 8000 });
+    const expiry = targetExpiry(target)?.getTime();
+    const started = Date.now();
+    // "Until it expires" for a target whose expiry camwire cannot read: an hour.
+    const deadline = started + (budgetMs === Infinity && expiry === undefined ? 3_600_000 : budgetMs);
     const signal = this.o.signal;
     const aborted = () => new CamwireError('UPLOAD_ABORTED', `${what} was stopped (shutting down); the journal keeps the confirmed parts for the next run`);
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw aborted();
+      if (expiry !== undefined && Date.now() >= expiry) {
+        throw new CamwireError('UPLOAD_EXPIRED', `${what}: upload target ${target.id} expired at ${new Date(expiry).toISOString()} after ${attempt - 1} attempt(s)`, { hint: 'ask the back end for a fresh upload target; re-running with it resumes from the journal only if it is the same multipart upload' });
+      }
       const s = spec();
       let res: HttpResponse | undefined;
       let netErr: Error | undefined;
       try {
         this.requests++;
-        res = await request({ ...s, ...(signal ? { signal } : {}) });
+        res = await request({ timeoutMs: idleMs, ...s, ...(signal ? { signal } : {}) });
       } catch (e) {
         netErr = e as Error;
       }
@@ -231,11 +258,14 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       if (!res && signal?.aborted) throw aborted();
       if (res && !retryable(res.status)) return res;
       const why = res ? `HTTP ${res.status}` : redactText(`${(netErr as NodeJS.ErrnoException).code ?? ''} ${netErr!.message}`.trim());
-      if (attempt >= attempts) {
-        if (res) return res;
-        throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed ${attempts} times; last: ${why}`, { cause: netErr, hint: 'check the network and the store; re-running the same target resumes from the journal' });
-      }
       const delayMs = backoff.next();
+      const wakeAt = Date.now() + delayMs;
+      if (attempt >= maxAttempts || wakeAt > deadline || (expiry !== undefined && wakeAt >= expiry)) {
+        if (res) return res;
+        const spent = ((Date.now() - started) / 1000).toFixed(1);
+        const limit = attempt >= maxAttempts ? `${attempt} attempt(s), the limit` : expiry !== undefined && wakeAt >= expiry && wakeAt <= deadline ? `${attempt} attempt(s) in ${spent} s, until the target expires` : `${attempt} attempt(s) in ${spent} s (retrying for at most ${Math.round(budgetMs / 1000)} s)`;
+        throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed after ${limit}; last: ${why}`, { cause: netErr, hint: 'check the network and the store (--retry-for sets how long to keep trying); re-running the same target resumes from the journal' });
+      }
       this.emit('retry', { what, attempt, delayMs, error: why });
       await new Promise<void>((r) => {
         const wake = () => { clearTimeout(timer); r(); };

@@ -34,14 +34,33 @@ export interface RequestSpec {
   signal?: AbortSignal;
 }
 
-/** Sends one request; resolves with any HTTP status, rejects only on network failure. */
+/** Default idle timeout: no byte either way for this long ends the request. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Sends one request; resolves with any HTTP status, rejects only on network
+ * failure (an idle socket is ETIMEDOUT after `timeoutMs`, no byte either way).
+ * Once the outcome is decided the request is finished or destroyed: a server
+ * that answers early (a 403 before the body) and then stops reading does not
+ * keep the socket, the file handle or the process.
+ */
 export function request(spec: RequestSpec): Promise<HttpResponse> {
   const u = new URL(spec.url);
   const isHttps = u.protocol === 'https:';
   const headers: Record<string, string> = { ...(spec.headers ?? {}) };
   const length = spec.file ? spec.file.length : Buffer.byteLength(spec.body ?? '');
   if (spec.method !== 'DELETE' || length > 0) headers['content-length'] = String(length);
+  const idleMs = spec.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      // A body the server did not take (it answered first) is never finished:
+      // the socket goes, instead of waiting on a peer that stopped reading.
+      if (!req.writableFinished) req.destroy();
+      f();
+    };
     const req = (isHttps ? https : http).request(u, { method: spec.method, headers, agent: isHttps ? agents.https : agents.http, ...(spec.signal ? { signal: spec.signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -50,11 +69,13 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
         if (size < 1 << 20) chunks.push(d);
         size += d.length;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+      res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })));
+      res.on('error', (e) => settle(() => reject(e)));
     });
-    req.setTimeout(spec.timeoutMs ?? 120_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
+    req.setTimeout(idleMs, () => req.destroy(Object.assign(new Error(`no byte either way for ${Math.round(idleMs / 100) / 10} s (idle timeout)`), { code: 'ETIMEDOUT' })));
+    req.on('error', (e) => settle(() => reject(e)));
+    // The response may end before 'close'; a request closed without one is a network failure.
+    req.on('close', () => settle(() => reject(Object.assign(new Error('the connection closed before a response'), { code: 'ECONNRESET' }))));
     if (spec.file && spec.file.length > 0) {
       writeFileRange(req, spec.file, spec.onBytes).catch((e: Error) => req.destroy(e));
     } else {
@@ -67,29 +88,32 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
  * Streams a file range into the request with two reused buffers: one is read
  * from disk while the other is on its way to the socket. Measured here it
  * moves about 20% more than fs.createReadStream().pipe(req) and allocates
- * nothing per chunk.
+ * nothing per chunk. The file is closed however the request ends (a write
+ * whose callback never comes because the request was destroyed included).
  */
 async function writeFileRange(req: http.ClientRequest, f: { path: string; start: number; length: number; chunkSize?: number }, onBytes?: (n: number) => void): Promise<void> {
   const chunk = Math.min(f.chunkSize ?? 2 * 1024 * 1024, f.length);
+  const closed = new Promise<void>((resolve) => { if (req.destroyed) resolve(); else req.once('close', () => resolve()); });
   const fh = await fs.promises.open(f.path, 'r');
   try {
     const bufs = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
     let inFlight: Promise<void> = Promise.resolve();
     for (let done = 0, i = 0; done < f.length; i++) {
+      if (req.destroyed) return;
       const buf = bufs[i % 2]!;
       const { bytesRead } = await fh.read(buf, 0, Math.min(chunk, f.length - done), f.start + done);
       if (bytesRead === 0) throw new CamwireError('UPLOAD_FILE_CHANGED', `${f.path} ended at ${f.start + done} bytes; it shrank during the upload`);
       done += bytesRead;
       // The buffer written two rounds ago must be flushed before it is refilled next round.
-      await inFlight;
+      await Promise.race([inFlight, closed]);
       if (req.destroyed) return;
       const slice = buf.subarray(0, bytesRead);
       inFlight = new Promise<void>((resolve, reject) => req.write(slice, (e) => (e ? reject(e) : resolve())));
       inFlight.catch(() => undefined);
       onBytes?.(bytesRead);
     }
-    await inFlight;
-    req.end();
+    await Promise.race([inFlight, closed]);
+    if (!req.destroyed) req.end();
   } finally {
     await fh.close();
   }

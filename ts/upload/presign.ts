@@ -116,12 +116,22 @@ export async function presignPut(o: PresignBase): Promise<UploadTarget> {
  * end's credentials); every UploadPart, the Complete and the Abort are
  * pre-signed for the device.
  */
-export async function presignMultipart(o: PresignBase & { size: number; partSize?: number }): Promise<UploadTarget> {
+const S3_MIN_PART = 5 * 1024 * 1024;
+const S3_MAX_PART = 5 * 1024 * 1024 * 1024;
+
+export async function presignMultipart(o: PresignBase & { size: number; partSize?: number; minPartSize?: number }): Promise<UploadTarget> {
   const seconds = expiresIn(o);
   shareSeconds(o);
   const partSize = o.partSize ?? 8 * 1024 * 1024;
   if (!Number.isInteger(o.size) || o.size < 0) throw new CamwireError('PRESIGN_BAD_ARGUMENT', '--size must be the file size in bytes');
+  if (!Number.isInteger(partSize) || partSize <= 0) throw new CamwireError('PRESIGN_BAD_ARGUMENT', '--part-size must be a positive number of bytes');
   const count = Math.max(1, Math.ceil(o.size / partSize));
+  // S3: every part but the last at least 5 MiB, at most 5 GiB (a one-part upload may be smaller).
+  const minPart = o.minPartSize ?? S3_MIN_PART;
+  if (count > 1 && partSize < minPart) {
+    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `parts of ${partSize} bytes are below the store's minimum of ${minPart} bytes (S3: 5 MiB) for every part but the last`, { hint: `use --part-size ${minPart} or more (the default is 8 MiB), or presign put for a file this small` });
+  }
+  if (partSize > S3_MAX_PART) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `parts of ${partSize} bytes exceed S3's maximum of 5 GiB`);
   if (count > 10000) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `${count} parts of ${partSize} bytes exceed S3's 10000; use a larger part size`);
   const s3 = client(o);
   try {
