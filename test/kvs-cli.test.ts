@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
@@ -93,6 +94,22 @@ test.serial('a wrong secret: exit 1 with KVS_NOT_AUTHORIZED, and a failed `stopp
   const mine = await eventsOf('denied', (e) => e.some((x) => x['event'] === 'stopped'));
   t.like(mine.find((e) => e['event'] === 'stopped'), { status: 'failed', error: { code: 'KVS_NOT_AUTHORIZED' } });
   t.true(mine.some((e) => e['event'] === 'error'));
+});
+
+test.serial('garbage or empty input to an endpoint fails with KVS_NO_CODEC_DATA, as it does with --out', async (t) => {
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey };
+  const garbage = path.join(dir, 'garbage.h264');
+  fs.writeFileSync(garbage, crypto.randomBytes(256 * 1024));
+  const empty = path.join(dir, 'empty.h264');
+  fs.writeFileSync(empty, '');
+  for (const input of [garbage, empty]) {
+    const offline = await sh(`${process.execPath} ${CLI} kvs stream --input ${input} --out ${path.join(dir, 'garbage.mkv')}`, env);
+    t.is(offline.code, 1, offline.stdout + offline.stderr);
+    t.regex(offline.stderr, /KVS_NO_CODEC_DATA/);
+    const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${input} --stream garbage --region eu-west-1 --endpoint ${ep.url}`, env);
+    t.is(r.code, 1, r.stdout + r.stderr);
+    t.regex(r.stderr, /KVS_NO_CODEC_DATA: .*held no H\.264 frames/);
+  }
 });
 
 test.serial('kvs stream without --stream or --out explains itself', async (t) => {

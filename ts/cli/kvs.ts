@@ -77,6 +77,10 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   try {
     await feed(s, o);
     summary = await s.close();
+    // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
+    if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {
+      throw new CamwireError('KVS_NO_CODEC_DATA', `${o.input === '-' ? 'stdin' : o.input} held no H.264 frames; nothing was streamed`, { hint: 'give raw H.264 in Annex-B form with SPS and PPS (ffmpeg ... -c:v libx264 -bsf:v h264_mp4toannexb -f h264 -)' });
+    }
   } catch (e) {
     failure = e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', (e as Error).message, { cause: e });
   }
