@@ -179,17 +179,8 @@ export class LocalKvsEndpoint {
     const expiry = cred.expiration ? setTimeout(() => {
       finish('token-expired');
       ended = true;
-      dropConnection();
+      req.socket.destroy();
     }, Math.max(0, cred.expiration.getTime() - Date.now())) : undefined;
-    // A dropped connection: what was already written (the acks) is flushed
-    // and the socket half-closed (FIN), then destroyed. Destroying it at once
-    // would reset it with the acks unsent, a different fault than the one named.
-    const dropConnection = () => {
-      const socket = req.socket;
-      req.pause();
-      socket.end();
-      setTimeout(() => socket.destroy(), 1000).unref();
-    };
     const closeFragment = () => {
       if (!current) return;
       ack('RECEIVED', current);
@@ -218,7 +209,7 @@ export class LocalKvsEndpoint {
             if (faults.dropAfterFragments !== undefined && record.fragments.length >= faults.dropAfterFragments) {
               finish('fault-drop');
               ended = true;
-              dropConnection();
+              req.socket.destroy();
               return;
             }
             if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments && (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))) {
