@@ -14,6 +14,7 @@ import { MosquittoBroker } from './helpers/mosquitto';
 import { device, DeviceFiles } from './helpers/pki';
 import { freePort } from './helpers/ports';
 import { tempDir } from './helpers/tmp';
+import { until } from './helpers/until';
 
 const dir = tempDir('mtls');
 let ca: CertificateAuthority;
@@ -64,13 +65,6 @@ function collect(c: DeviceConnection): Array<{ topic: string; payload: string }>
   return got;
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function refusal(o: DeviceConnectionOptions): Promise<CamwireError> {
   const c = new DeviceConnection(o);

@@ -13,6 +13,7 @@ import { MosquittoBroker } from './helpers/mosquitto';
 import { device, DeviceFiles } from './helpers/pki';
 import { CLI, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
+import { until } from './helpers/until';
 
 const dir = tempDir('mqtt-sub');
 let broker: MosquittoBroker;
@@ -72,13 +73,6 @@ async function watch(t: ExecutionContext, id: string, filter: string): Promise<A
   return got;
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const parsed = (lines: string[]) => lines.map((l) => JSON.parse(l) as { topic: string; payload: string });
 

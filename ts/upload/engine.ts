@@ -262,8 +262,10 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       const wakeAt = Date.now() + delayMs;
       if (attempt >= maxAttempts || wakeAt > deadline || (expiry !== undefined && wakeAt >= expiry)) {
         if (res) return res;
-        const spent = ((Date.now() - started) / 1000).toFixed(1);
-        const limit = attempt >= maxAttempts ? `${attempt} attempt(s), the limit` : expiry !== undefined && wakeAt >= expiry && wakeAt <= deadline ? `${attempt} attempt(s) in ${spent} s, until the target expires` : `${attempt} attempt(s) in ${spent} s (retrying for at most ${Math.round(budgetMs / 1000)} s)`;
+        const spent = `${attempt} attempt(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+        let limit = `${spent} (retrying for at most ${Math.round(budgetMs / 1000)} s)`;
+        if (attempt >= maxAttempts) limit = `${attempt} attempt(s), the limit`;
+        else if (expiry !== undefined && wakeAt >= expiry && wakeAt <= deadline) limit = `${spent}, until the target expires`;
         throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed after ${limit}; last: ${why}`, { cause: netErr, hint: 'check the network and the store (--retry-for sets how long to keep trying); re-running the same target resumes from the journal' });
       }
       this.emit('retry', { what, attempt, delayMs, error: why });
