@@ -175,6 +175,21 @@ test('a stale connection (no BUFFERING acks) is replaced', async (t) => {
   t.true(ep.sessions.length >= 2);
 });
 
+test('an endpoint that answers 200 and never acknowledges gets the backoff, not a storm, and close() does not report success', async (t) => {
+  const ep = await endpoint(t, { answerWithoutAcks: true });
+  // The default backoff (100 ms doubling to 10 s): about 7 connections in 8 s. Before,
+  // each answer sent the producer straight back with the same fragments (thousands).
+  const s = stream(ep, { backoffBaseMs: 100, backoffMaxMs: 10_000, persistTimeoutMs: 8000 });
+  const warnings: CamwireError[] = [];
+  s.on('warning', (w: CamwireError) => warnings.push(w));
+  feedFrames(s, clip.frames.slice(0, 90));
+  await t.throwsAsync(s.close(), { code: 'KVS_PERSIST_TIMEOUT' });
+  const ended = warnings.filter((w) => w.code === 'KVS_CONNECTION_ENDED');
+  t.true(ended.length >= 2, warnings.map((w) => w.code).join());
+  t.regex(ended[0]!.message, /not acknowledged as PERSISTED; re-sending after a backoff/);
+  t.true(ep.sessions.length >= 2 && ep.sessions.length <= 20, `${ep.sessions.length} PutMedia sessions in 8 s`);
+});
+
 test('non-increasing timestamps, B-frames and non-Annex-B input are refused at once with clear errors', async (t) => {
   const ep = await endpoint(t);
   const s = stream(ep);

@@ -821,6 +821,9 @@ struct Producer::Impl {
     std::string error_type = c->error_type;
     std::string curl_err = c->errbuf[0] ? c->errbuf : curl_easy_strerror(result);
     const bool had_persisted = c->have_persisted;
+    // Fragments this connection carried that no durable ack covered (sent_at keeps them).
+    const bool carried_unacked = c->have_started && !(c->have_persisted && c->last_persisted >= c->last_started);
+    const size_t unacked = c->sent_at.size();
     DropConn(multi);
     FlushDropped();
     if (abort_fatal) return Fail(abort_code, abort_message);
@@ -833,6 +836,16 @@ struct Producer::Impl {
       // The body was ended by us (rotation or close), or the service ended the session.
       if (!graceful) {
         EmitError("KVS_CONNECTION_ENDED", "the service ended the PutMedia session", false);
+        return ScheduleRetry(now);
+      }
+      // An answer that leaves what was sent unacknowledged is a failure like any
+      // other: re-sent after the backoff, never at once (an endpoint that answers
+      // 200 without acks would otherwise be hammered with the same fragments).
+      if (carried_unacked) {
+        EmitError("KVS_CONNECTION_ENDED",
+                  "the PutMedia session ended with " + std::to_string(unacked) +
+                      " fragment(s) sent and not acknowledged as PERSISTED; re-sending after a backoff",
+                  false);
         return ScheduleRetry(now);
       }
       state = State::kIdle;
@@ -992,10 +1005,20 @@ struct Producer::Impl {
       // Rotation: once the body ended on a fragment boundary and what was sent is durable, move on.
       if (c->body_done && c->ending == Ending::kRotate) {
         const bool durable = !c->have_started || (c->have_persisted && c->last_persisted >= c->last_started);
-        if (durable || Elapsed(now, c->body_done_ms) >= std::min<uint64_t>(o.persist_timeout_ms, 5000)) {
+        if (durable) {
           DropConn(multi);
           state = State::kIdle;
           return now;  // the next turn opens the new connection
+        }
+        if (Elapsed(now, c->body_done_ms) >= std::min<uint64_t>(o.persist_timeout_ms, 5000)) {
+          const size_t unacked = c->sent_at.size();
+          DropConn(multi);
+          EmitError("KVS_CONNECTION_ENDED",
+                    "rotating with " + std::to_string(unacked) +
+                        " fragment(s) not acknowledged as PERSISTED within 5 s; re-sending after a backoff",
+                    false);
+          ScheduleRetry(now);
+          return now;
         }
         deadline = std::min(deadline, c->body_done_ms + 5000);
       }

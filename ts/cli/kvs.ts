@@ -133,8 +133,9 @@ export function kvsCommand(out: Out): Command {
     .addOption(new Option('--drop-after <n>', 'fault: drop each PutMedia connection after n fragments').argParser(positiveInt))
     .addOption(new Option('--error-after <n>', 'fault: send an ERROR ack (5000) after n fragments').argParser(positiveInt))
     .option('--stall-acks', 'fault: send no acks', false)
+    .option('--answer-without-acks', 'fault: answer each PutMedia 200 at once and acknowledge nothing', false)
     .option('--discard', 'keep nothing (only counts): for benchmarks', false)
-    .action(async (o: { port: number; dir: string; region: string; dropAfter?: number; errorAfter?: number; stallAcks: boolean; discard: boolean }) => {
+    .action(async (o: { port: number; dir: string; region: string; dropAfter?: number; errorAfter?: number; stallAcks: boolean; answerWithoutAcks: boolean; discard: boolean }) => {
       // The endpoint checks signatures against the credentials in this environment;
       // it never invents and prints a secret.
       const accessKeyId = process.env['AWS_ACCESS_KEY_ID'];
@@ -145,7 +146,7 @@ export function kvsCommand(out: Out): Command {
       }
       const ep = new LocalKvsEndpoint({
         dir: o.dir, port: o.port, region: o.region, credentials: [{ accessKeyId, secretAccessKey }], discard: o.discard,
-        faults: { ...(o.dropAfter ? { dropAfterFragments: o.dropAfter } : {}), ...(o.errorAfter ? { errorAck: { afterFragments: o.errorAfter, errorId: 5000 } } : {}), stallAcks: o.stallAcks },
+        faults: { ...(o.dropAfter ? { dropAfterFragments: o.dropAfter } : {}), ...(o.errorAfter ? { errorAck: { afterFragments: o.errorAfter, errorId: 5000 } } : {}), stallAcks: o.stallAcks, answerWithoutAcks: o.answerWithoutAcks },
       });
       await ep.start();
       out().result({ url: ep.url, region: o.region, accessKeyId, dir: o.dir },

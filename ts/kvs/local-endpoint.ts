@@ -32,6 +32,8 @@ export interface LocalKvsFaults {
   errorAck?: { afterFragments: number; errorId: number; errorCode?: string; /** Only in these sessions (1-based); default every one. */ sessions?: number[] };
   /** Send no acks at all (a stale connection). */
   stallAcks?: boolean;
+  /** Answer each PutMedia with 200 and end the response at once, with no acks (an endpoint or proxy that gives up silently). */
+  answerWithoutAcks?: boolean;
   /** Answer the first n GetDataEndpoint calls with an endpoint where nothing listens. */
   deadDataEndpoint?: number;
 }
@@ -160,11 +162,16 @@ export class LocalKvsEndpoint {
     const reader: NativeMkvReader = new (native().MkvReader)();
     const faults = this.o.faults ?? {};
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID() });
-    res.flushHeaders();
+    if (faults.answerWithoutAcks) {
+      // The body is still read (and stored) as it comes; nothing is acknowledged.
+      res.end();
+    } else {
+      res.flushHeaders();
+    }
     let current: StoredFragment | undefined;
     let ended = false;
     const ack = (type: string, f: StoredFragment, extra: Record<string, unknown> = {}) => {
-      if (faults.stallAcks || ended) return;
+      if (faults.stallAcks || faults.answerWithoutAcks || ended || res.writableEnded) return;
       this.fragmentCounter += 1n;
       res.write(JSON.stringify({ EventType: type, FragmentTimecode: f.timecode, FragmentNumber: this.fragmentCounter.toString(), ...extra }) + '\n');
     };
