@@ -17,6 +17,7 @@ import { makeClip, Clip } from './helpers/h264';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { CLI } from './helpers/run';
 import { tempDir } from './helpers/tmp';
+import { until } from './helpers/until';
 
 const dir = tempDir('kvs-cli');
 const creds = { accessKeyId: 'AKIDCLISTREAM', secretAccessKey: 'cli-stream-secret' };
@@ -116,4 +117,33 @@ test.serial('kvs stream without --stream or --out explains itself', async (t) =>
   const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${clip.file} --region eu-west-1`, process.env);
   t.is(r.code, 1);
   t.regex(r.stderr, /CLI_USAGE: kvs stream needs --stream NAME/);
+});
+
+test.serial('camwire kvs serve-local --drop-after 3: a drop at full speed loses no acks; every frame arrives over several connections', async (t) => {
+  // Before, the endpoint reset the socket in the same turn it wrote the acks: 90 of
+  // 600 frames stored and KVS_PERSIST_TIMEOUT. A drop must be only a drop.
+  const clip600 = makeClip(dir, { seconds: 20, fps: 30, gop: 30, name: 'c600.h264' });
+  const sessions = path.join(dir, 'serve-local');
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey };
+  const server = spawn(process.execPath, [CLI, 'kvs', 'serve-local', '--dir', sessions, '--port', '0', '--region', 'eu-west-1', '--drop-after', '3', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { if (server.exitCode === null) server.kill('SIGKILL'); });
+  let out = '';
+  server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await until(() => out.includes('"url"') && out.trimEnd().endsWith('}'), 15_000);
+  const url = (JSON.parse(out) as { url: string }).url;
+  t.regex(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${clip600.file} --stream drops --region eu-west-1 --endpoint ${url} --fragment-ms 1000`, env);
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stderr, /KVS_CONNECTION_DROPPED/);
+  t.regex(r.stdout, /600 frames in 20 fragment\(s\) PERSISTED over [6-9] connection\(s\)/);
+  const stored = new Map<number, number>();
+  const files = fs.readdirSync(path.join(sessions, 'drops')).filter((f) => f.endsWith('.json'));
+  for (const f of files) {
+    const rec = JSON.parse(fs.readFileSync(path.join(sessions, 'drops', f), 'utf8')) as { fragments: Array<{ timecode: number; frames: number }>; endedBy: string };
+    for (const g of rec.fragments) stored.set(g.timecode, Math.max(stored.get(g.timecode) ?? 0, g.frames));
+  }
+  t.is([...stored.values()].reduce((a, b) => a + b, 0), 600);
+  t.true(files.length >= 6, `${files.length} sessions`);
 });

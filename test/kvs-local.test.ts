@@ -97,6 +97,16 @@ test('fault: the connection dropped after 2 fragments', async (t) => {
   t.is(r.acks.filter((a) => a.EventType === 'PERSISTED').length <= 2, true);
 });
 
+test('fault: a drop after 2 fragments at full speed still delivers the acks of those 2 (the fault is the drop, not lost acks)', async (t) => {
+  const ep = await endpoint(t, { dropAfterFragments: 2 });
+  // The whole clip in one write: every cluster is parsed in the same turn as the drop.
+  const r = await putMedia(ep, clip);
+  t.is(ep.sessions[0]!.endedBy, 'fault-drop');
+  const persisted = r.acks.filter((a) => a.EventType === 'PERSISTED').length;
+  t.is(persisted, 2, JSON.stringify(r.acks.map((a) => a.EventType)));
+  t.is(r.acks.filter((a) => a.EventType === 'RECEIVED').length, 2);
+});
+
 test('fault: an ERROR ack with the injected id ends the session', async (t) => {
   const ep = await endpoint(t, { errorAck: { afterFragments: 1, errorId: 5000, errorCode: 'INTERNAL_ERROR' } });
   const r = await putMedia(ep, clip, { chunk: 2048 });

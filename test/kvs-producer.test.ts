@@ -109,7 +109,8 @@ test('dropped every 5 fragments and ERROR acks in some sessions: reconnects, re-
   const pts = feedFrames(s);
   await s.close();
   t.deepEqual(storedFrames(ep), pts);
-  t.true(ep.sessions.length >= 4, `${ep.sessions.length} sessions`);
+  // A drop (session 1), an ERROR ack (session 2), then the rest: at least 3 sessions.
+  t.true(ep.sessions.length >= 3, `${ep.sessions.length} sessions`);
   t.true(ep.sessions.some((x) => x.endedBy === 'fault-drop'));
   t.true(ep.sessions.some((x) => x.endedBy === 'fault-error'));
   t.true(warnings.includes('KVS_CONNECTION_DROPPED'), warnings.join());

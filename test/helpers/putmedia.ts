@@ -31,15 +31,17 @@ export function putMedia(port: number, body: Buffer, c: TestCredentials, o: { st
     const req = http.request({ host: '127.0.0.1', port, path: '/putMedia', method: 'POST', headers }, (res) => {
       result.status = res.statusCode ?? 0;
       res.on('data', (d: Buffer) => { result.body += d.toString(); });
-      res.on('end', () => {
-        if (result.status === 200) {
-          for (const line of result.body.split('\n').filter(Boolean)) {
-            try { result.acks.push(JSON.parse(line)); } catch { result.error = `not an ack: ${line}`; }
-          }
+      // The acks that arrived count also when the connection then broke (a drop fault).
+      const parse = () => {
+        if (result.status !== 200) return;
+        const lines = result.body.split('\n');
+        lines.pop(); // a torn last line is not an ack
+        for (const line of lines.filter(Boolean)) {
+          try { result.acks.push(JSON.parse(line)); } catch { result.error = `not an ack: ${line}`; }
         }
-        resolve(result);
-      });
-      res.on('error', (e) => { result.error = e.message; resolve(result); });
+      };
+      res.on('end', () => { parse(); resolve(result); });
+      res.on('error', (e) => { parse(); result.error ??= e.message; resolve(result); });
     });
     req.on('error', (e) => { result.error = e.message; resolve(result); });
     const chunk = o.chunk ?? 16 * 1024;

@@ -158,7 +158,10 @@ export class LocalKvsEndpoint {
     const dir = path.join(this.o.dir, stream);
     const discard = this.o.discard === true;
     if (!discard) fs.mkdirSync(dir, { recursive: true });
-    const file = discard ? undefined : fs.createWriteStream(path.join(dir, `session-${session}.mkv`));
+    // Written synchronously: a PERSISTED ack then means the bytes are in the file
+    // (a stream's asynchronous writes could still be pending when the client,
+    // told PERSISTED, reads the session back).
+    let fd = discard ? undefined : fs.openSync(path.join(dir, `session-${session}.mkv`), 'w');
     const reader: NativeMkvReader = new (native().MkvReader)();
     const faults = this.o.faults ?? {};
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID() });
@@ -180,14 +183,24 @@ export class LocalKvsEndpoint {
       if (expiry) clearTimeout(expiry);
       record.endedBy = how;
       if (!discard) fs.writeFileSync(path.join(dir, `session-${session}.json`), JSON.stringify(record, null, 2));
-      file?.end();
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
     };
     // As KVS: a session signed with temporary credentials ends when they expire.
     const expiry = cred.expiration ? setTimeout(() => {
       finish('token-expired');
       ended = true;
-      req.socket.destroy();
+      dropConnection();
     }, Math.max(0, cred.expiration.getTime() - Date.now())) : undefined;
+    // A dropped connection: what was already written (the acks) is flushed
+    // and the socket half-closed (FIN), then destroyed. Destroying it at once
+    // would reset it with the acks unsent, a different fault than the one named.
+    const dropConnection = () => {
+      const socket = req.socket;
+      req.pause();
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
     const closeFragment = () => {
       if (!current) return;
       ack('RECEIVED', current);
@@ -195,7 +208,7 @@ export class LocalKvsEndpoint {
     };
     req.on('data', (chunk: Buffer) => {
       if (ended) return;
-      file?.write(chunk);
+      if (fd !== undefined) fs.writeSync(fd, chunk);
       record.bytes += chunk.length;
       let events;
       try {
@@ -216,7 +229,7 @@ export class LocalKvsEndpoint {
             if (faults.dropAfterFragments !== undefined && record.fragments.length >= faults.dropAfterFragments) {
               finish('fault-drop');
               ended = true;
-              req.socket.destroy();
+              dropConnection();
               return;
             }
             if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments && (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))) {
