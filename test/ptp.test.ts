@@ -218,3 +218,28 @@ test.serial('an initiator killed mid-transfer leaves the camera serving the next
   t.true((await next!.list()).some((x) => x.filename === 'IMG_0001.JPG'));
   await next!.close();
 });
+
+test.serial('gphoto2 gets through while another client keeps two idle sockets open (and re-opens them when closed)', async (t) => {
+  // Before, the camera awaited one first packet at a time for 2.5 s each, so two
+  // silent sockets locked every initiator out.
+  const holder = spawn(process.execPath, [path.join(__dirname, 'helpers', 'idle-sockets.js'), String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { if (holder.exitCode === null) holder.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+    holder.once('exit', (code) => reject(new Error(`idle-sockets helper exited ${code}`)));
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 3; i++) {
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const g = spawn('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, '--summary'], { cwd: dir, env: { ...process.env, HOME: home } });
+      let stdout = '';
+      let stderr = '';
+      g.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      g.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      g.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /Model: SimCam 1/);
+  }
+  holder.kill('SIGTERM');
+});

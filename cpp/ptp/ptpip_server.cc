@@ -33,6 +33,11 @@ void PtpIpServer::Stop() {
     if (active_) active_->Shutdown();
   }
   if (accept_thread_.joinable()) accept_thread_.join();
+  {
+    // Handshakes in progress end within their deadline.
+    std::unique_lock<std::mutex> lock(hs_mu_);
+    hs_cv_.wait(lock, [this] { return handshakes_ == 0; });
+  }
   watcher_.Stop();
   if (session_thread_.joinable()) session_thread_.join();
   listener_.Close();
@@ -46,12 +51,27 @@ void PtpIpServer::AcceptLoop() {
       continue;
     }
     if (!s.value().valid()) continue;
-    HandleFirstPacket(std::move(s).value());
+    // Each connection's first packet is awaited on its own thread, so a peer that
+    // connects and says nothing delays no one; at most kMaxHandshakes at a time.
+    {
+      std::lock_guard<std::mutex> lock(hs_mu_);
+      if (handshakes_ >= kMaxHandshakes) {
+        if (log_) log_("rejected", "more than " + std::to_string(kMaxHandshakes) + " handshakes in progress");
+        continue;  // closes the socket
+      }
+      ++handshakes_;
+    }
+    auto sock = std::make_shared<Socket>(std::move(s).value());
+    std::thread([this, sock] {
+      HandleFirstPacket(std::move(*sock));
+      std::lock_guard<std::mutex> lock(hs_mu_);
+      if (--handshakes_ == 0) hs_cv_.notify_all();
+    }).detach();
   }
 }
 
 void PtpIpServer::HandleFirstPacket(Socket s) {
-  Result<Packet> p = ReadPacket(s, kMaxControlPayload, o_.handshake_timeout_ms);
+  Result<Packet> p = ReadPacket(s, kMaxControlPayload, o_.first_packet_timeout_ms);
   if (!p.ok()) {
     if (log_) log_("rejected", "handshake: " + p.status().message());
     return;  // closes the socket

@@ -1,11 +1,13 @@
 // The simulated camera on PTP/IP: listens (127.0.0.1 by default), takes the
 // two-connection handshake (sockets told apart by their first packet, not by
-// accept order), serves one session at a time through the Responder, answers
-// a second initiator with Init Fail "busy", and watches the storage directory
+// accept order; each awaited on its own thread with a 1 s deadline, so idle
+// sockets lock no one out), serves one session at a time through the
+// Responder, answers a second initiator with Init Fail "busy", and watches the storage directory
 // so files that appear become ObjectAdded events.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,7 +26,8 @@ struct PtpIpServerOptions {
   uint16_t port = 15740;  // 0: any free port
   ptpip::Guid guid{};
   std::string name = "camwire";
-  int handshake_timeout_ms = 2500;
+  int first_packet_timeout_ms = 1000;  // a connection that sends no Init request within this is closed
+  int handshake_timeout_ms = 2500;     // writing the handshake's answers
   int scan_interval_ms = 500;
 };
 
@@ -53,6 +56,10 @@ class PtpIpServer {
   std::thread accept_thread_;
   StorageWatcher watcher_;
   std::thread session_thread_;
+  static constexpr int kMaxHandshakes = 32;
+  std::mutex hs_mu_;
+  std::condition_variable hs_cv_;
+  int handshakes_ = 0;
   std::mutex mu_;
   bool busy_ = false;
   uint32_t next_connection_ = 1;

@@ -171,7 +171,7 @@ Result<Listener> Listener::Bind(const std::string& host, uint16_t port) {
   if (::bind(l.sock_.fd(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     return Status::Error("PTP_ADDRESS_IN_USE", "cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
   }
-  if (::listen(l.sock_.fd(), 8) != 0) return Errno("listen");
+  if (::listen(l.sock_.fd(), 64) != 0) return Errno("listen");
   socklen_t len = sizeof(a);
   ::getsockname(l.sock_.fd(), reinterpret_cast<sockaddr*>(&a), &len);
   l.port_ = ntohs(a.sin_port);
