@@ -224,6 +224,8 @@ struct Producer::Impl {
     uint64_t last_started = 0;
     bool have_persisted = false;
     uint64_t last_persisted = 0;
+    // Every fragment this connection started sending is covered by a durable ack.
+    bool AllDurable() const { return !have_started || (have_persisted && last_persisted >= last_started); }
     // Set from a callback to end the transfer; acted on when curl reports it done.
     std::string abort_code;
     std::string abort_message;
@@ -821,9 +823,8 @@ struct Producer::Impl {
     std::string error_type = c->error_type;
     std::string curl_err = c->errbuf[0] ? c->errbuf : curl_easy_strerror(result);
     const bool had_persisted = c->have_persisted;
-    // Fragments this connection carried that no durable ack covered (sent_at keeps them).
-    const bool carried_unacked = c->have_started && !(c->have_persisted && c->last_persisted >= c->last_started);
-    const size_t unacked = c->sent_at.size();
+    const bool carried_unacked = !c->AllDurable();
+    const size_t unacked = c->sent_at.size();  // the fragments no durable ack covered
     DropConn(multi);
     FlushDropped();
     if (abort_fatal) return Fail(abort_code, abort_message);
@@ -1004,8 +1005,7 @@ struct Producer::Impl {
       }
       // Rotation: once the body ended on a fragment boundary and what was sent is durable, move on.
       if (c->body_done && c->ending == Ending::kRotate) {
-        const bool durable = !c->have_started || (c->have_persisted && c->last_persisted >= c->last_started);
-        if (durable) {
+        if (c->AllDurable()) {
           DropConn(multi);
           state = State::kIdle;
           return now;  // the next turn opens the new connection

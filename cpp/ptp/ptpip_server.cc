@@ -28,15 +28,16 @@ Status PtpIpServer::Start() {
 void PtpIpServer::Stop() {
   if (!running_.exchange(false)) return;
   listener_.Shutdown();
+  if (accept_thread_.joinable()) accept_thread_.join();
+  {
+    // Handshakes in progress end within their deadline (and start no session once
+    // running_ is false), so the session shut down below is the last one.
+    std::unique_lock<std::mutex> lock(hs_mu_);
+    hs_cv_.wait(lock, [this] { return handshakes_ == 0; });
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (active_) active_->Shutdown();
-  }
-  if (accept_thread_.joinable()) accept_thread_.join();
-  {
-    // Handshakes in progress end within their deadline.
-    std::unique_lock<std::mutex> lock(hs_mu_);
-    hs_cv_.wait(lock, [this] { return handshakes_ == 0; });
   }
   watcher_.Stop();
   if (session_thread_.joinable()) session_thread_.join();
@@ -110,8 +111,8 @@ void PtpIpServer::HandleFirstPacket(Socket s) {
     uint32_t number = 0;
     Reader(p.value().payload).U32(&number);
     std::lock_guard<std::mutex> lock(mu_);
-    if (busy_ || number == 0 || number != pending_number_ || !pending_cmd_.valid()) {
-      fail(busy_ ? kBusy : kUnspecified);
+    if (!running_ || busy_ || number == 0 || number != pending_number_ || !pending_cmd_.valid()) {
+      fail(busy_ || !running_ ? kBusy : kUnspecified);
       return;
     }
     Status st = WritePacket(s, kInitEventAck, {}, o_.handshake_timeout_ms);

@@ -174,12 +174,13 @@ export class LocalKvsEndpoint {
     let current: StoredFragment | undefined;
     let ended = false;
     const ack = (type: string, f: StoredFragment, extra: Record<string, unknown> = {}) => {
-      if (faults.stallAcks || faults.answerWithoutAcks || ended || res.writableEnded) return;
+      if (faults.stallAcks || ended || res.writableEnded) return;
       this.fragmentCounter += 1n;
       res.write(JSON.stringify({ EventType: type, FragmentTimecode: f.timecode, FragmentNumber: this.fragmentCounter.toString(), ...extra }) + '\n');
     };
     const finish = (how: SessionRecord['endedBy']) => {
       if (ended) return;
+      ended = true;
       if (expiry) clearTimeout(expiry);
       record.endedBy = how;
       if (!discard) fs.writeFileSync(path.join(dir, `session-${session}.json`), JSON.stringify(record, null, 2));
@@ -189,7 +190,6 @@ export class LocalKvsEndpoint {
     // As KVS: a session signed with temporary credentials ends when they expire.
     const expiry = cred.expiration ? setTimeout(() => {
       finish('token-expired');
-      ended = true;
       dropConnection();
     }, Math.max(0, cred.expiration.getTime() - Date.now())) : undefined;
     // A dropped connection: what was already written (the acks) is flushed
@@ -218,7 +218,6 @@ export class LocalKvsEndpoint {
         const f = current ?? { timecode: 0, frames: 0, keyframes: 0, bytes: 0 };
         ack('ERROR', f, { ErrorId: 4006, ErrorCode: 'INVALID_MKV_DATA', Message: (e as Error).message });
         finish('malformed');
-        ended = true;
         res.end();
         return;
       }
@@ -228,14 +227,12 @@ export class LocalKvsEndpoint {
           if (current) {
             if (faults.dropAfterFragments !== undefined && record.fragments.length >= faults.dropAfterFragments) {
               finish('fault-drop');
-              ended = true;
               dropConnection();
               return;
             }
             if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments && (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))) {
               ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
               finish('fault-error');
-              ended = true;
               res.end();
               return;
             }
@@ -256,7 +253,6 @@ export class LocalKvsEndpoint {
       if (ended) return;
       closeFragment();
       finish('client');
-      ended = true;
       res.end();
     });
     req.on('aborted', () => finish('aborted'));
