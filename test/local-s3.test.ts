@@ -26,7 +26,7 @@ import { LocalS3Request, LocalS3Store } from '../ts/upload/local-s3';
 import { Uploader } from '../ts/upload';
 import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { CamwireError } from '../ts/errors';
-import { signV4 } from '../ts/kvs/sigv4';
+import { signV4 } from '../ts/common/sigv4';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('local-s3');

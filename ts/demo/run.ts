@@ -22,7 +22,7 @@ import type { KvsMetrics } from '../kvs';
 import { LocalKvsEndpoint } from '../kvs/local-endpoint';
 import { LocalIotCredentialsEndpoint } from '../kvs/local-credentials';
 import { LocalBroker } from '../mqtt/local-broker';
-import { topics } from '../mqtt/topics';
+import { topics } from '../common/topics';
 import { DeviceAgent } from '../orchestrator/agent';
 import { AgentConfig } from '../orchestrator/config';
 import { CertificateAuthority, writePrivateKey, writePublicFile } from '../pki';

@@ -14,7 +14,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
-import { signV4 } from './sigv4';
+import { signV4 } from '../common/sigv4';
 import { closeServer, listenLocal, readBody } from './local-server';
 
 export interface LocalKvsCredentials {

@@ -9,11 +9,11 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import mqtt, { IClientOptions, MqttClient, IPublishPacket, IConnackPacket } from 'mqtt';
 import { CamwireError } from '../errors';
-import { checkThingName } from '../pki/thing-name';
-import { BackoffOptions, FullJitterBackoff } from './backoff';
+import { checkThingName } from '../common/thing-name';
+import { BackoffOptions, FullJitterBackoff } from '../common/backoff';
 import { classifyMqttError } from './errors';
 import { DurableOutbox, MemoryOutbox, Outbox, OutboxRecord } from './outbox';
-import { topics } from './topics';
+import { topics } from '../common/topics';
 
 export type MqttVersion = 4 | 5;
 

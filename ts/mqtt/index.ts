@@ -1,5 +1,5 @@
-export * from './backoff';
+export * from '../common/backoff';
 export * from './connection';
 export * from './errors';
 export * from './outbox';
-export * from './topics';
+export * from '../common/topics';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
-import { checkThingName } from '../pki/thing-name';
+import { checkThingName } from '../common/thing-name';
 
 export interface AgentConfig {
   thing: string;

@@ -9,7 +9,7 @@ import { createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate }
 import { x509 } from './x509';
 import { CamwireError } from '../errors';
 import { certificateKeyType, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, KeyType, signingAlgorithm } from './keys';
-import { checkThingName } from './thing-name';
+import { checkThingName } from '../common/thing-name';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Certificates start a little in the past so a device clock running behind still accepts them. */

@@ -4,4 +4,4 @@ export * from './aws-docs';
 export * from './cos-docs';
 export * from './files';
 export * from './keys';
-export * from './thing-name';
+export * from '../common/thing-name';

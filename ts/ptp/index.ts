@@ -11,7 +11,7 @@ import path from 'node:path';
 import { redactText } from '../common/redact';
 import { CamwireError } from '../errors';
 import { fromNative, native, NativePtpCamera, NativePtpCameraEvent, NativePtpCameraStarted, NativePtpClient, NativeUsbDevice } from '../native';
-import { parseUploadTarget, UploadTarget } from '../upload/target';
+import { parseUploadTarget, UploadTarget } from '../common/upload-target';
 
 export const PTPIP_PORT = 15740;
 export const STORAGE_ID = 0x00010001;

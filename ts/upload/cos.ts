@@ -9,7 +9,7 @@
  */
 import crypto from 'node:crypto';
 import { CamwireError } from '../errors';
-import { UploadTarget } from './target';
+import { UploadTarget } from '../common/upload-target';
 
 /** Headers COS lets a signature cover (plus every x-cos-* and x-ci-*). */
 const SIGNABLE = new Set(['cache-control', 'content-disposition', 'content-encoding', 'content-length', 'content-md5', 'content-type', 'expect', 'expires', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-unmodified-since', 'origin', 'range', 'transfer-encoding']);

@@ -9,33 +9,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CamwireError } from '../errors';
-import { FullJitterBackoff } from '../mqtt/backoff';
+import { FullJitterBackoff } from '../common/backoff';
 import { targetExpiry } from './expiry';
-import { DEFAULT_IDLE_TIMEOUT_MS, httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from './http';
+import { DEFAULT_IDLE_TIMEOUT_MS, httpError, request, retryable, s3Error, HttpResponse, RequestSpec } from '../common/http';
 import { UploadJournal } from './journal';
 import { redactText, redactUrl } from './redact';
 import { putUrlTarget, PutUrlOptions } from './put-url';
-import { UploadTarget } from './target';
+import { UploadTarget } from '../common/upload-target';
+import { UploadResult } from '../common/upload-result';
 
-export interface UploadResult {
-  version: 1;
-  id: string;
-  thing?: string;
-  status: 'uploaded' | 'failed';
-  objectUrl?: string;
-  bytes: number;
-  sha256?: string;
-  etag?: string;
-  contentType?: string;
-  parts: number;
-  source?: string;
-  startedAt: string;
-  completedAt: string;
-  /** The target's pre-signed GET of the object (its share), when it had one. */
-  shareUrl?: string;
-  shareExpiresAt?: string;
-  error?: { code: string; message: string };
-}
+export type { UploadResult } from '../common/upload-result';
 
 /** How long one request is retried by default (five minutes). */
 export const DEFAULT_RETRY_FOR_MS = 300_000;

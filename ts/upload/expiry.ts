@@ -3,7 +3,7 @@
  * of what each URL says about itself: SigV4 X-Amz-Date + X-Amz-Expires, or
  * COS q-key-time / q-sign-time "start;end" (also inside a `sign` value).
  */
-import { UploadTarget } from './target';
+import { UploadTarget } from '../common/upload-target';
 
 export function urlExpiry(url: string): Date | undefined {
   let u: URL;

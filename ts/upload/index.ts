@@ -3,7 +3,7 @@
 export * from './engine';
 export * from './expiry';
 export * from './redact';
-export * from './target';
+export * from '../common/upload-target';
 export * from './put-url';
 export { UploadJournal } from './journal';
 export { deviceKey } from './layout';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkThingName } from '../pki/thing-name';
+import { checkThingName } from '../common/thing-name';
 
 /** The default key layout that ties uploads to devices: devices/{thing}/{yyyy}/{mm}/{dd}/{filename}. */
 export function deviceKey(thing: string, file: string, when = new Date()): string {

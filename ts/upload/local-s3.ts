@@ -21,7 +21,7 @@ import { Transform } from 'node:stream';
 import { CamwireError } from '../errors';
 import { BodyDigests, Checksum, ChecksumAlgorithm, ChecksumRefused, CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from './checksums';
 import { closeServer, listenLocal, readBody } from '../kvs/local-server';
-import { signV4 } from '../kvs/sigv4';
+import { signV4 } from '../common/sigv4';
 
 export interface LocalS3Options {
   /** Where objects, parts and uploads are kept. */

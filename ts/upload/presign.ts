@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CamwireError } from '../errors';
-import { UploadTarget } from './target';
+import { UploadTarget } from '../common/upload-target';
 
 export interface PresignBase {
   /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:8080; default AWS for the region. */

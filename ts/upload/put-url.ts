@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CamwireError } from '../errors';
 import { urlExpiry } from './expiry';
 import { redactUrl } from './redact';
-import { parseUploadTarget, UploadTarget } from './target';
+import { parseUploadTarget, UploadTarget } from '../common/upload-target';
 
 const TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.bmp': 'image/bmp', '.webp': 'image/webp',

@@ -1,5 +1,5 @@
 /** The topics of DESIGN.md, one function each so no caller spells them by hand. */
-import { checkThingName } from '../pki/thing-name';
+import { checkThingName } from './thing-name';
 
 export const topics = {
   uploadTargets: (thing: string) => `cameras/${checkThingName(thing)}/upload-targets`,
