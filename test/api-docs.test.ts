@@ -1,7 +1,7 @@
 /**
  * docs/api.md's examples compile: each ```ts block becomes a module (its
- * imports at the top, the rest inside an async function, `camwire` mapped to
- * this package's source) and is type-checked with the project's settings.
+ * imports at the top, the rest inside an async function, `camwire` and
+ * `camwire/local` mapped to this package's source) and is type-checked with the project's settings.
  */
 import test from 'ava';
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ test('every TypeScript example in docs/api.md type-checks against the library', 
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = blocks.map((code, i) => {
     const lines = code.split('\n');
-    const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.replace(/from 'camwire'/, `from ${JSON.stringify(path.join(ROOT, 'ts', 'index'))}`));
+    const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.replace(/from 'camwire(\/local)?'/, (_, local: string | undefined) => `from ${JSON.stringify(path.join(ROOT, 'ts', local ? 'local' : 'index'))}`));
     const body = lines.filter((l) => !l.startsWith('import ')).map((l) => (l.startsWith('declare ') ? l.replace(/^declare const (\w+): (.*);$/, 'const $1 = undefined as unknown as $2;') : l));
     const f = path.join(dir, `example${i + 1}.ts`);
     fs.writeFileSync(f, `${imports.join('\n')}\nexport async function example(): Promise<void> {\n${body.join('\n')}\n}\n`);

@@ -16,7 +16,7 @@ import { CertificateAuthority } from '../ts/pki';
 import { DeviceConnection } from '../ts/mqtt';
 import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { loadAgentConfig, parseAgentConfig } from '../ts/orchestrator/config';
-import { LocalKvsEndpoint } from '../ts/kvs';
+import { LocalKvsEndpoint } from '../ts/local';
 import { makeClip } from './helpers/h264';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { device } from './helpers/pki';

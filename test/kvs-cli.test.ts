@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
 import { DeviceConnection } from '../ts/mqtt';
-import { LocalKvsEndpoint } from '../ts/kvs';
+import { LocalKvsEndpoint } from '../ts/local';
 import { device } from './helpers/pki';
 import { makeClip, Clip } from './helpers/h264';
 import { MosquittoBroker } from './helpers/mosquitto';

@@ -13,11 +13,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CertificateAuthority } from '../ts/pki';
-import { KvsAck, KvsStream, LocalKvsEndpoint } from '../ts/kvs';
+import { KvsAck, KvsStream } from '../ts/kvs';
 import { native } from '../ts/native';
 import { CamwireError } from '../ts/errors';
 import { Clip, makeClip } from './helpers/h264';
-import { closeServer, listenLocal } from '../ts/kvs/local-server';
+import { closeServer, listenLocal, LocalKvsEndpoint } from '../ts/local';
 import { tempDir } from './helpers/tmp';
 
 const execFileAsync = promisify(execFile);

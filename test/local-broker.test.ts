@@ -14,7 +14,7 @@ import mqtt from 'mqtt';
 import net from 'node:net';
 import tls from 'node:tls';
 import { DeviceConnection } from '../ts/mqtt';
-import { LocalBroker } from '../ts/mqtt/local-broker';
+import { LocalBroker } from '../ts/local';
 import { device, DeviceFiles } from './helpers/pki';
 import { tempDir } from './helpers/tmp';
 

@@ -22,7 +22,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Xxh3_128, Xxh3_64, Xxh64 } from '@aws-sdk/checksums/xxh';
 import { Md5 } from '@aws-sdk/checksums/md5';
 import { Sha512 } from '@aws-sdk/checksums/sha';
-import { LocalS3Request, LocalS3Store } from '../ts/upload/local-s3';
+import { LocalS3Request, LocalS3Store } from '../ts/local';
 import { Uploader } from '../ts/upload';
 import { presignMultipart, presignPut } from '../ts/upload/presign';
 import { CamwireError } from '../ts/errors';

@@ -59,6 +59,14 @@ test('npm pack → install with no build tools → the addon loads from the preb
   const lib = run('node', ['-e', 'const c = require("camwire"); console.log(c.native().probe().version, typeof c.CertificateAuthority)'], { cwd: app, env });
   t.is(lib.status, 0, lib.stderr);
   t.regex(lib.stdout, /^0\.\d+\.\d+ function/);
+  // The stand-ins come from camwire/local only; the back end's presigners keep their documented deep paths.
+  const subpaths = run('node', ['-e', [
+    'const c = require("camwire"), l = require("camwire/local");',
+    'const p = require("camwire/dist/upload/presign"), q = require("camwire/dist/upload/cos.js");',
+    'console.log([typeof l.LocalBroker, typeof l.LocalS3Store, typeof l.LocalKvsEndpoint, typeof c.LocalBroker, typeof c.LocalS3Store, typeof p.presignPut, typeof q.presignCosPut, require("camwire/package.json").name].join(" "))',
+  ].join(' ')], { cwd: app, env });
+  t.is(subpaths.status, 0, subpaths.stderr);
+  t.is(subpaths.stdout.trim(), 'function function function undefined undefined function function camwire');
 
   // Without a prebuild and without tools, the hook names what is missing.
   fs.rmSync(path.join(pkgDir, 'prebuilds'), { recursive: true });

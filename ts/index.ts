@@ -1,4 +1,4 @@
-/** camwire's library API. */
+/** camwire's library API. The local stand-ins (broker, S3 store, KVS endpoint, credentials provider) are in 'camwire/local'. */
 export { CamwireError, isCamwireError } from './errors';
 export { native, nativePath } from './native';
 export type { NativeBinding, NativeProbe, LibraryVersion } from './native';
@@ -6,16 +6,12 @@ export * as pki from './pki';
 export * as mqtt from './mqtt';
 export { CertificateAuthority } from './pki';
 export { DeviceConnection, DurableOutbox, topics } from './mqtt';
-export { LocalBroker } from './mqtt/local-broker';
-export type { LocalBrokerOptions } from './mqtt/local-broker';
 export * as upload from './upload';
 export { Uploader, parseUploadTarget, putUrlTarget, redactText, redactUrl } from './upload';
-export { LocalS3Store } from './upload/local-s3';
-export type { LocalS3Options, LocalS3Request } from './upload/local-s3';
 export type { UploadTarget, UploadResult } from './upload';
 export { runUploadJob } from './orchestrator/upload-job';
 export * as kvs from './kvs';
-export { KvsStream, IotCredentialsProvider, awsChainCredentials, LocalKvsEndpoint } from './kvs';
+export { KvsStream, IotCredentialsProvider, awsChainCredentials } from './kvs';
 export type { KvsStreamOptions, KvsAck, KvsMetrics } from './kvs';
 export * as ptp from './ptp';
 export { PtpCamera, PtpClient } from './ptp';

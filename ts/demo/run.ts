@@ -19,16 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import type { KvsMetrics } from '../kvs';
-import { LocalKvsEndpoint } from '../kvs/local-endpoint';
-import { LocalIotCredentialsEndpoint } from '../kvs/local-credentials';
-import { LocalBroker } from '../mqtt/local-broker';
+import { LocalBroker, LocalIotCredentialsEndpoint, LocalKvsEndpoint, LocalS3Request, LocalS3Store } from '../local';
 import { topics } from '../common/topics';
 import { DeviceAgent } from '../orchestrator/agent';
 import { AgentConfig } from '../orchestrator/config';
 import { CertificateAuthority, writePrivateKey, writePublicFile } from '../pki';
 import { PtpClient } from '../ptp';
 import { UploadResult, UploadTarget } from '../upload';
-import { LocalS3Store, LocalS3Request } from '../upload/local-s3';
 import { presignMultipart, presignPut } from '../upload/presign';
 import { DemoSamples, haveFfmpeg, makeSamples, SampleFile } from './samples';
 

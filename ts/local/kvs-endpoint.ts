@@ -15,7 +15,7 @@ import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
 import { signV4 } from '../common/sigv4';
-import { closeServer, listenLocal, readBody } from './local-server';
+import { closeServer, listenLocal, readBody } from './server';
 
 export interface LocalKvsCredentials {
   accessKeyId: string;

@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import tls from 'node:tls';
 import { CamwireError } from '../errors';
-import { listenLocal } from '../kvs/local-server';
+import { listenLocal } from './server';
 
 export interface LocalBrokerOptions {
   /** The broker's server certificate and key (PEM); its SAN must name 127.0.0.1 or the host clients dial. */

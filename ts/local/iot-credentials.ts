@@ -9,8 +9,8 @@
 import crypto from 'node:crypto';
 import https from 'node:https';
 import { TLSSocket } from 'node:tls';
-import { LocalKvsEndpoint } from './local-endpoint';
-import { closeServer, listenLocal } from './local-server';
+import { LocalKvsEndpoint } from './kvs-endpoint';
+import { closeServer, listenLocal } from './server';
 
 export interface LocalCredentialsOptions {
   /** CA that signed the device certificates. */

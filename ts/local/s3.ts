@@ -19,8 +19,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { CamwireError } from '../errors';
-import { BodyDigests, Checksum, ChecksumAlgorithm, ChecksumRefused, CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from './checksums';
-import { closeServer, listenLocal, readBody } from '../kvs/local-server';
+import { BodyDigests, Checksum, ChecksumAlgorithm, ChecksumRefused, CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from './s3-checksums';
+import { closeServer, listenLocal, readBody } from './server';
 import { signV4 } from '../common/sigv4';
 
 export interface LocalS3Options {

@@ -1,0 +1,15 @@
+/**
+ * camwire/local: the local stand-ins for the cloud a camera talks to, each on
+ * 127.0.0.1 with a port the OS picks, for tests, the demo and the bench. Not
+ * exported from the main barrel: a device or a back end that imports
+ * 'camwire' loads none of them (nor aedes).
+ */
+export { LocalBroker } from './broker';
+export type { LocalBrokerOptions, LocalBrokerEvents } from './broker';
+export { LocalS3Store } from './s3';
+export type { LocalS3Options, LocalS3Request } from './s3';
+export { LocalKvsEndpoint } from './kvs-endpoint';
+export type { LocalKvsCredentials, LocalKvsFaults, LocalKvsOptions, StoredFragment, SessionRecord } from './kvs-endpoint';
+export { LocalIotCredentialsEndpoint } from './iot-credentials';
+export type { LocalCredentialsOptions } from './iot-credentials';
+export { listenLocal, closeServer, readBody } from './server';
