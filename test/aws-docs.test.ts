@@ -18,7 +18,7 @@ import { allCommands, buildProgram } from '../ts/cli/main';
 import {
   backendPolicy, bucketLifecycle, cosPresignerPolicy, iotPolicy, jitpRegistrationConfig, kvsRolePolicy, route53Cname,
   uploadsRuleRolePolicy, uploadsRuleTrustPolicy, uploadsTopicRule,
-} from '../ts/pki';
+} from '../ts/cloud';
 import { CamwireError } from '../ts/errors';
 import { camwire, ROOT, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';

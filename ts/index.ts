@@ -3,6 +3,7 @@ export { CamwireError, isCamwireError } from './errors';
 export { native, nativePath } from './native';
 export type { NativeBinding, NativeProbe, LibraryVersion } from './native';
 export * as pki from './pki';
+export * as cloud from './cloud';
 export * as mqtt from './mqtt';
 export { CertificateAuthority } from './pki';
 export { DeviceConnection, DurableOutbox, topics } from './mqtt';

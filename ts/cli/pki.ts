@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
+import type * as CloudLib from '../cloud';
 import type * as PkiLib from '../pki';
 import { positiveInt, readFile } from './args';
 import { Output } from './output';
@@ -12,6 +13,8 @@ export { positiveInt, readFile } from './args';
 // every other command starts faster.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = (): typeof PkiLib => require('../pki') as typeof PkiLib;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const docs = (): typeof CloudLib => require('../cloud') as typeof CloudLib;
 
 type Out = () => Output;
 
@@ -134,7 +137,7 @@ export function pkiCommand(out: Out): Command {
   policyOptions(pki.command('policy')
     .description('the AWS IoT policy: client id = thing name, topics only under cameras/{thing}/'))
     .action((o: { region?: string; accountId?: string; roleAlias?: string; out?: string }) => {
-      emitJson(lib().iotPolicy(clean(o)), o.out, out());
+      emitJson(docs().iotPolicy(clean(o)), o.out, out());
     });
 
   policyOptions(pki.command('jitp-template')
@@ -145,7 +148,7 @@ export function pkiCommand(out: Out): Command {
     .option('--body-only', 'print only the template body (for create-provisioning-template)', false))
     .action((o: { region?: string; accountId?: string; roleAlias?: string; out?: string; roleArn?: string; policyName?: string; thingType?: string; bodyOnly: boolean }) => {
       const opts = { ...clean(o), ...(o.roleArn ? { roleArn: o.roleArn } : {}), ...(o.policyName ? { policyName: o.policyName } : {}), ...(o.thingType ? { thingTypeName: o.thingType } : {}) };
-      emitJson(o.bodyOnly ? lib().jitpTemplateBody(opts) : lib().jitpRegistrationConfig(opts), o.out, out());
+      emitJson(o.bodyOnly ? docs().jitpTemplateBody(opts) : docs().jitpRegistrationConfig(opts), o.out, out());
     });
 
   pki.addCommand(awsDocsCommand(out));
@@ -186,51 +189,51 @@ function awsDocsCommand(out: Out): Command {
   const aws = new Command('aws').description('JSON for the AWS side beyond the IoT policy: IAM roles (JITP, KVS credentials, topic rule), the uploads rule, S3 lifecycle, the back end\'s policy, a Route53 CNAME');
   type RA = { region?: string; accountId?: string; out?: string };
   const ra = (o: RA) => ({ ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}) });
-  const queueOption = (c: Command) => c.option('--queue <name>', 'standard SQS queue name', lib().DEFAULT_UPLOADS_QUEUE);
+  const queueOption = (c: Command) => c.option('--queue <name>', 'standard SQS queue name', docs().DEFAULT_UPLOADS_QUEUE);
 
   outOption(aws.command('jitp-role-trust')
     .description('trust policy of the JITP provisioning role (aws iam create-role --assume-role-policy-document): AWS IoT may assume it'))
-    .action((o: { out?: string }) => emitJson(lib().jitpRoleTrustPolicy(), o.out, out()));
+    .action((o: { out?: string }) => emitJson(docs().jitpRoleTrustPolicy(), o.out, out()));
 
   outOption(aws.command('kvs-role-trust')
     .description('trust policy of the role behind the IoT role alias: the credentials provider (credentials.iot.amazonaws.com) may assume it'))
-    .action((o: { out?: string }) => emitJson(lib().kvsRoleTrustPolicy(), o.out, out()));
+    .action((o: { out?: string }) => emitJson(docs().kvsRoleTrustPolicy(), o.out, out()));
 
   outOption(regionAccount(aws.command('kvs-role-policy')
     .description('permissions of that role: DescribeStream, GetDataEndpoint, PutMedia on the stream named like the thing'), false))
-    .action((o: RA) => emitJson(lib().kvsRolePolicy(ra(o)), o.out, out()));
+    .action((o: RA) => emitJson(docs().kvsRolePolicy(ra(o)), o.out, out()));
 
   outOption(regionAccount(aws.command('rule-role-trust')
     .description('trust policy of the role the uploads topic rule runs as: AWS IoT, for that rule of this account only'), true)
-    .option('--rule <name>', 'topic rule name', lib().DEFAULT_UPLOADS_RULE))
-    .action((o: RA & { rule: string }) => emitJson(lib().uploadsRuleTrustPolicy({ region: o.region!, accountId: o.accountId!, ruleName: o.rule }), o.out, out()));
+    .option('--rule <name>', 'topic rule name', docs().DEFAULT_UPLOADS_RULE))
+    .action((o: RA & { rule: string }) => emitJson(docs().uploadsRuleTrustPolicy({ region: o.region!, accountId: o.accountId!, ruleName: o.rule }), o.out, out()));
 
   outOption(queueOption(regionAccount(aws.command('rule-role-policy')
     .description('permissions of that role: sqs:SendMessage on the queue'), true)))
-    .action((o: RA & { queue: string }) => emitJson(lib().uploadsRuleRolePolicy({ region: o.region!, accountId: o.accountId!, queue: o.queue }), o.out, out()));
+    .action((o: RA & { queue: string }) => emitJson(docs().uploadsRuleRolePolicy({ region: o.region!, accountId: o.accountId!, queue: o.queue }), o.out, out()));
 
   outOption(queueOption(regionAccount(aws.command('uploads-rule')
     .description('the --topic-rule-payload of aws iot create-topic-rule: cameras/+/uploads to the SQS queue'), true))
-    .option('--role-arn <arn>', `role the rule runs as (default arn:aws:iam::ACCOUNT:role/${lib().DEFAULT_UPLOADS_RULE_ROLE})`))
-    .action((o: RA & { queue: string; roleArn?: string }) => emitJson(lib().uploadsTopicRule({ region: o.region!, accountId: o.accountId!, queue: o.queue, ...(o.roleArn ? { roleArn: o.roleArn } : {}) }), o.out, out()));
+    .option('--role-arn <arn>', `role the rule runs as (default arn:aws:iam::ACCOUNT:role/${docs().DEFAULT_UPLOADS_RULE_ROLE})`))
+    .action((o: RA & { queue: string; roleArn?: string }) => emitJson(docs().uploadsTopicRule({ region: o.region!, accountId: o.accountId!, queue: o.queue, ...(o.roleArn ? { roleArn: o.roleArn } : {}) }), o.out, out()));
 
   outOption(abortDaysOption(prefixOption(aws.command('s3-lifecycle')
     .description('the --lifecycle-configuration of aws s3api put-bucket-lifecycle-configuration: abort unfinished multipart uploads'))))
-    .action((o: { prefix: string; days: number; out?: string }) => emitJson(lib().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
+    .action((o: { prefix: string; days: number; out?: string }) => emitJson(docs().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
 
   outOption(prefixOption(regionAccount(aws.command('backend-policy')
     .description('the back end\'s IAM policy: presign uploads under the prefix, publish upload targets, optionally read the results queue'), false)
     .requiredOption('--bucket <name>', 'S3 bucket'))
     .option('--queue <name>', 'also receive and delete messages of this SQS queue'))
     .action((o: RA & { bucket: string; prefix: string; queue?: string }) =>
-      emitJson(lib().backendPolicy({ ...ra(o), bucket: o.bucket, prefix: o.prefix, ...(o.queue ? { queue: o.queue } : {}) }), o.out, out()));
+      emitJson(docs().backendPolicy({ ...ra(o), bucket: o.bucket, prefix: o.prefix, ...(o.queue ? { queue: o.queue } : {}) }), o.out, out()));
 
   outOption(aws.command('dns-cname')
     .description('the --change-batch of aws route53 change-resource-record-sets for one CNAME (custom IoT domain, or ACM validation)')
     .requiredOption('--name <fqdn>', 'the record name, e.g. iot.example.com')
     .requiredOption('--value <fqdn>', 'what it points to, e.g. the iot:Data-ATS endpoint')
     .addOption(new Option('--ttl <s>', 'TTL in seconds').argParser(positiveInt).default(300)))
-    .action((o: { name: string; value: string; ttl: number; out?: string }) => emitJson(lib().route53Cname({ name: o.name, value: o.value, ttl: o.ttl }), o.out, out()));
+    .action((o: { name: string; value: string; ttl: number; out?: string }) => emitJson(docs().route53Cname({ name: o.name, value: o.value, ttl: o.ttl }), o.out, out()));
 
   return aws;
 }
@@ -242,10 +245,10 @@ function cosDocsCommand(out: Out): Command {
     .description('CAM policy for the key camwire presign --cos signs with: upload operations under the prefix of one bucket')
     .requiredOption('--region <region>', 'COS region, e.g. ap-guangzhou')
     .requiredOption('--bucket <name-appid>', 'bucket with its APPID, e.g. examplebucket-1250000000')))
-    .action((o: { region: string; bucket: string; prefix: string; out?: string }) => emitJson(lib().cosPresignerPolicy({ region: o.region, bucket: o.bucket, prefix: o.prefix }), o.out, out()));
+    .action((o: { region: string; bucket: string; prefix: string; out?: string }) => emitJson(docs().cosPresignerPolicy({ region: o.region, bucket: o.bucket, prefix: o.prefix }), o.out, out()));
   outOption(abortDaysOption(prefixOption(cos.command('lifecycle')
     .description('the lifecycle rules for the COS SDK\'s putBucketLifecycle: abort unfinished multipart uploads'))))
-    .action((o: { prefix: string; days: number; out?: string }) => emitJson(lib().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
+    .action((o: { prefix: string; days: number; out?: string }) => emitJson(docs().bucketLifecycle({ prefix: o.prefix, days: o.days }), o.out, out()));
   return cos;
 }
 
