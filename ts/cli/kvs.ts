@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, IotCredentialsProvider, KvsCredentialSource, KvsStream, packageAnnexB } from '../kvs';
+import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsCredentialSource, KvsStream, packageAnnexB } from '../kvs';
 import { LocalKvsEndpoint } from '../local';
-import { feedAnnexB } from '../kvs/feed';
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';

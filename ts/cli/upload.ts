@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import { looksLikeUrl, parseHeaderArgs, parseUploadTarget, putUrlTarget, Uploader, UploadResult } from '../upload';
-import { deviceKey } from '../upload/layout';
+import { deviceKey } from '../upload';
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
 import { positiveInt, readFile } from './args';

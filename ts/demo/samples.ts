@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
-import { bmpPhoto, pcmH264 } from '../kvs/pcm-h264';
+import { pcmH264 } from '../kvs';
 
 export interface SampleFile {
   /** Path in the camera's storage (what PTP lists and upload targets name). */
@@ -86,4 +86,30 @@ export async function makeSamples(storage: string, workDir: string, o: { streamS
     trailer: describe(storage, 'DCIM/100CAMWR/trailer.h264', 'video/h264'),
     live: { file: liveFile, fps, frames, width: 320, height: 240 },
   };
+}
+
+/** A 24-bit BMP photo (the still image when ffmpeg is not there to make a JPEG). */
+export function bmpPhoto(width: number, height: number): Buffer {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const b = Buffer.alloc(54 + row * height);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);  // bottom-up rows
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * height, 34);
+  b.writeInt32LE(2835, 38);
+  b.writeInt32LE(2835, 42);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = 54 + y * row + x * 3;
+      b[o] = (x * 255) / width;           // blue
+      b[o + 1] = (y * 255) / height;      // green
+      b[o + 2] = ((x + y) * 127) / (width + height) + 64;  // red
+    }
+  }
+  return b;
 }

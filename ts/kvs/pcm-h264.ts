@@ -155,29 +155,3 @@ export function pcmH264(o: PcmVideoOptions): Buffer {
   }
   return Buffer.concat(parts);
 }
-
-/** A 24-bit BMP photo (the still image when ffmpeg is not there to make a JPEG). */
-export function bmpPhoto(width: number, height: number): Buffer {
-  const row = Math.ceil((width * 3) / 4) * 4;
-  const b = Buffer.alloc(54 + row * height);
-  b.write('BM', 0, 'latin1');
-  b.writeUInt32LE(b.length, 2);
-  b.writeUInt32LE(54, 10);
-  b.writeUInt32LE(40, 14);
-  b.writeInt32LE(width, 18);
-  b.writeInt32LE(height, 22);  // bottom-up rows
-  b.writeUInt16LE(1, 26);
-  b.writeUInt16LE(24, 28);
-  b.writeUInt32LE(row * height, 34);
-  b.writeInt32LE(2835, 38);
-  b.writeInt32LE(2835, 42);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = 54 + y * row + x * 3;
-      b[o] = (x * 255) / width;           // blue
-      b[o + 1] = (y * 255) / height;      // green
-      b[o + 2] = ((x + y) * 127) / (width + height) + 64;  // red
-    }
-  }
-  return b;
-}

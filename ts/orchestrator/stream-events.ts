@@ -10,7 +10,7 @@
  */
 import { CamwireError } from '../errors';
 import { DeviceConnection, topics } from '../mqtt';
-import type { KvsMetrics, KvsStream } from '../kvs/stream';
+import type { KvsMetrics, KvsStream } from '../kvs';
 
 export interface StreamEvent {
   version: 1;
