@@ -7,7 +7,6 @@
  */
 import test, { ExecutionContext } from 'ava';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { KvsAck, KvsMetrics, KvsStream, KvsStreamOptions } from '../ts/kvs';
 import { LocalKvsEndpoint, LocalKvsFaults } from '../ts/local';

@@ -6,7 +6,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, ROOT } from './helpers/run';
+import { run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const work = tempDir('pack');

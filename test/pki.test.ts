@@ -5,7 +5,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import crypto, { X509Certificate } from 'node:crypto';
 import { iotPolicy, jitpRegistrationConfig } from '../ts/cloud';
 import { CertificateAuthority, checkThingName, loadCaDir, writePrivateKey } from '../ts/pki';
 import { CamwireError } from '../ts/errors';
@@ -69,7 +69,7 @@ for (const keyType of ['rsa', 'ec'] as const) {
     t.regex(text, /Extended Key Usage:\s+TLS Web Client Authentication\n/);
     t.regex(text, /Authority Key Identifier/);
     // A private key that matches, in PKCS#8.
-    t.true(new X509Certificate(d.certPem).checkPrivateKey(require('node:crypto').createPrivateKey(d.keyPem)));
+    t.true(new X509Certificate(d.certPem).checkPrivateKey(crypto.createPrivateKey(d.keyPem)));
     t.regex(d.keyPem, /^-----BEGIN PRIVATE KEY-----/);
   });
 }
@@ -109,7 +109,7 @@ test('sign-csr: an OpenSSL CSR (RSA and EC) is signed with the same rules; its e
     t.regex(text, /CA:FALSE/, 'the CSR asked for CA:TRUE and did not get it');
     t.regex(text, /TLS Web Client Authentication/);
     // The key stayed with the "camera" and matches the certificate.
-    t.true(new X509Certificate(signed.certPem).checkPrivateKey(require('node:crypto').createPrivateKey(fs.readFileSync(keyFile))));
+    t.true(new X509Certificate(signed.certPem).checkPrivateKey(crypto.createPrivateKey(fs.readFileSync(keyFile))));
   }
 });
 

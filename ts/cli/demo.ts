@@ -21,7 +21,6 @@ export function demoCommand(out: Out): Command {
     .option('--no-ffmpeg', 'make the samples with camwire (BMP, I_PCM H.264) even when ffmpeg is installed')
     .option('--keep', 'leave everything running after the checks and print how to connect (Ctrl-C ends it and removes the files)', false)
     .action(async (o: { streamSeconds: number; ffmpeg: boolean; keep: boolean }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDemo } = require('../demo/run') as typeof import('../demo/run');
       const output = out();
       if (!output.json) process.stderr.write('camwire demo: camera -> PTP/IP handover -> pre-signed uploads -> MQTT results -> live video, all on 127.0.0.1\n\n');

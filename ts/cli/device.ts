@@ -10,9 +10,7 @@ export function deviceCommand(out: Out): Command {
     .description('run the simulated camera: PTP (targets from the app), MQTT (targets from the cloud), uploads, published results')
     .requiredOption('--config <file>', 'device configuration (JSON; see docs/device-config.example.json)')
     .action(async (o: { config: string }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { loadAgentConfig } = require('../orchestrator/config') as typeof import('../orchestrator/config');
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { DeviceAgent } = require('../orchestrator/agent') as typeof import('../orchestrator/agent');
       const agent = new DeviceAgent(loadAgentConfig(o.config));
       const line = (v: Record<string, unknown>, human: string) => out().event(v, human);

@@ -59,7 +59,6 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     streamName: o.stream, region: o.region, endpoint, credentials, fps: o.fps, fragmentDurationMs: o.fragmentMs, storeBytes: o.storeMb << 20,
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
   });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const events: StreamEventPublisher | undefined = conn && o.thing ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream) : undefined;
   events?.attach(s, { region: o.region, endpoint });
   let persisted = 0;

@@ -11,7 +11,6 @@ import { ptpCommand } from './ptp';
 import { deviceCommand } from './device';
 import { demoCommand } from './demo';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
 export function buildProgram(): Command {

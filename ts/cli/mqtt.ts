@@ -52,7 +52,6 @@ export function connectionOptions(o: ConnOpts): DeviceConnectionOptions {
 
 export async function openConnection(o: ConnOpts, out: Output): Promise<DeviceConnection> {
   // mqtt.js loads only when a command connects.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { DeviceConnection: Connection } = require('../mqtt') as typeof import('../mqtt');
   const conn = new Connection(connectionOptions(o));
   conn.on('error', (e, { fatal }) => { if (!fatal) out.info(`  ${e.code}: ${e.message}`); });
@@ -136,7 +135,6 @@ export function mqttCommand(out: Out): Command {
       // With --status the subscriber's own online/offline come back on its
       // status topic (live, or retained on subscribe); only the client with
       // this client id writes there, so they are its own and not shown.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const ownStatus = o.status ? (require('../mqtt') as typeof import('../mqtt')).topics.status(conn.thing) : undefined;
       let n = 0;
       let stopped = false;

@@ -11,9 +11,7 @@ export { positiveInt, readFile } from './args';
 
 // The PKI library (and @peculiar/x509 under it) loads only when a pki command runs:
 // every other command starts faster.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = (): typeof PkiLib => require('../pki') as typeof PkiLib;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const docs = (): typeof CloudLib => require('../cloud') as typeof CloudLib;
 
 type Out = () => Output;

@@ -59,7 +59,6 @@ export function uploadCommand(out: Out): Command {
     const conn = o.url ? await openConnection(o as ConnOpts, output) : undefined;
     let result: UploadResult;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runUploadJob } = require('../orchestrator/upload-job') as typeof import('../orchestrator/upload-job');
       ({ result } = await runUploadJob({ file, target, uploader, ...(conn ? { connection: conn } : {}), ...(o.thing ? { thing: o.thing } : {}), source: o.source }));
     } finally {
@@ -87,7 +86,6 @@ function loadPresign(): typeof import('../upload/presign') {
   // camwire pins the SDK in its lockfile, so its notice about future SDK
   // releases needing Node 22 says nothing about this install.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('../upload/presign') as typeof import('../upload/presign');
 }
 
