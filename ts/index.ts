@@ -1,5 +1,7 @@
 /** camwire's library API. The local stand-ins (broker, S3 store, KVS endpoint, credentials provider) are in 'camwire/local'. */
 export { CamwireError, isCamwireError } from './errors';
+export { ERROR_CODES, ERROR_AREAS, isErrorCode } from './error-codes';
+export type { CamwireErrorCode, ErrorCodeInfo, ErrorArea } from './error-codes';
 export { native, nativePath } from './native';
 export type { NativeBinding, NativeProbe, LibraryVersion } from './native';
 export * as pki from './pki';

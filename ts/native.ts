@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { CamwireError } from './errors';
+import { isErrorCode } from './error-codes';
 
 export interface LibraryVersion {
   /** Version of the headers the core was compiled against. */
@@ -203,13 +204,23 @@ export interface NativeBinding {
 }
 
 /**
+ * A CamwireError for a code the native core reported (an error thrown, or an
+ * event's code). Every native code is in the catalogue (test/error-codes.test.ts
+ * holds it); one that is not would arrive as INTERNAL with the code in details.
+ */
+export function nativeError(code: string, message: string, details?: Record<string, unknown>): CamwireError {
+  if (isErrorCode(code)) return new CamwireError(code, message, details ? { details } : {});
+  return new CamwireError('INTERNAL', `${code}: ${message}`, { details: { ...details, nativeCode: code } });
+}
+
+/**
  * Native errors carry a stable `code` (see binding/errors.h); this turns them
  * into CamwireError with the caller's stack, and leaves anything else alone.
  */
 export function fromNative(e: unknown, callerStack?: string): unknown {
   const n = e as { code?: unknown; message?: string; camwireNative?: boolean };
   if (n && n.camwireNative === true && typeof n.code === 'string') {
-    const err = new CamwireError(n.code, n.message ?? n.code);
+    const err = nativeError(n.code, n.message ?? n.code);
     if (callerStack) err.stack = `CamwireError: ${err.message}\n${callerStack.split('\n').slice(1).join('\n')}`;
     return err;
   }

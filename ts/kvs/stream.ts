@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { CamwireError } from '../errors';
-import { fromNative, native, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
+import { fromNative, native, nativeError, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
 import type { AwsCredentials } from './credentials';
 
 export type KvsMetrics = NativeKvsMetrics;
@@ -280,14 +280,14 @@ export class KvsStream extends EventEmitter {
           this.emit('metrics', e.metrics);
           break;
         case 'error': {
-          const err = new CamwireError(e.code, e.message, { details: { fatal: e.fatal, ...(e.timecode !== undefined ? { timecode: e.timecode } : {}) } });
+          const err = nativeError(e.code, e.message, { fatal: e.fatal, ...(e.timecode !== undefined ? { timecode: e.timecode } : {}) });
           if (e.fatal) this.stopWith(err);
           else this.emit('warning', err);
           break;
         }
         case 'closed': {
           if (this.credTimer) clearTimeout(this.credTimer);
-          const error = this.fatal ?? (e.code ? new CamwireError(e.code, e.message, { details: { metrics: e.metrics } }) : undefined);
+          const error = this.fatal ?? (e.code ? nativeError(e.code, e.message, { metrics: e.metrics }) : undefined);
           this.closedWith = { ...(error ? { error } : {}), metrics: e.metrics };
           this.settleClose?.(error, e.metrics);
           this.emit('close', this.closedWith);

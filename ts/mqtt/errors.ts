@@ -3,7 +3,7 @@
  * CamwireError with a stable code and one human line. `fatal` marks failures
  * that retrying with the same identity cannot fix.
  */
-import { CamwireError } from '../errors';
+import { CamwireError, CamwireErrorCode } from '../errors';
 
 export interface ClassifiedError {
   error: CamwireError;
@@ -28,7 +28,7 @@ export function classifyMqttError(err: unknown, ctx: { url: string; thing: strin
   const code = typeof e.code === 'string' ? e.code : '';
   const msg = e.message ?? String(err);
   const where = ctx.url;
-  const mk = (c: string, m: string, hint?: string) => new CamwireError(c, m, { cause: err, ...(hint ? { hint } : {}), details: { url: ctx.url, thing: ctx.thing } });
+  const mk = (c: CamwireErrorCode, m: string, hint?: string) => new CamwireError(c, m, { cause: err, ...(hint ? { hint } : {}), details: { url: ctx.url, thing: ctx.thing } });
 
   if (UNREACHABLE.has(code)) {
     return { error: mk('MQTT_UNREACHABLE', `broker ${where} is unreachable (${code})`, 'check the host and port, and that the broker is running'), fatal: false };
