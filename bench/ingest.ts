@@ -84,7 +84,7 @@ function timed(cmd: string, args: string[]): number {
       const s = new KvsStream({ streamName: 'bench-bulk', region: 'us-east-1', endpoint: endpoint.url, credentials: creds, overflow: 'block',
         storeBytes: 1 << 30, storeDurationMs: 3_600_000, startMs: 1_760_000_000_000, fps: 30, metricsIntervalMs: 0 });
       for (let off = 0; off < data.length; off += 1 << 20) {
-        if (!s.putAnnexB(data.subarray(off, off + (1 << 20)))) await new Promise((r) => s.once('drain', r));
+        if (!s.putAnnexB(data.subarray(off, off + (1 << 20)))) await new Promise<void>((r) => s.once('drain', r));
       }
       const { metrics } = await s.close();
       sent = metrics.bytesSent;

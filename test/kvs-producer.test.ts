@@ -258,7 +258,7 @@ test("overflow 'block': nothing is dropped, putFrame says when to wait, and 'dra
     pts.push(p);
     if (!s.putFrame(clip.frames[i]!, { pts: p })) {
       refusals++;
-      await new Promise((r) => s.once('drain', r));
+      await new Promise<void>((r) => s.once('drain', r));
     }
   }
   // A metrics event carries the same counters as metrics().

@@ -109,7 +109,27 @@ function isSource(c: KvsCredentialSource): c is (() => Promise<AwsCredentials>) 
   return typeof c === 'function' || typeof (c as { get?: unknown }).get === 'function';
 }
 
-export class KvsStream extends EventEmitter {
+/** KvsStream's events, typed (MQTT.js style: `on<K extends keyof KvsStreamEvents>`). */
+export interface KvsStreamEvents {
+  /** Every ack KVS sends: BUFFERING, RECEIVED, PERSISTED, ERROR, IDLE. */
+  ack: [ack: KvsAck];
+  /** A PutMedia connection is up (connection counts from 1). */
+  connected: [info: { connection: number; endpoint: string }];
+  /** Frames dropped from the store (overflow policy drop), with the fragment they were in. */
+  dropped: [info: { timecode: number; frames: number }];
+  /** Every metricsIntervalMs (default 1 s). */
+  metrics: [metrics: KvsMetrics];
+  /** Something the producer rides out: a reconnect, a throttle, an ERROR ack it re-sends after, a credential refresh that failed. */
+  warning: [err: CamwireError];
+  /** The fatal error that stops the stream (only emitted when someone listens; close() rejects with it too). */
+  error: [err: CamwireError];
+  /** The stream has ended, with its last metrics and the error it ended with, if any. */
+  close: [summary: { error?: CamwireError; metrics: KvsMetrics }];
+  /** The queue fell below half its high-water mark after putFrame returned false. */
+  drain: [];
+}
+
+export class KvsStream extends EventEmitter<KvsStreamEvents> {
   private readonly producer: NativeKvsProducer;
   private readonly highWaterMark: number;
   private needDrain = false;

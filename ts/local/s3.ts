@@ -62,7 +62,12 @@ const BUCKET_NAME = /^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const xmlEscape = (s: string) => s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-export class LocalS3Store extends EventEmitter {
+export interface LocalS3Events {
+  /** Every request, after it was answered. */
+  request: [record: LocalS3Request];
+}
+
+export class LocalS3Store extends EventEmitter<LocalS3Events> {
   private server: http.Server | undefined;
   port = 0;
   private readonly region: string;

@@ -23,17 +23,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsStream, pcmH264 } from '../kvs';
+import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsMetrics, KvsStream, pcmH264 } from '../kvs';
 import { DeviceConnection, topics } from '../mqtt';
 import { PtpCamera, PtpCameraStarted } from '../ptp';
-import { parseUploadTarget, Uploader, UploadResult, UploadTarget } from '../upload';
+import { parseUploadTarget, Uploader, UploaderEvents, UploadResult, UploadTarget } from '../upload';
 import { AgentConfig } from './config';
 import { StreamEventPublisher } from './stream-events';
 import { runUploadJob } from './upload-job';
 
 interface Job { target: UploadTarget; source: 'mqtt' | 'ptp' | 'restart' }
 
-export class DeviceAgent extends EventEmitter {
+/** DeviceAgent's events, typed. */
+export interface DeviceAgentEvents {
+  /** A job started (its target came over MQTT, PTP, or was resumed after a restart). */
+  job: [info: { id: string; source: Job['source'] }];
+  /** An upload request failed and will be tried again. */
+  retry: [info: UploaderEvents['retry'][0]];
+  /** What the camera published for a job. */
+  result: [result: UploadResult];
+  /** Something the agent rides out: a rejected target, a failed publish, a stream warning. */
+  warning: [err: CamwireError];
+  ready: [];
+  /** The live stream ended. */
+  'stream-stopped': [info: { metrics: KvsMetrics; error?: CamwireError }];
+  /** An upload stop() cut short; it resumes on the next start(). */
+  checkpoint: [info: { id: string }];
+}
+
+export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
   private conn: DeviceConnection | undefined;
   private camera: PtpCamera | undefined;
   private readonly uploader: Uploader;

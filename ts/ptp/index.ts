@@ -56,7 +56,24 @@ export type PtpCameraStarted = NativePtpCameraStarted;
  * ({ handle, path }: a file appeared in the storage directory), `property-changed` ({ code, value }),
  * `log` ({ kind, detail }: handshakes, busy refusals, ended sessions).
  */
-export class PtpCamera extends EventEmitter {
+/** PtpCamera's events, typed. */
+export interface PtpCameraEvents {
+  'session-opened': [sessionId: number];
+  'session-closed': [sessionId: number];
+  /** A valid upload target handed over by an initiator. */
+  'upload-target': [info: { target: UploadTarget; via: 'vendor-op' | 'ticket' }];
+  /** An initiator sent JSON that is not a valid upload target. */
+  'rejected-target': [err: CamwireError];
+  /** An initiator sent an object (SendObject); the path is relative to the storage. */
+  'object-received': [path: string];
+  /** A file appeared in the storage directory. */
+  'object-added': [info: { handle: number; path: string }];
+  'property-changed': [info: { code: number; value: string }];
+  /** Handshakes, busy refusals, ended sessions. */
+  log: [info: { kind: string; detail: string }];
+}
+
+export class PtpCamera extends EventEmitter<PtpCameraEvents> {
   private readonly camera: NativePtpCamera;
   port = 0;
   guid = '';
@@ -113,20 +130,20 @@ export class PtpCamera extends EventEmitter {
           this.emit('rejected-target', err instanceof CamwireError ? err : new CamwireError('UPLOAD_TARGET_INVALID', String(err)));
           break;
         }
-        this.emit('upload-target', { target, via: e.b });
+        this.emit('upload-target', { target, via: e.b === 'ticket' ? 'ticket' : 'vendor-op' });
         break;
       }
       case 'object-received':
-        this.emit('object-received', e.a);
+        this.emit('object-received', e.a ?? '');
         break;
       case 'object-added':
-        this.emit('object-added', { handle: e.n, path: e.a });
+        this.emit('object-added', { handle: e.n, path: e.a ?? '' });
         break;
       case 'property-changed':
         this.emit('property-changed', { code: e.n, value: e.a ?? '' });
         break;
       default:
-        this.emit('log', { kind: e.a, detail: e.b ?? '' });
+        this.emit('log', { kind: e.a ?? '', detail: e.b ?? '' });
     }
   }
 }
