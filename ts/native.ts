@@ -108,32 +108,63 @@ export type NativeKvsEvent =
   | { type: 'metrics'; metrics: NativeKvsMetrics }
   | { type: 'closed'; code: string; message: string; metrics: NativeKvsMetrics };
 
-export interface NativeKvsProducerOptions {
+/**
+ * The KVS producer's tuning, defined once: KvsStreamOptions takes these as
+ * they are, and the binding (binding/kvs_stream.cc) reads them by these names
+ * into cpp/kvs/producer.h's ProducerOptions, whose defaults are given here.
+ */
+export interface KvsProducerTuning {
+  /** A new fragment starts on the first key frame after this long (default 2000 ms; 1000-10000). */
+  fragmentDurationMs?: number;
+  /** Bound of the fragment store in bytes (default 64 MiB). */
+  storeBytes?: number;
+  /** Bound of the fragment store in duration (default 120 s). */
+  storeDurationMs?: number;
+  /** When the store is full: drop frames up to the next key frame (default), or hold them (putFrame returns false). */
+  overflow?: 'drop' | 'block';
+  /** Frame rate for putAnnexB streams (default 30). */
+  fps?: number;
+  /** First putAnnexB timestamp, epoch ms (default: the wall clock). */
+  startMs?: number;
+  /** Sent as User-Agent (default camwire). */
+  userAgent?: string;
+  /** TCP and TLS connect timeout (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** Rotate the PutMedia connection after this long (default 40 minutes; KVS ends them at 45). */
+  rotateAfterMs?: number;
+  /** Reconnect when a sent fragment has no BUFFERING ack after this long (default 30 s). */
+  staleAfterMs?: number;
+  /** How long close() waits for the last PERSISTED ack (default 30 s). */
+  persistTimeoutMs?: number;
+  /** Full-jitter reconnect backoff: base (default 100 ms), doubling up to the cap (default 10 s). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Consecutive 401/403 answers before the stream gives up (default 3). */
+  maxAuthFailures?: number;
+  /** ERROR acks for one fragment before it is dropped (default 3). */
+  maxFragmentErrors?: number;
+  /** 0 turns metrics events off (default 1000 ms). */
+  metricsIntervalMs?: number;
+}
+
+/** Every key of KvsProducerTuning (the compiler holds the list whole). */
+export const KVS_TUNING_KEYS = [
+  'fragmentDurationMs', 'storeBytes', 'storeDurationMs', 'overflow', 'fps', 'startMs', 'userAgent', 'connectTimeoutMs', 'rotateAfterMs',
+  'staleAfterMs', 'persistTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'maxAuthFailures', 'maxFragmentErrors', 'metricsIntervalMs',
+] as const satisfies ReadonlyArray<keyof KvsProducerTuning>;
+const tuningKeysWhole: Exclude<keyof KvsProducerTuning, typeof KVS_TUNING_KEYS[number]> extends never ? true : never = true;
+void tuningKeysWhole;
+
+export interface NativeKvsProducerOptions extends KvsProducerTuning {
   streamName: string;
   region: string;
   controlEndpoint?: string;
   dataEndpoint?: string;
-  fragmentDurationMs?: number;
-  storeBytes?: number;
-  storeDurationMs?: number;
-  overflow?: 'drop' | 'block';
   trimOnReceived?: boolean;
   caFile?: string;
   /** PEM roots to trust when there is no caFile (KvsStream passes Node's). */
   caPem?: string;
   insecureSkipTlsVerify?: boolean;
-  userAgent?: string;
-  connectTimeoutMs?: number;
-  rotateAfterMs?: number;
-  staleAfterMs?: number;
-  persistTimeoutMs?: number;
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  maxAuthFailures?: number;
-  maxFragmentErrors?: number;
-  metricsIntervalMs?: number;
-  fps?: number;
-  startMs?: number;
 }
 
 export interface NativeKvsProducer {

@@ -21,7 +21,9 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { CamwireError } from '../errors';
-import { fromNative, native, nativeError, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
+import { fromNative, KVS_TUNING_KEYS, KvsProducerTuning, native, nativeError, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
+
+export type { KvsProducerTuning } from '../native';
 import type { AwsCredentials } from './credentials';
 
 export type KvsMetrics = NativeKvsMetrics;
@@ -57,7 +59,8 @@ export interface KvsAck {
 /** Static credentials, or something that returns current ones (refreshed before they expire). */
 export type KvsCredentialSource = AwsCredentials | (() => Promise<AwsCredentials>) | { get(): Promise<AwsCredentials> };
 
-export interface KvsStreamOptions {
+/** A stream's options: where it goes, its credentials, and the producer's tuning (KvsProducerTuning: one definition in native.ts). */
+export interface KvsStreamOptions extends KvsProducerTuning {
   streamName: string;
   region: string;
   /** Control plane URL for GetDataEndpoint (default https://kinesisvideo.{region}.amazonaws.com). */
@@ -65,13 +68,6 @@ export interface KvsStreamOptions {
   /** Skip GetDataEndpoint and PutMedia straight here. */
   dataEndpoint?: string;
   credentials: KvsCredentialSource;
-  /** A new fragment starts on the first key frame after this long (default 2000 ms; 1000-10000). */
-  fragmentDurationMs?: number;
-  /** Bound of the fragment store, bytes (default 64 MiB) and duration (default 120 s). */
-  storeBytes?: number;
-  storeDurationMs?: number;
-  /** When the store is full: drop frames up to the next key frame (default), or hold them (putFrame returns false). */
-  overflow?: 'drop' | 'block';
   /** The stream has no retention: trust RECEIVED instead of waiting for PERSISTED. */
   noRetention?: boolean;
   /**
@@ -82,23 +78,6 @@ export interface KvsStreamOptions {
   caFile?: string;
   /** Bytes of pinned input queued before putFrame/putAnnexB return false (default 8 MiB). */
   highWaterMark?: number;
-  /** Frame rate and first timestamp for putAnnexB streams (default 30 fps from the wall clock). */
-  fps?: number;
-  startMs?: number;
-  userAgent?: string;
-  connectTimeoutMs?: number;
-  /** Rotate the PutMedia connection after this long (default 40 minutes; KVS ends them at 45). */
-  rotateAfterMs?: number;
-  /** Reconnect when a sent fragment has no BUFFERING ack after this long (default 30 s). */
-  staleAfterMs?: number;
-  /** How long close() waits for the last PERSISTED ack (default 30 s). */
-  persistTimeoutMs?: number;
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  maxAuthFailures?: number;
-  maxFragmentErrors?: number;
-  /** 0 turns metrics events off (default 1000 ms). */
-  metricsIntervalMs?: number;
 }
 
 export interface KvsCloseSummary {
@@ -150,12 +129,12 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
     this.highWaterMark = o.highWaterMark ?? 8 << 20;
     const stack = new Error().stack;
     try {
-      // Options the native side reads as they are (it skips what is undefined).
-      const { streamName, region, dataEndpoint, fragmentDurationMs, storeBytes, storeDurationMs, caFile, fps, startMs, connectTimeoutMs,
-        rotateAfterMs, staleAfterMs, persistTimeoutMs, backoffBaseMs, backoffMaxMs, maxAuthFailures, maxFragmentErrors } = o;
+      // The tuning goes to the native side as it is (it skips what is undefined).
+      const tuning: KvsProducerTuning = {};
+      for (const k of KVS_TUNING_KEYS) if (o[k] !== undefined) (tuning as Record<string, unknown>)[k] = o[k];
+      const { streamName, region, dataEndpoint, caFile } = o;
       this.producer = new (native().KvsProducer)({
-        streamName, region, dataEndpoint, fragmentDurationMs, storeBytes, storeDurationMs, caFile, fps, startMs, connectTimeoutMs,
-        rotateAfterMs, staleAfterMs, persistTimeoutMs, backoffBaseMs, backoffMaxMs, maxAuthFailures, maxFragmentErrors,
+        ...tuning, streamName, region, dataEndpoint, caFile,
         ...(caFile ? {} : { caPem: nodeTrustedCas() }),
         controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
         overflow: o.overflow ?? 'drop',
