@@ -17,13 +17,30 @@ export interface FeedOptions {
   signal?: AbortSignal;
   /** For error messages: what the source is. */
   what: string;
+  /** The clock realtime pacing reads and waits on (default: the wall clock and setTimeout). */
+  clock?: FeedClock;
 }
 
-/** Frames the stream has taken so far: packaged, still queued for the network loop, or dropped. */
-const framesIn = (m: KvsMetrics) => m.framesStored + m.queuedFrames + m.framesDropped;
+export interface FeedClock {
+  now(): number;
+  /** Calls go after ms. */
+  wait(ms: number, go: () => void): void;
+}
+
+const wallClock: FeedClock = { now: () => Date.now(), wait: (ms, go) => { setTimeout(go, ms); } };
+
+/**
+ * Frames the stream has taken so far: packaged or dropped. Read once the
+ * native side has parsed every piece put: queuedFrames counts queued pieces
+ * for putAnnexB, not frames, so counting it made the lead depend on how far
+ * the native thread had got. The frame still being assembled is not counted
+ * yet, so the lead may be one frame more than measured.
+ */
+const framesIn = (m: KvsMetrics) => m.framesStored + m.framesDropped;
 
 export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOptions): Promise<void> {
-  const started = Date.now();
+  const clock = o.clock ?? wallClock;
+  const started = clock.now();
   do {
     if (o.signal?.aborted) return;  // an abort that came before this pass: its event will not fire again
     const src = open();
@@ -37,12 +54,25 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
         stopped = true;
         done(() => reject(new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.what}: ${e.code ?? e.message}`, { cause: e })));
       });
-      // Realtime: the chunk goes in 512-byte pieces and the source waits whenever
-      // the stream is more than 200 ms ahead of the wall clock, so a low-bit-rate
-      // file does not put seconds of frames in at once.
+      // Realtime: the chunk goes in 512-byte pieces, and after each the source
+      // waits whenever the stream is more than 200 ms ahead of the clock, so a
+      // low-bit-rate file does not put seconds of frames in at once.
       const piece = o.realtime ? 512 : Infinity;
       let busy = false;
       let ended = false;
+      const pace = (go: () => void, spins = 0): void => {
+        const m = s.metrics();
+        // Pieces not parsed yet hold frames not counted yet: let the native side catch up first
+        // (a few turns of the loop; on a machine too busy for that, a short wait on the clock).
+        if (m.queuedFrames > 0 && !stopped) {
+          if (spins < 100) setImmediate(() => pace(go, spins + 1));
+          else clock.wait(5, () => pace(go, 0));
+          return;
+        }
+        const ahead = (framesIn(m) * 1000) / o.fps - (clock.now() - started);
+        if (ahead > 200) clock.wait(ahead, go);
+        else go();
+      };
       const put = (chunk: Buffer, from: number): void => {
         for (let off = from; off < chunk.length; off += piece) {
           if (stopped) return;
@@ -55,14 +85,13 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
             done(() => reject(e));
             return;
           }
-          const ahead = o.realtime ? (framesIn(s.metrics()) * 1000) / o.fps - (Date.now() - started) : 0;
           const next = off + piece;
-          if (!ok || ahead > 200) {
+          if (!ok || o.realtime) {
             busy = true;
             src.pause();
             const go = () => put(chunk, next);
             if (!ok) s.once('drain', go);
-            else setTimeout(go, ahead);
+            else pace(go);
             return;
           }
         }
