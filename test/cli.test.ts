@@ -175,9 +175,8 @@ test('a decided command never hangs: with a handle left open the CLI still exits
   // A listening server stands for a socket a failed peer never closed.
   const script = `const cli = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'cli', 'main.js'))});
 require('node:net').createServer().listen(0, '127.0.0.1', () => cli.finish(3, 300));`;
-  const started = Date.now();
+  // A run that hung would be killed at 20 s and have no exit status of 3.
   const r = run(process.execPath, ['-e', script], { env: { ...process.env, CAMWIRE_DEBUG: 'exit' }, timeoutMs: 20_000 });
   t.is(r.status, 3, r.stderr);
-  t.true(Date.now() - started < 15_000);
   t.regex(r.stderr, /camwire: still open 300 ms after the command ended: TCPServerWrap; exiting/);
 });
