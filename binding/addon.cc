@@ -1,9 +1,11 @@
 // The Node-API surface of camwire's C++ core. Only glue lives here: each
 // export marshals arguments into plain C++ structs, calls cpp/, and maps the
 // result back. Protocol code stays in cpp/.
+#include <dlfcn.h>
 #include <napi.h>
 
 #include "common/build_info.h"
+#include "env_state.h"
 #include "kvs_package.h"
 #include "kvs_stream.h"
 #include "ptp.h"
@@ -38,14 +40,29 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Node unloads an addon when the last environment that loaded it goes (a
+// worker thread exiting, with the main thread never having loaded camwire),
+// but the core's threads (the stream loop, shared by every producer in the
+// process) outlive any one environment: keep this library loaded for good.
+void StayLoaded() {
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&StayLoaded), &self) != 0 && self.dli_fname != nullptr) {
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  StayLoaded();
+  // Per environment (main thread, each worker): constructors, and the objects
+  // to stop when it is torn down.
+  camwire_binding::EnvState::Init(env);
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("MkvReader", camwire_binding::MkvReaderWrap::Define(env));
   exports.Set("signV4", Napi::Function::New(env, camwire_binding::SignV4, "signV4"));
   exports.Set("PtpCamera", camwire_binding::DefinePtpCamera(env));
   exports.Set("PtpClient", camwire_binding::DefinePtpClient(env));
   exports.Set("usbDevices", Napi::Function::New(env, camwire_binding::UsbDevices, "usbDevices"));
-  exports.Set("KvsProducer", camwire_binding::KvsProducerWrap::Define(env));
+  exports.Set("KvsProducer", camwire_binding::EnvState::Of(env).Constructor("KvsProducer", camwire_binding::KvsProducerWrap::Define(env)));
   exports.Set("kvsTransport", Napi::Function::New(env, camwire_binding::KvsTransport, "kvsTransport"));
   exports.Set("packageAnnexB", Napi::Function::New(env, camwire_binding::PackageAnnexB, "packageAnnexB"));
   return exports;

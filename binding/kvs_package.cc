@@ -8,6 +8,7 @@
 #include <random>
 
 #include "errors.h"
+#include "options.h"
 #include "kvs/mkv.h"
 
 namespace camwire_binding {
@@ -70,18 +71,17 @@ class PackageWorker : public Napi::AsyncWorker {
 
 Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsObject()) {
-    throw Napi::TypeError::New(env, "packageAnnexB(buffer, options)");
-  }
-  Napi::Object o = info[1].As<Napi::Object>();
+  Args args(info, "packageAnnexB(buffer, options)", 2);
+  Napi::Buffer<uint8_t> input = args.Buffer(0, "buffer");
+  Napi::Object o = args.Object(1, "options");
   camwire::mkv::PackageOptions options;
-  options.fps = o.Get("fps").As<Napi::Number>().DoubleValue();
-  options.fragment_duration_ms = static_cast<uint64_t>(o.Get("fragmentDurationMs").As<Napi::Number>().Int64Value());
-  options.absolute_timecodes = o.Get("absoluteTimecodes").As<Napi::Boolean>().Value();
-  options.start_ms = static_cast<uint64_t>(o.Get("startMs").As<Napi::Number>().Int64Value());
+  options.fps = RequiredNumber(args, o, "fps").DoubleValue();
+  options.fragment_duration_ms = static_cast<uint64_t>(RequiredNumber(args, o, "fragmentDurationMs").Int64Value());
+  options.absolute_timecodes = RequiredBool(args, o, "absoluteTimecodes");
+  options.start_ms = static_cast<uint64_t>(RequiredNumber(args, o, "startMs").Int64Value());
   std::random_device rd;
   for (auto& b : options.segment_uid) b = static_cast<uint8_t>(rd());
-  auto* worker = new PackageWorker(env, info[0].As<Napi::Buffer<uint8_t>>(), options);
+  auto* worker = new PackageWorker(env, input, options);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

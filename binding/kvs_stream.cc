@@ -1,7 +1,8 @@
 #include "kvs_stream.h"
 
-#include <mutex>
-#include <vector>
+#include <chrono>
+#include <deque>
+#include <utility>
 
 #include "errors.h"
 #include "options.h"
@@ -11,44 +12,21 @@ namespace camwire_binding {
 using camwire::kvs::Metrics;
 using camwire::kvs::ProducerEvent;
 
-using PinnedBuffer = Napi::Reference<Napi::Buffer<uint8_t>>;
-
-struct StreamShared : std::enable_shared_from_this<StreamShared> {
-  std::mutex mu;
-  std::vector<ProducerEvent> events;
-  std::vector<void*> releases;
-  bool scheduled = false;
-  bool closed = false;
-  Napi::ThreadSafeFunction tsfn;
-  std::weak_ptr<camwire::kvs::Producer> producer;
-
-  // Loop thread: queue, and wake the JS thread once per batch.
-  void Post(ProducerEvent* e, void* release) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (closed) {
-      // Nothing follows kClosed; a late release cannot happen (the loop releases before closing).
-      return;
-    }
-    if (e) {
-      if (e->kind == ProducerEvent::kClosed) closed = true;
-      events.push_back(std::move(*e));
-    }
-    if (release) releases.push_back(release);
-    if (!scheduled) {
-      scheduled = true;
-      std::shared_ptr<StreamShared> self = shared_from_this();
-      tsfn.NonBlockingCall([self](Napi::Env env, Napi::Function fn) {
-        if (env == nullptr || fn.IsEmpty()) return;  // the environment is going away
-        self->Deliver(env, fn);
-      });
-    }
-  }
-
-  // JS thread: unpin released buffers, hand the events to JS.
-  void Deliver(Napi::Env env, Napi::Function fn);
-};
+using ProducerQueue = EventQueue<ProducerEvent>;
 
 namespace {
+
+// The one place a pin crosses the core's API: the Producer takes an opaque
+// token with each frame and hands it back when it no longer reads the frame.
+struct PinToken {
+  static void* Give(Pin pin) { return pin.release(); }
+  static Pin Take(void* token) { return Pin(static_cast<PinnedBuffer*>(token)); }
+};
+
+// How long environment teardown waits for an aborted stream to hand back its
+// frames (the loop does that on its next turn, well within this).
+constexpr std::chrono::milliseconds kTeardownWait(10000);
+
 
 Napi::Object MetricsObject(Napi::Env env, const Metrics& m) {
   Napi::Object o = Napi::Object::New(env);
@@ -128,10 +106,12 @@ Napi::Function KvsProducerWrap::Define(Napi::Env env) {
 }
 
 // new KvsProducer(options, onEvents(events, queuedBytes))
-KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KvsProducerWrap>(info) {
+KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<KvsProducerWrap>(info), residency_(info.Env(), this) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "new KvsProducer(options, onEvents)");
-  Napi::Object js = info[0].As<Napi::Object>();
+  Args args(info, "new KvsProducer(options, onEvents)", 2);
+  Napi::Object js = args.Object(0, "options");
+  Napi::Function on_events = args.Function(1, "onEvents");
   camwire::kvs::ProducerOptions o;
   o.stream_name = Str(js, "streamName");
   o.region = Str(js, "region");
@@ -157,111 +137,112 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.metrics_interval_ms = U64(js, "metricsIntervalMs", o.metrics_interval_ms);
   o.annexb_start_ms = U64(js, "startMs", 0);
   if (js.Get("fps").IsNumber()) o.annexb_fps = js.Get("fps").As<Napi::Number>().DoubleValue();
+  if (residency_.torn_down()) throw Napi::Error::New(env, "new KvsProducer: the environment is shutting down");
 
-  shared_ = std::make_shared<StreamShared>();
-  std::shared_ptr<StreamShared> shared = shared_;
-  shared_->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "camwire-kvs", 0, 1);
+  // The batch goes to JS with the bytes still queued at delivery time.
+  auto producer = std::make_shared<std::weak_ptr<camwire::kvs::Producer>>();
+  queue_ = ProducerQueue::Create(env, on_events, "camwire-kvs", true,
+                                 [producer](Napi::Env e, Napi::Function fn, std::deque<ProducerEvent>& pending) {
+                                   std::deque<ProducerEvent> batch;
+                                   batch.swap(pending);
+                                   uint64_t queued = 0;
+                                   if (auto p = producer->lock()) queued = p->QueuedBytes();
+                                   Napi::Array arr = Napi::Array::New(e, batch.size());
+                                   for (size_t i = 0; i < batch.size(); ++i) arr.Set(static_cast<uint32_t>(i), EventObject(e, batch[i]));
+                                   fn.Call({arr, Napi::Number::New(e, static_cast<double>(queued))});
+                                 });
+  std::shared_ptr<ProducerQueue> queue = queue_;
   auto result = camwire::kvs::Producer::Create(
-      o, [shared](ProducerEvent e) { shared->Post(&e, nullptr); },
-      [shared](void* token, size_t) { shared->Post(nullptr, token); });
+      o,
+      // Nothing follows kClosed (the loop releases every frame before it).
+      [queue](ProducerEvent e) {
+        const bool last = e.kind == ProducerEvent::kClosed;
+        queue->Post(std::move(e), last);
+      },
+      [queue](void* token, size_t) { queue->Unpin(PinToken::Take(token)); });
   if (!result.ok()) {
-    shared_->tsfn.Release();
+    queue_->Close();
     throw StatusError(env, result.status());
   }
   producer_ = std::move(result).value();
-  shared_->producer = producer_;
+  *producer = producer_;
 }
 
 KvsProducerWrap::~KvsProducerWrap() {
   if (producer_) producer_->Abort();
 }
 
-void StreamShared::Deliver(Napi::Env env, Napi::Function fn) {
-  std::vector<ProducerEvent> batch;
-  std::vector<void*> unpin;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    batch.swap(events);
-    unpin.swap(releases);
-    scheduled = false;
+// Environment teardown: stop at once, and wait until the loop has handed back
+// every frame (their Buffers go with the environment) before letting go.
+void KvsProducerWrap::Teardown() {
+  if (producer_) {
+    producer_->Abort();
+    queue_->WaitForLast(kTeardownWait);
   }
-  for (void* r : unpin) delete static_cast<PinnedBuffer*>(r);
-  uint64_t queued = 0;
-  if (auto p = producer.lock()) queued = p->QueuedBytes();
-  bool last = false;
-  for (const auto& ev : batch) last |= ev.kind == ProducerEvent::kClosed;
-  // The stream keeps the process alive until it has closed.
-  if (last) tsfn.Release();
-  try {
-    Napi::Array arr = Napi::Array::New(env, batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) arr.Set(static_cast<uint32_t>(i), EventObject(env, batch[i]));
-    fn.Call({arr, Napi::Number::New(env, static_cast<double>(queued))});
-  } catch (const Napi::Error& e) {
-    // A listener threw: hand it back to Node as an uncaught exception (as an
-    // EventEmitter's would). During environment teardown JS cannot run at all.
-    try {
-      e.ThrowAsJavaScriptException();
-    } catch (...) {
-    }
-  }
+  if (queue_) queue_->Close();
 }
 
+Napi::Value KvsProducerWrap::Enqueue(const Napi::CallbackInfo& info, Napi::Buffer<uint8_t> buf, bool annexb, uint64_t pts, int keyframe) {
+  Napi::Env env = info.Env();
+  Pin pin(new PinnedBuffer(buf));
+  const uint8_t* data = pin->data();
+  const size_t size = pin->size();
+  void* token = PinToken::Give(std::move(pin));
+  camwire::Status s = annexb ? producer_->EnqueueAnnexB(data, size, token) : producer_->EnqueueFrame(data, size, pts, keyframe, token);
+  if (!s.ok()) {
+    PinToken::Take(token);  // refused: the producer never held it
+    throw StatusError(env, s);
+  }
+  return Napi::Number::New(env, static_cast<double>(producer_->QueuedBytes()));
+}
+
+// putFrame(buffer, ptsMs, keyframe | undefined) -> bytes queued
 Napi::Value KvsProducerWrap::PutFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "putFrame(buffer, ptsMs, keyframe)");
-  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
-  const double pts = info[1].As<Napi::Number>().DoubleValue();
+  Args args(info, "putFrame(buffer, ptsMs, keyframe)", 3);
+  Napi::Buffer<uint8_t> buf = args.Buffer(0, "buffer");
+  const double pts = args.Number(1, "ptsMs").DoubleValue();
+  const int keyframe = args.OptionalBoolean(2, "keyframe");
   if (!(pts >= 0 && pts < 9007199254740992.0)) throw Napi::RangeError::New(env, "pts must be a non-negative integer of milliseconds");
-  const int keyframe = info[2].IsBoolean() ? (info[2].As<Napi::Boolean>().Value() ? 1 : 0) : -1;
-  auto* pin = new PinnedBuffer(Napi::Persistent(buf));
-  camwire::Status s = producer_->EnqueueFrame(buf.Data(), buf.Length(), static_cast<uint64_t>(pts), keyframe, pin);
-  if (!s.ok()) {
-    delete pin;
-    throw StatusError(env, s);
-  }
-  return Napi::Number::New(env, static_cast<double>(producer_->QueuedBytes()));
+  return Enqueue(info, buf, false, static_cast<uint64_t>(pts), keyframe);
 }
 
+// putAnnexB(buffer) -> bytes queued
 Napi::Value KvsProducerWrap::PutAnnexB(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "putAnnexB(buffer)");
-  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
-  auto* pin = new PinnedBuffer(Napi::Persistent(buf));
-  camwire::Status s = producer_->EnqueueAnnexB(buf.Data(), buf.Length(), pin);
-  if (!s.ok()) {
-    delete pin;
-    throw StatusError(env, s);
-  }
-  return Napi::Number::New(env, static_cast<double>(producer_->QueuedBytes()));
+  Args args(info, "putAnnexB(buffer)", 1);
+  return Enqueue(info, args.Buffer(0, "buffer"), true, 0, -1);
 }
 
 // setCredentials(accessKeyId, secretAccessKey, sessionToken | undefined, expirationEpochMs | 0)
 Napi::Value KvsProducerWrap::SetCredentials(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, "setCredentials(id, secret, token, expirationMs)");
+  Args args(info, "setCredentials(accessKeyId, secretAccessKey, sessionToken, expirationMs)", 4);
   camwire::kvs::Credentials c;
-  c.keys.access_key_id = info[0].As<Napi::String>().Utf8Value();
-  c.keys.secret_access_key = info[1].As<Napi::String>().Utf8Value();
-  if (info[2].IsString()) c.keys.session_token = info[2].As<Napi::String>().Utf8Value();
-  if (info[3].IsNumber()) c.expiration_ms = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+  c.keys.access_key_id = args.String(0, "accessKeyId");
+  c.keys.secret_access_key = args.String(1, "secretAccessKey");
+  args.OptionalString(2, "sessionToken", &c.keys.session_token);
+  c.expiration_ms = static_cast<uint64_t>(args.Number(3, "expirationMs").Int64Value());
   producer_->SetCredentials(c);
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
+// close(): flush, wait for PERSISTED, then the closed event.
 Napi::Value KvsProducerWrap::Close(const Napi::CallbackInfo& info) {
   producer_->Close();
   return info.Env().Undefined();
 }
 
+// abort(): stop at once, then the closed event.
 Napi::Value KvsProducerWrap::Abort(const Napi::CallbackInfo& info) {
   producer_->Abort();
   return info.Env().Undefined();
 }
 
+// metrics() -> the current counters
 Napi::Value KvsProducerWrap::Metrics(const Napi::CallbackInfo& info) {
   return MetricsObject(info.Env(), producer_->GetMetrics());
 }
 
+// kvsTransport() -> { curl, ssl }
 Napi::Value KvsTransport(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("curl", camwire::kvs::CurlVersion());

@@ -1,11 +1,14 @@
 #include "mkv_reader.h"
 
+#include "env_state.h"
 #include "errors.h"
+#include "options.h"
 
 namespace camwire_binding {
 
 Napi::Function MkvReaderWrap::Define(Napi::Env env) {
-  return DefineClass(env, "MkvReader", {InstanceMethod("feed", &MkvReaderWrap::Feed), InstanceAccessor("bytes", &MkvReaderWrap::Bytes, nullptr)});
+  return EnvState::Of(env).Constructor(
+      "MkvReader", DefineClass(env, "MkvReader", {InstanceMethod("feed", &MkvReaderWrap::Feed), InstanceAccessor("bytes", &MkvReaderWrap::Bytes, nullptr)}));
 }
 
 MkvReaderWrap::MkvReaderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MkvReaderWrap>(info) {}
@@ -16,8 +19,8 @@ Napi::Value MkvReaderWrap::Bytes(const Napi::CallbackInfo& info) {
 
 Napi::Value MkvReaderWrap::Feed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "feed(buffer)");
-  Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+  Args args(info, "feed(buffer)", 1);
+  Napi::Buffer<uint8_t> b = args.Buffer(0, "buffer");
   std::vector<camwire::mkv::ReaderEvent> events;
   camwire::Status s = reader_.Feed(b.Data(), b.Length(), events);
   if (!s.ok()) throw StatusError(env, s);

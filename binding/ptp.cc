@@ -4,12 +4,16 @@
 // the protocol is in cpp/ptp.
 #include "ptp.h"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <utility>
 
+#include "env_state.h"
 #include "errors.h"
+#include "event_queue.h"
 #include "options.h"
 #include "ptp/initiator.h"
 #include "ptp/ptpip.h"
@@ -60,7 +64,23 @@ struct CameraEvent {
   uint32_t n = 0;
 };
 
-class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
+// One camera event as JS sees it: { kind, a?, b?, n }.
+Napi::Object CameraEventObject(Napi::Env env, const CameraEvent& e) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", e.kind);
+  if (!e.a.empty() || e.kind == "property-changed") o.Set("a", e.a);
+  if (!e.b.empty()) o.Set("b", e.b);
+  o.Set("n", Napi::Number::New(env, e.n));
+  return o;
+}
+
+using CameraQueue = EventQueue<CameraEvent>;
+
+// The responder and the server report from their threads through the
+// camera's EventQueue, one onEvent call per event. The queue holds the event
+// loop open only while the camera serves; at environment teardown the camera
+// stops.
+class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public EnvResident {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PtpCamera", {InstanceMethod("start", &CameraWrap::Start), InstanceMethod("stop", &CameraWrap::Stop),
@@ -69,10 +89,11 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
   }
 
   // new PtpCamera({ storage, host, port, guid, name, manufacturer, model, serial, allowDelete, allowUpload }, onEvent)
-  explicit CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CameraWrap>(info) {
+  explicit CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CameraWrap>(info), residency_(info.Env(), this) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "new PtpCamera(options, onEvent)");
-    Napi::Object o = info[0].As<Napi::Object>();
+    Args args(info, "new PtpCamera(options, onEvent)", 2);
+    Napi::Object o = args.Object(0, "options");
+    Napi::Function on_event = args.Function(1, "onEvent");
     StorageOptions so;
     so.allow_delete = Bool(o, "allowDelete", false);
     so.allow_upload = Bool(o, "allowUpload", true);
@@ -90,10 +111,16 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
     server_opts_.port = static_cast<uint16_t>(U32(o, "port", 15740));
     server_opts_.name = Str(o, "name", "camwire");
     if (!ParseGuid(Str(o, "guid"), &server_opts_.guid)) throw Napi::TypeError::New(env, "guid must be 16 bytes in hex");
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "camwire-ptp-camera", 0, 1);
-    tsfn_.Unref(env);
+    queue_ = CameraQueue::Create(env, on_event, "camwire-ptp-camera", false,
+                                 [](Napi::Env e, Napi::Function fn, std::deque<CameraEvent>& pending) {
+                                   // One event per wake-up, each its own callback into JS.
+                                   CameraEvent ev = std::move(pending.front());
+                                   pending.pop_front();
+                                   fn.Call({CameraEventObject(e, ev)});
+                                 });
     ResponderHooks hooks;
-    auto post = [this](CameraEvent e) { Post(std::move(e)); };
+    std::shared_ptr<CameraQueue> q = queue_;
+    auto post = [q](CameraEvent e) { q->Post(std::move(e)); };
     hooks.session_opened = [post](uint32_t sid) { post({"session-opened", "", "", sid}); };
     hooks.session_closed = [post](uint32_t sid) { post({"session-closed", "", "", sid}); };
     hooks.upload_target = [post](const std::string& json, const std::string& via) { post({"upload-target", json, via, 0}); };
@@ -107,43 +134,36 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
     }
   }
 
-  ~CameraWrap() override {
-    if (server_) server_->Stop();
-    if (usb_) usb_->Stop();
-    tsfn_.Release();
+  ~CameraWrap() override { Teardown(); }
+
+  // Also at environment teardown: stop serving, let go of the listener.
+  void Teardown() override {
+    StopServing();
+    if (queue_) queue_->Close();
   }
 
  private:
-  void Post(CameraEvent e) {
-    auto* heap = new CameraEvent(std::move(e));
-    napi_status s = tsfn_.NonBlockingCall(heap, [](Napi::Env env, Napi::Function fn, CameraEvent* ev) {
-      if (env == nullptr || fn.IsEmpty()) {  // the environment is going away
-        delete ev;
-        return;
-      }
-      std::unique_ptr<CameraEvent> owned(ev);
-      try {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("kind", owned->kind);
-        if (!owned->a.empty() || owned->kind == "property-changed") o.Set("a", owned->a);
-        if (!owned->b.empty()) o.Set("b", owned->b);
-        o.Set("n", Napi::Number::New(env, owned->n));
-        fn.Call({o});
-      } catch (const Napi::Error& e) {
-        // A listener threw: hand it back to Node as an uncaught exception. When
-        // the environment is shutting down (JS cannot run) nothing can be delivered.
-        try {
-          e.ThrowAsJavaScriptException();
-        } catch (...) {
-        }
-      }
-    });
-    if (s != napi_ok) delete heap;
+  // Stops the server or the virtual device; true if one was running.
+  bool StopServing() {
+    bool was = false;
+    if (usb_) {
+      usb_->Stop();
+      usb_.reset();
+      was = true;
+    }
+    if (server_) {
+      server_->Stop();
+      server_.reset();
+      was = true;
+    }
+    return was;
   }
 
+  // start() -> { port, guid } (PTP/IP) or { port: 0, usb, env } (virtual USB)
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (server_ || usb_) throw Napi::Error::New(env, "already started");
+    if (residency_.torn_down()) throw Napi::Error::New(env, "start(): the environment is shutting down");
     if (usb_mode_) {
       camwire::Status st = storage_->Scan();
       if (!st.ok()) throw StatusError(env, st);
@@ -153,7 +173,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
         usb_.reset();
         throw StatusError(env, st);
       }
-      tsfn_.Ref(env);
+      queue_->Ref(env);
       Napi::Object out = Napi::Object::New(env);
       out.Set("port", Napi::Number::New(env, 0));
       out.Set("usb", usb_->Port());
@@ -162,45 +182,44 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
       out.Set("env", e);
       return out;
     }
-    server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [this](const std::string& k, const std::string& d) {
-      Post({"log", k, d, 0});
+    std::shared_ptr<CameraQueue> q = queue_;
+    server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [q](const std::string& k, const std::string& d) {
+      q->Post({"log", k, d, 0});
     }));
     camwire::Status s = server_->Start();
     if (!s.ok()) {
       server_.reset();
       throw StatusError(env, s);
     }
-    tsfn_.Ref(env);  // a serving camera keeps the process alive
+    queue_->Ref(env);  // a serving camera keeps the process alive
     Napi::Object out = Napi::Object::New(env);
     out.Set("port", Napi::Number::New(env, server_->port()));
     out.Set("guid", GuidText(server_opts_.guid));
     return out;
   }
 
+  // stop()
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (usb_) {
-      usb_->Stop();
-      usb_.reset();
-      tsfn_.Unref(info.Env());
-    }
-    if (server_) {
-      server_->Stop();
-      server_.reset();
-      tsfn_.Unref(info.Env());
-    }
+    if (StopServing()) queue_->Unref(info.Env());
     return info.Env().Undefined();
   }
 
+  // setLastUploadStatus(text)
   Napi::Value SetLastUploadStatus(const Napi::CallbackInfo& info) {
-    if (info.Length() > 0 && info[0].IsString()) responder_->SetLastUploadStatus(info[0].As<Napi::String>().Utf8Value());
+    Args args(info, "setLastUploadStatus(status)", 1);
+    responder_->SetLastUploadStatus(args.String(0, "status"));
     return info.Env().Undefined();
   }
 
+  // property(code) -> the property's value as text
   Napi::Value Property(const Napi::CallbackInfo& info) {
-    const uint16_t code = info.Length() > 0 && info[0].IsNumber() ? static_cast<uint16_t>(info[0].As<Napi::Number>().Uint32Value()) : 0;
+    Args args(info, "property(code)", 1);
+    const uint16_t code = static_cast<uint16_t>(args.Number(0, "code").Uint32Value());
     return Napi::String::New(info.Env(), responder_->PropertyText(code));
   }
 
+  Residency residency_;
+  std::shared_ptr<CameraQueue> queue_;
   std::unique_ptr<DirectoryStorage> storage_;
   std::unique_ptr<Responder> responder_;
   std::unique_ptr<PtpIpServer> server_;
@@ -208,7 +227,6 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap> {
   bool usb_mode_ = false;
   VirtualUsbOptions usb_opts_;
   std::unique_ptr<VirtualUsbCamera> usb_;
-  Napi::ThreadSafeFunction tsfn_;
 };
 
 // ---- PtpClient ----------------------------------------------------------------
@@ -286,9 +304,10 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   // connect(host, port, { name, guid, timeoutMs }) -> { name, guid }
   Napi::Value Connect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string host = info[0].As<Napi::String>().Utf8Value();
-    const uint16_t port = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
-    Napi::Object o = info[2].As<Napi::Object>();
+    Args args(info, "connect(host, port, options)", 3);
+    const std::string host = args.String(0, "host");
+    const uint16_t port = static_cast<uint16_t>(args.Number(1, "port").Uint32Value());
+    Napi::Object o = args.Object(2, "options");
     ptpip::InitCommand me;
     me.name = Str(o, "name", "camwire");
     if (!ParseGuid(Str(o, "guid"), &me.guid)) throw Napi::TypeError::New(env, "guid must be 16 bytes in hex");
@@ -310,9 +329,10 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   // connectUsb(bus, address, { timeoutMs }) -> { bus, address }; bus 0: the first PTP camera.
   Napi::Value ConnectUsb(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const int bus = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
-    const int address = static_cast<int>(info[1].As<Napi::Number>().Int32Value());
-    const int timeout = static_cast<int>(U32(info[2].As<Napi::Object>(), "timeoutMs", 5000));
+    Args args(info, "connectUsb(bus, address, options)", 3);
+    const int bus = static_cast<int>(args.Number(0, "bus").Int32Value());
+    const int address = static_cast<int>(args.Number(1, "address").Int32Value());
+    const int timeout = static_cast<int>(U32(args.Object(2, "options"), "timeoutMs", 5000));
     auto st = st_;
     auto dev = std::make_shared<UsbDeviceInfo>();
     return Run(env, [st, bus, address, timeout, dev]() -> camwire::Status {
@@ -367,17 +387,19 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   }
 
   Napi::Value ObjectHandles(const Napi::CallbackInfo& info) {
+    Args args(info, "objectHandles(storageId, parent)", 2);
     auto st = st_;
-    const uint32_t storage = info[0].As<Napi::Number>().Uint32Value();
-    const uint32_t parent = info[1].As<Napi::Number>().Uint32Value();
+    const uint32_t storage = args.Number(0, "storageId").Uint32Value();
+    const uint32_t parent = args.Number(1, "parent").Uint32Value();
     auto out = std::make_shared<std::vector<uint32_t>>();
     return Run(info.Env(), [st, out, storage, parent] { return With(st, [&](Initiator& i) { auto r = i.GetObjectHandles(storage, parent); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
                [out](Napi::Env e) { return U32ArrayJs(e, *out); });
   }
 
   Napi::Value ObjectInfoM(const Napi::CallbackInfo& info) {
+    Args args(info, "objectInfo(handle)", 1);
     auto st = st_;
-    const uint32_t h = info[0].As<Napi::Number>().Uint32Value();
+    const uint32_t h = args.Number(0, "handle").Uint32Value();
     auto out = std::make_shared<ObjectInfo>();
     return Run(info.Env(), [st, out, h] { return With(st, [&](Initiator& i) { auto r = i.GetObjectInfo(h); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
                [out](Napi::Env e) -> Napi::Value { return ObjectInfoJs(e, *out); });
@@ -385,11 +407,12 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
 
   // getToFile(handle, size, path, partial) -> bytes
   Napi::Value GetToFile(const Napi::CallbackInfo& info) {
+    Args args(info, "getToFile(handle, size, path, partial)", 4);
     auto st = st_;
-    const uint32_t h = info[0].As<Napi::Number>().Uint32Value();
-    const uint64_t size = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-    const std::string path = info[2].As<Napi::String>().Utf8Value();
-    const bool partial = info[3].ToBoolean().Value();
+    const uint32_t h = args.Number(0, "handle").Uint32Value();
+    const uint64_t size = static_cast<uint64_t>(args.Number(1, "size").Int64Value());
+    const std::string path = args.String(2, "path");
+    const bool partial = args.Boolean(3, "partial");
     auto done = std::make_shared<uint64_t>(0);
     return Run(info.Env(), [st, h, size, path, partial, done] {
       return With(st, [&](Initiator& i) { return i.GetObjectToFile(h, size, path, partial, [done](uint64_t d, uint64_t) { *done = d; }); });
@@ -397,15 +420,17 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   }
 
   Napi::Value SetUploadTarget(const Napi::CallbackInfo& info) {
+    Args args(info, "setUploadTarget(json)", 1);
     auto st = st_;
-    const std::string json = info[0].As<Napi::String>().Utf8Value();
+    const std::string json = args.String(0, "json");
     return Run(info.Env(), [st, json] { return With(st, [&](Initiator& i) { return i.SetUploadTarget(json); }); });
   }
 
   // waitEvent(timeoutMs) -> { code, params } | null
   Napi::Value WaitEvent(const Napi::CallbackInfo& info) {
+    Args args(info, "waitEvent(timeoutMs)", 1);
     auto st = st_;
-    const int timeout = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
+    const int timeout = static_cast<int>(args.Number(0, "timeoutMs").Int32Value());
     auto ev = std::make_shared<Event>();
     auto got = std::make_shared<bool>(false);
     return Run(info.Env(), [st, ev, got, timeout] {
@@ -440,7 +465,7 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
 
 }  // namespace
 
-Napi::Function DefinePtpCamera(Napi::Env env) { return CameraWrap::Define(env); }
+Napi::Function DefinePtpCamera(Napi::Env env) { return EnvState::Of(env).Constructor("PtpCamera", CameraWrap::Define(env)); }
 
 Napi::Value UsbDevices(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<std::vector<UsbDeviceInfo>>();
@@ -467,6 +492,6 @@ Napi::Value UsbDevices(const Napi::CallbackInfo& info) {
     return a;
   });
 }
-Napi::Function DefinePtpClient(Napi::Env env) { return ClientWrap::Define(env); }
+Napi::Function DefinePtpClient(Napi::Env env) { return EnvState::Of(env).Constructor("PtpClient", ClientWrap::Define(env)); }
 
 }  // namespace camwire_binding

@@ -10,12 +10,17 @@
 namespace camwire_binding {
 
 namespace {
-std::vector<std::pair<std::string, std::string>> Pairs(Napi::Value v) {
+// request.query / request.headers: [[name, value], ...] (absent: none).
+std::vector<std::pair<std::string, std::string>> Pairs(const Args& args, Napi::Object o, const char* key) {
   std::vector<std::pair<std::string, std::string>> out;
+  Napi::Value v = o.Get(key);
   if (!v.IsArray()) return out;
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Array kv = a.Get(i).As<Napi::Array>();
+    Napi::Value item = a.Get(i);
+    const bool pair = item.IsArray() && item.As<Napi::Array>().Get(0u).IsString() && item.As<Napi::Array>().Get(1u).IsString();
+    if (!pair) args.Fail(std::string("request.") + key + " must hold [name, value] pairs of strings");
+    Napi::Array kv = item.As<Napi::Array>();
     out.emplace_back(kv.Get(0u).As<Napi::String>().Utf8Value(), kv.Get(1u).As<Napi::String>().Utf8Value());
   }
   return out;
@@ -24,13 +29,13 @@ std::vector<std::pair<std::string, std::string>> Pairs(Napi::Value v) {
 
 Napi::Value SignV4(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "signV4(request)");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Args args(info, "signV4(request)", 1);
+  Napi::Object o = args.Object(0, "request");
   camwire::sigv4::Request r;
   r.method = Str(o, "method");
   r.path = Str(o, "path");
-  r.query = Pairs(o.Get("query"));
-  r.headers = Pairs(o.Get("headers"));
+  r.query = Pairs(args, o, "query");
+  r.headers = Pairs(args, o, "headers");
   r.payload_sha256_hex = Str(o, "payloadSha256");
   camwire::sigv4::Credentials c{Str(o, "accessKeyId"), Str(o, "secretAccessKey"), Str(o, "sessionToken")};
   camwire::sigv4::Options opt;
