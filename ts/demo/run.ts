@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import type { KvsMetrics } from '../kvs';
-import { LocalBroker, LocalIotCredentialsEndpoint, LocalKvsEndpoint, LocalS3Request, LocalS3Store } from '../local';
+import { LocalCloud, LocalS3Request } from '../local';
 import { topics } from '../common/topics';
 import { DeviceAgent } from '../orchestrator/agent';
 import { AgentConfig } from '../orchestrator/config';
@@ -176,26 +176,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
 
     // 2. Services.
     const services = await step('services', '127.0.0.1', async () => {
-      const broker = new LocalBroker({ cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem, operators: [DEMO_APP] });
-      await broker.start();
-      cleanup.push(() => broker.stop());
-      broker.on('refused', (r) => note(`broker refused ${r.clientId}: ${r.reason}`));
-      const s3 = new LocalS3Store({ dir: path.join(root, 's3'), credentials: DEMO_KEYS, region: DEMO_REGION, buckets: [DEMO_BUCKET] });
-      await s3.start();
-      cleanup.push(() => s3.stop());
-      s3.on('request', (r: LocalS3Request) => {
+      // Each behind its own fault proxy (camwire/local's LocalCloud): the URLs below are the proxies'.
+      const cloud = await LocalCloud.start({
+        dir: root, tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem }, keys: DEMO_KEYS, region: DEMO_REGION,
+        buckets: [DEMO_BUCKET], operators: [DEMO_APP], roleAlias: 'camwire-demo-kvs',
+      });
+      cleanup.push(() => cloud.stop());
+      cloud.broker!.on('refused', (r) => note(`broker refused ${r.clientId}: ${r.reason}`));
+      cloud.s3!.on('request', (r: LocalS3Request) => {
         if (r.operation === 'ListObjects' || r.operation === 'HeadObject') return;
         note(`S3 ${r.operation} ${r.key ?? r.bucket ?? ''} -> ${r.status}${r.code ? ` ${r.code}` : ''}${r.bytes ? ` (${mb(r.bytes)})` : ''}`);
       });
-      const kvs = new LocalKvsEndpoint({ dir: path.join(root, 'kvs'), credentials: [DEMO_KEYS], region: DEMO_REGION, tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
-      await kvs.start();
-      cleanup.push(() => kvs.stop());
-      const creds = new LocalIotCredentialsEndpoint({ ca: pki.caPem, cert: pki.server.certPem, key: pki.server.keyPem, roleAlias: 'camwire-demo-kvs', kvs });
-      await creds.start();
-      cleanup.push(() => creds.stop());
+      const value = {
+        cloud,
+        broker: { url: cloud.urls.mqtt!, port: cloud.proxies.mqtt!.port },
+        s3: { url: cloud.urls.s3! },
+        kvs: { url: cloud.urls.kvs!, sessions: cloud.kvs!.sessions },
+        creds: { url: cloud.urls.iotCredentials! },
+      };
       return {
-        value: { broker, s3, kvs, creds },
-        detail: `MQTT (aedes, mTLS) ${broker.url}; S3 ${s3.url}/${DEMO_BUCKET}; KVS ${kvs.url}; IoT credentials ${creds.url}`,
+        value,
+        detail: `MQTT (aedes, mTLS) ${value.broker.url}; S3 ${value.s3.url}/${DEMO_BUCKET}; KVS ${value.kvs.url}; IoT credentials ${value.creds.url}`,
       };
     });
 

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { LocalKvsEndpoint } from './kvs-endpoint';
+import { HttpFaults } from './faults';
 import { closeServer, listenLocal } from './server';
 
 export interface LocalCredentialsOptions {
@@ -28,6 +29,8 @@ export class LocalIotCredentialsEndpoint {
   private server: https.Server | undefined;
   port = 0;
   issued = 0;
+  /** Error answers given before the endpoint sees a request (e.g. 503 to the next call). */
+  readonly faults = new HttpFaults();
 
   constructor(private readonly o: LocalCredentialsOptions) {}
 
@@ -37,6 +40,7 @@ export class LocalIotCredentialsEndpoint {
 
   async start(): Promise<void> {
     this.server = https.createServer({ ca: this.o.ca, cert: this.o.cert, key: this.o.key, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      if (this.faults.answer(req, res)) return;
       const deny = (status: number, message: string) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message }));

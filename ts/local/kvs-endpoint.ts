@@ -15,6 +15,7 @@ import path from 'node:path';
 import { CamwireError } from '../errors';
 import { native, NativeMkvReader } from '../native';
 import { signV4 } from '../common/sigv4';
+import { HttpFaults } from './faults';
 import { closeServer, listenLocal, readBody } from './server';
 
 export interface LocalKvsCredentials {
@@ -83,6 +84,10 @@ export class LocalKvsEndpoint {
   private fragmentCounter = BigInt('91343852333181432511524306419788296366724229586');
   readonly sessions: SessionRecord[] = [];
   port = 0;
+  /** Error answers given before the endpoint sees a request (e.g. 500 to the next PutMedia). */
+  readonly httpFaults = new HttpFaults();
+  /** The data endpoint GetDataEndpoint answers (default this.url; a FaultProxy in front sets its own). */
+  publicUrl: string | undefined;
 
   private readonly credentials: LocalKvsCredentials[];
 
@@ -107,7 +112,7 @@ export class LocalKvsEndpoint {
 
   async start(): Promise<void> {
     fs.mkdirSync(this.o.dir, { recursive: true });
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.route(req, res);
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { if (!this.httpFaults.answer(req, res)) this.route(req, res); };
     this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : http.createServer(handler);
     this.port = await listenLocal(this.server, this.o.port ?? 0);
   }
@@ -131,7 +136,7 @@ export class LocalKvsEndpoint {
         this.dataEndpointCalls++;
         const dead = this.dataEndpointCalls <= (this.o.faults?.deadDataEndpoint ?? 0);
         // Port 9 (discard) on 127.0.0.1: nothing listens there in a test machine.
-        this.json(res, 200, { DataEndpoint: dead ? `${this.o.tls ? 'https' : 'http'}://127.0.0.1:9` : this.url });
+        this.json(res, 200, { DataEndpoint: dead ? `${this.o.tls ? 'https' : 'http'}://127.0.0.1:9` : (this.publicUrl ?? this.url) });
       }, () => res.destroy());
       return;
     }

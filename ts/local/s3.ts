@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { CamwireError } from '../errors';
 import { BodyDigests, Checksum, ChecksumAlgorithm, ChecksumRefused, CHECKSUM_ALGORITHMS, checksumHeader, parseChecksumAlgorithm } from './s3-checksums';
+import { HttpFaults } from './faults';
 import { closeServer, listenLocal, readBody } from './server';
 import { signV4 } from '../common/sigv4';
 
@@ -71,6 +72,8 @@ export class LocalS3Store extends EventEmitter<LocalS3Events> {
   private server: http.Server | undefined;
   port = 0;
   private readonly region: string;
+  /** Error answers given before the store sees a request (e.g. the next 3 PUTs get 503). */
+  readonly faults = new HttpFaults();
 
   constructor(private readonly o: LocalS3Options) {
     super();
@@ -86,6 +89,10 @@ export class LocalS3Store extends EventEmitter<LocalS3Events> {
     fs.mkdirSync(path.join(this.o.dir, 'uploads'), { recursive: true });
     fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true });
     this.server = http.createServer((req, res) => {
+      if (this.faults.answer(req, res)) {
+        res.once('finish', () => this.emit('request', { method: req.method ?? '', operation: 'Fault', status: res.statusCode, bytes: 0 }));
+        return;
+      }
       this.handle(req, res).catch(() => res.destroy());  // handle() answers every error itself; this is the last resort
     });
     this.port = await listenLocal(this.server, this.o.port ?? 0);

@@ -1,0 +1,212 @@
+/**
+ * Fault injection for the local stand-ins, one kind for all of them:
+ *
+ * - FaultProxy: a TCP proxy on 127.0.0.1 in front of any service (MQTT over
+ *   TLS, HTTPS, PTP/IP): TLS still ends at the service, so a device meets its
+ *   real certificates. Modes, switched at any time: pass, refuse (new
+ *   connections are reset), stall (bytes stop both ways, sockets stay open),
+ *   delay (each chunk held for a while), cut (a connection is reset after so
+ *   many bytes in either direction); and drop() resets every open connection
+ *   now, as when a link goes.
+ * - HttpFaults: error answers from an HTTP stand-in (the S3 store, the KVS
+ *   endpoint, the credentials provider): the next n requests, or those that
+ *   match, get a status and body of your choosing before the service sees them.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
+import { CamwireError } from '../errors';
+import { listenLocal } from './server';
+
+export type ProxyFault =
+  | { kind: 'pass' }
+  /** New connections are reset at once (a port with nobody home, after a TCP accept). */
+  | { kind: 'refuse' }
+  /** Bytes stop in both directions; connections stay open (a hung peer, a dead NAT entry). */
+  | { kind: 'stall' }
+  /** Every chunk is held this long before it is passed on (a slow link). */
+  | { kind: 'delay'; ms: number }
+  /** Each connection is reset once this many bytes went through it, both directions counted. */
+  | { kind: 'cut'; afterBytes: number };
+
+export interface FaultProxyEvents {
+  /** A connection came in: its number (from 1) and what the fault did with it. */
+  connection: [info: { n: number; fault: ProxyFault['kind'] }];
+  /** A connection ended: bytes each way, and whether a fault reset it. */
+  closed: [info: { n: number; up: number; down: number; reset: boolean }];
+}
+
+interface Link { n: number; client: net.Socket; upstream: net.Socket; up: number; down: number; reset: boolean }
+
+export class FaultProxy extends EventEmitter<FaultProxyEvents> {
+  private server: net.Server | undefined;
+  private readonly links = new Set<Link>();
+  private count = 0;
+  private current: ProxyFault = { kind: 'pass' };
+  port = 0;
+
+  /** target: the service's port on 127.0.0.1. */
+  constructor(private readonly target: { port: number; host?: '127.0.0.1' }, private readonly listenPort = 0) {
+    super();
+  }
+
+  get url(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Connections accepted so far. */
+  get connections(): number {
+    return this.count;
+  }
+
+  get fault(): ProxyFault {
+    return this.current;
+  }
+
+  /** Switches the fault for new bytes and new connections (a stall also holds the open ones; pass releases them). */
+  set(fault: ProxyFault): void {
+    if (fault.kind === 'delay' && !(fault.ms >= 0)) throw new CamwireError('CLI_BAD_ARGUMENT', `a delay of ${fault.ms} ms`);
+    if (fault.kind === 'cut' && !(fault.afterBytes >= 0)) throw new CamwireError('CLI_BAD_ARGUMENT', `a cut after ${fault.afterBytes} bytes`);
+    this.current = fault;
+    for (const l of this.links) {
+      if (fault.kind === 'stall') { l.client.pause(); l.upstream.pause(); } else { l.client.resume(); l.upstream.resume(); }
+      if (fault.kind === 'cut' && l.up + l.down >= fault.afterBytes) this.reset(l);
+    }
+  }
+
+  /** Resets every open connection now. */
+  drop(): number {
+    const n = this.links.size;
+    for (const l of [...this.links]) this.reset(l);
+    return n;
+  }
+
+  async start(): Promise<void> {
+    this.server = net.createServer((client) => this.accept(client));
+    this.port = await listenLocal(this.server, this.listenPort);
+  }
+
+  async stop(): Promise<void> {
+    this.drop();
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private accept(client: net.Socket): void {
+    const n = ++this.count;
+    const fault = this.current;
+    this.emit('connection', { n, fault: fault.kind });
+    if (fault.kind === 'refuse') {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(this.target.port, this.target.host ?? '127.0.0.1');
+    const link: Link = { n, client, upstream, up: 0, down: 0, reset: false };
+    this.links.add(link);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      this.links.delete(link);
+      client.destroy();
+      upstream.destroy();
+      this.emit('closed', { n, up: link.up, down: link.down, reset: link.reset });
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', close);
+      s.on('close', close);
+    }
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+    this.pipe(link, client, upstream, 'up');
+    this.pipe(link, upstream, client, 'down');
+    if (fault.kind === 'stall') { client.pause(); upstream.pause(); }
+  }
+
+  private pipe(link: Link, from: net.Socket, to: net.Socket, dir: 'up' | 'down'): void {
+    from.on('data', (chunk: Buffer) => {
+      const f = this.current;
+      if (f.kind === 'cut') {
+        const room = f.afterBytes - (link.up + link.down);
+        if (room <= 0) return this.reset(link);
+        if (chunk.length >= room) {
+          link[dir] += room;
+          to.write(chunk.subarray(0, room), () => this.reset(link));
+          return;
+        }
+      }
+      link[dir] += chunk.length;
+      const send = (): void => {
+        if (to.destroyed) return;
+        if (!to.write(chunk)) {
+          from.pause();
+          to.once('drain', () => { if (this.current.kind !== 'stall') from.resume(); });
+        }
+      };
+      if (f.kind === 'delay' && f.ms > 0) {
+        from.pause();
+        setTimeout(() => { send(); if (!to.writableNeedDrain && this.current.kind !== 'stall') from.resume(); }, f.ms);
+      } else {
+        send();
+      }
+    });
+  }
+
+  private reset(l: Link): void {
+    l.reset = true;
+    l.client.resetAndDestroy();
+    l.upstream.resetAndDestroy();
+  }
+}
+
+export interface HttpFault {
+  /** The answer's status (e.g. 503, 500, 403). */
+  status: number;
+  /** How many requests get it (default 1; Infinity until cleared). */
+  count?: number;
+  /** Only requests this matches (e.g. by method or path); default every one. */
+  match?: (req: IncomingMessage) => boolean;
+  /** Body and headers of the answer (default an S3-style XML error naming the status). */
+  body?: string;
+  headers?: Record<string, string>;
+  /** Hold the answer this long first (ms). */
+  delayMs?: number;
+}
+
+/** Error answers an HTTP stand-in gives before it handles a request. */
+export class HttpFaults {
+  private readonly queue: Array<HttpFault & { left: number }> = [];
+  /** Requests answered with a fault so far. */
+  answered = 0;
+
+  /** Adds a fault; faults are tried in the order added. */
+  add(f: HttpFault): void {
+    this.queue.push({ ...f, left: f.count ?? 1 });
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+  }
+
+  /** Answers req with the first fault that takes it and returns true; false when the service should handle it. */
+  answer(req: IncomingMessage, res: ServerResponse): boolean {
+    const i = this.queue.findIndex((f) => f.left > 0 && (!f.match || f.match(req)));
+    if (i < 0) return false;
+    const f = this.queue[i]!;
+    if (--f.left <= 0) this.queue.splice(i, 1);
+    this.answered++;
+    const body = f.body ?? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Injected${f.status}</Code><Message>a fault injected by camwire's local stand-in</Message></Error>`;
+    const go = (): void => {
+      if (res.writableEnded || res.destroyed) return;
+      // The request body is not read: close the connection after the answer.
+      res.writeHead(f.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close', ...f.headers });
+      res.end(body);
+      req.resume();
+    };
+    if (f.delayMs) setTimeout(go, f.delayMs);
+    else go();
+    return true;
+  }
+}
