@@ -49,8 +49,9 @@ class HeaderList {
 // a multi handle it detaches itself when destroyed.
 class HttpExchange {
  public:
-  // Who hears about the exchange (the loop thread). The On* calls but
-  // OnDone come from inside curl_multi_perform, and only for a streaming one.
+  // Who hears about the exchange (the loop thread). OnDone comes from the
+  // loop after curl_multi_perform; the others from inside it, and only for a
+  // streaming exchange.
   class Handler {
    public:
     virtual ~Handler() = default;
