@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace camwire {
 namespace ebml {
 
@@ -60,7 +62,7 @@ void Writer::Float(uint32_t id, double v) {
   std::memcpy(&bits, &v, sizeof bits);
   AppendId(out_, id);
   AppendVint(out_, 8);
-  for (int i = 7; i >= 0; --i) out_.push_back(static_cast<uint8_t>(bits >> (8 * i)));
+  AppendBe64(out_, bits);
 }
 
 size_t Writer::Begin(uint32_t id, int width) {

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/bytes.h"
+
 namespace camwire {
 namespace h264 {
 
@@ -215,12 +217,10 @@ Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, cons
   out.push_back(sps[3]);         // AVCLevelIndication
   out.push_back(0xfc | 3);       // reserved + lengthSizeMinusOne = 3 (4-byte lengths)
   out.push_back(0xe0 | 1);       // reserved + one SPS
-  out.push_back(static_cast<uint8_t>(sps_size >> 8));
-  out.push_back(static_cast<uint8_t>(sps_size));
+  AppendBe16(out, static_cast<uint16_t>(sps_size));
   out.insert(out.end(), sps, sps + sps_size);
   out.push_back(1);              // one PPS
-  out.push_back(static_cast<uint8_t>(pps_size >> 8));
-  out.push_back(static_cast<uint8_t>(pps_size));
+  AppendBe16(out, static_cast<uint16_t>(pps_size));
   out.insert(out.end(), pps, pps + pps_size);
   const uint8_t p = info.value().profile_idc;
   if (p == 100 || p == 110 || p == 122 || p == 144) {
@@ -279,10 +279,7 @@ void AppendAvcc(std::vector<uint8_t>& out, const uint8_t* data, const AccessUnit
   for (const NalUnit& n : au.nals) {
     if (n.type == kAud) continue;
     const uint32_t len = static_cast<uint32_t>(n.size);
-    out.push_back(static_cast<uint8_t>(len >> 24));
-    out.push_back(static_cast<uint8_t>(len >> 16));
-    out.push_back(static_cast<uint8_t>(len >> 8));
-    out.push_back(static_cast<uint8_t>(len));
+    AppendBe32(out, len);
     out.insert(out.end(), data + n.offset, data + n.offset + n.size);
   }
 }

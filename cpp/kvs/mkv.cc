@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "common/bytes.h"
+
 #include "kvs/ebml.h"
 #include "kvs/h264.h"
 
@@ -98,8 +100,7 @@ Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t
   ebml::AppendId(out, id::kSimpleBlock);
   ebml::AppendVint(out, size + 4, 8);
   out.push_back(0x81);
-  out.push_back(static_cast<uint8_t>(relative_ms >> 8));
-  out.push_back(static_cast<uint8_t>(relative_ms));
+  AppendBe16(out, static_cast<uint16_t>(relative_ms));
   out.push_back(keyframe ? 0x80 : 0x00);
   out.insert(out.end(), frame, frame + size);
   return Status::Ok();
@@ -143,8 +144,7 @@ void AppendBlockHeader(std::vector<uint8_t>& out, size_t payload, int64_t relati
   ebml::AppendId(out, id::kSimpleBlock);
   ebml::AppendVint(out, payload + 4, 8);  // 8-byte size, as the KVS producer writes
   out.push_back(0x81);                    // track 1
-  out.push_back(static_cast<uint8_t>(relative_ms >> 8));
-  out.push_back(static_cast<uint8_t>(relative_ms));
+  AppendBe16(out, static_cast<uint16_t>(relative_ms));
   out.push_back(keyframe ? 0x80 : 0x00);
 }
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/bytes.h"
+
 namespace camwire {
 namespace mkv {
 
@@ -14,11 +16,7 @@ constexpr uint32_t kEbml = 0x1A45DFA3, kSegment = 0x18538067, kInfo = 0x1549A966
 
 Status Bad(const std::string& why) { return Status::Error("KVS_MKV_MALFORMED", why); }
 
-uint64_t ReadUInt(const uint8_t* p, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n && i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
+uint64_t ReadUInt(const uint8_t* p, size_t n) { return LoadBeN(p, n); }
 
 // Walks the children of a master element held whole in memory.
 template <typename F>
@@ -116,7 +114,7 @@ Status StreamReader::Element(uint32_t id, const uint8_t* body, size_t size, std:
       if (!(body[0] & 0x80)) return Bad("only 1-byte track numbers are supported");
       ReaderEvent e{ReaderEvent::kFrame};
       e.track = body[0] & 0x7f;
-      const int16_t rel = static_cast<int16_t>((body[1] << 8) | body[2]);
+      const int16_t rel = static_cast<int16_t>(LoadBe16(body + 1));
       if (rel < 0 && static_cast<uint64_t>(-rel) > cluster_timecode_) return Bad("frame timecode before zero");
       e.timecode = cluster_timecode_ + rel;
       e.keyframe = (body[3] & 0x80) != 0;

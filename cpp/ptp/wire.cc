@@ -3,17 +3,6 @@
 namespace camwire {
 namespace ptp {
 
-void Writer::U16(uint16_t v) {
-  b_.push_back(static_cast<uint8_t>(v));
-  b_.push_back(static_cast<uint8_t>(v >> 8));
-}
-void Writer::U32(uint32_t v) {
-  for (int i = 0; i < 4; ++i) b_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void Writer::U64(uint64_t v) {
-  for (int i = 0; i < 8; ++i) b_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
 void Writer::Str(const std::string& utf8) {
   std::u16string u = Utf8To16(utf8);
   if (u.size() > 254) {
@@ -39,46 +28,18 @@ void Writer::U32Array(const std::vector<uint32_t>& v) {
   for (uint32_t x : v) U32(x);
 }
 
-bool Reader::U8(uint8_t* v) {
-  if (left() < 1) return false;
-  *v = p_[off_++];
-  return true;
-}
-bool Reader::U16(uint16_t* v) {
-  if (left() < 2) return false;
-  *v = static_cast<uint16_t>(p_[off_] | (p_[off_ + 1] << 8));
-  off_ += 2;
-  return true;
-}
-bool Reader::U32(uint32_t* v) {
-  if (left() < 4) return false;
-  uint32_t x = 0;
-  for (int i = 3; i >= 0; --i) x = (x << 8) | p_[off_ + static_cast<size_t>(i)];
-  *v = x;
-  off_ += 4;
-  return true;
-}
-bool Reader::U64(uint64_t* v) {
-  if (left() < 8) return false;
-  uint64_t x = 0;
-  for (int i = 7; i >= 0; --i) x = (x << 8) | p_[off_ + static_cast<size_t>(i)];
-  *v = x;
-  off_ += 8;
-  return true;
-}
-
 bool Reader::Str(std::string* utf8) {
   uint8_t n = 0;
   if (!U8(&n)) return false;
-  if (left() < size_t{n} * 2) return false;
+  if (left() < size_t{n} * 2) return false;  // the count byte stays taken
   std::u16string u;
   u.reserve(n);
   for (uint8_t i = 0; i < n; ++i) {
     uint16_t c = 0;
-    U16(&c);
+    U16(&c);  // present: checked above
     if (c == 0) {
       // The terminator: skip what is left of the declared count.
-      off_ += size_t{static_cast<uint8_t>(n - i - 1)} * 2;
+      Skip(size_t{static_cast<uint8_t>(n - i - 1)} * 2);
       break;
     }
     u.push_back(static_cast<char16_t>(c));
@@ -87,36 +48,29 @@ bool Reader::Str(std::string* utf8) {
   return true;
 }
 
-bool Reader::U16Array(std::vector<uint16_t>* v, size_t max_count) {
+namespace {
+
+// u32 count, then the elements, each read by `read`; all or nothing.
+template <typename T, typename Read>
+bool ReadArray(ByteReader& r, std::vector<T>* v, size_t max_count, Read read) {
+  ByteReader peek = r;
   uint32_t n = 0;
-  const size_t start = off_;
-  if (!U32(&n)) return false;
-  if (n > max_count || left() / 2 < n) {
-    off_ = start;
-    return false;
-  }
+  if (!peek.Le32(&n)) return false;
+  if (n > max_count || peek.remaining() / sizeof(T) < n) return false;
   v->resize(n);
-  for (uint32_t i = 0; i < n; ++i) U16(&(*v)[i]);
+  for (uint32_t i = 0; i < n; ++i) read(peek, &(*v)[i]);
+  r = peek;
   return true;
+}
+
+}  // namespace
+
+bool Reader::U16Array(std::vector<uint16_t>* v, size_t max_count) {
+  return ReadArray(r_, v, max_count, [](ByteReader& r, uint16_t* x) { return r.Le16(x); });
 }
 
 bool Reader::U32Array(std::vector<uint32_t>* v, size_t max_count) {
-  uint32_t n = 0;
-  const size_t start = off_;
-  if (!U32(&n)) return false;
-  if (n > max_count || left() / 4 < n) {
-    off_ = start;
-    return false;
-  }
-  v->resize(n);
-  for (uint32_t i = 0; i < n; ++i) U32(&(*v)[i]);
-  return true;
-}
-
-bool Reader::Skip(size_t n) {
-  if (left() < n) return false;
-  off_ += n;
-  return true;
+  return ReadArray(r_, v, max_count, [](ByteReader& r, uint32_t* x) { return r.Le32(x); });
 }
 
 std::u16string Utf8To16(const std::string& s) {
