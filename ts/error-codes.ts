@@ -40,7 +40,6 @@ export const ERROR_CODES = {
   NATIVE_NOT_FOUND: e('native', 'No native addon for this platform: no matching prebuild and no source build.', 'Use linux-x64, linux-arm64 or linux-arm (armv7) with glibc, or build from source with `npm rebuild camwire` (cmake, g++, pkg-config, libssl-dev, libusb-1.0-0-dev, libcurl4-openssl-dev).'),
   NATIVE_LOAD_FAILED: e('native', 'The addon file exists but the dynamic loader refused it (wrong architecture, missing library, ABI).', 'Read the loader\'s message in the error; `camwire probe` shows which file was tried. Rebuild with `npm rebuild camwire` if you changed Node or the system libraries.'),
   INTERNAL: e('native', 'An internal invariant of the native core failed.', 'A bug: report it with the message and `camwire probe`.'),
-  MALFORMED: e('native', 'A bounded byte reader in the native core ran past the end of its input.', 'A bug when it escapes to you: report it with the input that caused it.'),
 
   // cli
   CLI_USAGE: e('cli', 'The options given to a command do not fit together (a missing companion option, two that exclude each other).', 'Read the message and `camwire COMMAND --help`.'),
@@ -144,6 +143,7 @@ export const ERROR_CODES = {
   KVS_LIMIT_EXCEEDED: w('kvs', 'KVS throttled the producer (ClientLimitExceeded, ConnectionLimitExceeded); it backs off and retries.', 'Fewer connections or a lower rate; it recovers by itself.'),
   KVS_SERVICE_ERROR: w('kvs', 'KVS answered a 5xx; the producer backs off and retries.', 'Nothing unless it persists.'),
   KVS_BAD_RESPONSE: w('kvs', 'A KVS answer could not be read (e.g. GetDataEndpoint without a URL); retried.', 'Check the endpoint URL.'),
+  KVS_CURL: e('kvs', 'libcurl could not create a handle (out of memory or a broken libcurl).', 'Check the process\'s memory; `camwire probe` shows the libcurl in use.'),
   KVS_TLS: e('kvs', 'The KVS endpoint\'s TLS certificate is not trusted.', 'Pass the endpoint\'s CA (`--ca`); Node\'s roots are used by default; verification stays on.'),
   KVS_UNREACHABLE: w('kvs', 'The KVS endpoint cannot be reached; retried with backoff while frames wait in the store.', 'Check connectivity and the region\'s endpoint.'),
   KVS_CONNECTION_DROPPED: w('kvs', 'A PutMedia connection broke; the producer reconnects and re-sends what was not PERSISTED.', 'Nothing unless it repeats.'),
