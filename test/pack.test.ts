@@ -35,7 +35,10 @@ test('npm pack → install with no build tools → the addon loads from the preb
   t.false(files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('ts/')), 'no tests, build tree or TS sources');
 
   const bin = bareBin();
-  const env = { HOME: process.env['HOME'] ?? work, PATH: bin, npm_config_cache: process.env['npm_config_cache'] ?? path.join(process.env['HOME'] ?? work, '.npm') };
+  // npm's own settings pass through (its registry, its CA file: a fresh root gets them only from the
+  // environment, and an npm without them retries the registry for minutes); build tools do not.
+  const npmSettings = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(npm_config_(registry|cafile|ca|strict_ssl|proxy|https_proxy|noproxy)|https?_proxy|no_proxy)$/i.test(k)));
+  const env = { ...npmSettings, HOME: process.env['HOME'] ?? work, PATH: bin, npm_config_cache: process.env['npm_config_cache'] ?? path.join(process.env['HOME'] ?? work, '.npm') };
   t.not(run('sh', ['-c', 'command -v cmake || command -v g++ || command -v make'], { env }).status, 0, 'build tools are hidden');
 
   const app = path.join(work, 'app');

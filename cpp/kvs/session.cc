@@ -23,16 +23,12 @@ Session::Session(const ProducerOptions& o, FragmentStore& store, InputQueue& que
       drops_(drops),
       metrics_(metrics),
       events_(events),
+      backoff_(o.backoff_base_ms, o.backoff_max_ms),
       rng_(std::random_device{}()) {}
 
 // ---- retries and failures ----------------------------------------------------------
 
-uint64_t Session::Backoff() {
-  const uint64_t cap = std::min<uint64_t>(o_.backoff_max_ms, o_.backoff_base_ms << std::min<uint32_t>(attempts_, 16));
-  ++attempts_;
-  std::uniform_int_distribution<uint64_t> d(o_.backoff_base_ms / 2, std::max<uint64_t>(cap, o_.backoff_base_ms / 2));
-  return d(rng_);
-}
+uint64_t Session::Backoff() { return backoff_.Next(rng_); }
 
 void Session::ScheduleRetry(uint64_t now) {
   state_ = SessionState::kBackoff;
@@ -126,7 +122,7 @@ void Session::OnAck(Connection* c, const Ack& a) {
     store_.OnAck(a);
     c->have_persisted = true;
     c->last_persisted = std::max(c->last_persisted, a.fragment_timecode);
-    attempts_ = 0;
+    backoff_.Reset();
     failures_.auth_failures = 0;
     fragment_errors_.erase(fragment_errors_.begin(), fragment_errors_.upper_bound(a.fragment_timecode));
     uint64_t sent_ms = 0;
@@ -224,7 +220,7 @@ void Session::PutMediaDone(CURLcode result, uint64_t now) {
       return ScheduleRetry(now);
     }
     state_ = SessionState::kIdle;
-    if (had_persisted) attempts_ = 0;
+    if (had_persisted) backoff_.Reset();
     return;
   }
   Apply(ClassifyFailure(f, &failures_, o_.max_auth_failures, !o_.data_endpoint.empty()), now);

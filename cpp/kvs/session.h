@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "common/backoff.h"
 #include "kvs/ack_parser.h"
 #include "kvs/connection.h"
 #include "kvs/fragment_store.h"
@@ -68,7 +69,7 @@ class Session {
   SessionState state_ = SessionState::kIdle;
   std::unique_ptr<Connection> conn_;
   uint64_t retry_at_ = 0;
-  uint32_t attempts_ = 0;
+  FullJitterBackoff backoff_;
   FailureCounters failures_;
   std::map<uint64_t, uint32_t> fragment_errors_;
   std::string data_endpoint_;  // cached
