@@ -11,8 +11,11 @@ export async function best(n: number, f: () => Promise<number> | number): Promis
 
 /** Raw loopback TCP: milliseconds to write `data` from this process to a Node process that discards it. */
 export async function rawLoopbackTcpMs(data: Buffer): Promise<number> {
-  const sink = spawn(process.execPath, ['-e', `const s=require('net').createServer(c=>{c.on('data',()=>{});c.on('end',()=>c.end())});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = spawn(
+    process.execPath,
+    ['-e', `const s=require('net').createServer(c=>{c.on('data',()=>{});c.on('end',()=>c.end())});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) => {

@@ -43,10 +43,14 @@ async function pki(): Promise<void> {
     const { ca, certPem, keyPem } = await CertificateAuthority.create({ keyType });
     fs.writeFileSync(path.join(dir, `ca-${keyType}.pem`), certPem);
     fs.writeFileSync(path.join(dir, `ca-${keyType}.key`), keyPem);
-    const n = keyType === 'rsa' ? (quick ? 10 : 40) : (quick ? 50 : 200);
+    const n = keyType === 'rsa' ? (quick ? 10 : 40) : quick ? 50 : 200;
     const ours = await perSecond(n, (i) => ca.issueDevice(`cam${i}`, { keyType }));
-    const peer = opensslPerSecond(Math.ceil(n / 2), keyType === 'rsa' ? '-newkey rsa:2048' : '-newkey ec -pkeyopt ec_paramgen_curve:P-256',
-      path.join(dir, `ca-${keyType}.key`), path.join(dir, `ca-${keyType}.pem`));
+    const peer = opensslPerSecond(
+      Math.ceil(n / 2),
+      keyType === 'rsa' ? '-newkey rsa:2048' : '-newkey ec -pkeyopt ec_paramgen_curve:P-256',
+      path.join(dir, `ca-${keyType}.key`),
+      path.join(dir, `ca-${keyType}.pem`),
+    );
     row(`camwire pki issue (${keyType})`, ours, 'certs/s', 'openssl CLI', peer);
     row(`  peer: openssl req + x509 -req (${keyType})`, peer, 'certs/s');
   }
@@ -63,7 +67,22 @@ async function publishes(): Promise<void> {
 
     // Peer 1: mosquitto_pub, the broker project's own client, one process, --repeat.
     const t0 = process.hrtime.bigint();
-    const mp = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.plainPort), '-q', '1', '-t', topic, '-m', payload.toString(), '--repeat', String(n), '-i', 'peer-pub']);
+    const mp = spawnSync('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(broker.plainPort),
+      '-q',
+      '1',
+      '-t',
+      topic,
+      '-m',
+      payload.toString(),
+      '--repeat',
+      String(n),
+      '-i',
+      'peer-pub',
+    ]);
     if (mp.status !== 0) throw new Error(`mosquitto_pub failed: ${mp.stderr}`);
     const mosq = n / (Number(process.hrtime.bigint() - t0) / 1e9);
 
@@ -73,7 +92,12 @@ async function publishes(): Promise<void> {
     await raw.endAsync();
 
     for (const durable of [false, true]) {
-      const c = new DeviceConnection({ url: broker.url('plain'), thing: durable ? 'bench-durable' : 'bench-memory', status: false, ...(durable ? { outboxDir: path.join(dir, 'outbox') } : {}) });
+      const c = new DeviceConnection({
+        url: broker.url('plain'),
+        thing: durable ? 'bench-durable' : 'bench-memory',
+        status: false,
+        ...(durable ? { outboxDir: path.join(dir, 'outbox') } : {}),
+      });
       await c.connect({ timeoutMs: 5000 });
       const rate = await windowed(n, 64, () => c.publish(topic, payload));
       row(`camwire DeviceConnection, ${durable ? 'durable outbox (fdatasync)' : 'memory outbox'}`, rate, 'msg/s', 'mosquitto_pub', mosq);
@@ -91,7 +115,12 @@ async function publishes(): Promise<void> {
 async function windowed(n: number, w: number, op: () => Promise<unknown>): Promise<number> {
   let started = 0;
   const t0 = process.hrtime.bigint();
-  const lane = async () => { while (started < n) { started++; await op(); } };
+  const lane = async () => {
+    while (started < n) {
+      started++;
+      await op();
+    }
+  };
   await Promise.all(Array.from({ length: w }, lane));
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }

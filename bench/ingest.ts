@@ -36,17 +36,46 @@ function timed(cmd: string, args: string[]): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-
 (async () => {
   const input = path.join(dir, 'in.h264');
   console.log(`encoding ${seconds} s of 1080p30 at ~20 Mbit/s (libx264 ultrafast, no B-frames) ...`);
-  const enc = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-t', String(seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '60', '-b:v', '20M', '-maxrate', '20M', '-bufsize', '40M', '-x264-params', 'aud=1', '-f', 'h264', input]);
+  const enc = spawnSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1920x1080:rate=30',
+    '-t',
+    String(seconds),
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '60',
+    '-b:v',
+    '20M',
+    '-maxrate',
+    '20M',
+    '-bufsize',
+    '40M',
+    '-x264-params',
+    'aud=1',
+    '-f',
+    'h264',
+    input,
+  ]);
   if (enc.status !== 0) throw new Error(`ffmpeg encode failed: ${enc.stderr}`);
   const bytes = fs.statSync(input).size;
   const data = fs.readFileSync(input);
   const mb = bytes / 1e6;
-  console.log(`input: ${mb.toFixed(1)} MB, ${(bytes * 8 / seconds / 1e6).toFixed(1)} Mbit/s`);
+  console.log(`input: ${mb.toFixed(1)} MB, ${((bytes * 8) / seconds / 1e6).toFixed(1)} Mbit/s`);
 
   let frames = 0;
   const memMs = await best(5, async () => {
@@ -61,10 +90,13 @@ function timed(cmd: string, args: string[]): number {
     fs.writeFileSync(path.join(dir, 'camwire.mkv'), r.mkv);
     return Number(process.hrtime.bigint() - t0) / 1e6;
   });
-  const ffMs = await best(3, () => timed('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-framerate', '30', '-i', input, '-c', 'copy', '-f', 'matroska', path.join(dir, 'ff.mkv')]));
+  const ffMs = await best(3, () =>
+    timed('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-framerate', '30', '-i', input, '-c', 'copy', '-f', 'matroska', path.join(dir, 'ff.mkv')]),
+  );
   const hasMkvmerge = spawnSync('sh', ['-c', 'command -v mkvmerge']).status === 0;
   const mmMs = hasMkvmerge ? await best(3, () => timed('mkvmerge', ['-q', '-o', path.join(dir, 'mm.mkv'), '--default-duration', '0:30fps', input])) : NaN;
-  const row = (name: string, ms: number, peer?: number) => console.log(`${name.padEnd(48)} ${(mb / (ms / 1000)).toFixed(0).padStart(7)} MB/s${peer ? `  ${(peer / ms).toFixed(1)}x ffmpeg` : ''}`);
+  const row = (name: string, ms: number, peer?: number) =>
+    console.log(`${name.padEnd(48)} ${(mb / (ms / 1000)).toFixed(0).padStart(7)} MB/s${peer ? `  ${(peer / ms).toFixed(1)}x ffmpeg` : ''}`);
   console.log(`\n# packaging ${frames} frames to MKV`);
   row('camwire packageAnnexB, in memory', memMs, ffMs);
   row('camwire packageAnnexB, file to file', fileMs, ffMs);
@@ -81,8 +113,18 @@ function timed(cmd: string, args: string[]): number {
     let sent = 0;
     const pmMs = await best(3, async () => {
       const t0 = process.hrtime.bigint();
-      const s = new KvsStream({ streamName: 'bench-bulk', region: 'us-east-1', endpoint: endpoint.url, credentials: creds, overflow: 'block',
-        storeBytes: 1 << 30, storeDurationMs: 3_600_000, startMs: 1_760_000_000_000, fps: 30, metricsIntervalMs: 0 });
+      const s = new KvsStream({
+        streamName: 'bench-bulk',
+        region: 'us-east-1',
+        endpoint: endpoint.url,
+        credentials: creds,
+        overflow: 'block',
+        storeBytes: 1 << 30,
+        storeDurationMs: 3_600_000,
+        startMs: 1_760_000_000_000,
+        fps: 30,
+        metricsIntervalMs: 0,
+      });
       for (let off = 0; off < data.length; off += 1 << 20) {
         if (!s.putAnnexB(data.subarray(off, off + (1 << 20)))) await new Promise<void>((r) => s.once('drain', r));
       }
@@ -91,14 +133,23 @@ function timed(cmd: string, args: string[]): number {
       return Number(process.hrtime.bigint() - t0) / 1e6;
     });
     console.log(`\n# PutMedia over loopback into a discarding local endpoint (another process), ${(sent / 1e6).toFixed(1)} MB of MKV`);
-    console.log(`camwire producer: frames in -> every fragment PERSISTED      ${(sent / 1e6 / (pmMs / 1000)).toFixed(0).padStart(7)} MB/s  ${((sent / pmMs) / (bytes / rawMs)).toFixed(2)}x raw TCP`);
+    console.log(
+      `camwire producer: frames in -> every fragment PERSISTED      ${(sent / 1e6 / (pmMs / 1000)).toFixed(0).padStart(7)} MB/s  ${(sent / pmMs / (bytes / rawMs)).toFixed(2)}x raw TCP`,
+    );
     console.log(`  peer: raw loopback TCP, Node socket -> discarding Node      ${(mb / (rawMs / 1000)).toFixed(0).padStart(7)} MB/s`);
     console.log(`peak RSS ${peakMiB().toFixed(0)} MiB (the whole input in memory, and in the store until PERSISTED)`);
 
     // ---- 3. the cost of putFrame ----
     const [key, frameBuf] = framesOf(data, 2) as [Buffer, Buffer];
-    const s = new KvsStream({ streamName: 'bench-putframe', region: 'us-east-1', endpoint: endpoint.url, credentials: creds, metricsIntervalMs: 0,
-      storeBytes: 256 << 20, highWaterMark: 1 << 30 });
+    const s = new KvsStream({
+      streamName: 'bench-putframe',
+      region: 'us-east-1',
+      endpoint: endpoint.url,
+      credentials: creds,
+      metricsIntervalMs: 0,
+      storeBytes: 256 << 20,
+      highWaterMark: 1 << 30,
+    });
     const n = 200_000;
     s.putFrame(key, { pts: 1 });
     const t0 = process.hrtime.bigint();
@@ -114,10 +165,13 @@ function timed(cmd: string, args: string[]): number {
   } finally {
     endpoint.proc.kill('SIGTERM');
   }
-})().then(() => process.exit(0), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+})().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
 
 /** Peak RSS since the last reset (MiB); resetPeak() starts a new phase (Linux clear_refs 5). */
 function peakMiB(): number {
@@ -126,26 +180,31 @@ function peakMiB(): number {
 function resetPeak(): void {
   try {
     fs.writeFileSync('/proc/self/clear_refs', '5');
-  } catch { /* not Linux, or not allowed: the peak then covers the whole run */ }
+  } catch {
+    /* not Linux, or not allowed: the peak then covers the whole run */
+  }
 }
 
 /** The local endpoint in its own process, discarding what it receives. */
 async function startEndpoint(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'camwire.js'), '--json', 'kvs', 'serve-local', '--dir', path.join(dir, 'kvs'), '--discard'],
-    { env: { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'camwire.js'), '--json', 'kvs', 'serve-local', '--dir', path.join(dir, 'kvs'), '--discard'], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       try {
         resolve((JSON.parse(out) as { url: string }).url);
-      } catch { /* not complete yet */ }
+      } catch {
+        /* not complete yet */
+      }
     });
     proc.on('exit', (code) => reject(new Error(`serve-local exited ${code}`)));
   });
   return { url, proc };
 }
-
 
 /** Access units of an Annex-B stream encoded with AUDs (x264 aud=1): split at each delimiter. */
 function framesOf(h264: Buffer, max = Infinity): Buffer[] {
@@ -158,12 +217,53 @@ function framesOf(h264: Buffer, max = Infinity): Buffer[] {
 /** N live streams at 30 fps, about 2 Mbit/s each, for `seconds`: all PERSISTED? CPU and memory. */
 async function liveStreams(url: string, tmp: string, n: number, seconds: number): Promise<void> {
   const clip = path.join(tmp, 'live.h264');
-  const enc = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '10', '-pix_fmt', 'yuv420p',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-b:v', '2M', '-maxrate', '2M', '-bufsize', '2M', '-x264-params', 'aud=1', '-f', 'h264', clip]);
+  const enc = spawnSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=30',
+    '-t',
+    '10',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+    '-b:v',
+    '2M',
+    '-maxrate',
+    '2M',
+    '-bufsize',
+    '2M',
+    '-x264-params',
+    'aud=1',
+    '-f',
+    'h264',
+    clip,
+  ]);
   if (enc.status !== 0) throw new Error(`ffmpeg: ${enc.stderr}`);
   const frames = framesOf(fs.readFileSync(clip));
-  const streams = Array.from({ length: n }, (_, i) => new KvsStream({ streamName: `live-${i}`, region: 'us-east-1', endpoint: url, credentials: creds,
-    fragmentDurationMs: 1000, metricsIntervalMs: 0, storeBytes: 16 << 20 }));
+  const streams = Array.from(
+    { length: n },
+    (_, i) =>
+      new KvsStream({
+        streamName: `live-${i}`,
+        region: 'us-east-1',
+        endpoint: url,
+        credentials: creds,
+        fragmentDurationMs: 1000,
+        metricsIntervalMs: 0,
+        storeBytes: 16 << 20,
+      }),
+  );
   let dropped = 0;
   let warnings = 0;
   for (const s of streams) {
@@ -189,7 +289,11 @@ async function liveStreams(url: string, tmp: string, n: number, seconds: number)
   const ok = results.filter((r) => r.status === 'fulfilled').length;
   const persisted = streams.reduce((a, s) => a + s.metrics().fragmentsPersisted, 0);
   const latency = Math.max(...streams.map((s) => s.metrics().persistLatencyMs));
-  console.log(`\n# ${n} live streams x 30 fps x ${(fs.statSync(clip).size * 8 / 10 / 1e6).toFixed(1)} Mbit/s for ${seconds} s, one process, endpoint in another`);
+  console.log(
+    `\n# ${n} live streams x 30 fps x ${((fs.statSync(clip).size * 8) / 10 / 1e6).toFixed(1)} Mbit/s for ${seconds} s, one process, endpoint in another`,
+  );
   console.log(`closed cleanly ${ok}/${n}; fragments PERSISTED ${persisted}/${n * seconds}; frames dropped ${dropped}; warnings ${warnings}`);
-  console.log(`CPU of this process ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core; feeder max lag ${maxLag.toFixed(0)} ms; last persist latency max ${latency} ms; peak RSS ${peakMiB().toFixed(0)} MiB (${base.toFixed(0)} MiB before the streams started)`);
+  console.log(
+    `CPU of this process ${(((cpu.user + cpu.system) / 1e6 / wall) * 100).toFixed(0)}% of one core; feeder max lag ${maxLag.toFixed(0)} ms; last persist latency max ${latency} ms; peak RSS ${peakMiB().toFixed(0)} MiB (${base.toFixed(0)} MiB before the streams started)`,
+  );
 }

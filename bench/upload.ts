@@ -24,7 +24,9 @@ const size = (quick ? 64 : 256) * MiB;
 const partSize = 8 * MiB;
 const concurrency = 4;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camwire-bench-upload-'));
-process.on('exit', () => { if (!process.env['KEEP']) fs.rmSync(dir, { recursive: true, force: true }); });
+process.on('exit', () => {
+  if (!process.env['KEEP']) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 function row(name: string, value: number, peerName?: string, peer?: number): void {
@@ -50,7 +52,9 @@ async function startNginx(): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   const root = path.join(dir, 'nginx');
   fs.mkdirSync(path.join(root, 'www'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'nginx.conf'), `daemon off;
+  fs.writeFileSync(
+    path.join(root, 'nginx.conf'),
+    `daemon off;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 worker_processes 1;
 pid ${root}/nginx.pid;
@@ -65,7 +69,8 @@ http {
     location / { root ${root}/www; dav_methods PUT; create_full_put_path on; }
   }
 }
-`);
+`,
+  );
   const proc = spawn('nginx', ['-c', path.join(root, 'nginx.conf'), '-p', root], { stdio: 'inherit' });
   for (let i = 0; i < 100; i++) {
     if (spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/`]).status === 0) return { port, proc };
@@ -75,7 +80,9 @@ http {
 }
 
 (async () => {
-  console.log(`camwire upload bench: ${size / MiB} MiB file, ${partSize / MiB} MiB parts, ${concurrency} in flight, ${os.cpus().length} CPU(s), ${new Date().toISOString()}`);
+  console.log(
+    `camwire upload bench: ${size / MiB} MiB file, ${partSize / MiB} MiB parts, ${concurrency} in flight, ${os.cpus().length} CPU(s), ${new Date().toISOString()}`,
+  );
   const file = path.join(dir, 'payload.bin');
   const fd = fs.openSync(file, 'w');
   for (let i = 0; i < size / MiB; i++) fs.writeSync(fd, crypto.randomBytes(MiB));
@@ -97,7 +104,13 @@ http {
 
   const swift = await SwiftS3.start(path.join(dir, 'swift'));
   try {
-    const s3 = new S3Client({ region: 'us-east-1', endpoint: swift.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: swift.endpoint,
+      forcePathStyle: true,
+      credentials: S3_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
     const base = { endpoint: swift.endpoint, bucket: 'bench', credentials: S3_CREDENTIALS };
     console.log('\n# OpenStack Swift S3 API');
@@ -111,7 +124,16 @@ http {
       const t = await presignMultipart({ ...base, key: `mp-${crypto.randomUUID()}.bin`, size, partSize });
       return time(() => new Uploader({ concurrency }).upload(file, t));
     });
-    const libMs = await best(2, () => time(() => new Upload({ client: s3, params: { Bucket: 'bench', Key: `lib-${crypto.randomUUID()}.bin`, Body: fs.createReadStream(file) }, partSize, queueSize: concurrency }).done()));
+    const libMs = await best(2, () =>
+      time(() =>
+        new Upload({
+          client: s3,
+          params: { Bucket: 'bench', Key: `lib-${crypto.randomUUID()}.bin`, Body: fs.createReadStream(file) },
+          partSize,
+          queueSize: concurrency,
+        }).done(),
+      ),
+    );
     row('camwire multipart (pre-signed parts)', mbps(size, oursMp), 'lib-storage', mbps(size, libMs));
     row('  peer: @aws-sdk/lib-storage Upload (credentials)', mbps(size, libMs));
     s3.destroy();

@@ -8,8 +8,8 @@
 #include "env_state.h"
 #include "kvs_package.h"
 #include "kvs_stream.h"
-#include "ptp.h"
 #include "mkv_reader.h"
+#include "ptp.h"
 #include "sigv4.h"
 
 namespace {

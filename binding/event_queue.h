@@ -64,8 +64,7 @@ class EventQueue {
 
   // JS thread. `keep_alive`: the queue holds the event loop open from the
   // start (else only between Ref and Unref).
-  static std::shared_ptr<EventQueue> Create(Napi::Env env, Napi::Function listener, const char* name, bool keep_alive,
-                                            Deliver deliver) {
+  static std::shared_ptr<EventQueue> Create(Napi::Env env, Napi::Function listener, const char* name, bool keep_alive, Deliver deliver) {
     std::shared_ptr<EventQueue> q(new EventQueue(std::move(deliver)));
     q->tsfn_ = Tsfn::New(env, listener, name, 0, 1, q.get(), [](Napi::Env e, void*, EventQueue* self) { self->Finalized(e); });
     // The thread-safe function refers to the queue (its context) until it is finalized.

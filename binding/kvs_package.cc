@@ -8,8 +8,8 @@
 #include <random>
 
 #include "errors.h"
-#include "options.h"
 #include "kvs/mkv.h"
+#include "options.h"
 
 namespace camwire_binding {
 namespace {
@@ -17,8 +17,7 @@ namespace {
 class PackageWorker : public Napi::AsyncWorker {
  public:
   PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(options),
-        data_(input.Data()), size_(input.Length()) {
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(options), data_(input.Data()), size_(input.Length()) {
     input_ref_ = Napi::Persistent(input);
   }
 
@@ -41,8 +40,8 @@ class PackageWorker : public Napi::AsyncWorker {
       return;
     }
     auto* bytes = new std::vector<uint8_t>(std::move(result_->mkv));
-    Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(env, bytes->data(), bytes->size(),
-                                                           [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
+    Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(
+        env, bytes->data(), bytes->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
     Napi::Object out = Napi::Object::New(env);
     out.Set("mkv", mkv);
     out.Set("frames", Napi::Number::New(env, static_cast<double>(result_->frames)));

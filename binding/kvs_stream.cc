@@ -27,7 +27,6 @@ struct PinToken {
 // frames (the loop does that on its next turn, well within this).
 constexpr std::chrono::milliseconds kTeardownWait(10000);
 
-
 Napi::Object MetricsObject(Napi::Env env, const Metrics& m) {
   Napi::Object o = Napi::Object::New(env);
   auto n = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
@@ -95,7 +94,6 @@ Napi::Object EventObject(Napi::Env env, const ProducerEvent& e) {
   return o;
 }
 
-
 }  // namespace
 
 Napi::Function KvsProducerWrap::Define(Napi::Env env) {
@@ -106,8 +104,7 @@ Napi::Function KvsProducerWrap::Define(Napi::Env env) {
 }
 
 // new KvsProducer(options, onEvents(events, queuedBytes))
-KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<KvsProducerWrap>(info), residency_(info.Env(), this) {
+KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KvsProducerWrap>(info), residency_(info.Env(), this) {
   Napi::Env env = info.Env();
   Args args(info, "new KvsProducer(options, onEvents)", 2);
   Napi::Object js = args.Object(0, "options");
@@ -141,16 +138,15 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info)
 
   // The batch goes to JS with the bytes still queued at delivery time.
   auto producer = std::make_shared<std::weak_ptr<camwire::kvs::Producer>>();
-  queue_ = ProducerQueue::Create(env, on_events, "camwire-kvs", true,
-                                 [producer](Napi::Env e, Napi::Function fn, std::deque<ProducerEvent>& pending) {
-                                   std::deque<ProducerEvent> batch;
-                                   batch.swap(pending);
-                                   uint64_t queued = 0;
-                                   if (auto p = producer->lock()) queued = p->QueuedBytes();
-                                   Napi::Array arr = Napi::Array::New(e, batch.size());
-                                   for (size_t i = 0; i < batch.size(); ++i) arr.Set(static_cast<uint32_t>(i), EventObject(e, batch[i]));
-                                   fn.Call({arr, Napi::Number::New(e, static_cast<double>(queued))});
-                                 });
+  queue_ = ProducerQueue::Create(env, on_events, "camwire-kvs", true, [producer](Napi::Env e, Napi::Function fn, std::deque<ProducerEvent>& pending) {
+    std::deque<ProducerEvent> batch;
+    batch.swap(pending);
+    uint64_t queued = 0;
+    if (auto p = producer->lock()) queued = p->QueuedBytes();
+    Napi::Array arr = Napi::Array::New(e, batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) arr.Set(static_cast<uint32_t>(i), EventObject(e, batch[i]));
+    fn.Call({arr, Napi::Number::New(e, static_cast<double>(queued))});
+  });
   std::shared_ptr<ProducerQueue> queue = queue_;
   auto result = camwire::kvs::Producer::Create(
       o,
@@ -238,9 +234,7 @@ Napi::Value KvsProducerWrap::Abort(const Napi::CallbackInfo& info) {
 }
 
 // metrics() -> the current counters
-Napi::Value KvsProducerWrap::Metrics(const Napi::CallbackInfo& info) {
-  return MetricsObject(info.Env(), producer_->GetMetrics());
-}
+Napi::Value KvsProducerWrap::Metrics(const Napi::CallbackInfo& info) { return MetricsObject(info.Env(), producer_->GetMetrics()); }
 
 // kvsTransport() -> { curl, ssl }
 Napi::Value KvsTransport(const Napi::CallbackInfo& info) {

@@ -13,9 +13,7 @@ Napi::Function MkvReaderWrap::Define(Napi::Env env) {
 
 MkvReaderWrap::MkvReaderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MkvReaderWrap>(info) {}
 
-Napi::Value MkvReaderWrap::Bytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(reader_.bytes()));
-}
+Napi::Value MkvReaderWrap::Bytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(reader_.bytes())); }
 
 Napi::Value MkvReaderWrap::Feed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

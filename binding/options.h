@@ -17,8 +17,7 @@ class Args {
   // `usage`: the call as JS writes it; `required`: how many arguments it takes at least.
   Args(const Napi::CallbackInfo& info, const char* usage, size_t required) : info_(info), usage_(usage) {
     if (info.Length() < required) {
-      Fail(std::string("expected ") + std::to_string(required) + (required == 1 ? " argument" : " arguments") + ", got " +
-           std::to_string(info.Length()));
+      Fail(std::string("expected ") + std::to_string(required) + (required == 1 ? " argument" : " arguments") + ", got " + std::to_string(info.Length()));
     }
   }
 

@@ -18,15 +18,14 @@
 #include "ptp/initiator.h"
 #include "ptp/ptpip.h"
 #include "ptp/ptpip_server.h"
-#include "ptp/usb_virtual.h"
 #include "ptp/usb_initiator.h"
+#include "ptp/usb_virtual.h"
 
 namespace camwire_binding {
 
 using namespace camwire::ptp;
 
 namespace {
-
 
 // 32 hex digits (separators allowed) -> GUID; random when empty.
 bool ParseGuid(const std::string& s, ptpip::Guid* g) {
@@ -83,9 +82,9 @@ using CameraQueue = EventQueue<CameraEvent>;
 class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public EnvResident {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "PtpCamera", {InstanceMethod("start", &CameraWrap::Start), InstanceMethod("stop", &CameraWrap::Stop),
-                                          InstanceMethod("setLastUploadStatus", &CameraWrap::SetLastUploadStatus),
-                                          InstanceMethod("property", &CameraWrap::Property)});
+    return DefineClass(env, "PtpCamera",
+                       {InstanceMethod("start", &CameraWrap::Start), InstanceMethod("stop", &CameraWrap::Stop),
+                        InstanceMethod("setLastUploadStatus", &CameraWrap::SetLastUploadStatus), InstanceMethod("property", &CameraWrap::Property)});
   }
 
   // new PtpCamera({ storage, host, port, guid, name, manufacturer, model, serial, allowDelete, allowUpload }, onEvent)
@@ -111,13 +110,12 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public EnvResident {
     server_opts_.port = static_cast<uint16_t>(U32(o, "port", 15740));
     server_opts_.name = Str(o, "name", "camwire");
     if (!ParseGuid(Str(o, "guid"), &server_opts_.guid)) throw Napi::TypeError::New(env, "guid must be 16 bytes in hex");
-    queue_ = CameraQueue::Create(env, on_event, "camwire-ptp-camera", false,
-                                 [](Napi::Env e, Napi::Function fn, std::deque<CameraEvent>& pending) {
-                                   // One event per wake-up, each its own callback into JS.
-                                   CameraEvent ev = std::move(pending.front());
-                                   pending.pop_front();
-                                   fn.Call({CameraEventObject(e, ev)});
-                                 });
+    queue_ = CameraQueue::Create(env, on_event, "camwire-ptp-camera", false, [](Napi::Env e, Napi::Function fn, std::deque<CameraEvent>& pending) {
+      // One event per wake-up, each its own callback into JS.
+      CameraEvent ev = std::move(pending.front());
+      pending.pop_front();
+      fn.Call({CameraEventObject(e, ev)});
+    });
     ResponderHooks hooks;
     std::shared_ptr<CameraQueue> q = queue_;
     auto post = [q](CameraEvent e) { q->Post(std::move(e)); };
@@ -183,9 +181,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public EnvResident {
       return out;
     }
     std::shared_ptr<CameraQueue> q = queue_;
-    server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [q](const std::string& k, const std::string& d) {
-      q->Post({"log", k, d, 0});
-    }));
+    server_.reset(new PtpIpServer(*responder_, *storage_, server_opts_, [q](const std::string& k, const std::string& d) { q->Post({"log", k, d, 0}); }));
     camwire::Status s = server_->Start();
     if (!s.ok()) {
       server_.reset();
@@ -282,11 +278,11 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PtpClient",
-                       {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("connectUsb", &ClientWrap::ConnectUsb), InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs),
-                        InstanceMethod("storageIds", &ClientWrap::StorageIds), InstanceMethod("objectHandles", &ClientWrap::ObjectHandles),
-                        InstanceMethod("objectInfo", &ClientWrap::ObjectInfoM), InstanceMethod("getToFile", &ClientWrap::GetToFile),
-                        InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget), InstanceMethod("waitEvent", &ClientWrap::WaitEvent),
-                        InstanceMethod("close", &ClientWrap::Close)});
+                       {InstanceMethod("connect", &ClientWrap::Connect), InstanceMethod("connectUsb", &ClientWrap::ConnectUsb),
+                        InstanceMethod("deviceInfo", &ClientWrap::DeviceInfoJs), InstanceMethod("storageIds", &ClientWrap::StorageIds),
+                        InstanceMethod("objectHandles", &ClientWrap::ObjectHandles), InstanceMethod("objectInfo", &ClientWrap::ObjectInfoM),
+                        InstanceMethod("getToFile", &ClientWrap::GetToFile), InstanceMethod("setUploadTarget", &ClientWrap::SetUploadTarget),
+                        InstanceMethod("waitEvent", &ClientWrap::WaitEvent), InstanceMethod("close", &ClientWrap::Close)});
   }
   explicit ClientWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ClientWrap>(info), st_(std::make_shared<ClientState>()) {}
 
@@ -314,16 +310,19 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     const int timeout = static_cast<int>(U32(o, "timeoutMs", 5000));
     auto st = st_;
     auto peer = std::make_shared<ptpip::InitCommand>();
-    return Run(env, [st, host, port, me, timeout, peer]() -> camwire::Status {
-      auto c = ptpip::InitiatorConnection::Connect(host, port, me, timeout, peer.get());
-      if (!c.ok()) return c.status();
-      return Adopt(st, std::move(c).value());
-    }, [peer](Napi::Env e) -> Napi::Value {
-      Napi::Object out = Napi::Object::New(e);
-      out.Set("name", peer->name);
-      out.Set("guid", GuidText(peer->guid));
-      return out;
-    });
+    return Run(
+        env,
+        [st, host, port, me, timeout, peer]() -> camwire::Status {
+          auto c = ptpip::InitiatorConnection::Connect(host, port, me, timeout, peer.get());
+          if (!c.ok()) return c.status();
+          return Adopt(st, std::move(c).value());
+        },
+        [peer](Napi::Env e) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(e);
+          out.Set("name", peer->name);
+          out.Set("guid", GuidText(peer->guid));
+          return out;
+        });
   }
 
   // connectUsb(bus, address, { timeoutMs }) -> { bus, address }; bus 0: the first PTP camera.
@@ -335,17 +334,20 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     const int timeout = static_cast<int>(U32(args.Object(2, "options"), "timeoutMs", 5000));
     auto st = st_;
     auto dev = std::make_shared<UsbDeviceInfo>();
-    return Run(env, [st, bus, address, timeout, dev]() -> camwire::Status {
-      auto c = UsbInitiatorConnection::Open(bus, address, timeout);
-      if (!c.ok()) return c.status();
-      *dev = c.value()->device();
-      return Adopt(st, std::move(c).value());
-    }, [dev](Napi::Env e) -> Napi::Value {
-      Napi::Object out = Napi::Object::New(e);
-      out.Set("bus", Napi::Number::New(e, dev->bus));
-      out.Set("address", Napi::Number::New(e, dev->address));
-      return out;
-    });
+    return Run(
+        env,
+        [st, bus, address, timeout, dev]() -> camwire::Status {
+          auto c = UsbInitiatorConnection::Open(bus, address, timeout);
+          if (!c.ok()) return c.status();
+          *dev = c.value()->device();
+          return Adopt(st, std::move(c).value());
+        },
+        [dev](Napi::Env e) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(e);
+          out.Set("bus", Napi::Number::New(e, dev->bus));
+          out.Set("address", Napi::Number::New(e, dev->address));
+          return out;
+        });
   }
 
   template <typename F>
@@ -358,19 +360,28 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   Napi::Value DeviceInfoJs(const Napi::CallbackInfo& info) {
     auto st = st_;
     auto out = std::make_shared<DeviceInfo>();
-    return Run(info.Env(), [st, out] { return With(st, [&](Initiator& i) { auto r = i.GetDeviceInfo(); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
-               [out](Napi::Env e) -> Napi::Value {
-                 Napi::Object o = Napi::Object::New(e);
-                 o.Set("manufacturer", out->manufacturer);
-                 o.Set("model", out->model);
-                 o.Set("version", out->device_version);
-                 o.Set("serial", out->serial_number);
-                 o.Set("vendorExtensionId", Napi::Number::New(e, out->vendor_extension_id));
-                 Napi::Array ops = Napi::Array::New(e, out->operations.size());
-                 for (size_t k = 0; k < out->operations.size(); ++k) ops.Set(static_cast<uint32_t>(k), Napi::Number::New(e, out->operations[k]));
-                 o.Set("operations", ops);
-                 return o;
-               });
+    return Run(
+        info.Env(),
+        [st, out] {
+          return With(st, [&](Initiator& i) {
+            auto r = i.GetDeviceInfo();
+            if (!r.ok()) return r.status();
+            *out = r.value();
+            return camwire::Status::Ok();
+          });
+        },
+        [out](Napi::Env e) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("manufacturer", out->manufacturer);
+          o.Set("model", out->model);
+          o.Set("version", out->device_version);
+          o.Set("serial", out->serial_number);
+          o.Set("vendorExtensionId", Napi::Number::New(e, out->vendor_extension_id));
+          Napi::Array ops = Napi::Array::New(e, out->operations.size());
+          for (size_t k = 0; k < out->operations.size(); ++k) ops.Set(static_cast<uint32_t>(k), Napi::Number::New(e, out->operations[k]));
+          o.Set("operations", ops);
+          return o;
+        });
   }
 
   static Napi::Value U32ArrayJs(Napi::Env e, const std::vector<uint32_t>& v) {
@@ -382,8 +393,17 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
   Napi::Value StorageIds(const Napi::CallbackInfo& info) {
     auto st = st_;
     auto out = std::make_shared<std::vector<uint32_t>>();
-    return Run(info.Env(), [st, out] { return With(st, [&](Initiator& i) { auto r = i.GetStorageIds(); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
-               [out](Napi::Env e) { return U32ArrayJs(e, *out); });
+    return Run(
+        info.Env(),
+        [st, out] {
+          return With(st, [&](Initiator& i) {
+            auto r = i.GetStorageIds();
+            if (!r.ok()) return r.status();
+            *out = r.value();
+            return camwire::Status::Ok();
+          });
+        },
+        [out](Napi::Env e) { return U32ArrayJs(e, *out); });
   }
 
   Napi::Value ObjectHandles(const Napi::CallbackInfo& info) {
@@ -392,8 +412,17 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     const uint32_t storage = args.Number(0, "storageId").Uint32Value();
     const uint32_t parent = args.Number(1, "parent").Uint32Value();
     auto out = std::make_shared<std::vector<uint32_t>>();
-    return Run(info.Env(), [st, out, storage, parent] { return With(st, [&](Initiator& i) { auto r = i.GetObjectHandles(storage, parent); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
-               [out](Napi::Env e) { return U32ArrayJs(e, *out); });
+    return Run(
+        info.Env(),
+        [st, out, storage, parent] {
+          return With(st, [&](Initiator& i) {
+            auto r = i.GetObjectHandles(storage, parent);
+            if (!r.ok()) return r.status();
+            *out = r.value();
+            return camwire::Status::Ok();
+          });
+        },
+        [out](Napi::Env e) { return U32ArrayJs(e, *out); });
   }
 
   Napi::Value ObjectInfoM(const Napi::CallbackInfo& info) {
@@ -401,8 +430,17 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     auto st = st_;
     const uint32_t h = args.Number(0, "handle").Uint32Value();
     auto out = std::make_shared<ObjectInfo>();
-    return Run(info.Env(), [st, out, h] { return With(st, [&](Initiator& i) { auto r = i.GetObjectInfo(h); if (!r.ok()) return r.status(); *out = r.value(); return camwire::Status::Ok(); }); },
-               [out](Napi::Env e) -> Napi::Value { return ObjectInfoJs(e, *out); });
+    return Run(
+        info.Env(),
+        [st, out, h] {
+          return With(st, [&](Initiator& i) {
+            auto r = i.GetObjectInfo(h);
+            if (!r.ok()) return r.status();
+            *out = r.value();
+            return camwire::Status::Ok();
+          });
+        },
+        [out](Napi::Env e) -> Napi::Value { return ObjectInfoJs(e, *out); });
   }
 
   // getToFile(handle, size, path, partial) -> bytes
@@ -414,9 +452,12 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     const std::string path = args.String(2, "path");
     const bool partial = args.Boolean(3, "partial");
     auto done = std::make_shared<uint64_t>(0);
-    return Run(info.Env(), [st, h, size, path, partial, done] {
-      return With(st, [&](Initiator& i) { return i.GetObjectToFile(h, size, path, partial, [done](uint64_t d, uint64_t) { *done = d; }); });
-    }, [done](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*done)); });
+    return Run(
+        info.Env(),
+        [st, h, size, path, partial, done] {
+          return With(st, [&](Initiator& i) { return i.GetObjectToFile(h, size, path, partial, [done](uint64_t d, uint64_t) { *done = d; }); });
+        },
+        [done](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*done)); });
   }
 
   Napi::Value SetUploadTarget(const Napi::CallbackInfo& info) {
@@ -433,20 +474,23 @@ class ClientWrap : public Napi::ObjectWrap<ClientWrap> {
     const int timeout = static_cast<int>(args.Number(0, "timeoutMs").Int32Value());
     auto ev = std::make_shared<Event>();
     auto got = std::make_shared<bool>(false);
-    return Run(info.Env(), [st, ev, got, timeout] {
-      return With(st, [&](Initiator& i) {
-        auto r = i.WaitEvent(ev.get(), timeout);
-        if (!r.ok()) return r.status();
-        *got = r.value();
-        return camwire::Status::Ok();
-      });
-    }, [ev, got](Napi::Env e) -> Napi::Value {
-      if (!*got) return e.Null();
-      Napi::Object o = Napi::Object::New(e);
-      o.Set("code", Napi::Number::New(e, ev->code));
-      o.Set("params", U32ArrayJs(e, ev->params));
-      return o;
-    });
+    return Run(
+        info.Env(),
+        [st, ev, got, timeout] {
+          return With(st, [&](Initiator& i) {
+            auto r = i.WaitEvent(ev.get(), timeout);
+            if (!r.ok()) return r.status();
+            *got = r.value();
+            return camwire::Status::Ok();
+          });
+        },
+        [ev, got](Napi::Env e) -> Napi::Value {
+          if (!*got) return e.Null();
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("code", Napi::Number::New(e, ev->code));
+          o.Set("params", U32ArrayJs(e, ev->params));
+          return o;
+        });
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -469,28 +513,31 @@ Napi::Function DefinePtpCamera(Napi::Env env) { return EnvState::Of(env).Constru
 
 Napi::Value UsbDevices(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<std::vector<UsbDeviceInfo>>();
-  return Run(info.Env(), [out] {
-    auto r = ListUsbDevices();
-    if (!r.ok()) return r.status();
-    *out = r.value();
-    return camwire::Status::Ok();
-  }, [out](Napi::Env e) -> Napi::Value {
-    Napi::Array a = Napi::Array::New(e, out->size());
-    for (size_t i = 0; i < out->size(); ++i) {
-      const UsbDeviceInfo& d = (*out)[i];
-      Napi::Object o = Napi::Object::New(e);
-      o.Set("bus", Napi::Number::New(e, d.bus));
-      o.Set("address", Napi::Number::New(e, d.address));
-      o.Set("vendorId", Napi::Number::New(e, d.vendor_id));
-      o.Set("productId", Napi::Number::New(e, d.product_id));
-      o.Set("manufacturer", d.manufacturer);
-      o.Set("product", d.product);
-      o.Set("serial", d.serial);
-      o.Set("ptp", Napi::Boolean::New(e, d.ptp));
-      a.Set(static_cast<uint32_t>(i), o);
-    }
-    return a;
-  });
+  return Run(
+      info.Env(),
+      [out] {
+        auto r = ListUsbDevices();
+        if (!r.ok()) return r.status();
+        *out = r.value();
+        return camwire::Status::Ok();
+      },
+      [out](Napi::Env e) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(e, out->size());
+        for (size_t i = 0; i < out->size(); ++i) {
+          const UsbDeviceInfo& d = (*out)[i];
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("bus", Napi::Number::New(e, d.bus));
+          o.Set("address", Napi::Number::New(e, d.address));
+          o.Set("vendorId", Napi::Number::New(e, d.vendor_id));
+          o.Set("productId", Napi::Number::New(e, d.product_id));
+          o.Set("manufacturer", d.manufacturer);
+          o.Set("product", d.product);
+          o.Set("serial", d.serial);
+          o.Set("ptp", Napi::Boolean::New(e, d.ptp));
+          a.Set(static_cast<uint32_t>(i), o);
+        }
+        return a;
+      });
 }
 Napi::Function DefinePtpClient(Napi::Env env) { return EnvState::Of(env).Constructor("PtpClient", ClientWrap::Define(env)); }
 

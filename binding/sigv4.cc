@@ -4,8 +4,8 @@
 #include "sigv4.h"
 
 #include "errors.h"
-#include "options.h"
 #include "kvs/sigv4.h"
+#include "options.h"
 
 namespace camwire_binding {
 

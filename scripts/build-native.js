@@ -22,7 +22,10 @@ const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const common = ['--out', out, '--log-level', 'warn', `--CDCAMWIRE_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`];
 // Configure every time: `cmake-js build` alone keeps the options of an
 // earlier configure (npm install's, without tests).
-for (const step of [['configure', ...common], ['build', '--parallel', '2', ...common]]) {
+for (const step of [
+  ['configure', ...common],
+  ['build', '--parallel', '2', ...common],
+]) {
   const r = spawnSync(process.execPath, [cmakeJs, ...step], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status === null ? 1 : r.status);
 }

@@ -43,7 +43,9 @@ module.exports = { checkPrebuilds, stampOf, STAMP };
 if (require.main === module) {
   const { hash, problems } = checkPrebuilds(process.argv[2] ? path.resolve(process.argv[2]) : undefined);
   if (problems.length) {
-    console.error(`camwire: the prebuilds are stale:\n  ${problems.join('\n  ')}\nRebuild them with \`npm run prebuild\` (docs/prebuilds.md) and commit prebuilds/.`);
+    console.error(
+      `camwire: the prebuilds are stale:\n  ${problems.join('\n  ')}\nRebuild them with \`npm run prebuild\` (docs/prebuilds.md) and commit prebuilds/.`,
+    );
     process.exit(1);
   }
   console.log(`camwire: every prebuild is built from sources ${hash}`);

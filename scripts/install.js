@@ -15,7 +15,9 @@ function onPath(cmd) {
     try {
       fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
       return true;
-    } catch { /* keep looking */ }
+    } catch {
+      /* keep looking */
+    }
   }
   return false;
 }
@@ -34,7 +36,8 @@ function checkTools() {
   if (process.platform === 'linux') {
     for (const [file, what] of headers) if (!fs.existsSync(file)) missing.push(what);
     // libcurl's headers live under a multiarch directory: ask pkg-config.
-    if (onPath('pkg-config') && spawnSync('pkg-config', ['--exists', 'libcurl']).status !== 0) missing.push('libcurl headers (apt-get install libcurl4-openssl-dev)');
+    if (onPath('pkg-config') && spawnSync('pkg-config', ['--exists', 'libcurl']).status !== 0)
+      missing.push('libcurl headers (apt-get install libcurl4-openssl-dev)');
   }
   return missing;
 }
@@ -76,8 +79,7 @@ function main() {
     console.error('camwire: cannot build the native addon from source. Missing: the cmake-js package (npm install cmake-js).');
     return 1;
   }
-  const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--log-level', 'warn', '--CDCAMWIRE_BUILD_TESTS=OFF'],
-    { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--log-level', 'warn', '--CDCAMWIRE_BUILD_TESTS=OFF'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) console.error('camwire: the source build failed; the compiler output is above.');
   return r.status === null ? 1 : r.status;
 }

@@ -29,12 +29,35 @@ const work = path.join(root, 'build-prebuild');
 /** What each prebuild is: its directory, file name, toolchain and ELF machine. */
 const TARGETS = {
   'linux-x64': { triplet: 'x86_64-linux-gnu', processor: 'x86_64', file: 'node.napi.glibc.node', machine: 'Advanced Micro Devices X86-64', cross: false },
-  'linux-arm64': { triplet: 'aarch64-linux-gnu', processor: 'aarch64', file: 'node.napi.armv8.glibc.node', machine: 'AArch64', cross: true, qemu: 'qemu-aarch64-static' },
-  'linux-arm': { triplet: 'arm-linux-gnueabihf', processor: 'armv7l', file: 'node.napi.armv7.glibc.node', machine: 'ARM', cross: true, qemu: 'qemu-arm-static' },
+  'linux-arm64': {
+    triplet: 'aarch64-linux-gnu',
+    processor: 'aarch64',
+    file: 'node.napi.armv8.glibc.node',
+    machine: 'AArch64',
+    cross: true,
+    qemu: 'qemu-aarch64-static',
+  },
+  'linux-arm': {
+    triplet: 'arm-linux-gnueabihf',
+    processor: 'armv7l',
+    file: 'node.napi.armv7.glibc.node',
+    machine: 'ARM',
+    cross: true,
+    qemu: 'qemu-arm-static',
+  },
 };
 
 /** The only shared libraries a prebuild may need: the C and C++ runtime. */
-const ALLOWED_NEEDED = [/^libc\.so\.6$/, /^libm\.so\.6$/, /^libdl\.so\.2$/, /^libpthread\.so\.0$/, /^libgcc_s\.so\.1$/, /^libstdc\+\+\.so\.6$/, /^ld-linux[-a-z0-9_.]*\.so\.\d$/, /^librt\.so\.1$/];
+const ALLOWED_NEEDED = [
+  /^libc\.so\.6$/,
+  /^libm\.so\.6$/,
+  /^libdl\.so\.2$/,
+  /^libpthread\.so\.0$/,
+  /^libgcc_s\.so\.1$/,
+  /^libstdc\+\+\.so\.6$/,
+  /^ld-linux[-a-z0-9_.]*\.so\.\d$/,
+  /^librt\.so\.1$/,
+];
 
 // libcurl: HTTP and HTTPS only (PutMedia, the control plane), OpenSSL as the
 // TLS library (bound to Node's own at load), proxies from the environment,
@@ -43,28 +66,62 @@ const ALLOWED_NEEDED = [/^libc\.so\.6$/, /^libm\.so\.6$/, /^libdl\.so\.2$/, /^li
 // (a --ca file, or the roots Node itself trusts), so a prebuild verifies TLS
 // the same way on any distribution, with or without /etc/ssl.
 const CURL_OPTIONS = [
-  '-DBUILD_SHARED_LIBS=OFF', '-DBUILD_CURL_EXE=OFF', '-DBUILD_TESTING=OFF', '-DENABLE_MANUAL=OFF',
+  '-DBUILD_SHARED_LIBS=OFF',
+  '-DBUILD_CURL_EXE=OFF',
+  '-DBUILD_TESTING=OFF',
+  '-DENABLE_MANUAL=OFF',
   '-DPICKY_COMPILER=OFF',
-  '-DHTTP_ONLY=ON', '-DCURL_USE_OPENSSL=ON', '-DCURL_DISABLE_OPENSSL_AUTO_LOAD_CONFIG=ON',
-  '-DENABLE_THREADED_RESOLVER=ON', '-DENABLE_IPV6=ON', '-DENABLE_UNIX_SOCKETS=OFF', '-DENABLE_WEBSOCKETS=OFF',
-  '-DCURL_ZLIB=OFF', '-DCURL_BROTLI=OFF', '-DCURL_ZSTD=OFF', '-DUSE_NGHTTP2=OFF', '-DUSE_LIBIDN2=OFF',
-  '-DCURL_USE_LIBPSL=OFF', '-DCURL_USE_LIBSSH2=OFF', '-DCURL_USE_LIBSSH=OFF', '-DCURL_USE_GSSAPI=OFF',
-  '-DCURL_DISABLE_LDAP=ON', '-DCURL_DISABLE_LDAPS=ON', '-DCURL_DISABLE_COOKIES=ON', '-DCURL_DISABLE_ALTSVC=ON',
-  '-DCURL_DISABLE_HSTS=ON', '-DCURL_DISABLE_DOH=ON', '-DCURL_DISABLE_NETRC=ON', '-DCURL_DISABLE_MIME=ON',
-  '-DCURL_DISABLE_NTLM=ON', '-DCURL_DISABLE_PROGRESS_METER=ON',
-  '-DCURL_CA_BUNDLE=none', '-DCURL_CA_PATH=none', '-DCURL_CA_FALLBACK=OFF',
+  '-DHTTP_ONLY=ON',
+  '-DCURL_USE_OPENSSL=ON',
+  '-DCURL_DISABLE_OPENSSL_AUTO_LOAD_CONFIG=ON',
+  '-DENABLE_THREADED_RESOLVER=ON',
+  '-DENABLE_IPV6=ON',
+  '-DENABLE_UNIX_SOCKETS=OFF',
+  '-DENABLE_WEBSOCKETS=OFF',
+  '-DCURL_ZLIB=OFF',
+  '-DCURL_BROTLI=OFF',
+  '-DCURL_ZSTD=OFF',
+  '-DUSE_NGHTTP2=OFF',
+  '-DUSE_LIBIDN2=OFF',
+  '-DCURL_USE_LIBPSL=OFF',
+  '-DCURL_USE_LIBSSH2=OFF',
+  '-DCURL_USE_LIBSSH=OFF',
+  '-DCURL_USE_GSSAPI=OFF',
+  '-DCURL_DISABLE_LDAP=ON',
+  '-DCURL_DISABLE_LDAPS=ON',
+  '-DCURL_DISABLE_COOKIES=ON',
+  '-DCURL_DISABLE_ALTSVC=ON',
+  '-DCURL_DISABLE_HSTS=ON',
+  '-DCURL_DISABLE_DOH=ON',
+  '-DCURL_DISABLE_NETRC=ON',
+  '-DCURL_DISABLE_MIME=ON',
+  '-DCURL_DISABLE_NTLM=ON',
+  '-DCURL_DISABLE_PROGRESS_METER=ON',
+  '-DCURL_CA_BUNDLE=none',
+  '-DCURL_CA_PATH=none',
+  '-DCURL_CA_FALLBACK=OFF',
 ];
 
 // libusb: the Linux usbfs backend without libudev (devices are found in
 // sysfs, hotplug through netlink), so the addon does not need libudev either.
-const LIBUSB_OPTIONS = ['--disable-shared', '--enable-static', '--with-pic', '--disable-udev', '--disable-examples-build', '--disable-tests-build', '--disable-log'];
+const LIBUSB_OPTIONS = [
+  '--disable-shared',
+  '--enable-static',
+  '--with-pic',
+  '--disable-udev',
+  '--disable-examples-build',
+  '--disable-tests-build',
+  '--disable-log',
+];
 
 function parseArgs(argv) {
   const o = { targets: Object.keys(TARGETS), jobs: Math.max(1, os.cpus().length) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--target') {
-      o.targets = String(argv[++i] ?? '').split(',').filter(Boolean);
+      o.targets = String(argv[++i] ?? '')
+        .split(',')
+        .filter(Boolean);
       for (const t of o.targets) if (!TARGETS[t]) fail(`unknown target ${t} (one of ${Object.keys(TARGETS).join(', ')})`);
     } else if (a === '--jobs') {
       o.jobs = Number(argv[++i]);
@@ -113,7 +170,8 @@ function debianSource(pkg, log) {
   if (!dir) {
     step(`fetching Debian's source of ${pkg} (apt-get source)`);
     const r = spawnSync('apt-get', ['source', '-qq', pkg], { cwd: src, encoding: 'utf8' });
-    if (r.status !== 0) fail(`apt-get source ${pkg} failed: ${(r.stderr || '').trim()}\n  (it needs a deb-src entry and dpkg-dev: node scripts/provision.js prebuild adds both)`);
+    if (r.status !== 0)
+      fail(`apt-get source ${pkg} failed: ${(r.stderr || '').trim()}\n  (it needs a deb-src entry and dpkg-dev: node scripts/provision.js prebuild adds both)`);
     fs.appendFileSync(log, r.stdout + r.stderr);
     dir = find();
     if (!dir) fail(`apt-get source ${pkg} left no ${pkg}-* directory in ${src}`);
@@ -160,9 +218,23 @@ function buildCurl(name, t, dir, prefix, src, toolchain, jobs, log) {
   step(`${name}: libcurl from ${path.basename(src)}`);
   const b = path.join(dir, 'curl');
   fs.rmSync(b, { recursive: true, force: true });
-  sh('cmake', ['-S', src, '-B', b, `-DCMAKE_TOOLCHAIN_FILE=${toolchain}`, '-DCMAKE_BUILD_TYPE=Release',
-    `-DCMAKE_INSTALL_PREFIX=${prefix}`, '-DCMAKE_INSTALL_LIBDIR=lib', '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
-    `-DCMAKE_C_FLAGS=-fvisibility=hidden ${prefixMap()}`, ...CURL_OPTIONS], { log });
+  sh(
+    'cmake',
+    [
+      '-S',
+      src,
+      '-B',
+      b,
+      `-DCMAKE_TOOLCHAIN_FILE=${toolchain}`,
+      '-DCMAKE_BUILD_TYPE=Release',
+      `-DCMAKE_INSTALL_PREFIX=${prefix}`,
+      '-DCMAKE_INSTALL_LIBDIR=lib',
+      '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
+      `-DCMAKE_C_FLAGS=-fvisibility=hidden ${prefixMap()}`,
+      ...CURL_OPTIONS,
+    ],
+    { log },
+  );
   sh('cmake', ['--build', b, '-j', String(jobs)], { log });
   sh('cmake', ['--install', b], { log });
 }
@@ -173,10 +245,14 @@ function buildAddon(name, t, dir, prefix, toolchain, hash, jobs, log) {
   fs.rmSync(out, { recursive: true, force: true });
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   const glib = [`/usr/include/umockdev-1.0`, `/usr/include/glib-2.0`, `/usr/lib/${t.triplet}/glib-2.0/include`];
-  for (const d of glib) if (!fs.existsSync(d)) fail(`${d} is missing (node scripts/provision.js prebuild installs libumockdev-dev and libglib2.0-dev:${t.triplet})`);
+  for (const d of glib)
+    if (!fs.existsSync(d)) fail(`${d} is missing (node scripts/provision.js prebuild installs libumockdev-dev and libglib2.0-dev:${t.triplet})`);
   const defs = [
-    `--CDCMAKE_TOOLCHAIN_FILE=${toolchain}`, `--CDCAMWIRE_DEPS_PREFIX=${prefix}`, `--CDCAMWIRE_SOURCE_HASH=${hash}`,
-    `--CDCAMWIRE_UMOCKDEV_INCLUDE_DIRS=${glib.join(';')}`, '--CDCAMWIRE_BUILD_TESTS=OFF',
+    `--CDCMAKE_TOOLCHAIN_FILE=${toolchain}`,
+    `--CDCAMWIRE_DEPS_PREFIX=${prefix}`,
+    `--CDCAMWIRE_SOURCE_HASH=${hash}`,
+    `--CDCAMWIRE_UMOCKDEV_INCLUDE_DIRS=${glib.join(';')}`,
+    '--CDCAMWIRE_BUILD_TESTS=OFF',
     `--CDCMAKE_CXX_FLAGS=${prefixMap()}`,
   ];
   const env = t.cross ? { PKG_CONFIG_LIBDIR: `/usr/lib/${t.triplet}/pkgconfig:/usr/share/pkgconfig` } : {};
@@ -211,7 +287,11 @@ function main() {
     const usbSrc = debianSource('libusb-1.0', log);
     const curlSrc = debianSource('curl', log);
     // The static libraries are kept between runs, keyed by what made them.
-    const key = crypto.createHash('sha256').update(JSON.stringify([t, usbSrc, curlSrc, LIBUSB_OPTIONS, CURL_OPTIONS, prefixMap()])).digest('hex').slice(0, 12);
+    const key = crypto
+      .createHash('sha256')
+      .update(JSON.stringify([t, usbSrc, curlSrc, LIBUSB_OPTIONS, CURL_OPTIONS, prefixMap()]))
+      .digest('hex')
+      .slice(0, 12);
     const prefix = path.join(dir, `deps-${key}`);
     const toolchain = toolchainFile(name, t, dir);
     buildLibusb(name, t, dir, prefix, usbSrc, o.jobs, log);
@@ -231,7 +311,9 @@ function main() {
     if (foreign.length) fail(`${name}: the prebuild needs ${foreign.join(', ')}; only the C/C++ runtime is allowed`);
     const size = fs.statSync(dest).size;
     made.push({ name, file: path.relative(root, dest), size, seconds: (Date.now() - started) / 1000, needed });
-    step(`${name}: wrote ${path.relative(root, dest)} (${(size / 1024).toFixed(0)} KiB, ${machine}, needs ${needed.join(' ')}) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    step(
+      `${name}: wrote ${path.relative(root, dest)} (${(size / 1024).toFixed(0)} KiB, ${machine}, needs ${needed.join(' ')}) in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
   }
   step(`done: ${made.map((m) => `${m.name} ${(m.size / 1024).toFixed(0)} KiB`).join(', ')}`);
 }

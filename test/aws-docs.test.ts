@@ -16,8 +16,16 @@ import { isDeepStrictEqual } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import { allCommands, buildProgram } from '../ts/cli/main';
 import {
-  backendPolicy, bucketLifecycle, cosPresignerPolicy, iotPolicy, jitpRegistrationConfig, kvsRolePolicy, route53Cname,
-  uploadsRuleRolePolicy, uploadsRuleTrustPolicy, uploadsTopicRule,
+  backendPolicy,
+  bucketLifecycle,
+  cosPresignerPolicy,
+  iotPolicy,
+  jitpRegistrationConfig,
+  kvsRolePolicy,
+  route53Cname,
+  uploadsRuleRolePolicy,
+  uploadsRuleTrustPolicy,
+  uploadsTopicRule,
 } from '../ts/cloud';
 import { CamwireError } from '../ts/errors';
 import { camwire, ROOT, run } from './helpers/run';
@@ -25,7 +33,12 @@ import { tempDir } from './helpers/tmp';
 
 const DOCS = ['aws-setup.md', 'tencent-cos.md'];
 
-interface Block { lang: string; body: string; line: number; before: string }
+interface Block {
+  lang: string;
+  body: string;
+  line: number;
+  before: string;
+}
 
 /** The fenced blocks of a Markdown file, each with the last non-blank line before its fence. */
 function fencedBlocks(md: string): Block[] {
@@ -56,10 +69,17 @@ function shellTokens(line: string): Token[] {
   let i = 0;
   while (i < line.length) {
     const c = line[i]!;
-    if (c === ' ' || c === '\t') { i++; continue; }
+    if (c === ' ' || c === '\t') {
+      i++;
+      continue;
+    }
     if (c === '#') break;
     const op = /^(&&|\|\||;|\||&|>>|2>|>|<)/.exec(line.slice(i));
-    if (op) { out.push({ op: op[1]! }); i += op[1]!.length; continue; }
+    if (op) {
+      out.push({ op: op[1]! });
+      i += op[1]!.length;
+      continue;
+    }
     let word = '';
     while (i < line.length && !/[\s;|&<>]/.test(line[i]!)) {
       const d = line[i]!;
@@ -110,7 +130,8 @@ function camwireCommands(script: string): string[][] {
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
       if ('word' in t) words.push(t.word);
-      else if (['>', '>>', '<', '2>'].includes(t.op)) i++; // a redirection and its file
+      else if (['>', '>>', '<', '2>'].includes(t.op))
+        i++; // a redirection and its file
       else flush();
     }
     flush();
@@ -123,7 +144,12 @@ async function parseError(argv: string[]): Promise<string | undefined> {
   const program = buildProgram();
   let err = '';
   for (const c of [program, ...allCommands(program)]) {
-    c.configureOutput({ writeOut: () => undefined, writeErr: (s) => { err += s; } });
+    c.configureOutput({
+      writeOut: () => undefined,
+      writeErr: (s) => {
+        err += s;
+      },
+    });
     if (c.commands.length === 0) c.action(() => undefined);
   }
   try {
@@ -158,18 +184,31 @@ for (const doc of DOCS) {
     const md = read(doc);
     const blocks = fencedBlocks(md).filter((b) => b.lang === 'json');
     t.true(blocks.length >= 2, `${blocks.length} JSON blocks`);
-    const shell = fencedBlocks(md).filter((b) => b.lang === 'sh').flatMap((b) => camwireCommands(b.body));
+    const shell = fencedBlocks(md)
+      .filter((b) => b.lang === 'sh')
+      .flatMap((b) => camwireCommands(b.body));
     const problems: string[] = [];
     for (const b of blocks) {
       const m = /^<!--\s*(camwire\s.+?)\s*-->$/.exec(b.before);
-      if (!m) { problems.push(`line ${b.line}: a JSON block without a <!-- camwire ... --> comment before it`); continue; }
-      const argv = shellTokens(m[1]!).map((tok) => ('word' in tok ? tok.word : tok.op)).slice(1);
+      if (!m) {
+        problems.push(`line ${b.line}: a JSON block without a <!-- camwire ... --> comment before it`);
+        continue;
+      }
+      const argv = shellTokens(m[1]!)
+        .map((tok) => ('word' in tok ? tok.word : tok.op))
+        .slice(1);
       const usage = await parseError(argv);
-      if (usage) { problems.push(`line ${b.line}: ${m[1]}: ${usage}`); continue; }
+      if (usage) {
+        problems.push(`line ${b.line}: ${m[1]}: ${usage}`);
+        continue;
+      }
       // The JSON shown is what the reader's own command writes.
       if (!shell.some((c) => isDeepStrictEqual(c, argv))) problems.push(`line ${b.line}: no shell block runs ${m[1]}`);
       const r = camwire(argv);
-      if (r.status !== 0) { problems.push(`line ${b.line}: ${m[1]} exited ${r.status}: ${r.stderr.trim()} (is dist/ current? npm run build:ts)`); continue; }
+      if (r.status !== 0) {
+        problems.push(`line ${b.line}: ${m[1]} exited ${r.status}: ${r.stderr.trim()} (is dist/ current? npm run build:ts)`);
+        continue;
+      }
       let shown: unknown;
       try {
         shown = JSON.parse(b.body);
@@ -187,7 +226,9 @@ for (const doc of DOCS) {
 
   test(`${doc}: every camwire command line parses against the CLI, inline mentions name real commands`, async (t) => {
     const md = read(doc);
-    const commands = fencedBlocks(md).filter((b) => b.lang === 'sh').flatMap((b) => camwireCommands(b.body).map((argv) => ({ argv, line: b.line })));
+    const commands = fencedBlocks(md)
+      .filter((b) => b.lang === 'sh')
+      .flatMap((b) => camwireCommands(b.body).map((argv) => ({ argv, line: b.line })));
     t.true(commands.length >= 3, `${commands.length} command lines`);
     const problems: string[] = [];
     for (const { argv, line } of commands) {
@@ -216,8 +257,15 @@ for (const doc of DOCS) {
 }
 
 test('the command-line checks catch what they are for', async (t) => {
-  t.deepEqual(camwireCommands('X=1 camwire pki policy --region eu-west-1 > p.json && aws iot create-policy \\\n  --policy-name p # comment\ncamwire kvs stream --input "a b.h264" | cat'),
-    [['pki', 'policy', '--region', 'eu-west-1'], ['kvs', 'stream', '--input', 'a b.h264']]);
+  t.deepEqual(
+    camwireCommands(
+      'X=1 camwire pki policy --region eu-west-1 > p.json && aws iot create-policy \\\n  --policy-name p # comment\ncamwire kvs stream --input "a b.h264" | cat',
+    ),
+    [
+      ['pki', 'policy', '--region', 'eu-west-1'],
+      ['kvs', 'stream', '--input', 'a b.h264'],
+    ],
+  );
   t.is(await parseError(['pki', 'policy', '--region', 'eu-west-1']), undefined);
   t.regex((await parseError(['pki', 'policy', '--regon', 'eu-west-1']))!, /unknown option/);
   t.regex((await parseError(['pki', 'aws', 'uploads-rule', '--region', 'eu-west-1']))!, /required option/);
@@ -240,11 +288,15 @@ test('tencent-cos.md: the lifecycle snippet is valid JavaScript', (t) => {
 
 test('the lifecycle JSON is the XML COS documents once cos-nodejs-sdk-v5 sends it', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const COS = require('cos-nodejs-sdk-v5') as new (o: Record<string, unknown>) => { putBucketLifecycle(p: Record<string, unknown>, cb: (err: unknown) => void): void };
+  const COS = require('cos-nodejs-sdk-v5') as new (o: Record<string, unknown>) => {
+    putBucketLifecycle(p: Record<string, unknown>, cb: (err: unknown) => void): void;
+  };
   const seen: Array<{ method: string; url: string; body: string }> = [];
   const srv = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (d: Buffer) => { body += d.toString('utf8'); });
+    req.on('data', (d: Buffer) => {
+      body += d.toString('utf8');
+    });
     req.on('end', () => {
       seen.push({ method: req.method!, url: req.url!, body });
       res.writeHead(200, { 'x-cos-request-id': 'local' });
@@ -255,13 +307,17 @@ test('the lifecycle JSON is the XML COS documents once cos-nodejs-sdk-v5 sends i
   t.teardown(() => srv.close());
   const cos = new COS({ SecretId: 'AKIDexample', SecretKey: 'secret', Protocol: 'http:', Domain: `127.0.0.1:${(srv.address() as { port: number }).port}` });
   const lifecycle = bucketLifecycle();
-  await new Promise<void>((resolve, reject) => cos.putBucketLifecycle({ Bucket: 'camwire-media-1250000000', Region: 'ap-guangzhou', ...lifecycle }, (err) => (err ? reject(err as Error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    cos.putBucketLifecycle({ Bucket: 'camwire-media-1250000000', Region: 'ap-guangzhou', ...lifecycle }, (err) => (err ? reject(err as Error) : resolve())),
+  );
   t.is(seen.length, 1);
   t.is(seen[0]!.method, 'PUT');
   t.regex(seen[0]!.url, /^\/\?lifecycle/);
-  t.is(seen[0]!.body.replace(/\s+/g, ''),
-    '<LifecycleConfiguration><Rule><ID>camwire-abort-incomplete-multipart</ID><Status>Enabled</Status><Filter><Prefix>devices/</Prefix></Filter>'
-    + '<AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>');
+  t.is(
+    seen[0]!.body.replace(/\s+/g, ''),
+    '<LifecycleConfiguration><Rule><ID>camwire-abort-incomplete-multipart</ID><Status>Enabled</Status><Filter><Prefix>devices/</Prefix></Filter>' +
+      '<AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>',
+  );
 });
 
 const badArgument = (message: RegExp) => ({ instanceOf: CamwireError, code: 'PKI_BAD_ARGUMENT', message });
@@ -305,22 +361,37 @@ test('what the documents grant: the stream and queue named, the alias, the rule 
   t.is(kvsRolePolicy(ok).Statement[0]!.Resource, 'arn:aws:kinesisvideo:eu-west-1:123456789012:stream/${credentials-iot:ThingName}/*');
   t.is(kvsRolePolicy().Statement[0]!.Resource, 'arn:aws:kinesisvideo:*:*:stream/${credentials-iot:ThingName}/*');
   const withAlias = iotPolicy({ ...ok, roleAlias: 'camera-kvs' }).Statement;
-  t.deepEqual(withAlias.filter((s) => s.Action === 'iot:AssumeRoleWithCertificate').map((s) => s.Resource), ['arn:aws:iot:eu-west-1:123456789012:rolealias/camera-kvs']);
+  t.deepEqual(
+    withAlias.filter((s) => s.Action === 'iot:AssumeRoleWithCertificate').map((s) => s.Resource),
+    ['arn:aws:iot:eu-west-1:123456789012:rolealias/camera-kvs'],
+  );
   t.false(iotPolicy(ok).Statement.some((s) => s.Action === 'iot:AssumeRoleWithCertificate'));
   // The alias statement reaches cameras provisioned with an inline policy too.
   t.regex(jitpRegistrationConfig({ ...ok, roleAlias: 'camera-kvs' }).templateBody, /rolealias\/camera-kvs/);
   const rule = uploadsTopicRule({ ...ok, queue: 'results' });
   t.is(rule.sql, "SELECT * FROM 'cameras/+/uploads'");
-  t.deepEqual(rule.actions, [{ sqs: { queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/results', roleArn: 'arn:aws:iam::123456789012:role/camwire-uploads-rule', useBase64: false } }]);
+  t.deepEqual(rule.actions, [
+    {
+      sqs: {
+        queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/results',
+        roleArn: 'arn:aws:iam::123456789012:role/camwire-uploads-rule',
+        useBase64: false,
+      },
+    },
+  ]);
   t.is(uploadsRuleRolePolicy({ ...ok, queue: 'results' }).Statement[0]!.Resource, 'arn:aws:sqs:eu-west-1:123456789012:results');
-  t.deepEqual(uploadsRuleTrustPolicy({ ...ok, ruleName: 'results_rule' }).Statement[0]!.Condition,
-    { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': 'arn:aws:iot:eu-west-1:123456789012:rule/results_rule' } });
+  t.deepEqual(uploadsRuleTrustPolicy({ ...ok, ruleName: 'results_rule' }).Statement[0]!.Condition, {
+    StringEquals: { 'aws:SourceAccount': '123456789012' },
+    ArnLike: { 'aws:SourceArn': 'arn:aws:iot:eu-west-1:123456789012:rule/results_rule' },
+  });
   t.deepEqual(bucketLifecycle({ prefix: '', days: 2 }).Rules[0]!.Filter, { Prefix: '' });
   const backend = backendPolicy({ bucket: 'media' }).Statement;
   t.is(backend.length, 2);
   t.is(backend[0]!.Resource, 'arn:aws:s3:::media/devices/*');
   t.is(backend[1]!.Resource, 'arn:aws:iot:*:*:topic/cameras/*/upload-targets');
-  t.deepEqual(cosPresignerPolicy({ region: 'ap-guangzhou', bucket: 'media-1250000000', prefix: 'cams/' }).statement[0]!.resource, ['qcs::cos:ap-guangzhou:uid/1250000000:media-1250000000/cams/*']);
+  t.deepEqual(cosPresignerPolicy({ region: 'ap-guangzhou', bucket: 'media-1250000000', prefix: 'cams/' }).statement[0]!.resource, [
+    'qcs::cos:ap-guangzhou:uid/1250000000:media-1250000000/cams/*',
+  ]);
   t.is(route53Cname({ name: '_a1.iot.example.com.', value: '_b2.acm-validations.aws.' }).Changes[0]!.ResourceRecordSet.Name, '_a1.iot.example.com.');
 });
 

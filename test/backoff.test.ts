@@ -5,7 +5,10 @@ import { FullJitterBackoff } from '../ts/mqtt';
 test('windows are 1 s, 2 s, 4 s ... capped at 60 s by default', (t) => {
   const b = new FullJitterBackoff({ random: () => 0.999999 });
   const delays = Array.from({ length: 10 }, () => b.next());
-  t.deepEqual(delays.map((d) => Math.round(d / 1000)), [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+  t.deepEqual(
+    delays.map((d) => Math.round(d / 1000)),
+    [1, 2, 4, 8, 16, 32, 60, 60, 60, 60],
+  );
   b.reset();
   t.is(b.window(), 1000);
 });

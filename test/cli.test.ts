@@ -38,7 +38,10 @@ test('pki via the CLI: CA, device, chain, key modes, openssl verify, refusal to 
   t.is(fs.statSync(path.join(devices, 'camera001.key')).mode & 0o777, 0o600);
   const v = run('openssl', ['verify', '-CAfile', path.join(ca, 'ca.pem'), path.join(devices, 'camera001.pem')]);
   t.is(v.status, 0, v.stderr);
-  t.is(fs.readFileSync(path.join(devices, 'camera001.chain.pem'), 'utf8'), fs.readFileSync(path.join(devices, 'camera001.pem'), 'utf8') + fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'));
+  t.is(
+    fs.readFileSync(path.join(devices, 'camera001.chain.pem'), 'utf8'),
+    fs.readFileSync(path.join(devices, 'camera001.pem'), 'utf8') + fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'),
+  );
   // Issuing again without --force keeps the existing files.
   const again = camwire(['--json', 'pki', 'issue', '--ca', ca, '--thing', 'camera001', '--out', devices]);
   t.is(again.status, 1);
@@ -69,7 +72,9 @@ test('pki jitp-template and policy print JSON that parses, with the policy embed
   const cfg = JSON.parse(tpl.stdout) as { templateBody: string; roleArn: string };
   t.is(cfg.roleArn, 'arn:aws:iam::123456789012:role/camwire-jitp');
   const body = JSON.parse(cfg.templateBody) as { Resources: Record<string, { Type: string; Properties: { PolicyDocument?: string } }> };
-  const policy = JSON.parse(Object.values(body.Resources).find((r) => r.Type === 'AWS::IoT::Policy')!.Properties.PolicyDocument!) as { Statement: Array<{ Resource: string }> };
+  const policy = JSON.parse(Object.values(body.Resources).find((r) => r.Type === 'AWS::IoT::Policy')!.Properties.PolicyDocument!) as {
+    Statement: Array<{ Resource: string }>;
+  };
   t.true(policy.Statement.every((s) => s.Resource.startsWith('arn:aws:iot:eu-west-1:123456789012:')));
   const pol = camwire(['pki', 'policy']);
   t.is(pol.status, 0);
@@ -87,18 +92,40 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   camwireJson(['pki', 'issue', '--ca', ca, '--thing', 'camera002', '--out', devices, '--key-type', 'ec']);
   const brokerDir = path.join(dir, 'broker');
   fs.mkdirSync(brokerDir);
-  const broker = await MosquittoBroker.start({ dir: brokerDir, ca: await CertificateAuthority.load(fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'), fs.readFileSync(path.join(ca, 'ca.key'), 'utf8')) });
+  const broker = await MosquittoBroker.start({
+    dir: brokerDir,
+    ca: await CertificateAuthority.load(fs.readFileSync(path.join(ca, 'ca.pem'), 'utf8'), fs.readFileSync(path.join(ca, 'ca.key'), 'utf8')),
+  });
   t.teardown(() => broker.stop());
-  const tlsArgs = (thing: string) => ['--url', broker.url('tls'), '--thing', thing, '--cert', path.join(devices, `${thing}.pem`), '--key', path.join(devices, `${thing}.key`), '--ca', path.join(ca, 'ca.pem')];
+  const tlsArgs = (thing: string) => [
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    thing,
+    '--cert',
+    path.join(devices, `${thing}.pem`),
+    '--key',
+    path.join(devices, `${thing}.key`),
+    '--ca',
+    path.join(ca, 'ca.pem'),
+  ];
 
   // The back end's view: a subscriber on the bring-up listener (a second
   // connection as camera001 would take over the camera's own session).
-  const sub = spawn(process.execPath, [CLI, 'mqtt', 'sub', '--url', broker.url('plain'), '--thing', 'backend', '--topic', 'cameras/+/uploads', '--count', '3', '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { sub.kill(); });
+  const sub = spawn(
+    process.execPath,
+    [CLI, 'mqtt', 'sub', '--url', broker.url('plain'), '--thing', 'backend', '--topic', 'cameras/+/uploads', '--count', '3', '--timeout', '20'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => {
+    sub.kill();
+  });
   const lines: string[] = [];
   readline.createInterface({ input: sub.stdout! }).on('line', (l) => lines.push(l));
   let err = '';
-  sub.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  sub.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((r) => sub.once('exit', r));
   for (let i = 0; i < 400 && !/subscribed to/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
   t.regex(err, /subscribed to cameras\/\+\/uploads/);
@@ -116,12 +143,44 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   const other = path.join(dir, 'ca-other');
   camwireJson(['pki', 'init-ca', '--out', other]);
   camwireJson(['pki', 'issue', '--ca', other, '--thing', 'camera001', '--out', path.join(dir, 'other-devices')]);
-  const refused = camwire(['--json', 'mqtt', 'pub', '--url', broker.url('tls'), '--thing', 'camera001', '--cert', path.join(dir, 'other-devices', 'camera001.pem'), '--key', path.join(dir, 'other-devices', 'camera001.key'), '--ca', path.join(ca, 'ca.pem'), '--topic', 'cameras/camera001/x', '--message', 'x', '--connect-timeout', '10']);
+  const refused = camwire([
+    '--json',
+    'mqtt',
+    'pub',
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    path.join(dir, 'other-devices', 'camera001.pem'),
+    '--key',
+    path.join(dir, 'other-devices', 'camera001.key'),
+    '--ca',
+    path.join(ca, 'ca.pem'),
+    '--topic',
+    'cameras/camera001/x',
+    '--message',
+    'x',
+    '--connect-timeout',
+    '10',
+  ]);
   t.is(refused.status, 1);
   t.is((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'MQTT_UNKNOWN_CA');
 
   // A --ca that holds no certificate (here: a key) is named, not blamed on the broker.
-  const wrongCa = camwire(['--json', 'mqtt', 'pub', ...tlsArgs('camera001').slice(0, -1), path.join(devices, 'camera001.key'), '--topic', 'cameras/camera001/x', '--message', 'x', '--connect-timeout', '5']);
+  const wrongCa = camwire([
+    '--json',
+    'mqtt',
+    'pub',
+    ...tlsArgs('camera001').slice(0, -1),
+    path.join(devices, 'camera001.key'),
+    '--topic',
+    'cameras/camera001/x',
+    '--message',
+    'x',
+    '--connect-timeout',
+    '5',
+  ]);
   t.is(wrongCa.status, 1);
   const wrongCaErr = (JSON.parse(wrongCa.stdout) as { error: { code: string; message: string } }).error;
   t.is(wrongCaErr.code, 'MQTT_BAD_OPTIONS');
@@ -132,10 +191,18 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   const box = await DurableOutbox.open(outboxDir);
   for (let i = 0; i < 5; i++) await box.append({ topic: 'cameras/camera001/uploads', payload: Buffer.from(`left ${i}`), retain: false });
   await box.close();
-  const watch = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(broker.plainPort), '-i', 'flush-watch', '-t', 'cameras/camera001/uploads', '-C', '6', '-W', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { watch.kill(); });
+  const watch = spawn(
+    'mosquitto_sub',
+    ['-h', '127.0.0.1', '-p', String(broker.plainPort), '-i', 'flush-watch', '-t', 'cameras/camera001/uploads', '-C', '6', '-W', '20'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => {
+    watch.kill();
+  });
   let seen = '';
-  watch.stdout!.on('data', (d: Buffer) => { seen += d.toString(); });
+  watch.stdout!.on('data', (d: Buffer) => {
+    seen += d.toString();
+  });
   const watchExit = new Promise<number | null>((r) => watch.once('exit', r));
   await new Promise((r) => setTimeout(r, 500));
   const flush = camwire(['--json', 'mqtt', 'flush', ...tlsArgs('camera001'), '--no-status', '--outbox', outboxDir]);
@@ -146,7 +213,18 @@ test('mqtt sub and pub via the CLI over mutual TLS, with files made by the CLI',
   const box2 = await DurableOutbox.open(outboxDir);
   await box2.append({ topic: 'cameras/camera001/uploads', payload: Buffer.from('left 5'), retain: false });
   await box2.close();
-  const pubFlush = camwire(['mqtt', 'pub', ...tlsArgs('camera001'), '--no-status', '--outbox', outboxDir, '--topic', 'cameras/camera001/x', '--message', 'new']);
+  const pubFlush = camwire([
+    'mqtt',
+    'pub',
+    ...tlsArgs('camera001'),
+    '--no-status',
+    '--outbox',
+    outboxDir,
+    '--topic',
+    'cameras/camera001/x',
+    '--message',
+    'new',
+  ]);
   t.is(pubFlush.status, 0, pubFlush.stderr);
   t.regex(pubFlush.stdout, /and 1 message\(s\) an earlier run left in the outbox/);
   t.is(await watchExit, 0);
@@ -164,7 +242,26 @@ test('with --json a usage error is one JSON error document; presign refuses part
   const plain = camwire(['mqtt', 'pub', '--url', 'mqtt://127.0.0.1:9', '--thing', 'x', '--topic', 't', '--no-such-flag']);
   t.regex(plain.stderr, /error: unknown option/);
   const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
-  const small = camwire(['--json', 'presign', 'multipart', '--endpoint', 'http://127.0.0.1:9', '--region', 'us-east-1', '--bucket', 'b', '--key', 'k', '--size', '1000', '--part-size', '100'], { env });
+  const small = camwire(
+    [
+      '--json',
+      'presign',
+      'multipart',
+      '--endpoint',
+      'http://127.0.0.1:9',
+      '--region',
+      'us-east-1',
+      '--bucket',
+      'b',
+      '--key',
+      'k',
+      '--size',
+      '1000',
+      '--part-size',
+      '100',
+    ],
+    { env },
+  );
   t.is(small.status, 1, small.stdout + small.stderr);
   const se = (JSON.parse(small.stdout) as { error: { code: string; message: string } }).error;
   t.is(se.code, 'PRESIGN_BAD_ARGUMENT');

@@ -19,13 +19,27 @@ import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('demo');
 
-interface Step { step: string; ok: boolean; detail: string }
-interface Summary { ok: boolean; steps: Step[]; samples: string; uploads: Array<{ parts: number; verified: boolean; bytes: number }>; stream: { frames: number; fragmentsPersisted: number; fragmentsAtEndpoint: number } }
+interface Step {
+  step: string;
+  ok: boolean;
+  detail: string;
+}
+interface Summary {
+  ok: boolean;
+  steps: Step[];
+  samples: string;
+  uploads: Array<{ parts: number; verified: boolean; bytes: number }>;
+  stream: { frames: number; fragmentsPersisted: number; fragmentsAtEndpoint: number };
+}
 
 /** The event lines (one JSON each), then the summary (pretty-printed JSON). */
 function parse(stdout: string): { events: Array<Record<string, unknown>>; summary: Summary } {
   const start = stdout.indexOf('\n{\n');
-  const events = stdout.slice(0, start).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = stdout
+    .slice(0, start)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { events, summary: JSON.parse(stdout.slice(start + 1)) as Summary };
 }
 
@@ -39,12 +53,28 @@ test.serial('camwire demo exits 0 with every step checked, twice in a row, and r
     t.is(r.status, 0, `round ${round}: ${r.stderr}\n${r.stdout}`);
     const { events, summary } = parse(r.stdout);
     t.true(summary.ok);
-    t.deepEqual(summary.steps.map((s) => [s.step, s.ok]), [
-      ['identity', true], ['services', true], ['samples', true], ['app on MQTT', true], ['camera', true], ['app over PTP/IP', true],
-      ['upload DSC00001.JPG', true], ['upload trailer.mp4', true], ['live video to KVS', true],
-    ]);
+    t.deepEqual(
+      summary.steps.map((s) => [s.step, s.ok]),
+      [
+        ['identity', true],
+        ['services', true],
+        ['samples', true],
+        ['app on MQTT', true],
+        ['camera', true],
+        ['app over PTP/IP', true],
+        ['upload DSC00001.JPG', true],
+        ['upload trailer.mp4', true],
+        ['live video to KVS', true],
+      ],
+    );
     t.is(summary.samples, 'ffmpeg');
-    t.deepEqual(summary.uploads.map((u) => [u.parts, u.verified]), [[1, true], [2, true]]);
+    t.deepEqual(
+      summary.uploads.map((u) => [u.parts, u.verified]),
+      [
+        [1, true],
+        [2, true],
+      ],
+    );
     t.is(summary.stream.frames, 300);
     t.true(summary.stream.fragmentsPersisted >= 5);
     t.is(summary.stream.fragmentsPersisted, summary.stream.fragmentsAtEndpoint);
@@ -63,7 +93,10 @@ test.serial('without ffmpeg the demo makes its own samples (BMP, I_PCM H.264) an
   t.is(summary.samples, 'camwire');
   t.true(summary.steps.every((s) => s.ok));
   t.is(summary.stream.frames, 90);
-  t.deepEqual(summary.uploads.map((u) => u.parts), [1, 2]);
+  t.deepEqual(
+    summary.uploads.map((u) => u.parts),
+    [1, 2],
+  );
   t.deepEqual(leftovers(tmp), []);
 });
 
@@ -86,11 +119,18 @@ test.serial('a wrong presigning secret fails the demo at the step that used it, 
 test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 lists it over PTP/IP; Ctrl-C ends it and removes the files', async (t) => {
   const tmp = path.join(dir, 'keep');
   fs.mkdirSync(tmp);
-  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--keep', '--stream-seconds', '2'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--keep', '--stream-seconds', '2'], {
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  p.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
-  const keep = await new Promise<Record<string, unknown> & { mqtt: { port: number; ca: string; cert: string; key: string }; ptp: { port: number }; dir: string }>((resolve, reject) => {
+  const keep = await new Promise<
+    Record<string, unknown> & { mqtt: { port: number; ca: string; cert: string; key: string }; ptp: { port: number }; dir: string }
+  >((resolve, reject) => {
     const rl = readline.createInterface({ input: p.stdout });
     rl.on('line', (l) => {
       if (!l.startsWith('{"')) return;
@@ -102,10 +142,31 @@ test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 li
   });
   t.true(fs.existsSync(keep.dir));
   const sub = await new Promise<string>((resolve) => {
-    const s = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(keep.mqtt.port), '--cafile', keep.mqtt.ca, '--cert', keep.mqtt.cert, '--key', keep.mqtt.key,
-      '-i', 'camwire-demo-watch', '-t', 'cameras/+/status', '-v', '-C', '1', '-W', '10']);
+    const s = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(keep.mqtt.port),
+      '--cafile',
+      keep.mqtt.ca,
+      '--cert',
+      keep.mqtt.cert,
+      '--key',
+      keep.mqtt.key,
+      '-i',
+      'camwire-demo-watch',
+      '-t',
+      'cameras/+/status',
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '10',
+    ]);
     let out = '';
-    s.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    s.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     s.on('close', () => resolve(out.trim()));
   });
   t.is(sub, 'cameras/camwire-demo-cam/status online');
@@ -114,7 +175,9 @@ test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 li
   const g = await new Promise<{ code: number | null; out: string }>((resolve) => {
     const s = spawn('gphoto2', ['--port', `ptpip:127.0.0.1:${keep.ptp.port}:${keep.ptp.port}`, '--list-files'], { env: { ...process.env, HOME: home } });
     let out = '';
-    s.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    s.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     s.on('close', (code) => resolve({ code, out }));
   });
   t.is(g.code, 0);
@@ -127,11 +190,18 @@ test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 li
 test.serial('--keep prints commands that run exactly as printed, with camwire not on PATH (as after npm install in a clone)', async (t) => {
   const tmp = path.join(dir, 'keep-commands');
   fs.mkdirSync(tmp);
-  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--keep', '--stream-seconds', '2'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--keep', '--stream-seconds', '2'], {
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  p.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
-  t.teardown(() => { if (p.exitCode === null) p.kill('SIGINT'); });
+  t.teardown(() => {
+    if (p.exitCode === null) p.kill('SIGINT');
+  });
   const keep = await new Promise<{ commands: string[]; s3: { bucket: string } }>((resolve, reject) => {
     const rl = readline.createInterface({ input: p.stdout });
     rl.on('line', (l) => {
@@ -146,20 +216,30 @@ test.serial('--keep prints commands that run exactly as printed, with camwire no
   const home = path.join(tmp, 'home');
   fs.mkdirSync(cwd);
   fs.mkdirSync(home);
-  const sh = (cmd: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const s = spawn('bash', ['-c', cmd], { cwd, env: { ...process.env, HOME: home } });
-    let out = '';
-    s.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    s.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    s.on('close', (code) => resolve({ code, out }));
-  });
+  const sh = (cmd: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const s = spawn('bash', ['-c', cmd], { cwd, env: { ...process.env, HOME: home } });
+      let out = '';
+      s.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
+      s.stderr.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
+      s.on('close', (code) => resolve({ code, out }));
+    });
   const [watch, gphoto, ls, presign, pub, aws, kvs] = keep.commands;
   t.is(keep.commands.length, 7);
   t.regex(ls!, /^node \/\S+\/bin\/camwire\.js ptp ls/, 'the absolute path of bin/camwire.js, not a bare camwire');
   // The subscriber runs until stopped: 4 s of it must show the camera's retained status.
   const w = await sh(`timeout -s INT 4 ${watch!}`);
   t.regex(w.out, /cameras\/camwire-demo-cam\/status online/);
-  for (const [cmd, expect] of [[gphoto, /DSC00001\.JPG/], [ls, /DSC00001\.JPG/], [presign, /^$/], [pub, /^$/]] as const) {
+  for (const [cmd, expect] of [
+    [gphoto, /DSC00001\.JPG/],
+    [ls, /DSC00001\.JPG/],
+    [presign, /^$/],
+    [pub, /^$/],
+  ] as const) {
     const r = await sh(cmd!);
     t.is(r.code, 0, `${cmd}\n${r.out}`);
     t.regex(r.out, expect, cmd);
@@ -183,10 +263,15 @@ test.serial('--keep prints commands that run exactly as printed, with camwire no
 test.serial('Ctrl-C during the checks ends the demo: exit 1 with DEMO_INTERRUPTED, services stopped, temp files (keys too) removed', async (t) => {
   const tmp = path.join(dir, 'interrupted');
   fs.mkdirSync(tmp);
-  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--stream-seconds', '60'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'demo', '--json', '--stream-seconds', '60'], {
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  p.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
   const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     p.stdout.on('data', (b: Buffer) => {

@@ -48,7 +48,9 @@ test.before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'media' }));
   backend = new DeviceConnection({ url: broker.url('plain'), thing: 'backend', status: false });
   await backend.connect({ timeoutMs: 5000 });
-  backend.on('message', (topic, p) => { if (topic.endsWith('/uploads')) results.push(JSON.parse(p.toString()) as (typeof results)[number]); });
+  backend.on('message', (topic, p) => {
+    if (topic.endsWith('/uploads')) results.push(JSON.parse(p.toString()) as (typeof results)[number]);
+  });
   await backend.subscribe('cameras/+/uploads');
 });
 test.after.always(async () => {
@@ -59,20 +61,32 @@ test.after.always(async () => {
 async function config(name: string, o: { ptpPort?: number } = {}): Promise<string> {
   const cam = await device(ca, dir, 'camera001', { keyType: 'ec' }, `camera001-${name}`);
   const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify({
-    thing: 'camera001', storage,
-    mqtt: { url: broker.url('tls'), cert: cam.chain, key: cam.key, ca: path.join(dir, 'mqtt', 'ca.pem'), outboxDir: path.join(dir, name, 'outbox') },
-    ...(o.ptpPort !== undefined ? { ptp: { port: o.ptpPort } } : {}),
-    upload: { journalDir: path.join(dir, name, 'journal'), jobsDir: path.join(dir, name, 'jobs') },
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      thing: 'camera001',
+      storage,
+      mqtt: { url: broker.url('tls'), cert: cam.chain, key: cam.key, ca: path.join(dir, 'mqtt', 'ca.pem'), outboxDir: path.join(dir, name, 'outbox') },
+      ...(o.ptpPort !== undefined ? { ptp: { port: o.ptpPort } } : {}),
+      upload: { journalDir: path.join(dir, name, 'journal'), jobsDir: path.join(dir, name, 'jobs') },
+    }),
+  );
   return file;
 }
 
-interface Agent { proc: ChildProcess; lines: Array<Record<string, unknown>>; stderr: () => string; closed: Promise<number | null> }
+interface Agent {
+  proc: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr: () => string;
+  closed: Promise<number | null>;
+}
 
 function startAgent(file: string, env: NodeJS.ProcessEnv = process.env): Agent {
   // CAMWIRE_DEBUG=exit: an agent that lingers after stopping names what held it.
-  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { CAMWIRE_DEBUG: 'exit', ...env } });
+  const proc = spawn(process.execPath, [CLI, '--json', 'device', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { CAMWIRE_DEBUG: 'exit', ...env },
+  });
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
   let err = '';
@@ -82,7 +96,9 @@ function startAgent(file: string, env: NodeJS.ProcessEnv = process.env): Agent {
     buf = parts.pop()!;
     for (const l of parts) if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
   });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const closed = new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
   return { proc, lines, stderr: () => err, closed };
 }
@@ -117,7 +133,10 @@ async function until<T>(f: () => T | undefined, ms = 30_000): Promise<T> {
 
 async function storedSha256(key: string): Promise<string> {
   const r = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key }));
-  return crypto.createHash('sha256').update(Buffer.from(await r.Body!.transformToByteArray())).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(Buffer.from(await r.Body!.transformToByteArray()))
+    .digest('hex');
 }
 
 const presignBase = (key: string, id: string) => ({ endpoint: swift.endpoint, bucket: 'media', key, id, credentials: S3_CREDENTIALS });
@@ -133,7 +152,12 @@ test('the annotated example configuration in docs/ is valid', (t) => {
   const c = loadAgentConfig(path.join(d, 'camera.json'));
   t.like(c, { thing: 'camera001', storage: path.join(d, 'store'), ptp: { host: '127.0.0.1', port: 15740, usb: false }, upload: { concurrency: 2 } });
   t.is(c.mqtt?.cert, path.join(d, 'certs', 'camera001.chain.pem'));
-  t.like(c.kvs, { streamName: 'camera001', region: 'eu-west-1', source: { file: path.join(d, 'clips', 'live.h264'), fps: 30, loop: true }, iotCredentials: { roleAlias: 'camera-kvs' } });
+  t.like(c.kvs, {
+    streamName: 'camera001',
+    region: 'eu-west-1',
+    source: { file: path.join(d, 'clips', 'live.h264'), fps: 30, loop: true },
+    iotCredentials: { roleAlias: 'camera-kvs' },
+  });
 });
 
 test('the configuration: every problem listed in one error', (t) => {
@@ -146,18 +170,27 @@ test('the configuration: every problem listed in one error', (t) => {
 test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both end in published results matching the stored objects', async (t) => {
   const file = await config('both', { ptpPort: 0 });
   const agent = startAgent(file);
-  t.teardown(() => { agent.proc.kill('SIGKILL'); });
+  t.teardown(() => {
+    agent.proc.kill('SIGKILL');
+  });
   const ready = await until(() => agent.lines.find((l) => l['event'] === 'ready'));
   const port = (ready['ptp'] as { port: number }).port;
   // From the cloud: a single PUT for the photo.
   const photo = await presignPut({ ...presignBase('devices/camera001/DSC00001.JPG', 'mqtt-photo'), contentType: 'image/jpeg' });
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...photo, object: { path: 'DCIM/100CAMWR/DSC00001.JPG' } }));
   // From the app over PTP: a multipart target as a ticket file, sent by gphoto2.
-  const trailer = await presignMultipart({ ...presignBase('devices/camera001/trailer.mp4', 'ptp-trailer'), size: fs.statSync(path.join(folder, 'trailer.mp4')).size, partSize: 5 * 1024 * 1024 });
+  const trailer = await presignMultipart({
+    ...presignBase('devices/camera001/trailer.mp4', 'ptp-trailer'),
+    size: fs.statSync(path.join(folder, 'trailer.mp4')).size,
+    partSize: 5 * 1024 * 1024,
+  });
   const ticket = path.join(dir, 'trailer.camwire.json');
   fs.writeFileSync(ticket, JSON.stringify({ ...trailer, object: { path: 'DCIM/100CAMWR/trailer.mp4' } }));
   fs.writeFileSync(path.join(home, '.gphoto', 'settings'), 'ptp2_ip=guid=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n');
-  const g = spawnSync('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, '--folder', '/store_00010001/DCIM', '--upload-file', ticket], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+  const g = spawnSync('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, '--folder', '/store_00010001/DCIM', '--upload-file', ticket], {
+    encoding: 'utf8',
+    env: { ...process.env, HOME: home },
+  });
   t.is(g.status, 0, g.stderr);
   const a = await until(() => results.find((r) => r.id === 'mqtt-photo'));
   const b = await until(() => results.find((r) => r.id === 'ptp-trailer'));
@@ -165,20 +198,26 @@ test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both
   t.like(b, { status: 'uploaded', source: 'ptp' });
   t.is(a.sha256, await storedSha256('devices/camera001/DSC00001.JPG'));
   t.is(b.sha256, await storedSha256('devices/camera001/trailer.mp4'));
-  t.is(a.sha256, crypto.createHash('sha256').update(fs.readFileSync(path.join(folder, 'DSC00001.JPG'))).digest('hex'));
+  t.is(
+    a.sha256,
+    crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(folder, 'DSC00001.JPG')))
+      .digest('hex'),
+  );
   // The jobs are done: nothing left for a restart.
   t.deepEqual(fs.readdirSync(path.join(dir, 'both', 'jobs')), []);
   // A target naming a file outside the storage is a failed result, not a read of that file.
   const escape = await presignPut(presignBase('devices/camera001/passwd', 'escape'));
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...escape, object: { path: '../../../../etc/passwd' } }));
-  const esc = await until(() => results.find((r) => r.id === 'escape')) as { status: string; error?: { code: string } };
+  const esc = (await until(() => results.find((r) => r.id === 'escape'))) as { status: string; error?: { code: string } };
   t.like(esc, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
   // Nor through a symlink inside the storage.
   fs.symlinkSync('/etc/hostname', path.join(folder, 'link.jpg'));
   t.teardown(() => fs.rmSync(path.join(folder, 'link.jpg'), { force: true }));
   const linked = await presignPut(presignBase('devices/camera001/link.jpg', 'escape-link'));
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...linked, object: { path: 'DCIM/100CAMWR/link.jpg' } }));
-  const viaLink = await until(() => results.find((r) => r.id === 'escape-link')) as { status: string; error?: { code: string } };
+  const viaLink = (await until(() => results.find((r) => r.id === 'escape-link'))) as { status: string; error?: { code: string } };
   t.like(viaLink, { status: 'failed', error: { code: 'AGENT_PATH_OUTSIDE_STORAGE' } });
   agent.proc.kill('SIGTERM');
   const code = await exitOf(t, agent);
@@ -209,10 +248,15 @@ const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => 
     t.is(code, 0);
     t.true(first.lines.some((l) => l['event'] === 'checkpoint' && l['id'] === `${name}-long`));
   }
-  t.false(results.some((r) => r.id === `${name}-long`), 'no result before the restart');
+  t.false(
+    results.some((r) => r.id === `${name}-long`),
+    'no result before the restart',
+  );
   t.is(fs.readdirSync(path.join(dir, name, 'jobs')).length, 1, 'the job survived');
   const second = startAgent(file);
-  t.teardown(() => { second.proc.kill('SIGKILL'); });
+  t.teardown(() => {
+    second.proc.kill('SIGKILL');
+  });
   const r = await until(() => results.find((x) => x.id === `${name}-long`), 60_000);
   t.is(r.status, 'uploaded');
   t.is(r.sha256, await storedSha256(`devices/camera001/${name}.mp4`));
@@ -223,7 +267,11 @@ const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => 
 });
 
 test.serial('an agent SIGKILLed mid-multipart is restarted, finishes that upload, and publishes its result once', stoppedMidUpload, 'SIGKILL');
-test.serial('an agent SIGTERMed mid-multipart checkpoints it and exits 0; restarted, it sends the rest and publishes its result once', stoppedMidUpload, 'SIGTERM');
+test.serial(
+  'an agent SIGTERMed mid-multipart checkpoints it and exits 0; restarted, it sends the rest and publishes its result once',
+  stoppedMidUpload,
+  'SIGTERM',
+);
 
 test.serial('a target published while the agent is down is delivered when it comes back (persistent session)', async (t) => {
   const file = await config('away');
@@ -236,7 +284,9 @@ test.serial('a target published while the agent is down is delivered when it com
   await new Promise((r) => setTimeout(r, 300));
   t.false(results.some((r) => r.id === 'sent-while-away'));
   const second = startAgent(file);
-  t.teardown(() => { second.proc.kill('SIGKILL'); });
+  t.teardown(() => {
+    second.proc.kill('SIGKILL');
+  });
   const r = await until(() => results.find((x) => x.id === 'sent-while-away'));
   t.is(r.status, 'uploaded');
   second.proc.kill('SIGTERM');
@@ -254,22 +304,35 @@ test.serial('with a kvs section the agent streams live video: stream events on M
   cfg['kvs'] = { streamName: 'camera001-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { file: clip.file, fps: 10 } };
   fs.writeFileSync(file, JSON.stringify(cfg));
   const events: Array<Record<string, unknown>> = [];
-  const onMessage = (topic: string, p: Buffer) => { if (topic === 'cameras/camera001/streams') events.push(JSON.parse(p.toString()) as Record<string, unknown>); };
+  const onMessage = (topic: string, p: Buffer) => {
+    if (topic === 'cameras/camera001/streams') events.push(JSON.parse(p.toString()) as Record<string, unknown>);
+  };
   backend.on('message', onMessage);
-  t.teardown(() => { backend.off('message', onMessage); });
+  t.teardown(() => {
+    backend.off('message', onMessage);
+  });
   await backend.subscribe('cameras/+/streams');
   const agent = startAgent(file, { ...process.env, AWS_ACCESS_KEY_ID: kvsCreds.accessKeyId, AWS_SECRET_ACCESS_KEY: kvsCreds.secretAccessKey });
-  t.teardown(() => { agent.proc.kill('SIGKILL'); });
+  t.teardown(() => {
+    agent.proc.kill('SIGKILL');
+  });
   await until(() => agent.lines.find((l) => l['event'] === 'ready'));
   // About 3.5 s of a 2 s clip played in a loop at its frame rate.
   await new Promise((r) => setTimeout(r, 3500));
   agent.proc.kill('SIGTERM');
   t.is(await exitOf(t, agent), 0);
-  const stopped = await until(() => events.find((e) => e['event'] === 'stopped')) as { status: string; metrics: { fragmentsPersisted: number; framesStored: number } };
+  const stopped = (await until(() => events.find((e) => e['event'] === 'stopped'))) as {
+    status: string;
+    metrics: { fragmentsPersisted: number; framesStored: number };
+  };
   // One connection for the whole run: a second one with no warning was a spurious rotation
   // (a connection opened within a loop turn looked 2^64 ms old); events and sessions say why if it fails.
   const why = `${JSON.stringify(events)}\nsessions: ${JSON.stringify(ep.sessions.map((s) => ({ endedBy: s.endedBy, fragments: s.fragments.length, frames: s.frames })))}`;
-  t.deepEqual(events.map((e) => e['event']).filter((e) => e !== 'warning'), ['started', 'connected', 'stopped'], why);
+  t.deepEqual(
+    events.map((e) => e['event']).filter((e) => e !== 'warning'),
+    ['started', 'connected', 'stopped'],
+    why,
+  );
   t.is(stopped.status, 'ok');
   t.true(stopped.metrics.fragmentsPersisted >= 3, `${stopped.metrics.fragmentsPersisted} fragments`);
   const frames = ep.sessions.filter((s) => s.stream === 'camera001-live').reduce((n, s) => n + s.frames, 0);

@@ -21,15 +21,23 @@ function node(args: string[]): Promise<{ status: number | null; signal: NodeJS.S
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     p.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
 }
 
 test('workers torn down with a camera serving and a stream open: stopped, no crash, no hang', async (t) => {
   const clip = makeClip(dir, { seconds: 2, fps: 30 });
-  const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [{ accessKeyId: 'AKIDTEARDOWN', secretAccessKey: 'teardown-secret' }], region: 'us-east-1' });
+  const ep = new LocalKvsEndpoint({
+    dir: path.join(dir, 'kvs'),
+    credentials: [{ accessKeyId: 'AKIDTEARDOWN', secretAccessKey: 'teardown-secret' }],
+    region: 'us-east-1',
+  });
   await ep.start();
   t.teardown(() => ep.stop());
   native().probe();
@@ -48,12 +56,21 @@ test('workers torn down with a camera serving and a stream open: stopped, no cra
 
 test('binding entry points check their arguments with TypeErrors naming the call', (t) => {
   const b = native() as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  t.throws(() => new b.KvsProducer({ streamName: 'x', region: 'r' }), { instanceOf: TypeError, message: 'new KvsProducer(options, onEvents): expected 2 arguments, got 1' });
+  t.throws(() => new b.KvsProducer({ streamName: 'x', region: 'r' }), {
+    instanceOf: TypeError,
+    message: 'new KvsProducer(options, onEvents): expected 2 arguments, got 1',
+  });
   t.throws(() => new b.KvsProducer({}, 'no'), { instanceOf: TypeError, message: 'new KvsProducer(options, onEvents): onEvents must be a function' });
   t.throws(() => new b.PtpCamera(null, () => undefined), { instanceOf: TypeError, message: 'new PtpCamera(options, onEvent): options must be an object' });
-  t.throws(() => b.signV4({ query: [['a', 1]] }), { instanceOf: TypeError, message: 'signV4(request): request.query must hold [name, value] pairs of strings' });
+  t.throws(() => b.signV4({ query: [['a', 1]] }), {
+    instanceOf: TypeError,
+    message: 'signV4(request): request.query must hold [name, value] pairs of strings',
+  });
   t.throws(() => new b.MkvReader().feed('text'), { instanceOf: TypeError, message: 'feed(buffer): buffer must be a Buffer' });
-  t.throws(() => b.packageAnnexB(Buffer.alloc(1), { fps: 30 }), { instanceOf: TypeError, message: 'packageAnnexB(buffer, options): options.fragmentDurationMs must be a number' });
+  t.throws(() => b.packageAnnexB(Buffer.alloc(1), { fps: 30 }), {
+    instanceOf: TypeError,
+    message: 'packageAnnexB(buffer, options): options.fragmentDurationMs must be a number',
+  });
   const c = new b.PtpClient();
   t.throws(() => c.connect('127.0.0.1', '15740', {}), { instanceOf: TypeError, message: 'connect(host, port, options): port must be a number' });
   t.throws(() => c.waitEvent(), { instanceOf: TypeError, message: 'waitEvent(timeoutMs): expected 1 argument, got 0' });

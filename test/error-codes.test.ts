@@ -63,7 +63,10 @@ test('the check finds a native code missing from the catalogue', (t) => {
   fs.writeFileSync(path.join(dir, 'x.cc'), 'return Status::Error("KVS_SOMETHING_NEW", "x"); // and "PTP_IO" is known\n');
   const codes = nativeCodes([dir]);
   t.deepEqual([...codes.keys()], ['KVS_SOMETHING_NEW', 'PTP_IO']);
-  t.deepEqual([...codes.keys()].filter((c) => !isErrorCode(c)), ['KVS_SOMETHING_NEW']);
+  t.deepEqual(
+    [...codes.keys()].filter((c) => !isErrorCode(c)),
+    ['KVS_SOMETHING_NEW'],
+  );
 });
 
 test('every code in the catalogue is raised somewhere (no dead entries)', (t) => {

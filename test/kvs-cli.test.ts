@@ -70,9 +70,13 @@ async function eventsOf(stream: string, until: (e: Array<Record<string, unknown>
 test.serial('ffmpeg | camwire kvs stream --input -: every frame reaches KVS, and the stream events arrive over mutual TLS', async (t) => {
   const cam = await device(ca, dir, 'camera001');
   const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey };
-  const ffmpeg = 'ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=320x240:rate=25 -t 5 -pix_fmt yuv420p -c:v libx264 -preset ultrafast -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -f h264 -';
-  const r = await sh(`${ffmpeg} | ${process.execPath} ${CLI} --json kvs stream --input - --stream lobby --region eu-west-1 --endpoint ${ep.url} ` +
-    `--fps 25 --fragment-ms 1000 --url ${broker.url('tls')} --thing camera001 --cert ${cam.chain} --key ${cam.key} --ca ${path.join(dir, 'mqtt', 'ca.pem')}`, env);
+  const ffmpeg =
+    'ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=320x240:rate=25 -t 5 -pix_fmt yuv420p -c:v libx264 -preset ultrafast -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 -f h264 -';
+  const r = await sh(
+    `${ffmpeg} | ${process.execPath} ${CLI} --json kvs stream --input - --stream lobby --region eu-west-1 --endpoint ${ep.url} ` +
+      `--fps 25 --fragment-ms 1000 --url ${broker.url('tls')} --thing camera001 --cert ${cam.chain} --key ${cam.key} --ca ${path.join(dir, 'mqtt', 'ca.pem')}`,
+    env,
+  );
   t.is(r.code, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout) as { frames: number; fragmentsPersisted: number; dropped: number };
   t.like(out, { frames: clip.frames.length, fragmentsPersisted: 5, dropped: 0 });
@@ -81,19 +85,28 @@ test.serial('ffmpeg | camwire kvs stream --input -: every frame reaches KVS, and
   t.is(sessions[0]!.frames, clip.frames.length);
   t.is(sessions[0]!.endedBy, 'client');
   const mine = await eventsOf('lobby', (e) => e.some((x) => x['event'] === 'stopped'));
-  t.deepEqual(mine.map((e) => e['event']), ['started', 'connected', 'stopped']);
+  t.deepEqual(
+    mine.map((e) => e['event']),
+    ['started', 'connected', 'stopped'],
+  );
   t.like(mine[0], { version: 1, thing: 'camera001', stream: 'lobby', region: 'eu-west-1', endpoint: ep.url });
   t.like(mine[2], { status: 'ok', metrics: { framesStored: clip.frames.length, fragmentsPersisted: 5 } });
 });
 
 test.serial('a wrong secret: exit 1 with KVS_NOT_AUTHORIZED, and a failed `stopped` event', async (t) => {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret' };
-  const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${clip.file} --stream denied --region eu-west-1 --endpoint ${ep.url} --url ${broker.url('plain')} --thing camera002`, env);
+  const r = await sh(
+    `${process.execPath} ${CLI} kvs stream --input ${clip.file} --stream denied --region eu-west-1 --endpoint ${ep.url} --url ${broker.url('plain')} --thing camera002`,
+    env,
+  );
   t.is(r.code, 1, r.stdout + r.stderr);
   t.regex(r.stderr, /KVS_NOT_AUTHORIZED: .*403/);
   t.false(r.stderr.includes('not-the-secret'));
   const mine = await eventsOf('denied', (e) => e.some((x) => x['event'] === 'stopped'));
-  t.like(mine.find((e) => e['event'] === 'stopped'), { status: 'failed', error: { code: 'KVS_NOT_AUTHORIZED' } });
+  t.like(
+    mine.find((e) => e['event'] === 'stopped'),
+    { status: 'failed', error: { code: 'KVS_NOT_AUTHORIZED' } },
+  );
   t.true(mine.some((e) => e['event'] === 'error'));
 });
 
@@ -125,14 +138,23 @@ test.serial('camwire kvs serve-local --drop-after 3: a drop at full speed loses 
   const clip600 = makeClip(dir, { seconds: 20, fps: 30, gop: 30, name: 'c600.h264' });
   const sessions = path.join(dir, 'serve-local');
   const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey };
-  const server = spawn(process.execPath, [CLI, 'kvs', 'serve-local', '--dir', sessions, '--port', '0', '--region', 'eu-west-1', '--drop-after', '3', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { if (server.exitCode === null) server.kill('SIGKILL'); });
+  const server = spawn(
+    process.execPath,
+    [CLI, 'kvs', 'serve-local', '--dir', sessions, '--port', '0', '--region', 'eu-west-1', '--drop-after', '3', '--json'],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
   let out = '';
   server.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await until(() => out.includes('"url"') && out.trimEnd().endsWith('}'), 15_000);
   const url = (JSON.parse(out) as { url: string }).url;
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${clip600.file} --stream drops --region eu-west-1 --endpoint ${url} --fragment-ms 1000`, env);
+  const r = await sh(
+    `${process.execPath} ${CLI} kvs stream --input ${clip600.file} --stream drops --region eu-west-1 --endpoint ${url} --fragment-ms 1000`,
+    env,
+  );
   server.kill('SIGTERM');
   await new Promise((resolve) => server.once('exit', resolve));
   t.is(r.code, 0, r.stdout + r.stderr);
@@ -141,9 +163,15 @@ test.serial('camwire kvs serve-local --drop-after 3: a drop at full speed loses 
   const stored = new Map<number, number>();
   const files = fs.readdirSync(path.join(sessions, 'drops')).filter((f) => f.endsWith('.json'));
   for (const f of files) {
-    const rec = JSON.parse(fs.readFileSync(path.join(sessions, 'drops', f), 'utf8')) as { fragments: Array<{ timecode: number; frames: number }>; endedBy: string };
+    const rec = JSON.parse(fs.readFileSync(path.join(sessions, 'drops', f), 'utf8')) as {
+      fragments: Array<{ timecode: number; frames: number }>;
+      endedBy: string;
+    };
     for (const g of rec.fragments) stored.set(g.timecode, Math.max(stored.get(g.timecode) ?? 0, g.frames));
   }
-  t.is([...stored.values()].reduce((a, b) => a + b, 0), 600);
+  t.is(
+    [...stored.values()].reduce((a, b) => a + b, 0),
+    600,
+  );
   t.true(files.length >= 6, `${files.length} sessions`);
 });

@@ -33,7 +33,30 @@ test.before(async () => {
   provider = new LocalIotCredentialsEndpoint({ ca: ca.certPem, cert: server.certPem, key: server.keyPem, roleAlias: 'camera-kvs', lifetimeSeconds: 3, kvs });
   await provider.start();
   const h264 = path.join(dir, 'c.h264');
-  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '2', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '10', '-f', 'h264', h264]);
+  const r = run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=160x120:rate=10',
+    '-t',
+    '2',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '10',
+    '-f',
+    'h264',
+    h264,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg (apt-get install ffmpeg): ${r.stderr}`);
   clip = (await packageAnnexB(fs.readFileSync(h264), { fps: 10, fragmentDurationMs: 1000, absoluteTimecodes: true })).mkv;
 });
@@ -43,7 +66,15 @@ test.after.always(async () => {
 });
 
 async function providerFor(thing: string, files: { cert: string; key: string }, refreshBeforeMs = 1000): Promise<IotCredentialsProvider> {
-  return new IotCredentialsProvider({ endpoint: provider.url, roleAlias: 'camera-kvs', thing, cert: fs.readFileSync(files.cert), key: fs.readFileSync(files.key), ca: ca.certPem, refreshBeforeMs });
+  return new IotCredentialsProvider({
+    endpoint: provider.url,
+    roleAlias: 'camera-kvs',
+    thing,
+    cert: fs.readFileSync(files.cert),
+    key: fs.readFileSync(files.key),
+    ca: ca.certPem,
+    refreshBeforeMs,
+  });
 }
 
 test.serial('the device certificate buys short-lived credentials; PutMedia signed with them (and their token) is accepted', async (t) => {
@@ -114,16 +145,33 @@ test.serial('the standard AWS chain: environment first, then a profile in the sh
 test.serial('a live stream on IoT credentials: refreshed mid-stream, the connection rotated before they expire, nothing lost', async (t) => {
   const cam = await device(ca, dir, 'camera003');
   const server = await ca.issueServer('localhost', ['127.0.0.1'], { keyType: 'ec' });
-  const shortLived = new LocalIotCredentialsEndpoint({ ca: ca.certPem, cert: server.certPem, key: server.keyPem, roleAlias: 'camera-kvs', lifetimeSeconds: 6, kvs });
+  const shortLived = new LocalIotCredentialsEndpoint({
+    ca: ca.certPem,
+    cert: server.certPem,
+    key: server.keyPem,
+    roleAlias: 'camera-kvs',
+    lifetimeSeconds: 6,
+    kvs,
+  });
   await shortLived.start();
   t.teardown(() => shortLived.stop());
-  const p = new IotCredentialsProvider({ endpoint: shortLived.url, roleAlias: 'camera-kvs', thing: 'camera003', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: ca.certPem, refreshBeforeMs: 3000 });
+  const p = new IotCredentialsProvider({
+    endpoint: shortLived.url,
+    roleAlias: 'camera-kvs',
+    thing: 'camera003',
+    cert: fs.readFileSync(cam.cert),
+    key: fs.readFileSync(cam.key),
+    ca: ca.certPem,
+    refreshBeforeMs: 3000,
+  });
   const live = makeClip(dir, { seconds: 10, fps: 10, size: '160x120', name: 'live.h264' });
   const s = new KvsStream({ streamName: 'cam-iot', region: 'us-east-1', endpoint: kvs.url, credentials: p, fragmentDurationMs: 1000, backoffBaseMs: 50 });
   const warnings: string[] = [];
   s.on('warning', (w: CamwireError) => warnings.push(`${w.code}: ${w.message}`));
   const persisted: number[] = [];
-  s.on('ack', (a: KvsAck) => { if (a.type === 'PERSISTED') persisted.push(a.timecode!); });
+  s.on('ack', (a: KvsAck) => {
+    if (a.type === 'PERSISTED') persisted.push(a.timecode!);
+  });
   const first = kvs.sessions.length;
   const t0 = Date.now();
   const pts: number[] = [];
@@ -136,8 +184,18 @@ test.serial('a live stream on IoT credentials: refreshed mid-stream, the connect
   const sessions = kvs.sessions.slice(first).filter((x) => x.stream === 'cam-iot');
   t.true(p.fetches >= 2, `${p.fetches} credential fetches`);
   t.true(sessions.length >= 2, `${sessions.length} sessions`);
-  t.deepEqual(sessions.map((x) => x.endedBy).filter((e) => e !== 'client'), [], 'every session ended by the producer, none by expiry');
+  t.deepEqual(
+    sessions.map((x) => x.endedBy).filter((e) => e !== 'client'),
+    [],
+    'every session ended by the producer, none by expiry',
+  );
   t.deepEqual(warnings, []);
-  t.deepEqual([...new Set(persisted)], pts.filter((_, i) => i % 10 === 0));
-  t.deepEqual([...new Set(sessions.flatMap((x) => x.frameTimecodes))].sort((a, b) => a - b), pts);
+  t.deepEqual(
+    [...new Set(persisted)],
+    pts.filter((_, i) => i % 10 === 0),
+  );
+  t.deepEqual(
+    [...new Set(sessions.flatMap((x) => x.frameTimecodes))].sort((a, b) => a - b),
+    pts,
+  );
 });

@@ -40,7 +40,14 @@ test('realtime: a low-bit-rate clip in many chunks is played at its frame rate, 
   // the test reads the schedule the feed keeps, not how fast this machine is.
   let now = 0;
   const waits: number[] = [];
-  const clock = { now: () => now, wait: (ms: number, go: () => void) => { waits.push(ms); now += ms; setImmediate(go); } };
+  const clock = {
+    now: () => now,
+    wait: (ms: number, go: () => void) => {
+      waits.push(ms);
+      now += ms;
+      setImmediate(go);
+    },
+  };
   await feedAnnexB(s, open(clip.file), { fps: 30, realtime: true, what: clip.file, clock });
   const { metrics } = await s.close();
   t.is(metrics.framesStored, 90);
@@ -72,10 +79,21 @@ test('the device agent streams synthetic frames (kvs.source.synthetic) until sto
   // The agent without IoT credentials uses the standard AWS chain: here, the environment.
   process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
   process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
-  const config = parseAgentConfig({
-    thing: 'synthcam', storage: 'storage', ptp: { host: '127.0.0.1', port: 0 },
-    kvs: { streamName: 'synthetic-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { synthetic: { width: 96, height: 64 }, fps: 20 } },
-  }, root);
+  const config = parseAgentConfig(
+    {
+      thing: 'synthcam',
+      storage: 'storage',
+      ptp: { host: '127.0.0.1', port: 0 },
+      kvs: {
+        streamName: 'synthetic-live',
+        region: 'us-east-1',
+        endpoint: ep.url,
+        fragmentDurationMs: 1000,
+        source: { synthetic: { width: 96, height: 64 }, fps: 20 },
+      },
+    },
+    root,
+  );
   const agent = new DeviceAgent(config);
   const stopped = new Promise<{ metrics: KvsMetrics; error?: Error }>((resolve) => agent.once('stream-stopped', resolve));
   await agent.start();
@@ -91,8 +109,14 @@ test('the device agent streams synthetic frames (kvs.source.synthetic) until sto
   t.true(metrics.fragmentsPersisted >= 2);
   t.is(metrics.framesDropped, 0);
   const sessions = ep.sessions.filter((s) => s.stream === 'synthetic-live');
-  t.is(sessions.reduce((n, s) => n + s.frames, 0), metrics.framesStored);
-  t.is(metrics.fragmentsPersisted, sessions.reduce((n, s) => n + s.fragments.length, 0));
+  t.is(
+    sessions.reduce((n, s) => n + s.frames, 0),
+    metrics.framesStored,
+  );
+  t.is(
+    metrics.fragmentsPersisted,
+    sessions.reduce((n, s) => n + s.fragments.length, 0),
+  );
   const mkv = path.join(ep.dir, 'synthetic-live', `session-${sessions[0]!.session}.mkv`);
   const p = probe(mkv);
   t.deepEqual([p.width, p.height], [96, 64]);
@@ -124,10 +148,17 @@ test('the agent stops within its bound when the broker died mid-stream (stream e
   t.teardown(() => mosquitto.stop());
   process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
   process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
-  const agent = new DeviceAgent(parseAgentConfig({
-    thing: 'orphan', storage: 'storage', mqtt: { url: mosquitto.url('plain') },
-    kvs: { streamName: 'orphan-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { synthetic: true, fps: 10 } },
-  }, root));
+  const agent = new DeviceAgent(
+    parseAgentConfig(
+      {
+        thing: 'orphan',
+        storage: 'storage',
+        mqtt: { url: mosquitto.url('plain') },
+        kvs: { streamName: 'orphan-live', region: 'us-east-1', endpoint: ep.url, fragmentDurationMs: 1000, source: { synthetic: true, fps: 10 } },
+      },
+      root,
+    ),
+  );
   agent.on('warning', () => undefined);
   await agent.start();
   const deadline = Date.now() + 30_000;

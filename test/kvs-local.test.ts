@@ -23,8 +23,34 @@ let clipFragments = 0;
 
 test.before(async () => {
   const h264 = path.join(dir, 'clip.h264');
-  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '4', '-pix_fmt', 'yuv420p',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-f', 'h264', h264]);
+  const r = run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=30',
+    '-t',
+    '4',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-f',
+    'h264',
+    h264,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg (apt-get install ffmpeg): ${r.stderr}`);
   const p = await packageAnnexB(fs.readFileSync(h264), { fps: 30, fragmentDurationMs: 1000, absoluteTimecodes: true });
   clip = p.mkv;
@@ -52,12 +78,18 @@ test('PutMedia: every fragment BUFFERING, RECEIVED, PERSISTED in order; the stor
   for (const a of r.acks) byFragment.set(a.FragmentTimecode!, [...(byFragment.get(a.FragmentTimecode!) ?? []), a.EventType]);
   for (const types of byFragment.values()) t.deepEqual(types, ['BUFFERING', 'RECEIVED', 'PERSISTED']);
   const tcs = persisted.map((a) => a.FragmentTimecode!);
-  t.deepEqual(tcs, [...tcs].sort((a, b) => a - b));
+  t.deepEqual(
+    tcs,
+    [...tcs].sort((a, b) => a - b),
+  );
   t.true(persisted.every((a) => /^\d{40,}$/.test(a.FragmentNumber!)));
   const s = ep.sessions[0]!;
   t.is(s.endedBy, 'client');
   t.is(s.frameTimecodes.length, clipFrames);
-  t.is(s.fragments.reduce((n, f) => n + f.frames, 0), clipFrames);
+  t.is(
+    s.fragments.reduce((n, f) => n + f.frames, 0),
+    clipFrames,
+  );
   // What was stored is what was sent, and ffmpeg decodes it.
   const stored = path.join(ep.dir, 'camera001', 'session-1.mkv');
   t.true(fs.readFileSync(stored).equals(clip));
@@ -74,15 +106,27 @@ test('a wrong secret is refused with 403 NotAuthorized before any body is read',
 test('GetDataEndpoint: signed over its JSON body; answers the data endpoint', async (t) => {
   const ep = await endpoint(t);
   const body = JSON.stringify({ StreamName: 'camera001', APIName: 'PUT_MEDIA' });
-  const call = (sha: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: ep.port, path: '/getDataEndpoint', method: 'POST', headers: signedHeaders(ep.port, '/getDataEndpoint', { 'content-type': 'application/json' }, sha, creds) }, (res) => {
-      let b = '';
-      res.on('data', (d: Buffer) => { b += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+  const call = (sha: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: ep.port,
+          path: '/getDataEndpoint',
+          method: 'POST',
+          headers: signedHeaders(ep.port, '/getDataEndpoint', { 'content-type': 'application/json' }, sha, creds),
+        },
+        (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => {
+            b += d.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     });
-    req.on('error', reject);
-    req.end(body);
-  });
   const ok = await call(crypto.createHash('sha256').update(body).digest('hex'));
   t.is(ok.status, 200);
   t.deepEqual(JSON.parse(ok.body), { DataEndpoint: ep.url });
@@ -125,6 +169,9 @@ test('invalid MKV: an ERROR ack 4006 (INVALID_MKV_DATA)', async (t) => {
   const twoSegments = Buffer.concat([clip, clip]);
   for (const body of [bad, twoSegments]) {
     const r = await putMedia(ep, body);
-    t.true(r.acks.some((a) => a.EventType === 'ERROR' && a.ErrorId === 4006), JSON.stringify(r.acks.slice(-2)));
+    t.true(
+      r.acks.some((a) => a.EventType === 'ERROR' && a.ErrorId === 4006),
+      JSON.stringify(r.acks.slice(-2)),
+    );
   }
 });

@@ -28,21 +28,97 @@ function encode(name: string, args: string[]): string {
 
 function probe(file: string): { frames: number; keyframes: number[]; width: number; height: number; duration: number; codec: string } {
   requireTool('ffprobe');
-  const r = run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height:frame=key_frame,pts_time:format=duration', '-of', 'json', file]);
+  const r = run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=codec_name,width,height:frame=key_frame,pts_time:format=duration',
+    '-of',
+    'json',
+    file,
+  ]);
   if (r.status !== 0) throw new Error(`ffprobe: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { streams: Array<{ codec_name: string; width: number; height: number }>; frames: Array<{ key_frame: number; pts_time?: string }>; format: { duration?: string } };
+  const j = JSON.parse(r.stdout) as {
+    streams: Array<{ codec_name: string; width: number; height: number }>;
+    frames: Array<{ key_frame: number; pts_time?: string }>;
+    format: { duration?: string };
+  };
   // A live MKV (unknown-size Segment) has no Duration: take the span of the frame timestamps.
   const pts = j.frames.map((f) => Number(f.pts_time)).filter((x) => Number.isFinite(x));
   const span = pts.length > 1 ? pts[pts.length - 1]! - pts[0]! + (pts[1]! - pts[0]!) : NaN;
   return {
-    codec: j.streams[0]!.codec_name, width: j.streams[0]!.width, height: j.streams[0]!.height,
-    frames: j.frames.length, keyframes: j.frames.flatMap((f, i) => (f.key_frame ? [i] : [])), duration: span,
+    codec: j.streams[0]!.codec_name,
+    width: j.streams[0]!.width,
+    height: j.streams[0]!.height,
+    frames: j.frames.length,
+    keyframes: j.frames.flatMap((f, i) => (f.key_frame ? [i] : [])),
+    duration: span,
   };
 }
 
 const cases = [
-  { name: 'baseline 640x360, GOP 30, 5 s', file: 'base.h264', fps: 30, seconds: 5, args: ['-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-t', '5', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-profile:v', 'baseline', '-preset', 'ultrafast', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-x264-params', 'repeat-headers=1'] },
-  { name: 'high 1920x1080 (cropped SPS), GOP 25, 2 s', file: 'high.h264', fps: 25, seconds: 2, args: ['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-t', '2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-profile:v', 'high', '-bf', '0', '-preset', 'ultrafast', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0'] },
+  {
+    name: 'baseline 640x360, GOP 30, 5 s',
+    file: 'base.h264',
+    fps: 30,
+    seconds: 5,
+    args: [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=640x360:rate=30',
+      '-t',
+      '5',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-profile:v',
+      'baseline',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '30',
+      '-keyint_min',
+      '30',
+      '-sc_threshold',
+      '0',
+      '-x264-params',
+      'repeat-headers=1',
+    ],
+  },
+  {
+    name: 'high 1920x1080 (cropped SPS), GOP 25, 2 s',
+    file: 'high.h264',
+    fps: 25,
+    seconds: 2,
+    args: [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1920x1080:rate=25',
+      '-t',
+      '2',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-profile:v',
+      'high',
+      '-bf',
+      '0',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '25',
+      '-keyint_min',
+      '25',
+      '-sc_threshold',
+      '0',
+    ],
+  },
 ];
 
 for (const c of cases) {
@@ -68,7 +144,26 @@ for (const c of cases) {
 }
 
 test('absolute timecodes: the first cluster carries the epoch time of the first frame', async (t) => {
-  const input = fs.readFileSync(encode('abs.h264', ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '10']));
+  const input = fs.readFileSync(
+    encode('abs.h264', [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=320x240:rate=10',
+      '-t',
+      '1',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-bf',
+      '0',
+      '-g',
+      '10',
+    ]),
+  );
   const startMs = 1_795_680_000_000;
   const { mkv } = await packageAnnexB(input, { fps: 10, absoluteTimecodes: true, startMs });
   const cluster = mkv.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]));
@@ -90,7 +185,24 @@ test('input without SPS/PPS, and bad options, are clear errors', async (t) => {
 });
 
 test('camwire kvs stream --input - --out: ffmpeg pipes H.264 in, a decodable MKV comes out', (t) => {
-  const input = encode('pipe.h264', ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '2', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '15']);
+  const input = encode('pipe.h264', [
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=15',
+    '-t',
+    '2',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '15',
+  ]);
   const out = path.join(dir, 'pipe.mkv');
   const r = run('sh', ['-c', `cat ${input} | node bin/camwire.js --json kvs stream --input - --out ${out} --fps 15 --fragment-ms 1000`]);
   t.is(r.status, 0, r.stderr);

@@ -33,7 +33,16 @@ async function endpoint(t: ExecutionContext, faults: LocalKvsFaults = {}): Promi
 }
 
 function stream(ep: LocalKvsEndpoint, o: Partial<KvsStreamOptions> = {}): KvsStream {
-  return new KvsStream({ streamName: 'cam-1', region: 'us-east-1', endpoint: ep.url, credentials: creds, fragmentDurationMs: 1000, backoffBaseMs: 20, backoffMaxMs: 200, ...o });
+  return new KvsStream({
+    streamName: 'cam-1',
+    region: 'us-east-1',
+    endpoint: ep.url,
+    credentials: creds,
+    fragmentDurationMs: 1000,
+    backoffBaseMs: 20,
+    backoffMaxMs: 200,
+    ...o,
+  });
 }
 
 /** Every frame of the clip with its timestamp (33/34 ms steps from T0). */
@@ -73,7 +82,10 @@ test('putFrame: every fragment PERSISTED in order, every frame stored, ffmpeg de
   s.on('warning', (w: CamwireError) => warnings.push(w));
   const pts = feedFrames(s);
   const summary = await s.close();
-  t.deepEqual(warnings.map((w) => w.code), []);
+  t.deepEqual(
+    warnings.map((w) => w.code),
+    [],
+  );
   const persisted = acks.filter((a) => a.type === 'PERSISTED').map((a) => a.timecode!);
   const fragmentStarts = pts.filter((_, i) => i % clip.gop === 0);
   t.deepEqual(persisted, fragmentStarts, 'one PERSISTED per fragment, in order');
@@ -87,7 +99,10 @@ test('putFrame: every fragment PERSISTED in order, every frame stored, ffmpeg de
   t.is(run('ffmpeg', ['-v', 'error', '-i', mkv, '-f', 'null', '-']).stderr, '');
   const p = probe(mkv);
   t.is(p.frames, clip.frames.length);
-  t.deepEqual(p.keyframes, fragmentStarts.map((_, i) => i * clip.gop));
+  t.deepEqual(
+    p.keyframes,
+    fragmentStarts.map((_, i) => i * clip.gop),
+  );
   t.deepEqual([p.width, p.height], [320, 240]);
 });
 
@@ -218,7 +233,10 @@ test('the connection is rotated on time: a fresh header per connection, nothing 
   }
   await s.close();
   t.true(connected.length >= 2, `${connected.length} connections`);
-  t.true(ep.sessions.every((x) => x.endedBy === 'client'), ep.sessions.map((x) => x.endedBy).join());
+  t.true(
+    ep.sessions.every((x) => x.endedBy === 'client'),
+    ep.sessions.map((x) => x.endedBy).join(),
+  );
   t.deepEqual(storedFrames(ep), pts);
 });
 
@@ -244,7 +262,10 @@ test('a stream-level ERROR ack (4008, stream not active) stops the stream with K
   const e = await t.throwsAsync<CamwireError>(s.close());
   t.is(e!.code, 'KVS_ACK_ERROR');
   t.regex(e!.message, /4008 STREAM_NOT_ACTIVE/);
-  t.like(acks.find((a) => a.type === 'ERROR'), { errorId: 4008, errorCode: 'STREAM_NOT_ACTIVE' });
+  t.like(
+    acks.find((a) => a.type === 'ERROR'),
+    { errorId: 4008, errorCode: 'STREAM_NOT_ACTIVE' },
+  );
   t.is(ep.sessions.length, 1, 'no retry after a stream-level error');
 });
 

@@ -54,7 +54,7 @@ function feed(s: KvsStream): number[] {
 
 test.serial("libcurl runs on Node's own OpenSSL, and PutMedia over HTTPS works while Node's TLS is busy in the same process", async (t) => {
   const transport = native().kvsTransport();
-  t.is(transport.ssl, `OpenSSL/${process.versions.openssl}`, 'one OpenSSL in the process: Node\'s');
+  t.is(transport.ssl, `OpenSSL/${process.versions.openssl}`, "one OpenSSL in the process: Node's");
   const ep = await tlsEndpoint(t, 'clash');
   // Node's own HTTPS, against a server of the same CA, hammered at the same time.
   const nodeServer = https.createServer({ cert: server.certPem, key: server.keyPem }, (_req, res) => res.end('ok'));
@@ -65,20 +65,30 @@ test.serial("libcurl runs on Node's own OpenSSL, and PutMedia over HTTPS works w
   const nodeRounds = (async () => {
     for (let i = 0; i < 50; i++) {
       await new Promise<void>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port, agent, path: '/' }, (res) => {
-          res.resume();
-          res.on('end', () => { if (res.statusCode === 200) nodeOk++; resolve(); });
-        }).on('error', reject);
+        https
+          .get({ host: '127.0.0.1', port, agent, path: '/' }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) nodeOk++;
+              resolve();
+            });
+          })
+          .on('error', reject);
       });
     }
   })();
   const s = new KvsStream({ streamName: 'tls-cam', region: 'us-east-1', endpoint: ep.url, caFile, credentials: creds, fragmentDurationMs: 1000 });
   const persisted: number[] = [];
-  s.on('ack', (a: KvsAck) => { if (a.type === 'PERSISTED') persisted.push(a.timecode!); });
+  s.on('ack', (a: KvsAck) => {
+    if (a.type === 'PERSISTED') persisted.push(a.timecode!);
+  });
   const pts = feed(s);
   await Promise.all([s.close(), nodeRounds]);
   t.is(nodeOk, 50);
-  t.deepEqual(persisted, pts.filter((_, i) => i % 30 === 0));
+  t.deepEqual(
+    persisted,
+    pts.filter((_, i) => i % 30 === 0),
+  );
   t.deepEqual(ep.sessions[0]!.frameTimecodes, pts);
   t.true(ep.url.startsWith('https://'));
 });
@@ -94,10 +104,12 @@ test.serial('TLS verification is on by default: an endpoint whose CA is not trus
   t.is(ep.sessions.length, 0);
 });
 
-test.serial('without caFile the producer trusts what Node trusts (a CA in NODE_EXTRA_CA_CERTS is accepted, refused without it), in the source build and the prebuild', async (t) => {
-  const ep = await tlsEndpoint(t, 'node-roots');
-  // NODE_EXTRA_CA_CERTS is read when a process starts: a child process streams the clip.
-  const script = `
+test.serial(
+  'without caFile the producer trusts what Node trusts (a CA in NODE_EXTRA_CA_CERTS is accepted, refused without it), in the source build and the prebuild',
+  async (t) => {
+    const ep = await tlsEndpoint(t, 'node-roots');
+    // NODE_EXTRA_CA_CERTS is read when a process starts: a child process streams the clip.
+    const script = `
     const fs = require('node:fs');
     const { KvsStream } = require(${JSON.stringify(path.join(__dirname, '..', 'ts', 'kvs'))});
     const h264 = fs.readFileSync(${JSON.stringify(clip.file)});
@@ -112,22 +124,27 @@ test.serial('without caFile the producer trusts what Node trusts (a CA in NODE_E
     for (let i = h264.indexOf(aud); i >= 0; i = h264.indexOf(aud, i + 5)) starts.push(i);
     starts.forEach((at, k) => s.putFrame(h264.subarray(at, starts[k + 1] ?? h264.length), { pts: ${T0} + Math.round((k * 1000) / 30) }));
     s.close().then(() => console.log(JSON.stringify({ persisted })), (e) => { console.log(JSON.stringify({ code: e.code })); });`;
-  // Asynchronous: the endpoint answers from this process's event loop.
-  const run = async (env: NodeJS.ProcessEnv) => (await execFileAsync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', env, timeout: 60_000 })).stdout;
-  // The source build (the system's libcurl) and the prebuild (its own, with no CA bundle built in) alike.
-  for (const build of [{}, { PREBUILDS_ONLY: '1' }]) {
-    t.deepEqual(JSON.parse(await run({ ...process.env, ...build, NODE_EXTRA_CA_CERTS: caFile })) as unknown, { persisted: 6 }, JSON.stringify(build));
-    const env: NodeJS.ProcessEnv = { ...process.env, ...build };
-    delete env['NODE_EXTRA_CA_CERTS'];
-    t.deepEqual(JSON.parse(await run(env)) as unknown, { code: 'KVS_TLS' }, JSON.stringify(build));
-  }
-});
+    // Asynchronous: the endpoint answers from this process's event loop.
+    const run = async (env: NodeJS.ProcessEnv) =>
+      (await execFileAsync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', env, timeout: 60_000 })).stdout;
+    // The source build (the system's libcurl) and the prebuild (its own, with no CA bundle built in) alike.
+    for (const build of [{}, { PREBUILDS_ONLY: '1' }]) {
+      t.deepEqual(JSON.parse(await run({ ...process.env, ...build, NODE_EXTRA_CA_CERTS: caFile })) as unknown, { persisted: 6 }, JSON.stringify(build));
+      const env: NodeJS.ProcessEnv = { ...process.env, ...build };
+      delete env['NODE_EXTRA_CA_CERTS'];
+      t.deepEqual(JSON.parse(await run(env)) as unknown, { code: 'KVS_TLS' }, JSON.stringify(build));
+    }
+  },
+);
 
 test.serial('HTTPS_PROXY is honoured: PutMedia goes through an HTTP CONNECT proxy', async (t) => {
   const ep = await tlsEndpoint(t, 'proxy');
   const tunnels: string[] = [];
   const sockets = new Set<net.Socket>();
-  const proxy = http.createServer((_req, res) => { res.statusCode = 405; res.end(); });
+  const proxy = http.createServer((_req, res) => {
+    res.statusCode = 405;
+    res.end();
+  });
   proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     tunnels.push(req.url ?? '');
     sockets.add(client);
@@ -147,7 +164,12 @@ test.serial('HTTPS_PROXY is honoured: PutMedia goes through an HTTP CONNECT prox
     for (const s of sockets) s.destroy();
     return closeServer(proxy);
   });
-  const saved = { HTTPS_PROXY: process.env['HTTPS_PROXY'], https_proxy: process.env['https_proxy'], NO_PROXY: process.env['NO_PROXY'], no_proxy: process.env['no_proxy'] };
+  const saved = {
+    HTTPS_PROXY: process.env['HTTPS_PROXY'],
+    https_proxy: process.env['https_proxy'],
+    NO_PROXY: process.env['NO_PROXY'],
+    no_proxy: process.env['no_proxy'],
+  };
   t.teardown(() => {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

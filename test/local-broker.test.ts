@@ -60,12 +60,21 @@ const tlsArgs = (f: DeviceFiles) => ['-h', '127.0.0.1', '-p', String(broker.port
 /** mosquitto_sub until n messages arrived (or the timeout); `ready` once the broker granted the subscription; `lines` are "topic payload". */
 function subscribe(f: DeviceFiles, id: string, filter: string, n: number, timeoutS = 10): { lines: Promise<string[]>; ready: Promise<void> } {
   const ready = new Promise<void>((resolve) => {
-    const on = (s: { clientId: string }) => { if (s.clientId === id) { broker.off('subscribed', on); resolve(); } };
+    const on = (s: { clientId: string }) => {
+      if (s.clientId === id) {
+        broker.off('subscribed', on);
+        resolve();
+      }
+    };
     broker.on('subscribed', on);
   });
-  const p = spawn('mosquitto_sub', [...tlsArgs(f), '-i', id, '-t', filter, '-v', '-C', String(n), '-W', String(timeoutS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('mosquitto_sub', [...tlsArgs(f), '-i', id, '-t', filter, '-v', '-C', String(n), '-W', String(timeoutS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  p.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  p.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
   const lines = new Promise<string[]>((resolve) => p.on('close', () => resolve(out.split('\n').filter((l) => l))));
   return { lines, ready };
 }
@@ -95,14 +104,50 @@ test.serial('the client id must be the certificate CN, and a certificate from an
   t.regex(wrongId.stderr, /identifier rejected|Connection Refused/i);
   const foreign = (await CertificateAuthority.create({ commonName: 'someone else' })).ca;
   const stranger = await device(foreign, dir, 'camera001', {}, 'stranger');
-  const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', caFile, '--cert', stranger.cert, '--key', stranger.key, '-i', 'camera001', '-t', 'cameras/camera001/x', '-m', 'x']);
+  const r = await run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(broker.port),
+    '--cafile',
+    caFile,
+    '--cert',
+    stranger.cert,
+    '--key',
+    stranger.key,
+    '-i',
+    'camera001',
+    '-t',
+    'cameras/camera001/x',
+    '-m',
+    'x',
+  ]);
   t.not(r.status, 0);
-  const none = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', caFile, '-i', 'camera001', '-t', 'cameras/camera001/x', '-m', 'x']);
+  const none = await run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(broker.port),
+    '--cafile',
+    caFile,
+    '-i',
+    'camera001',
+    '-t',
+    'cameras/camera001/x',
+    '-m',
+    'x',
+  ]);
   t.not(none.status, 0);
 });
 
 test.serial('DeviceConnection keeps a retained online status, and its last will says offline when the link dies', async (t) => {
-  const conn = new DeviceConnection({ url: broker.url, thing: 'camera002', cert: fs.readFileSync(other.cert), key: fs.readFileSync(other.key), ca: fs.readFileSync(caFile) });
+  const conn = new DeviceConnection({
+    url: broker.url,
+    thing: 'camera002',
+    cert: fs.readFileSync(other.cert),
+    key: fs.readFileSync(other.key),
+    ca: fs.readFileSync(caFile),
+  });
   await conn.connect({ timeoutMs: 10_000 });
   const retained = await run('mosquitto_sub', [...tlsArgs(app), '-i', 'app-sub-2', '-t', 'cameras/camera002/status', '-v', '-C', '1', '-W', '5']);
   t.is(retained.stdout.trim(), 'cameras/camera002/status online');
@@ -119,9 +164,17 @@ test.serial('the last will is delivered when the link is reset (RST), not only o
   await sub.ready;
   // The TLS session runs over a TCP socket of our own, so the test can reset that socket.
   const tcp = net.connect(broker.port, '127.0.0.1');
-  const secure = tls.connect({ socket: tcp, ca: fs.readFileSync(caFile), cert: fs.readFileSync(third.cert), key: fs.readFileSync(third.key), servername: 'localhost' });
+  const secure = tls.connect({
+    socket: tcp,
+    ca: fs.readFileSync(caFile),
+    cert: fs.readFileSync(third.cert),
+    key: fs.readFileSync(third.key),
+    servername: 'localhost',
+  });
   const client = new mqtt.MqttClient(() => secure, {
-    clientId: 'camera003', protocolVersion: 4, reconnectPeriod: 0,
+    clientId: 'camera003',
+    protocolVersion: 4,
+    reconnectPeriod: 0,
     will: { topic: 'cameras/camera003/status', payload: Buffer.from('offline'), qos: 1, retain: false },
   });
   client.on('error', () => undefined);

@@ -49,9 +49,29 @@ function run(cmd: string, args: string[]): Promise<{ status: number | null; stdo
 }
 
 const mqttPort = () => String(cloud.proxies.mqtt!.port);
-const pub = (topic: string) => run('mosquitto_pub', ['-h', '127.0.0.1', '-p', mqttPort(), '--cafile', caFile, '--cert', cam.cert, '--key', cam.key, '-i', 'cam-faults', '-q', '1', '-t', topic, '-m', 'x']);
+const pub = (topic: string) =>
+  run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    mqttPort(),
+    '--cafile',
+    caFile,
+    '--cert',
+    cam.cert,
+    '--key',
+    cam.key,
+    '-i',
+    'cam-faults',
+    '-q',
+    '1',
+    '-t',
+    topic,
+    '-m',
+    'x',
+  ]);
 
-test.serial('every service is up behind its own proxy, and the URLs handed out are the proxies\'', (t) => {
+test.serial("every service is up behind its own proxy, and the URLs handed out are the proxies'", (t) => {
   for (const name of ['mqtt', 's3', 'kvs', 'iot-credentials'] as const) t.truthy(cloud.proxies[name], name);
   t.is(cloud.urls.mqtt, `mqtts://127.0.0.1:${cloud.proxies.mqtt!.port}`);
   t.not(cloud.proxies.mqtt!.port, cloud.broker!.port);
@@ -60,56 +80,87 @@ test.serial('every service is up behind its own proxy, and the URLs handed out a
   t.is(cloud.urls.iotCredentials, `https://127.0.0.1:${cloud.proxies['iot-credentials']!.port}`);
 });
 
-test.serial('refuse: a device cannot connect through the proxy (each attempt reset); pass: mosquitto_pub publishes (mutual TLS ends at the broker)', async (t) => {
-  // Not mosquitto_pub for the refusal: a reset during its TLS handshake makes it spin until killed (mosquitto 2.0.11).
-  const published: string[] = [];
-  const on = (p: { topic: string }) => published.push(p.topic);
-  cloud.broker!.on('published', on);
-  t.teardown(() => cloud.broker!.off('published', on));
-  const refusedBefore = cloud.proxies.mqtt!.connections;
-  const kinds: string[] = [];
-  const onConn = (c: { fault: string }) => kinds.push(c.fault);
-  cloud.proxies.mqtt!.on('connection', onConn);
-  t.teardown(() => cloud.proxies.mqtt!.off('connection', onConn));
-  cloud.proxies.mqtt!.set({ kind: 'refuse' });
-  const conn = new DeviceConnection({ url: cloud.urls.mqtt!, thing: 'cam-faults', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: fs.readFileSync(caFile), backoff: { baseMs: 50, capMs: 100 } });
-  const errors: string[] = [];
-  conn.on('error', (e) => errors.push(e.code));
-  // connect() gives up with the last attempt's cause: the reset.
-  const e = await t.throwsAsync(conn.connect({ timeoutMs: 2000 }));
-  t.true(isCamwireError(e, 'MQTT_CONNECTION_LOST'), String(e));
-  t.regex(e!.message, /ECONNRESET/);
-  await conn.close();
-  t.true(cloud.proxies.mqtt!.connections - refusedBefore >= 2, 'it kept retrying');
-  t.true(kinds.length >= 2 && kinds.every((k) => k === 'refuse'), kinds.join());
-  t.true(errors.length >= 2 && errors.every((c) => c === 'MQTT_CONNECTION_LOST' || c === 'MQTT_TLS' || c === 'MQTT_UNREACHABLE'), errors.join());
-  t.false(published.includes('cameras/cam-faults/telemetry'));
-  cloud.proxies.mqtt!.set({ kind: 'pass' });
-  const ok = await pub('cameras/cam-faults/telemetry');
-  t.is(ok.status, 0, ok.stderr);
-  await until(() => published.includes('cameras/cam-faults/telemetry'));
-});
+test.serial(
+  'refuse: a device cannot connect through the proxy (each attempt reset); pass: mosquitto_pub publishes (mutual TLS ends at the broker)',
+  async (t) => {
+    // Not mosquitto_pub for the refusal: a reset during its TLS handshake makes it spin until killed (mosquitto 2.0.11).
+    const published: string[] = [];
+    const on = (p: { topic: string }) => published.push(p.topic);
+    cloud.broker!.on('published', on);
+    t.teardown(() => cloud.broker!.off('published', on));
+    const refusedBefore = cloud.proxies.mqtt!.connections;
+    const kinds: string[] = [];
+    const onConn = (c: { fault: string }) => kinds.push(c.fault);
+    cloud.proxies.mqtt!.on('connection', onConn);
+    t.teardown(() => cloud.proxies.mqtt!.off('connection', onConn));
+    cloud.proxies.mqtt!.set({ kind: 'refuse' });
+    const conn = new DeviceConnection({
+      url: cloud.urls.mqtt!,
+      thing: 'cam-faults',
+      cert: fs.readFileSync(cam.cert),
+      key: fs.readFileSync(cam.key),
+      ca: fs.readFileSync(caFile),
+      backoff: { baseMs: 50, capMs: 100 },
+    });
+    const errors: string[] = [];
+    conn.on('error', (e) => errors.push(e.code));
+    // connect() gives up with the last attempt's cause: the reset.
+    const e = await t.throwsAsync(conn.connect({ timeoutMs: 2000 }));
+    t.true(isCamwireError(e, 'MQTT_CONNECTION_LOST'), String(e));
+    t.regex(e!.message, /ECONNRESET/);
+    await conn.close();
+    t.true(cloud.proxies.mqtt!.connections - refusedBefore >= 2, 'it kept retrying');
+    t.true(kinds.length >= 2 && kinds.every((k) => k === 'refuse'), kinds.join());
+    t.true(errors.length >= 2 && errors.every((c) => c === 'MQTT_CONNECTION_LOST' || c === 'MQTT_TLS' || c === 'MQTT_UNREACHABLE'), errors.join());
+    t.false(published.includes('cameras/cam-faults/telemetry'));
+    cloud.proxies.mqtt!.set({ kind: 'pass' });
+    const ok = await pub('cameras/cam-faults/telemetry');
+    t.is(ok.status, 0, ok.stderr);
+    await until(() => published.includes('cameras/cam-faults/telemetry'));
+  },
+);
 
 test.serial('stall: a connect through a stalled link times out; once it passes, the same client connects', async (t) => {
   cloud.proxies.mqtt!.set({ kind: 'stall' });
-  const conn = new DeviceConnection({ url: cloud.urls.mqtt!, thing: 'cam-faults', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: fs.readFileSync(caFile) });
+  const conn = new DeviceConnection({
+    url: cloud.urls.mqtt!,
+    thing: 'cam-faults',
+    cert: fs.readFileSync(cam.cert),
+    key: fs.readFileSync(cam.key),
+    ca: fs.readFileSync(caFile),
+  });
   conn.on('error', () => undefined);
   const e = await t.throwsAsync(conn.connect({ timeoutMs: 1500 }));
   t.true(isCamwireError(e, 'MQTT_CONNECT_TIMEOUT'), String(e));
   await conn.close();
   cloud.proxies.mqtt!.set({ kind: 'pass' });
-  const again = new DeviceConnection({ url: cloud.urls.mqtt!, thing: 'cam-faults', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: fs.readFileSync(caFile) });
+  const again = new DeviceConnection({
+    url: cloud.urls.mqtt!,
+    thing: 'cam-faults',
+    cert: fs.readFileSync(cam.cert),
+    key: fs.readFileSync(cam.key),
+    ca: fs.readFileSync(caFile),
+  });
   await again.connect({ timeoutMs: 10_000 });
   await again.close();
   t.pass();
 });
 
 test.serial('drop: every open connection is reset; the device reconnects by itself and its QoS 1 message arrives', async (t) => {
-  const conn = new DeviceConnection({ url: cloud.urls.mqtt!, thing: 'cam-faults', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: fs.readFileSync(caFile), backoff: { baseMs: 50, capMs: 200 } });
+  const conn = new DeviceConnection({
+    url: cloud.urls.mqtt!,
+    thing: 'cam-faults',
+    cert: fs.readFileSync(cam.cert),
+    key: fs.readFileSync(cam.key),
+    ca: fs.readFileSync(caFile),
+    backoff: { baseMs: 50, capMs: 200 },
+  });
   const errors: string[] = [];
   conn.on('error', (e) => errors.push(e.code));
   let connects = 0;
-  conn.on('connect', () => { connects++; });
+  conn.on('connect', () => {
+    connects++;
+  });
   await conn.connect({ timeoutMs: 10_000 });
   const published: string[] = [];
   const on = (p: { topic: string }) => published.push(p.topic);
@@ -125,7 +176,14 @@ test.serial('drop: every open connection is reset; the device reconnects by itse
 
 test.serial('cut and delay: curl through the S3 proxy gets a cut-off body after the cut, the whole body through a delay', async (t) => {
   const body = crypto.randomBytes(256 << 10);
-  const putTarget = await presignPut({ endpoint: cloud.urls.s3!, region: 'us-east-1', bucket: 'media', key: 'cut/object.bin', credentials: keys, contentType: 'application/octet-stream' });
+  const putTarget = await presignPut({
+    endpoint: cloud.urls.s3!,
+    region: 'us-east-1',
+    bucket: 'media',
+    key: 'cut/object.bin',
+    credentials: keys,
+    contentType: 'application/octet-stream',
+  });
   const file = path.join(dir, 'object.bin');
   fs.writeFileSync(file, body);
   await new Uploader().upload(file, putTarget);
@@ -150,7 +208,14 @@ async function presignGet(key: string): Promise<string> {
 test.serial('HTTP error answers: two 503s to PUT are retried by the uploader; curl meets the injected answer first', async (t) => {
   const file = path.join(dir, 'retry.bin');
   fs.writeFileSync(file, crypto.randomBytes(10_000));
-  const target = await presignPut({ endpoint: cloud.urls.s3!, region: 'us-east-1', bucket: 'media', key: 'retry/x.bin', credentials: keys, contentType: 'application/octet-stream' });
+  const target = await presignPut({
+    endpoint: cloud.urls.s3!,
+    region: 'us-east-1',
+    bucket: 'media',
+    key: 'retry/x.bin',
+    credentials: keys,
+    contentType: 'application/octet-stream',
+  });
   const faults = cloud.faults.s3!;
   const before = faults.answered;
   faults.add({ status: 503, count: 2, match: (req) => req.method === 'PUT' });
@@ -166,25 +231,51 @@ test.serial('HTTP error answers: two 503s to PUT are retried by the uploader; cu
   t.is(curl.stdout, 'injected 500');
 });
 
-test.serial('drop mid-stream: the KVS producer reconnects through the proxy and every frame is PERSISTED; credentials from the proxied provider, an injected 503 refused', async (t) => {
-  const provider = new IotCredentialsProvider({ endpoint: cloud.urls.iotCredentials!, roleAlias: 'cam-role', thing: 'cam-faults', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: fs.readFileSync(caFile) });
-  cloud.faults.iotCredentials!.add({ status: 503 });
-  const denied = await t.throwsAsync(provider.get());
-  t.true(isCamwireError(denied, 'KVS_CREDENTIALS_FAILED'), String(denied));
-  const clip = makeClip(dir, { seconds: 4, fps: 30, name: 'drop.h264' });
-  const s = new KvsStream({ streamName: 'through-proxy', region: 'us-east-1', endpoint: cloud.urls.kvs!, caFile, credentials: provider, fps: 30, fragmentDurationMs: 1000, backoffBaseMs: 50, backoffMaxMs: 200 });
-  const warnings: string[] = [];
-  s.on('warning', (e) => warnings.push(e.code));
-  const half = Math.floor(clip.h264.length / 2);
-  s.putAnnexB(clip.h264.subarray(0, half));
-  await until(() => s.metrics().fragmentsPersisted >= 1, 15_000);
-  t.true(cloud.proxies.kvs!.drop() >= 1, 'a PutMedia connection was open');
-  s.putAnnexB(clip.h264.subarray(half));
-  const { metrics } = await s.close();
-  t.is(metrics.framesStored, 120);
-  t.is(metrics.fragmentsPersisted, 4);
-  t.true(metrics.connections >= 2, `${metrics.connections} connections`);
-  t.true(warnings.some((w) => w === 'KVS_CONNECTION_DROPPED' || w === 'KVS_CONNECTION_ENDED'), warnings.join());
-  const frames = cloud.kvs!.sessions.filter((x) => x.stream === 'through-proxy').flatMap((x) => x.fragments).reduce((n, f) => n + f.frames, 0);
-  t.true(frames >= 120, `${frames} frames at the endpoint (re-sent ones counted twice)`);
-});
+test.serial(
+  'drop mid-stream: the KVS producer reconnects through the proxy and every frame is PERSISTED; credentials from the proxied provider, an injected 503 refused',
+  async (t) => {
+    const provider = new IotCredentialsProvider({
+      endpoint: cloud.urls.iotCredentials!,
+      roleAlias: 'cam-role',
+      thing: 'cam-faults',
+      cert: fs.readFileSync(cam.cert),
+      key: fs.readFileSync(cam.key),
+      ca: fs.readFileSync(caFile),
+    });
+    cloud.faults.iotCredentials!.add({ status: 503 });
+    const denied = await t.throwsAsync(provider.get());
+    t.true(isCamwireError(denied, 'KVS_CREDENTIALS_FAILED'), String(denied));
+    const clip = makeClip(dir, { seconds: 4, fps: 30, name: 'drop.h264' });
+    const s = new KvsStream({
+      streamName: 'through-proxy',
+      region: 'us-east-1',
+      endpoint: cloud.urls.kvs!,
+      caFile,
+      credentials: provider,
+      fps: 30,
+      fragmentDurationMs: 1000,
+      backoffBaseMs: 50,
+      backoffMaxMs: 200,
+    });
+    const warnings: string[] = [];
+    s.on('warning', (e) => warnings.push(e.code));
+    const half = Math.floor(clip.h264.length / 2);
+    s.putAnnexB(clip.h264.subarray(0, half));
+    await until(() => s.metrics().fragmentsPersisted >= 1, 15_000);
+    t.true(cloud.proxies.kvs!.drop() >= 1, 'a PutMedia connection was open');
+    s.putAnnexB(clip.h264.subarray(half));
+    const { metrics } = await s.close();
+    t.is(metrics.framesStored, 120);
+    t.is(metrics.fragmentsPersisted, 4);
+    t.true(metrics.connections >= 2, `${metrics.connections} connections`);
+    t.true(
+      warnings.some((w) => w === 'KVS_CONNECTION_DROPPED' || w === 'KVS_CONNECTION_ENDED'),
+      warnings.join(),
+    );
+    const frames = cloud
+      .kvs!.sessions.filter((x) => x.stream === 'through-proxy')
+      .flatMap((x) => x.fragments)
+      .reduce((n, f) => n + f.frames, 0);
+    t.true(frames >= 120, `${frames} frames at the endpoint (re-sent ones counted twice)`);
+  },
+);

@@ -15,8 +15,19 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand, CopyObjectCommand, PutObjectAclCommand, DeleteObjectTaggingCommand,
-  CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, ChecksumAlgorithm,
+  S3Client,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  CreateBucketCommand,
+  CopyObjectCommand,
+  PutObjectAclCommand,
+  DeleteObjectTaggingCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  ChecksumAlgorithm,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Xxh3_128, Xxh3_64, Xxh64 } from '@aws-sdk/checksums/xxh';
@@ -59,7 +70,10 @@ function makeFile(name: string, size: number): { file: string; sha256: string } 
 async function sha256Of(url: string): Promise<string> {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`GET ${r.status}: ${await r.text()}`);
-  return crypto.createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(Buffer.from(await r.arrayBuffer()))
+    .digest('hex');
 }
 
 test('single PUT through a pre-signed URL, read back through a pre-signed GET, content type kept', async (t) => {
@@ -88,7 +102,10 @@ test('multipart through pre-signed URLs: 3 parts, S3-style ETag, readable with t
   t.deepEqual(ten, fs.readFileSync(f.file).subarray(5 * MiB, 5 * MiB + 10));
   t.is(requests.filter((r) => r.operation === 'UploadPart' && r.key === 'devices/cam1/trailer.mp4' && r.status === 200 && r.bytes === 5 * MiB).length, 2);
   const list = await s3.send(new ListObjectsV2Command({ Bucket: 'media', Prefix: 'devices/cam1/' }));
-  t.deepEqual(list.Contents?.map((c) => [c.Key, c.Size]), [['devices/cam1/trailer.mp4', 11 * MiB + 123]]);
+  t.deepEqual(
+    list.Contents?.map((c) => [c.Key, c.Size]),
+    [['devices/cam1/trailer.mp4', 11 * MiB + 123]],
+  );
 });
 
 test('header-signed PutObject with a payload hash; a body that does not match it, or a stale date, is refused', async (t) => {
@@ -98,11 +115,33 @@ test('header-signed PutObject with a payload hash; a body that does not match it
   const put = (body: string, hashOf: string, amzDate: string) => {
     const host = `127.0.0.1:${store.port}`;
     const payloadSha256 = crypto.createHash('sha256').update(hashOf).digest('hex');
-    const signed = signV4({ method: 'PUT', path: '/media/notes.txt', query: [], headers: [['host', host], ['x-amz-content-sha256', payloadSha256], ['x-amz-date', amzDate]],
-      payloadSha256, ...credentials, region: 'eu-west-1', service: 's3', amzDate, normalizePath: false, doubleEncodePath: false });
-    return fetch(`${store.url}/media/notes.txt`, { method: 'PUT', body, headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256 } });
+    const signed = signV4({
+      method: 'PUT',
+      path: '/media/notes.txt',
+      query: [],
+      headers: [
+        ['host', host],
+        ['x-amz-content-sha256', payloadSha256],
+        ['x-amz-date', amzDate],
+      ],
+      payloadSha256,
+      ...credentials,
+      region: 'eu-west-1',
+      service: 's3',
+      amzDate,
+      normalizePath: false,
+      doubleEncodePath: false,
+    });
+    return fetch(`${store.url}/media/notes.txt`, {
+      method: 'PUT',
+      body,
+      headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256 },
+    });
   };
-  const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const now = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   t.is((await put('bye', 'bye', now)).status, 200);
   const mismatch = await put('bye!', 'bye', now);
   t.is(mismatch.status, 400);
@@ -140,11 +179,38 @@ test('CompleteMultipartUpload refuses a part below 5 MiB, a wrong ETag, parts ou
   const [p1, p2] = target.multipart!.parts;
   const e1 = (await fetch(p1!.url, { method: 'PUT', body: Buffer.alloc(1000, 1) })).headers.get('etag');
   const e2 = (await fetch(p2!.url, { method: 'PUT', body: Buffer.alloc(1000, 2) })).headers.get('etag');
-  const complete = (parts: Array<[number, string | null]>) => fetch(target.multipart!.completeUrl, { method: 'POST',
-    body: `<CompleteMultipartUpload>${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>` });
-  t.regex(await (await complete([[1, e1], [2, e2]])).text(), /EntityTooSmall/);
-  t.regex(await (await complete([[1, '"00000000000000000000000000000000"'], [2, e2]])).text(), /InvalidPart/);
-  t.regex(await (await complete([[2, e2], [1, e1]])).text(), /InvalidPartOrder/);
+  const complete = (parts: Array<[number, string | null]>) =>
+    fetch(target.multipart!.completeUrl, {
+      method: 'POST',
+      body: `<CompleteMultipartUpload>${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`,
+    });
+  t.regex(
+    await (
+      await complete([
+        [1, e1],
+        [2, e2],
+      ])
+    ).text(),
+    /EntityTooSmall/,
+  );
+  t.regex(
+    await (
+      await complete([
+        [1, '"00000000000000000000000000000000"'],
+        [2, e2],
+      ])
+    ).text(),
+    /InvalidPart/,
+  );
+  t.regex(
+    await (
+      await complete([
+        [2, e2],
+        [1, e1],
+      ])
+    ).text(),
+    /InvalidPartOrder/,
+  );
   t.regex(await (await fetch(target.multipart!.abortUrl!, { method: 'DELETE' })).status.toString(), /^204$/);
   t.regex(await (await complete([[1, e1]])).text(), /NoSuchUpload/);
   t.is(store.object('media', 'small.bin'), undefined);
@@ -160,19 +226,47 @@ test('the uploader reports a refused upload as a CamwireError naming the S3 code
 });
 
 test('a correctly signed request naming a bucket outside the store ("../escape") is refused before the disk', async (t) => {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const host = `127.0.0.1:${store.port}`;
   const payloadSha256 = 'UNSIGNED-PAYLOAD';
   // The store decodes each path segment before checking the signature, so this signs what it will see.
-  const signed = signV4({ method: 'PUT', path: '/../escape/k', query: [], headers: [['host', host], ['x-amz-content-sha256', payloadSha256], ['x-amz-date', amzDate]],
-    payloadSha256, ...credentials, region: 'eu-west-1', service: 's3', amzDate, normalizePath: false, doubleEncodePath: false });
+  const signed = signV4({
+    method: 'PUT',
+    path: '/../escape/k',
+    query: [],
+    headers: [
+      ['host', host],
+      ['x-amz-content-sha256', payloadSha256],
+      ['x-amz-date', amzDate],
+    ],
+    payloadSha256,
+    ...credentials,
+    region: 'eu-west-1',
+    service: 's3',
+    amzDate,
+    normalizePath: false,
+    doubleEncodePath: false,
+  });
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: store.port, method: 'PUT', path: '/..%2Fescape/k',
-      headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256, 'content-length': 1 } }, (r) => {
-      let body = '';
-      r.on('data', (c: Buffer) => { body += c.toString(); });
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: store.port,
+        method: 'PUT',
+        path: '/..%2Fescape/k',
+        headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256, 'content-length': 1 },
+      },
+      (r) => {
+        let body = '';
+        r.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end('x');
   });
@@ -213,24 +307,61 @@ test('ListObjectsV2 pages with continuation tokens and URL-encodes keys when ask
   t.deepEqual(seen, keys);
   t.is(pages, 3);
   const grouped = await s3.send(new ListObjectsV2Command({ Bucket: 'paged', Delimiter: '/' }));
-  t.deepEqual(grouped.CommonPrefixes?.map((p) => p.Prefix), ['c/']);
-  t.deepEqual(grouped.Contents?.map((c) => c.Key), ['a 1.txt', 'b+2.txt', 'd%5.txt']);
+  t.deepEqual(
+    grouped.CommonPrefixes?.map((p) => p.Prefix),
+    ['c/'],
+  );
+  t.deepEqual(
+    grouped.Contents?.map((c) => c.Key),
+    ['a 1.txt', 'b+2.txt', 'd%5.txt'],
+  );
   const encoded = await s3.send(new ListObjectsV2Command({ Bucket: 'paged', EncodingType: 'url' }));
-  t.deepEqual(encoded.Contents?.map((c) => decodeURIComponent(c.Key!)), keys);
+  t.deepEqual(
+    encoded.Contents?.map((c) => decodeURIComponent(c.Key!)),
+    keys,
+  );
   t.true(encoded.Contents?.some((c) => c.Key === 'a%201.txt'));
 });
 
-const amzNow = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amzNow = () =>
+  new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 /** A header-signed (SigV4, UNSIGNED-PAYLOAD) request with extra headers as firmware sends them; the SDK would compute checksums itself. */
-async function raw(method: string, pathname: string, query: Array<[string, string]>, body: Buffer<ArrayBuffer> | string | undefined, headers: Record<string, string> = {}) {
+async function raw(
+  method: string,
+  pathname: string,
+  query: Array<[string, string]>,
+  body: Buffer<ArrayBuffer> | string | undefined,
+  headers: Record<string, string> = {},
+) {
   const amzDate = amzNow();
   const payloadSha256 = 'UNSIGNED-PAYLOAD';
-  const signed = signV4({ method, path: pathname, query, headers: [['host', `127.0.0.1:${store.port}`], ['x-amz-content-sha256', payloadSha256], ['x-amz-date', amzDate]],
-    payloadSha256, ...credentials, region: 'eu-west-1', service: 's3', amzDate, normalizePath: false, doubleEncodePath: false });
+  const signed = signV4({
+    method,
+    path: pathname,
+    query,
+    headers: [
+      ['host', `127.0.0.1:${store.port}`],
+      ['x-amz-content-sha256', payloadSha256],
+      ['x-amz-date', amzDate],
+    ],
+    payloadSha256,
+    ...credentials,
+    region: 'eu-west-1',
+    service: 's3',
+    amzDate,
+    normalizePath: false,
+    doubleEncodePath: false,
+  });
   const qs = query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  const r = await fetch(`${store.url}${pathname}${qs ? `?${qs}` : ''}`, { method, ...(body === undefined ? {} : { body }),
-    headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256, ...headers } });
+  const r = await fetch(`${store.url}${pathname}${qs ? `?${qs}` : ''}`, {
+    method,
+    ...(body === undefined ? {} : { body }),
+    headers: { authorization: signed.authorization, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadSha256, ...headers },
+  });
   const text = await r.text();
   return { status: r.status, text, headers: r.headers, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1], message: /<Message>([^<]*)<\/Message>/.exec(text)?.[1] };
 }
@@ -283,14 +414,19 @@ const DIGESTS: Array<{ header: string; of: (b: Buffer) => Promise<string>; name:
   { header: 'x-amz-checksum-xxhash128', of: sdkHash(() => new Xxh3_128()), name: 'XXHASH128', bytes: 16 },
 ];
 const digest = (header: string) => DIGESTS.find((d) => d.header === header)!.of;
-const badDigestMessage = (name: string) => (name === 'Content-MD5' ? 'The Content-MD5 you specified did not match what we received.' : `The ${name} you specified did not match the calculated checksum.`);
+const badDigestMessage = (name: string) =>
+  name === 'Content-MD5' ? 'The Content-MD5 you specified did not match what we received.' : `The ${name} you specified did not match the calculated checksum.`;
 
 test('the reference CRCs give the published check values of "123456789"; the store takes the published xxHashes of an empty body', async (t) => {
   const check = Buffer.from('123456789');
   t.is(referenceCrc(32, 0xedb88320n, check).toString('hex'), 'cbf43926');
   t.is(referenceCrc(32, 0x82f63b78n, check).toString('hex'), 'e3069283');
   t.is(referenceCrc(64, 0x9a6c9329ac4bc9b5n, check).toString('hex'), 'ae8b14860a799888');
-  const published = { 'x-amz-checksum-xxhash64': 'ef46db3751d8e999', 'x-amz-checksum-xxhash3': '2d06800538d394c2', 'x-amz-checksum-xxhash128': '99aa06d3014798d86001c324468d497f' };
+  const published = {
+    'x-amz-checksum-xxhash64': 'ef46db3751d8e999',
+    'x-amz-checksum-xxhash3': '2d06800538d394c2',
+    'x-amz-checksum-xxhash128': '99aa06d3014798d86001c324468d497f',
+  };
   for (const [header, hex] of Object.entries(published)) {
     const value = Buffer.from(hex, 'hex').toString('base64');
     t.is(await digest(header)(Buffer.alloc(0)), value, header);
@@ -302,7 +438,7 @@ test('the reference CRCs give the published check values of "123456789"; the sto
 test('PutObject checks Content-MD5 and each x-amz-checksum-*: a right value stores the object, a wrong one is 400 BadDigest and stores nothing', async (t) => {
   for (const d of DIGESTS) {
     const key = `checked/${d.header}.bin`;
-    const first = crypto.randomBytes(300_000);  // several stream chunks
+    const first = crypto.randomBytes(300_000); // several stream chunks
     const ok = await raw('PUT', `/media/${key}`, [], first, { [d.header]: await d.of(first) });
     t.is(ok.status, 200, `${d.header}: ${ok.text}`);
     if (d.header !== 'content-md5') t.is(ok.headers.get(d.header), await d.of(first), `${d.header} echoed`);
@@ -328,7 +464,8 @@ test('a malformed Content-MD5 is 400 InvalidDigest, a malformed checksum 400 Inv
     const r = await raw('PUT', '/media/malformed.bin', [], body, headers);
     t.is(r.status, 400, JSON.stringify(headers));
     t.is(r.code, code, JSON.stringify(headers));
-    if (typeof message === 'string') t.is(r.message, message); else t.regex(r.message ?? '', message);
+    if (typeof message === 'string') t.is(r.message, message);
+    else t.regex(r.message ?? '', message);
     t.is(store.object('media', 'malformed.bin'), undefined);
   };
   // The classic firmware bug: the MD5 in hex instead of base64.
@@ -337,19 +474,52 @@ test('a malformed Content-MD5 is 400 InvalidDigest, a malformed checksum 400 Inv
     await refused({ [d.header]: 'not base64!' }, 'InvalidRequest', `Value for ${d.header} header is invalid.`);
     await refused({ [d.header]: Buffer.alloc(d.bytes + 1).toString('base64') }, 'InvalidRequest', `Value for ${d.header} header is invalid.`);
   }
-  await refused({ 'x-amz-checksum-crc32': await digest('x-amz-checksum-crc32')(body), 'x-amz-checksum-sha256': await digest('x-amz-checksum-sha256')(body) },
-    'InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
-  await refused({ 'x-amz-sdk-checksum-algorithm': 'CRC32' }, 'InvalidRequest', /^x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-\* or x-amz-trailer headers were found\.$/);
-  await refused({ 'x-amz-sdk-checksum-algorithm': 'CRC32', 'x-amz-checksum-sha1': await digest('x-amz-checksum-sha1')(body) }, 'InvalidRequest', /^x-amz-sdk-checksum-algorithm specified, but no corresponding/);
-  await refused({ 'x-amz-sdk-checksum-algorithm': 'CRC16', 'x-amz-checksum-crc32': await digest('x-amz-checksum-crc32')(body) }, 'InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.');
+  await refused(
+    { 'x-amz-checksum-crc32': await digest('x-amz-checksum-crc32')(body), 'x-amz-checksum-sha256': await digest('x-amz-checksum-sha256')(body) },
+    'InvalidRequest',
+    'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+  );
+  await refused(
+    { 'x-amz-sdk-checksum-algorithm': 'CRC32' },
+    'InvalidRequest',
+    /^x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-\* or x-amz-trailer headers were found\.$/,
+  );
+  await refused(
+    { 'x-amz-sdk-checksum-algorithm': 'CRC32', 'x-amz-checksum-sha1': await digest('x-amz-checksum-sha1')(body) },
+    'InvalidRequest',
+    /^x-amz-sdk-checksum-algorithm specified, but no corresponding/,
+  );
+  await refused(
+    { 'x-amz-sdk-checksum-algorithm': 'CRC16', 'x-amz-checksum-crc32': await digest('x-amz-checksum-crc32')(body) },
+    'InvalidRequest',
+    'Value for x-amz-sdk-checksum-algorithm header is invalid.',
+  );
   // Content-MD5 and one checksum together is what S3 allows.
-  t.is((await raw('PUT', '/media/malformed.bin', [], body, { 'content-md5': await digest('content-md5')(body), 'x-amz-checksum-crc32c': await digest('x-amz-checksum-crc32c')(body) })).status, 200);
+  t.is(
+    (
+      await raw('PUT', '/media/malformed.bin', [], body, {
+        'content-md5': await digest('content-md5')(body),
+        'x-amz-checksum-crc32c': await digest('x-amz-checksum-crc32c')(body),
+      })
+    ).status,
+    200,
+  );
 });
 
 test('UploadPart checks the same headers: a wrong checksum is 400 BadDigest and the part is not recorded (an earlier upload of it stays)', async (t) => {
   const key = 'checked/parts.bin';
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'media', Key: key }));
-  const part = (n: number, body: Buffer<ArrayBuffer>, headers: Record<string, string>) => raw('PUT', `/media/${key}`, [['partNumber', String(n)], ['uploadId', UploadId!]], body, headers);
+  const part = (n: number, body: Buffer<ArrayBuffer>, headers: Record<string, string>) =>
+    raw(
+      'PUT',
+      `/media/${key}`,
+      [
+        ['partNumber', String(n)],
+        ['uploadId', UploadId!],
+      ],
+      body,
+      headers,
+    );
   const one = crypto.randomBytes(300_000);
   const p1 = await part(1, one, { 'x-amz-checksum-crc32c': await digest('x-amz-checksum-crc32c')(one) });
   t.is(p1.status, 200, p1.text);
@@ -362,10 +532,18 @@ test('UploadPart checks the same headers: a wrong checksum is 400 BadDigest and 
   }
   const again = await part(1, two, { 'x-amz-checksum-sha1': await digest('x-amz-checksum-sha1')(one) });
   t.is(again.code, 'BadDigest');
-  const complete = (parts: Array<[number, string]>) => raw('POST', `/media/${key}`, [['uploadId', UploadId!]],
-    `<CompleteMultipartUpload>${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`);
+  const complete = (parts: Array<[number, string]>) =>
+    raw(
+      'POST',
+      `/media/${key}`,
+      [['uploadId', UploadId!]],
+      `<CompleteMultipartUpload>${parts.map(([n, e]) => `<Part><PartNumber>${n}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`,
+    );
   const md5 = (b: Buffer) => `"${crypto.createHash('md5').update(b).digest('hex')}"`;
-  const missing = await complete([[1, md5(one)], [2, md5(two)]]);
+  const missing = await complete([
+    [1, md5(one)],
+    [2, md5(two)],
+  ]);
   t.is(missing.code, 'InvalidPart');
   t.regex(missing.message ?? '', /Part 2 was not uploaded/);
   t.is((await complete([[1, md5(two)]])).code, 'InvalidPart', 'the refused body did not replace part 1');
@@ -376,7 +554,17 @@ test('UploadPart checks the same headers: a wrong checksum is 400 BadDigest and 
 test('an upload created with x-amz-checksum-algorithm refuses a part with another checksum; an unknown algorithm is refused', async (t) => {
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'media', Key: 'checked/sha256-parts.bin', ChecksumAlgorithm: 'SHA256' }));
   const body = Buffer.from('part');
-  const part = (headers: Record<string, string>) => raw('PUT', '/media/checked/sha256-parts.bin', [['partNumber', '1'], ['uploadId', UploadId!]], body, headers);
+  const part = (headers: Record<string, string>) =>
+    raw(
+      'PUT',
+      '/media/checked/sha256-parts.bin',
+      [
+        ['partNumber', '1'],
+        ['uploadId', UploadId!],
+      ],
+      body,
+      headers,
+    );
   const other = await part({ 'x-amz-checksum-crc32': await digest('x-amz-checksum-crc32')(body) });
   t.is(other.code, 'InvalidRequest');
   t.is(other.message, 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32');
@@ -394,12 +582,24 @@ test('the AWS SDK v3 default checksums (CRC32, x-amz-sdk-checksum-algorithm) pas
   const got = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: 'sdk/photo.jpg', ChecksumMode: 'ENABLED' }));
   t.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), photo);
   t.is(got.ChecksumCRC32, await digest('x-amz-checksum-crc32')(photo));
-  t.is((await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: 'sdk/photo.jpg', ChecksumMode: 'ENABLED' }))).ChecksumCRC32, await digest('x-amz-checksum-crc32')(photo));
+  t.is(
+    (await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: 'sdk/photo.jpg', ChecksumMode: 'ENABLED' }))).ChecksumCRC32,
+    await digest('x-amz-checksum-crc32')(photo),
+  );
   t.is((await raw('HEAD', '/media/sdk/photo.jpg', [], undefined)).headers.get('x-amz-checksum-crc32'), null, 'only when asked for');
-  t.is((await raw('GET', '/media/sdk/photo.jpg', [], undefined, { 'x-amz-checksum-mode': 'ENABLED', range: 'bytes=0-9' })).headers.get('x-amz-checksum-crc32'), null, 'not with a range');
+  t.is(
+    (await raw('GET', '/media/sdk/photo.jpg', [], undefined, { 'x-amz-checksum-mode': 'ENABLED', range: 'bytes=0-9' })).headers.get('x-amz-checksum-crc32'),
+    null,
+    'not with a range',
+  );
   // Every algorithm of the S3 model; the client computes the last five only with implementations handed to it.
-  const all = new S3Client({ region: 'eu-west-1', endpoint: store.url, forcePathStyle: true, credentials,
-    checksumAlgorithms: { MD5: Md5, SHA512: Sha512, XXHASH64: Xxh64, XXHASH3: Xxh3_64, XXHASH128: Xxh3_128 } });
+  const all = new S3Client({
+    region: 'eu-west-1',
+    endpoint: store.url,
+    forcePathStyle: true,
+    credentials,
+    checksumAlgorithms: { MD5: Md5, SHA512: Sha512, XXHASH64: Xxh64, XXHASH3: Xxh3_64, XXHASH128: Xxh3_128 },
+  });
   t.teardown(() => all.destroy());
   for (const algorithm of Object.values(ChecksumAlgorithm)) {
     await all.send(new PutObjectCommand({ Bucket: 'media', Key: `sdk/${algorithm}.bin`, Body: photo, ChecksumAlgorithm: algorithm }));
@@ -412,30 +612,43 @@ test('the AWS SDK v3 default checksums (CRC32, x-amz-sdk-checksum-algorithm) pas
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'media', Key: 'sdk/clip.mp4' }));
   const part = await s3.send(new UploadPartCommand({ Bucket: 'media', Key: 'sdk/clip.mp4', UploadId, PartNumber: 1, Body: photo }));
   t.is(part.ChecksumCRC32, await digest('x-amz-checksum-crc32')(photo), 'UploadPart carried the default CRC32 and the store checked and echoed it');
-  await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'media', Key: 'sdk/clip.mp4', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] } }));
+  await s3.send(
+    new CompleteMultipartUploadCommand({ Bucket: 'media', Key: 'sdk/clip.mp4', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] } }),
+  );
   t.deepEqual(fs.readFileSync(store.object('media', 'sdk/clip.mp4')!.file), photo);
 });
 
-test('a checksum in a pre-signed URL\'s query is checked like the header: the SDK presigner\'s default CRC32 of an empty body refuses a real upload', async (t) => {
+test("a checksum in a pre-signed URL's query is checked like the header: the SDK presigner's default CRC32 of an empty body refuses a real upload", async (t) => {
   const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'media', Key: 'presigned-crc.jpg' }), { expiresIn: 60 });
   t.regex(url, /x-amz-checksum-crc32=AAAAAA%3D%3D/);
   const r = await fetch(url, { method: 'PUT', body: 'a photo' });
   t.is(r.status, 400);
   t.regex(await r.text(), /<Code>BadDigest<\/Code><Message>The CRC32 you specified did not match the calculated checksum\.<\/Message>/);
   t.is(store.object('media', 'presigned-crc.jpg'), undefined);
-  const right = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'media', Key: 'presigned-crc.jpg', ChecksumCRC32: await digest('x-amz-checksum-crc32')(Buffer.from('a photo')) }), { expiresIn: 60 });
+  const right = await getSignedUrl(
+    s3,
+    new PutObjectCommand({ Bucket: 'media', Key: 'presigned-crc.jpg', ChecksumCRC32: await digest('x-amz-checksum-crc32')(Buffer.from('a photo')) }),
+    { expiresIn: 60 },
+  );
   t.is((await fetch(right, { method: 'PUT', body: 'a photo' })).status, 200);
   t.is(store.object('media', 'presigned-crc.jpg')?.size, 7);
 });
 
 const SIGV2_REFUSED = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
 
-function expectSigV2Refused(t: { is: (a: unknown, b: unknown, m?: string) => void; true: (v: boolean, m?: string) => void }, status: number, body: string): void {
+function expectSigV2Refused(
+  t: { is: (a: unknown, b: unknown, m?: string) => void; true: (v: boolean, m?: string) => void },
+  status: number,
+  body: string,
+): void {
   t.is(status, 400);
   t.is(/<Code>([^<]*)<\/Code>/.exec(body)?.[1], 'InvalidRequest');
   const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1] ?? '';
   t.true(message.startsWith(`${SIGV2_REFUSED} `), message);
-  t.true(message.includes('aws configure set default.s3.signature_version s3v4') && message.includes('--region eu-west-1') && message.includes('camwire presign'), message);
+  t.true(
+    message.includes('aws configure set default.s3.signature_version s3v4') && message.includes('--region eu-west-1') && message.includes('camwire presign'),
+    message,
+  );
 }
 
 test('SigV2 (a pre-signed URL with AWSAccessKeyId/Signature/Expires, or Authorization: AWS key:sig) is 400 InvalidRequest as at S3, with a hint to sign with SigV4', async (t) => {
@@ -446,8 +659,11 @@ test('SigV2 (a pre-signed URL with AWSAccessKeyId/Signature/Expires, or Authoriz
   const get = await fetch(`${store.url}/media/v2.txt?${query}`);
   expectSigV2Refused(t, get.status, await get.text());
   const date = new Date().toUTCString();
-  const put = await fetch(`${store.url}/media/v2.txt`, { method: 'PUT', body: 'version 2',
-    headers: { date, 'content-type': 'text/plain', authorization: `AWS ${credentials.accessKeyId}:${v2(`PUT\n\ntext/plain\n${date}\n/media/v2.txt`)}` } });
+  const put = await fetch(`${store.url}/media/v2.txt`, {
+    method: 'PUT',
+    body: 'version 2',
+    headers: { date, 'content-type': 'text/plain', authorization: `AWS ${credentials.accessKeyId}:${v2(`PUT\n\ntext/plain\n${date}\n/media/v2.txt`)}` },
+  });
   expectSigV2Refused(t, put.status, await put.text());
   t.is(store.object('media', 'v2.txt')?.size, 9);
   t.true(requests.some((r) => r.operation === 'PutObject' && r.key === 'v2.txt' && r.status === 400 && r.code === 'InvalidRequest'));

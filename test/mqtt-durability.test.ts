@@ -34,7 +34,10 @@ async function subscriber(clientId: string, topic: string): Promise<{ seen: Set<
   conn.on('error', () => undefined);
   const seen = new Set<number>();
   let total = 0;
-  conn.on('message', (_t, payload) => { total++; seen.add(Number(payload.toString())); });
+  conn.on('message', (_t, payload) => {
+    total++;
+    seen.add(Number(payload.toString()));
+  });
   await conn.connect({ timeoutMs: 10_000 });
   await conn.subscribe(topic, { qos: 1 });
   return { seen, dups: () => total - seen.size, conn };
@@ -52,8 +55,13 @@ test.serial('1000 QoS 1 publishes through a broker SIGKILL and restart: nothing 
   const topic = 'cameras/camera001/uploads';
   const sub = await subscriber('durability-sub-1', topic);
   const pub = new DeviceConnection({
-    url: broker.url('tls'), thing: 'camera001', cert: fs.readFileSync(cam.cert), key: fs.readFileSync(cam.key), ca: ca.certPem,
-    outboxDir: path.join(dir, 'outbox-1'), backoff: { baseMs: 50, capMs: 500 },
+    url: broker.url('tls'),
+    thing: 'camera001',
+    cert: fs.readFileSync(cam.cert),
+    key: fs.readFileSync(cam.key),
+    ca: ca.certPem,
+    outboxDir: path.join(dir, 'outbox-1'),
+    backoff: { baseMs: 50, capMs: 500 },
   });
   pub.on('error', () => undefined);
   t.teardown(() => Promise.all([pub.close({ force: true }), sub.conn.close({ force: true })]).then(() => undefined));
@@ -61,16 +69,27 @@ test.serial('1000 QoS 1 publishes through a broker SIGKILL and restart: nothing 
   pub.on('reconnecting', () => reconnects++);
   let delivered = 0;
   const ackedAt = new Map<number, number>();
-  pub.on('delivered', (rec) => { delivered++; ackedAt.set(Number(rec.payload.toString()), Date.now()); });
+  pub.on('delivered', (rec) => {
+    delivered++;
+    ackedAt.set(Number(rec.payload.toString()), Date.now());
+  });
   await pub.connect({ timeoutMs: 10_000 });
   // Warm-up: the broker has saved the subscriber's session before the storm.
   await pub.publish(topic, '-1');
-  await until(() => sub.seen.has(-1), 5000, () => 'the warm-up message');
+  await until(
+    () => sub.seen.has(-1),
+    5000,
+    () => 'the warm-up message',
+  );
 
   const N = 1000;
   const sends: Promise<void>[] = [];
   for (let i = 0; i < N; i++) sends.push(pub.publish(topic, String(i)));
-  await until(() => delivered > 300, 20_000, () => `300 acknowledged (have ${delivered})`);
+  await until(
+    () => delivered > 300,
+    20_000,
+    () => `300 acknowledged (have ${delivered})`,
+  );
   const killT = Date.now();
   await broker.kill();
   const atKill = delivered;
@@ -87,15 +106,28 @@ test.serial('1000 QoS 1 publishes through a broker SIGKILL and restart: nothing 
   const inKillWindow = (i: number) => ackedAt.has(i) && ackedAt.get(i)! >= windowStart && ackedAt.get(i)! < restartedT;
   const camwireLoss = () => [...Array(N).keys()].filter((i) => !sub.seen.has(i) && !inKillWindow(i));
   const missing = () => [...Array(N).keys()].filter((i) => !sub.seen.has(i));
-  const explain = (ids: number[]) => ids.slice(0, 10).map((i) => `${i} (PUBACK ${ackedAt.has(i) ? `at ${ackedAt.get(i)! - killT} ms from the kill` : 'never'})`).join(', ');
+  const explain = (ids: number[]) =>
+    ids
+      .slice(0, 10)
+      .map((i) => `${i} (PUBACK ${ackedAt.has(i) ? `at ${ackedAt.get(i)! - killT} ms from the kill` : 'never'})`)
+      .join(', ');
   // Wait for everything; settle for "everything but the broker's window" after a grace period.
-  await until(() => missing().length === 0, 10_000, () => 'all').catch(() => undefined);
-  await until(() => camwireLoss().length === 0, 20_000, () => `every message the broker had not acknowledged; missing ${camwireLoss().length}: ${explain(camwireLoss())}`)
-    .catch((e: Error) => t.fail(e.message));
+  await until(
+    () => missing().length === 0,
+    10_000,
+    () => 'all',
+  ).catch(() => undefined);
+  await until(
+    () => camwireLoss().length === 0,
+    20_000,
+    () => `every message the broker had not acknowledged; missing ${camwireLoss().length}: ${explain(camwireLoss())}`,
+  ).catch((e: Error) => t.fail(e.message));
   t.deepEqual(camwireLoss(), []);
   const brokerLoss = missing();
   t.true(brokerLoss.length <= 64, `at most one in-flight window can be lost inside the broker (lost ${brokerLoss.length})`);
-  t.log(`${N - brokerLoss.length}/${N} at the subscriber; ${brokerLoss.length} lost inside Mosquitto (acknowledged within its SIGKILL window${brokerLoss.length ? `: ${explain(brokerLoss)}` : ''})`);
+  t.log(
+    `${N - brokerLoss.length}/${N} at the subscriber; ${brokerLoss.length} lost inside Mosquitto (acknowledged within its SIGKILL window${brokerLoss.length ? `: ${explain(brokerLoss)}` : ''})`,
+  );
   t.true(atKill < N, 'the broker died mid-stream');
   t.true(reconnects >= 1);
   t.is(pub.pendingCount, 0);
@@ -104,11 +136,25 @@ test.serial('1000 QoS 1 publishes through a broker SIGKILL and restart: nothing 
   await sub.conn.close();
 });
 
-interface Child { durable: Set<number>; delivered: Set<number>; exit: Promise<number | null>; kill(): void; lines: string[] }
+interface Child {
+  durable: Set<number>;
+  delivered: Set<number>;
+  exit: Promise<number | null>;
+  kill(): void;
+  lines: string[];
+}
 
 function runPublisher(args: string[]): Child {
-  const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'outbox-publisher.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const c: Child = { durable: new Set(), delivered: new Set(), lines: [], exit: new Promise((r) => p.once('exit', (code) => r(code))), kill: () => p.kill('SIGKILL') };
+  const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'outbox-publisher.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const c: Child = {
+    durable: new Set(),
+    delivered: new Set(),
+    lines: [],
+    exit: new Promise((r) => p.once('exit', (code) => r(code))),
+    kill: () => p.kill('SIGKILL'),
+  };
   readline.createInterface({ input: p.stdout! }).on('line', (l) => {
     c.lines.push(l);
     const [kind, n] = l.split(' ');
@@ -122,11 +168,28 @@ function runPublisher(args: string[]): Child {
 test.serial('the camera process SIGKILLed mid-run: the restarted process delivers the rest from the outbox', async (t) => {
   const topic = 'cameras/camera001/uploads';
   const sub = await subscriber('durability-sub-2', topic);
-  const base = ['--url', broker.url('tls'), '--thing', 'camera001', '--cert', cam.cert, '--key', cam.key, '--ca', path.join(dir, 'ca.pem'), '--outbox', path.join(dir, 'outbox-2')];
+  const base = [
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    cam.cert,
+    '--key',
+    cam.key,
+    '--ca',
+    path.join(dir, 'ca.pem'),
+    '--outbox',
+    path.join(dir, 'outbox-2'),
+  ];
   t.teardown(() => sub.conn.close({ force: true }));
   const first = runPublisher([...base, '--count', '1000']);
   t.teardown(() => first.kill());
-  await until(() => first.delivered.size >= 250, 30_000, () => `the first process to deliver 250 (have ${first.delivered.size})`);
+  await until(
+    () => first.delivered.size >= 250,
+    30_000,
+    () => `the first process to deliver 250 (have ${first.delivered.size})`,
+  );
   first.kill();
   await first.exit;
   const durable = new Set(first.durable);
@@ -138,7 +201,11 @@ test.serial('the camera process SIGKILLed mid-run: the restarted process deliver
   t.is(code, 0, second.lines.slice(-5).join('\n'));
   const resumed = Number(second.lines.find((l) => l.startsWith('pending-at-start'))?.split(' ')[1]);
   t.true(resumed > 0, 'the second process found pending messages');
-  await until(() => [...durable].every((n) => sub.seen.has(n)), 20_000, () => `every durable message at the subscriber`);
+  await until(
+    () => [...durable].every((n) => sub.seen.has(n)),
+    20_000,
+    () => `every durable message at the subscriber`,
+  );
   for (const n of durable) t.true(sub.seen.has(n), `durable message ${n} lost`);
   t.log(`first run: ${durable.size} durable, ${first.delivered.size} acknowledged before SIGKILL; second run resumed ${resumed}; ${sub.dups()} duplicate(s)`);
   await sub.conn.close();

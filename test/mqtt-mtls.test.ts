@@ -42,7 +42,15 @@ const caPem = () => fs.readFileSync(path.join(dir, 'ca.pem'));
 
 function opts(name: string, thing = name, extra: Partial<DeviceConnectionOptions> = {}): DeviceConnectionOptions {
   const id = ids[name]!;
-  return { url: broker.url('tls'), thing, cert: fs.readFileSync(id.cert), key: fs.readFileSync(id.key), ca: caPem(), backoff: { baseMs: 50, capMs: 200 }, ...extra };
+  return {
+    url: broker.url('tls'),
+    thing,
+    cert: fs.readFileSync(id.cert),
+    key: fs.readFileSync(id.key),
+    ca: caPem(),
+    backoff: { baseMs: 50, capMs: 200 },
+    ...extra,
+  };
 }
 
 const open = new Set<DeviceConnection>();
@@ -65,11 +73,13 @@ function collect(c: DeviceConnection): Array<{ topic: string; payload: string }>
   return got;
 }
 
-
 async function refusal(o: DeviceConnectionOptions): Promise<CamwireError> {
   const c = new DeviceConnection(o);
   c.on('error', () => undefined);
-  const err = await c.connect({ timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+  const err = await c.connect({ timeoutMs: 10_000 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   await c.close({ force: true });
   if (!(err instanceof CamwireError)) throw new Error(`expected a CamwireError, got ${String(err)}`);
   return err;
@@ -85,14 +95,17 @@ for (const version of [4, 5] as const) {
     await two.publish('cameras/camera002/uploads', 'secret-of-camera002');
     await one.publish('cameras/camera001/uploads', 'mine');
     await until(() => got.some((m) => m.payload === 'mine'));
-    t.deepEqual(got.filter((m) => m.topic.startsWith('cameras/camera002/')), []);
+    t.deepEqual(
+      got.filter((m) => m.topic.startsWith('cameras/camera002/')),
+      [],
+    );
     t.true(got.some((m) => m.topic === 'cameras/camera001/status' && m.payload === 'online'));
     await one.close();
     await two.close();
   });
 }
 
-test.serial('camera001 cannot publish into camera002\'s topics (3.1.1 drops it, MQTT 5 names the refusal)', async (t) => {
+test.serial("camera001 cannot publish into camera002's topics (3.1.1 drops it, MQTT 5 names the refusal)", async (t) => {
   const two = await connected(opts('camera002'));
   const got = collect(two);
   await two.subscribe('cameras/camera002/#');
@@ -120,7 +133,10 @@ test.serial('an EC P-256 device certificate connects and publishes', async (t) =
   await c.subscribe('cameras/camera003/#');
   await c.publish('cameras/camera003/uploads', 'from-ec');
   await until(() => got.some((m) => m.payload === 'from-ec'));
-  t.deepEqual(got.filter((m) => m.topic === 'cameras/camera003/uploads').map((m) => m.payload), ['from-ec']);
+  t.deepEqual(
+    got.filter((m) => m.topic === 'cameras/camera003/uploads').map((m) => m.payload),
+    ['from-ec'],
+  );
   await c.close();
 });
 
@@ -178,7 +194,10 @@ test.serial('status: retained online while connected, the will publishes offline
   (cam as unknown as { client: { stream: net.Socket } }).client.stream.destroy();
   await cam.close({ force: true });
   await until(() => got.some((m) => m.payload === 'offline'));
-  t.deepEqual(got.map((m) => m.payload), ['online', 'offline']);
+  t.deepEqual(
+    got.map((m) => m.payload),
+    ['online', 'offline'],
+  );
   await watcher.close();
 });
 
@@ -195,7 +214,10 @@ test.serial('a connection dropped right after the TLS handshake (JITP first conn
     let seen = 0;
     inbound.on('data', (d) => {
       seen += d.length;
-      if (first && seen > 600) { inbound.destroy(); outbound.destroy(); }
+      if (first && seen > 600) {
+        inbound.destroy();
+        outbound.destroy();
+      }
     });
     inbound.on('error', () => outbound.destroy());
     outbound.on('error', () => inbound.destroy());
@@ -208,7 +230,10 @@ test.serial('a connection dropped right after the TLS handshake (JITP first conn
   await c.connect({ timeoutMs: 10_000 });
   t.true(conns >= 2, `relay saw ${conns} connections`);
   t.true(events.includes('reconnecting'));
-  t.false(events.some((e) => ['MQTT_UNKNOWN_CA', 'MQTT_CERT_REJECTED'].includes(e)), events.join());
+  t.false(
+    events.some((e) => ['MQTT_UNKNOWN_CA', 'MQTT_CERT_REJECTED'].includes(e)),
+    events.join(),
+  );
   await c.close();
   relay.close();
 });
@@ -220,7 +245,10 @@ test.serial('port 443 offers ALPN x-amzn-mqtt-ca and SNI carries the host name',
     seen = { alpn: s.alpnProtocol, sni: (s as tls.TLSSocket & { servername?: string }).servername };
     s.destroy();
   });
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(443, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(443, '127.0.0.1', resolve);
+  });
   const c = new DeviceConnection({ ...opts('camera001'), url: 'mqtts://localhost:443' });
   c.on('error', () => undefined);
   await c.connect({ timeoutMs: 1500 }).catch(() => undefined);

@@ -30,9 +30,24 @@ test.after.always(async () => {
 });
 
 /** The docs' form: the subscriber is the camera itself, over mutual TLS. */
-const tlsArgs = (thing: string) => ['--url', broker.url('tls'), '--thing', thing, '--cert', ids[thing]!.cert, '--key', ids[thing]!.key, '--ca', `${dir}/ca.pem`];
+const tlsArgs = (thing: string) => [
+  '--url',
+  broker.url('tls'),
+  '--thing',
+  thing,
+  '--cert',
+  ids[thing]!.cert,
+  '--key',
+  ids[thing]!.key,
+  '--ca',
+  `${dir}/ca.pem`,
+];
 
-interface Sub { lines: string[]; stderr(): string; exited: Promise<number | null> }
+interface Sub {
+  lines: string[];
+  stderr(): string;
+  exited: Promise<number | null>;
+}
 
 /** Starts `camwire --json mqtt sub …` and resolves once it has subscribed (or has exited trying). */
 async function startSub(args: string[]): Promise<Sub> {
@@ -40,9 +55,16 @@ async function startSub(args: string[]): Promise<Sub> {
   const lines: string[] = [];
   readline.createInterface({ input: p.stdout! }).on('line', (l) => lines.push(l));
   let err = '';
-  p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  p.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   let code: number | null | undefined;
-  const exited = new Promise<number | null>((r) => p.once('exit', (c) => { code = c; r(c); }));
+  const exited = new Promise<number | null>((r) =>
+    p.once('exit', (c) => {
+      code = c;
+      r(c);
+    }),
+  );
   process.once('exit', () => p.kill());
   for (let i = 0; i < 400 && code === undefined && !/subscribed to/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
   return { lines, stderr: () => err, exited };
@@ -73,14 +95,16 @@ async function watch(t: ExecutionContext, id: string, filter: string): Promise<A
   return got;
 }
 
-
 const parsed = (lines: string[]) => lines.map((l) => JSON.parse(l) as { topic: string; payload: string });
 
-test.serial('sub --count 1 on the camera\'s own topics prints the first message another client publishes', async (t) => {
+test.serial("sub --count 1 on the camera's own topics prints the first message another client publishes", async (t) => {
   const sub = await startSub([...tlsArgs('camera001'), '--topic', 'cameras/camera001/#', '--count', '1', '--timeout', '20']);
   publishFromOther('cameras/camera001/upload-targets', '{"id":"t1"}');
   t.is(await sub.exited, 0, sub.stderr());
-  t.deepEqual(parsed(sub.lines).map((m) => [m.topic, m.payload]), [['cameras/camera001/upload-targets', '{"id":"t1"}']]);
+  t.deepEqual(
+    parsed(sub.lines).map((m) => [m.topic, m.payload]),
+    [['cameras/camera001/upload-targets', '{"id":"t1"}']],
+  );
   t.deepEqual(retained('cameras/camera001/#'), [], 'the subscriber left no retained status behind');
 });
 
@@ -96,14 +120,20 @@ test.serial('a subscriber alone publishes nothing of its own: no status, no will
   t.deepEqual(retained('cameras/camera002/#'), []);
 });
 
-test.serial('--status opts in to the camera\'s status; the subscriber\'s own status messages are not counted', async (t) => {
+test.serial("--status opts in to the camera's status; the subscriber's own status messages are not counted", async (t) => {
   const got = await watch(t, 'watcher003', 'cameras/camera003/status');
   const sub = await startSub([...tlsArgs('camera003'), '--status', '--topic', 'cameras/camera003/#', '--count', '1', '--timeout', '20']);
   await until(() => got.some((m) => m.payload === 'online'));
   publishFromOther('cameras/camera003/upload-targets', 'from-backend');
   t.is(await sub.exited, 0, sub.stderr());
-  t.deepEqual(parsed(sub.lines).map((m) => [m.topic, m.payload]), [['cameras/camera003/upload-targets', 'from-backend']]);
+  t.deepEqual(
+    parsed(sub.lines).map((m) => [m.topic, m.payload]),
+    [['cameras/camera003/upload-targets', 'from-backend']],
+  );
   await until(() => got.some((m) => m.payload === 'offline'));
-  t.deepEqual(got.map((m) => m.payload), ['online', 'offline']);
+  t.deepEqual(
+    got.map((m) => m.payload),
+    ['online', 'offline'],
+  );
   t.deepEqual(retained('cameras/camera003/#'), ['cameras/camera003/status offline']);
 });

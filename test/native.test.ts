@@ -17,7 +17,7 @@ test('probe reports the build: version, C++14 core, N-API 8, its modules', (t) =
   t.regex(nativePath(), /camwire\.node$|node\.napi\.node$/);
 });
 
-test('the addon runs on Node\'s own OpenSSL (one copy in the process)', (t) => {
+test("the addon runs on Node's own OpenSSL (one copy in the process)", (t) => {
   const p = native().probe();
   t.true(p.openssl.runtime.startsWith(`OpenSSL ${process.versions.openssl} `), `${p.openssl.runtime} vs Node ${process.versions.openssl}`);
   t.regex(p.openssl.compiled, /^OpenSSL 3\./);
@@ -32,7 +32,7 @@ test('libusb is the one pkg-config describes', (t) => {
   t.regex(p.libusb!.compiled, /^API 0x0100[0-9a-f]{4}$/);
 });
 
-test('Node\'s TLS still works in the same process after the addon loaded', async (t) => {
+test("Node's TLS still works in the same process after the addon loaded", async (t) => {
   native().probe();
   const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
   const server = await ca.issueServer('localhost', ['127.0.0.1'], { keyType: 'ec' });
@@ -40,11 +40,15 @@ test('Node\'s TLS still works in the same process after the addon loaded', async
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
   const body = await new Promise<string>((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port, ca: ca.certPem, path: '/' }, (res) => {
-      let b = '';
-      res.on('data', (d: Buffer) => { b += d.toString(); });
-      res.on('end', () => resolve(b));
-    }).on('error', reject);
+    https
+      .get({ host: '127.0.0.1', port, ca: ca.certPem, path: '/' }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => {
+          b += d.toString();
+        });
+        res.on('end', () => resolve(b));
+      })
+      .on('error', reject);
   });
   srv.close();
   t.is(body, 'ok');

@@ -15,15 +15,27 @@ test('appends survive a reopen, in order, until acknowledged', async (t) => {
   const dir = fresh();
   const box = await DurableOutbox.open(dir);
   const recs = await Promise.all([0, 1, 2, 3, 4].map((i) => box.append(msg(i))));
-  t.deepEqual(recs.map((r) => r.seq), [1, 2, 3, 4, 5]);
+  t.deepEqual(
+    recs.map((r) => r.seq),
+    [1, 2, 3, 4, 5],
+  );
   box.ack(2);
   box.ack(4);
   box.ack(99); // unknown: ignored
   await box.close();
   const again = await DurableOutbox.open(dir);
-  t.deepEqual(again.pending().map((r) => r.seq), [1, 3, 5]);
-  t.deepEqual(again.pending().map((r) => r.payload.toString()), [0, 2, 4].map((i) => msg(i).payload.toString()));
-  t.deepEqual(again.pending().map((r) => r.retain), [true, true, true]);
+  t.deepEqual(
+    again.pending().map((r) => r.seq),
+    [1, 3, 5],
+  );
+  t.deepEqual(
+    again.pending().map((r) => r.payload.toString()),
+    [0, 2, 4].map((i) => msg(i).payload.toString()),
+  );
+  t.deepEqual(
+    again.pending().map((r) => r.retain),
+    [true, true, true],
+  );
   // New messages continue the sequence rather than reusing numbers.
   t.is((await again.append(msg(9))).seq, 6);
   await again.close();
@@ -46,13 +58,19 @@ test('a torn last line (crash mid-write) is dropped; whole lines before it are k
   await box.close();
   fs.appendFileSync(path.join(dir, 'outbox.jsonl'), '{"s":3,"t":"cameras/c1/up');
   const again = await DurableOutbox.open(dir);
-  t.deepEqual(again.pending().map((r) => r.seq), [1, 2]);
+  t.deepEqual(
+    again.pending().map((r) => r.seq),
+    [1, 2],
+  );
   t.is(again.getStats().droppedTornLines, 1);
   await again.append(msg(3));
   await again.close();
   // The reopen compacted the file, so the torn bytes are gone for good.
   const third = await DurableOutbox.open(dir);
-  t.deepEqual(third.pending().map((r) => r.seq), [1, 2, 3]);
+  t.deepEqual(
+    third.pending().map((r) => r.seq),
+    [1, 2, 3],
+  );
   t.is(third.getStats().droppedTornLines, 0);
   await third.close();
 });

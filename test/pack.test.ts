@@ -29,16 +29,37 @@ test('npm pack → install with no build tools → the addon loads from the preb
   t.is(packed.status, 0, packed.stderr);
   const info = (JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
   const files = info.files.map((f) => f.path);
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/camwire.js', 'prebuilds/linux-x64/node.napi.glibc.node', 'prebuilds/linux-arm64/node.napi.armv8.glibc.node', 'prebuilds/linux-arm/node.napi.armv7.glibc.node', 'scripts/source-hash.js', 'scripts/install.js', 'CMakeLists.txt']) {
+  for (const f of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+    'bin/camwire.js',
+    'prebuilds/linux-x64/node.napi.glibc.node',
+    'prebuilds/linux-arm64/node.napi.armv8.glibc.node',
+    'prebuilds/linux-arm/node.napi.armv7.glibc.node',
+    'scripts/source-hash.js',
+    'scripts/install.js',
+    'CMakeLists.txt',
+  ]) {
     t.true(files.includes(f), `${f} is in the tarball`);
   }
-  t.false(files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('ts/')), 'no tests, build tree or TS sources');
+  t.false(
+    files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('ts/')),
+    'no tests, build tree or TS sources',
+  );
 
   const bin = bareBin();
   // npm's own settings pass through (its registry, its CA file: a fresh root gets them only from the
   // environment, and an npm without them retries the registry for minutes); build tools do not.
-  const npmSettings = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(npm_config_(registry|cafile|ca|strict_ssl|proxy|https_proxy|noproxy)|https?_proxy|no_proxy)$/i.test(k)));
-  const env = { ...npmSettings, HOME: process.env['HOME'] ?? work, PATH: bin, npm_config_cache: process.env['npm_config_cache'] ?? path.join(process.env['HOME'] ?? work, '.npm') };
+  const npmSettings = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => /^(npm_config_(registry|cafile|ca|strict_ssl|proxy|https_proxy|noproxy)|https?_proxy|no_proxy)$/i.test(k)),
+  );
+  const env = {
+    ...npmSettings,
+    HOME: process.env['HOME'] ?? work,
+    PATH: bin,
+    npm_config_cache: process.env['npm_config_cache'] ?? path.join(process.env['HOME'] ?? work, '.npm'),
+  };
   t.not(run('sh', ['-c', 'command -v cmake || command -v g++ || command -v make'], { env }).status, 0, 'build tools are hidden');
 
   const app = path.join(work, 'app');
@@ -63,11 +84,18 @@ test('npm pack → install with no build tools → the addon loads from the preb
   t.is(lib.status, 0, lib.stderr);
   t.regex(lib.stdout, /^0\.\d+\.\d+ function/);
   // The stand-ins come from camwire/local only; the back end's presigners keep their documented deep paths.
-  const subpaths = run('node', ['-e', [
-    'const c = require("camwire"), l = require("camwire/local");',
-    'const p = require("camwire/dist/upload/presign"), q = require("camwire/dist/upload/cos.js");',
-    'console.log([typeof l.LocalBroker, typeof l.LocalS3Store, typeof l.LocalKvsEndpoint, typeof c.LocalBroker, typeof c.LocalS3Store, typeof p.presignPut, typeof q.presignCosPut, require("camwire/package.json").name].join(" "))',
-  ].join(' ')], { cwd: app, env });
+  const subpaths = run(
+    'node',
+    [
+      '-e',
+      [
+        'const c = require("camwire"), l = require("camwire/local");',
+        'const p = require("camwire/dist/upload/presign"), q = require("camwire/dist/upload/cos.js");',
+        'console.log([typeof l.LocalBroker, typeof l.LocalS3Store, typeof l.LocalKvsEndpoint, typeof c.LocalBroker, typeof c.LocalS3Store, typeof p.presignPut, typeof q.presignCosPut, require("camwire/package.json").name].join(" "))',
+      ].join(' '),
+    ],
+    { cwd: app, env },
+  );
   t.is(subpaths.status, 0, subpaths.stderr);
   t.is(subpaths.stdout.trim(), 'function function function undefined undefined function function camwire');
 

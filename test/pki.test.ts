@@ -96,9 +96,15 @@ test('thing names follow the AWS IoT rules', (t) => {
 test('sign-csr: an OpenSSL CSR (RSA and EC) is signed with the same rules; its extensions are ignored', async (t) => {
   const { ca, certPem } = await CertificateAuthority.create();
   const caFile = write('csr-ca.pem', certPem);
-  for (const [alg, args] of [['rsa', ['-newkey', 'rsa:2048']], ['ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']]] as const) {
+  for (const [alg, args] of [
+    ['rsa', ['-newkey', 'rsa:2048']],
+    ['ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']],
+  ] as const) {
     const keyFile = path.join(dir, `csr-${alg}.key`);
-    const csr = pemBlock(openssl(['req', '-new', ...args, '-nodes', '-keyout', keyFile, '-subj', `/CN=cam-${alg}`, '-addext', 'basicConstraints=critical,CA:TRUE']), 'CERTIFICATE REQUEST');
+    const csr = pemBlock(
+      openssl(['req', '-new', ...args, '-nodes', '-keyout', keyFile, '-subj', `/CN=cam-${alg}`, '-addext', 'basicConstraints=critical,CA:TRUE']),
+      'CERTIFICATE REQUEST',
+    );
     const signed = await ca.signCsr(csr);
     t.is(signed.thing, `cam-${alg}`);
     t.is(signed.keyType, alg);
@@ -115,7 +121,8 @@ test('sign-csr: an OpenSSL CSR (RSA and EC) is signed with the same rules; its e
 
 test('sign-csr refuses a CSR whose signature does not verify, a bad CN, and a weak key', async (t) => {
   const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
-  const csr = (subj: string, newkey = 'rsa:2048') => pemBlock(openssl(['req', '-new', '-newkey', newkey, '-nodes', '-keyout', path.join(dir, 'x.key'), '-subj', subj]), 'CERTIFICATE REQUEST');
+  const csr = (subj: string, newkey = 'rsa:2048') =>
+    pemBlock(openssl(['req', '-new', '-newkey', newkey, '-nodes', '-keyout', path.join(dir, 'x.key'), '-subj', subj]), 'CERTIFICATE REQUEST');
   const good = csr('/CN=camera9');
   // Flip one bit in the signature (the last bytes of the DER).
   const der = Buffer.from(good.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
@@ -145,7 +152,7 @@ test('a CA loads back from disk; a key from another CA is refused', async (t) =>
   fs.mkdirSync(d);
   fs.writeFileSync(path.join(d, 'ca.pem'), a.certPem);
   writePrivateKey(path.join(d, 'ca.key'), a.keyPem);
-  t.is((fs.statSync(path.join(d, 'ca.key')).mode & 0o777), 0o600);
+  t.is(fs.statSync(path.join(d, 'ca.key')).mode & 0o777, 0o600);
   const loaded = await loadCaDir(d);
   t.is(loaded.certificate.subject, a.ca.certificate.subject);
   await t.notThrowsAsync(loaded.issueDevice('camera1'));
@@ -164,19 +171,37 @@ test('the IoT policy confines a camera to its own client id and cameras/{thing}/
   const p = JSON.parse(JSON.stringify(iotPolicy({ region: 'eu-west-1', accountId: '123456789012' }))) as ReturnType<typeof iotPolicy>;
   t.is(p.Version, '2012-10-17');
   const byAction = (a: string) => p.Statement.filter((s) => ([] as string[]).concat(s.Action).includes(a));
-  t.deepEqual(byAction('iot:Connect').map((s) => s.Resource), ['arn:aws:iot:eu-west-1:123456789012:client/${iot:Connection.Thing.ThingName}']);
-  t.deepEqual(byAction('iot:Publish').map((s) => s.Resource), ['arn:aws:iot:eu-west-1:123456789012:topic/cameras/${iot:Connection.Thing.ThingName}/*']);
-  t.deepEqual(byAction('iot:Subscribe').map((s) => s.Resource), ['arn:aws:iot:eu-west-1:123456789012:topicfilter/cameras/${iot:Connection.Thing.ThingName}/*']);
-  t.deepEqual(byAction('iot:Receive').map((s) => s.Resource), ['arn:aws:iot:eu-west-1:123456789012:topic/cameras/${iot:Connection.Thing.ThingName}/*']);
+  t.deepEqual(
+    byAction('iot:Connect').map((s) => s.Resource),
+    ['arn:aws:iot:eu-west-1:123456789012:client/${iot:Connection.Thing.ThingName}'],
+  );
+  t.deepEqual(
+    byAction('iot:Publish').map((s) => s.Resource),
+    ['arn:aws:iot:eu-west-1:123456789012:topic/cameras/${iot:Connection.Thing.ThingName}/*'],
+  );
+  t.deepEqual(
+    byAction('iot:Subscribe').map((s) => s.Resource),
+    ['arn:aws:iot:eu-west-1:123456789012:topicfilter/cameras/${iot:Connection.Thing.ThingName}/*'],
+  );
+  t.deepEqual(
+    byAction('iot:Receive').map((s) => s.Resource),
+    ['arn:aws:iot:eu-west-1:123456789012:topic/cameras/${iot:Connection.Thing.ThingName}/*'],
+  );
   for (const s of p.Statement) t.is(s.Effect, 'Allow');
   t.throws(() => iotPolicy({ region: 'Europe' }), { message: /region/ });
   t.throws(() => iotPolicy({ accountId: '12' }), { message: /account/ });
 });
 
 test('the JITP registration config: thing from the CN, certificate ACTIVE, the policy embedded as a JSON string', (t) => {
-  const cfg = JSON.parse(JSON.stringify(jitpRegistrationConfig({ accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/JITPRole' }))) as { templateBody: string; roleArn: string };
+  const cfg = JSON.parse(JSON.stringify(jitpRegistrationConfig({ accountId: '123456789012', roleArn: 'arn:aws:iam::123456789012:role/JITPRole' }))) as {
+    templateBody: string;
+    roleArn: string;
+  };
   t.is(cfg.roleArn, 'arn:aws:iam::123456789012:role/JITPRole');
-  const body = JSON.parse(cfg.templateBody) as { Parameters: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  const body = JSON.parse(cfg.templateBody) as {
+    Parameters: Record<string, unknown>;
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
   t.deepEqual(Object.keys(body.Parameters).sort(), ['AWS::IoT::Certificate::CommonName', 'AWS::IoT::Certificate::Id']);
   const res = Object.values(body.Resources);
   const thing = res.find((r) => r.Type === 'AWS::IoT::Thing')!;
@@ -202,10 +227,24 @@ test('pki issue-server: a broker certificate Mosquitto serves with mutual TLS, v
   const caDir = path.join(dir, 'server-ca');
   const out = path.join(dir, 'broker-files');
   camwireJson(['pki', 'init-ca', '--out', caDir]);
-  const issued = camwireJson<{ subject: string; hosts: string[]; files: Array<{ file: string }> }>(['pki', 'issue-server', '--ca', caDir, '--host', '127.0.0.1', '--host', 'localhost', '--out', out]);
+  const issued = camwireJson<{ subject: string; hosts: string[]; files: Array<{ file: string }> }>([
+    'pki',
+    'issue-server',
+    '--ca',
+    caDir,
+    '--host',
+    '127.0.0.1',
+    '--host',
+    'localhost',
+    '--out',
+    out,
+  ]);
   const certFile = path.join(out, 'server.pem');
   const keyFile = path.join(out, 'server.key');
-  t.deepEqual(issued.files.map((f) => f.file), [certFile, keyFile]);
+  t.deepEqual(
+    issued.files.map((f) => f.file),
+    [certFile, keyFile],
+  );
   t.deepEqual(issued.hosts, ['127.0.0.1', 'localhost']);
   t.is(fs.statSync(keyFile).mode & 0o777, 0o600);
   const text = openssl(['x509', '-noout', '-text', '-in', certFile]);
@@ -224,17 +263,50 @@ test('pki issue-server: a broker certificate Mosquitto serves with mutual TLS, v
   camwireJson(['pki', 'issue', '--ca', caDir, '--thing', 'camera001', '--out', out]);
   const dev = { cert: path.join(out, 'camera001.pem'), key: path.join(out, 'camera001.key') };
   for (const host of ['127.0.0.1', 'localhost']) {
-    const r = run('mosquitto_pub', ['-h', host, '-p', String(broker.tlsPort), '--cafile', path.join(caDir, 'ca.pem'), '--cert', dev.cert, '--key', dev.key,
-      '-i', 'camera001', '-q', '1', '-t', 'cameras/camera001/uploads', '-m', `via ${host}`]);
+    const r = run('mosquitto_pub', [
+      '-h',
+      host,
+      '-p',
+      String(broker.tlsPort),
+      '--cafile',
+      path.join(caDir, 'ca.pem'),
+      '--cert',
+      dev.cert,
+      '--key',
+      dev.key,
+      '-i',
+      'camera001',
+      '-q',
+      '1',
+      '-t',
+      'cameras/camera001/uploads',
+      '-m',
+      `via ${host}`,
+    ]);
     t.is(r.status, 0, `mosquitto_pub -h ${host}: ${r.stderr}`);
-    const c = new DeviceConnection({ url: `mqtts://${host}:${broker.tlsPort}`, thing: 'camera001', cert: fs.readFileSync(dev.cert), key: fs.readFileSync(dev.key), ca: fs.readFileSync(path.join(caDir, 'ca.pem')), status: false });
+    const c = new DeviceConnection({
+      url: `mqtts://${host}:${broker.tlsPort}`,
+      thing: 'camera001',
+      cert: fs.readFileSync(dev.cert),
+      key: fs.readFileSync(dev.key),
+      ca: fs.readFileSync(path.join(caDir, 'ca.pem')),
+      status: false,
+    });
     c.on('error', () => undefined);
     await c.connect({ timeoutMs: 10_000 });
     await c.publish('cameras/camera001/uploads', `camwire via ${host}`);
     await c.close();
   }
   // A name that is not in the certificate is refused: the SANs are what is checked.
-  const wrong = new DeviceConnection({ url: `mqtts://127.0.0.1:${broker.tlsPort}`, servername: 'broker.example', thing: 'camera001', cert: fs.readFileSync(dev.cert), key: fs.readFileSync(dev.key), ca: fs.readFileSync(path.join(caDir, 'ca.pem')), status: false });
+  const wrong = new DeviceConnection({
+    url: `mqtts://127.0.0.1:${broker.tlsPort}`,
+    servername: 'broker.example',
+    thing: 'camera001',
+    cert: fs.readFileSync(dev.cert),
+    key: fs.readFileSync(dev.key),
+    ca: fs.readFileSync(path.join(caDir, 'ca.pem')),
+    status: false,
+  });
   wrong.on('error', () => undefined);
   const err = await t.throwsAsync<CamwireError>(wrong.connect({ timeoutMs: 10_000 }));
   await wrong.close({ force: true });
@@ -245,7 +317,24 @@ test('pki issue-server: EC key, --name, --days; a host that is neither a DNS nam
   const caDir = path.join(dir, 'server-ca-ec');
   const out = path.join(dir, 'broker-ec');
   camwireJson(['pki', 'init-ca', '--out', caDir, '--key-type', 'ec']);
-  camwireJson(['pki', 'issue-server', '--ca', caDir, '--host', 'mqtt.example.com', '--host', '::1', '--out', out, '--key-type', 'ec', '--days', '10', '--name', 'broker']);
+  camwireJson([
+    'pki',
+    'issue-server',
+    '--ca',
+    caDir,
+    '--host',
+    'mqtt.example.com',
+    '--host',
+    '::1',
+    '--out',
+    out,
+    '--key-type',
+    'ec',
+    '--days',
+    '10',
+    '--name',
+    'broker',
+  ]);
   const text = openssl(['x509', '-noout', '-text', '-in', path.join(out, 'broker.pem')]);
   t.regex(text, /Subject: CN = mqtt\.example\.com\n/);
   t.regex(text, /DNS:mqtt\.example\.com, IP Address:0:0:0:0:0:0:0:1/);
@@ -280,7 +369,8 @@ test('pki crl: cRLNumber 1, 2, … persisted beside the CA, an Authority Key Ide
     t.regex(text, new RegExp(`Serial Number: ${revoked.serialNumber.toUpperCase()}`));
   }
   t.true(fs.existsSync(path.join(caDir, 'crlnumber')));
-  const verify = (thing: string) => run('openssl', ['verify', '-x509_strict', '-crl_check', '-CAfile', path.join(caDir, 'ca.pem'), '-CRLfile', crlFile, path.join(out, `${thing}.pem`)]);
+  const verify = (thing: string) =>
+    run('openssl', ['verify', '-x509_strict', '-crl_check', '-CAfile', path.join(caDir, 'ca.pem'), '-CRLfile', crlFile, path.join(out, `${thing}.pem`)]);
   const bad = verify('camera001');
   t.not(bad.status, 0);
   t.regex(bad.stdout + bad.stderr, /certificate revoked/);

@@ -41,7 +41,10 @@ test.after.always(() => cam?.stop());
 
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
-for (const [name, debArch] of [['linux-arm64', 'arm64'], ['linux-arm', 'armhf']] as const) {
+for (const [name, debArch] of [
+  ['linux-arm64', 'arm64'],
+  ['linux-arm', 'armhf'],
+] as const) {
   test.serial(`${name}: Debian's ${debArch} Node under qemu loads the prebuild, packages H.264 and lists the x64 camera over PTP/IP`, (t) => {
     const target = TARGETS[name]!;
     const root = path.join(cache, `${debArch}-bookworm`);
@@ -53,13 +56,22 @@ for (const [name, debArch] of [['linux-arm64', 'arm64'], ['linux-arm', 'armhf']]
     fs.mkdirSync(out);
     const mkv = path.join(out, 'clip.mkv');
     const addon = path.join(ROOT, 'prebuilds', name, target.file);
-    const r = run(target.qemu!, ['-L', root, path.join(root, 'usr', 'bin', 'node'), path.join(ROOT, 'test', 'fixtures', 'prebuild-smoke.js'), addon, clip, mkv, String(port), out],
-      { env: { ...process.env, LD_BIND_NOW: '1' } });
+    const r = run(
+      target.qemu!,
+      ['-L', root, path.join(root, 'usr', 'bin', 'node'), path.join(ROOT, 'test', 'fixtures', 'prebuild-smoke.js'), addon, clip, mkv, String(port), out],
+      { env: { ...process.env, LD_BIND_NOW: '1' } },
+    );
     t.is(r.status, 0, r.stderr);
     const got = JSON.parse(r.stdout) as {
-      arch: string; probe: { modules: string[]; dependencies: string; sourceHash: string; openssl: { runtime: string } };
-      transport: { curl: string; ssl: string }; frames: number; fragments: number; width: number; height: number;
-      camera: { model: string }; files: Array<{ name: string; size: number; got: number }>;
+      arch: string;
+      probe: { modules: string[]; dependencies: string; sourceHash: string; openssl: { runtime: string } };
+      transport: { curl: string; ssl: string };
+      frames: number;
+      fragments: number;
+      width: number;
+      height: number;
+      camera: { model: string };
+      files: Array<{ name: string; size: number; got: number }>;
     };
     t.is(got.arch, debArch === 'arm64' ? 'arm64' : 'arm');
     t.deepEqual(got.probe.modules, ['kvs-mkv', 'kvs-producer', 'ptp-ip', 'ptp-usb', 'ptp-usb-virtual']);

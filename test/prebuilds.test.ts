@@ -12,14 +12,21 @@ import path from 'node:path';
 import { CLI, ROOT, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
-interface Target { triplet: string; file: string; machine: string }
+interface Target {
+  triplet: string;
+  file: string;
+  machine: string;
+}
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { TARGETS, ALLOWED_NEEDED, inspect } = require('../scripts/prebuild.js') as {
-  TARGETS: Record<string, Target>; ALLOWED_NEEDED: RegExp[]; inspect(file: string): { machine: string; needed: string[] };
+  TARGETS: Record<string, Target>;
+  ALLOWED_NEEDED: RegExp[];
+  inspect(file: string): { machine: string; needed: string[] };
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { checkPrebuilds, stampOf } = require('../scripts/check-prebuilds.js') as {
-  checkPrebuilds(dir?: string): { hash: string; problems: string[] }; stampOf(file: string): string | undefined;
+  checkPrebuilds(dir?: string): { hash: string; problems: string[] };
+  stampOf(file: string): string | undefined;
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sourceHash, INPUTS } = require('../scripts/source-hash.js') as { sourceHash(dir?: string): string; INPUTS: string[] };
@@ -27,7 +34,7 @@ const { sourceHash, INPUTS } = require('../scripts/source-hash.js') as { sourceH
 const dir = tempDir('prebuilds');
 const x64 = path.join(ROOT, 'prebuilds', 'linux-x64', TARGETS['linux-x64']!.file);
 
-test('every committed prebuild was built from this checkout\'s native sources', (t) => {
+test("every committed prebuild was built from this checkout's native sources", (t) => {
   const { hash, problems } = checkPrebuilds();
   t.deepEqual(problems, [], `${problems.join('\n')}\nRebuild with \`npm run prebuild\` and commit prebuilds/ (docs/prebuilds.md).`);
   t.regex(hash, /^[0-9a-f]{64}$/);
@@ -56,15 +63,24 @@ for (const [name, target] of Object.entries(TARGETS)) {
     t.true(fs.existsSync(file), `${file} exists`);
     const { machine, needed } = inspect(file);
     t.is(machine, target.machine);
-    t.deepEqual(needed.filter((n) => !ALLOWED_NEEDED.some((re) => re.test(n))), [], `needs ${needed.join(', ')}`);
-    t.false(needed.some((n) => /curl|usb|ssl|crypto|udev/.test(n)), `needs ${needed.join(', ')}`);
+    t.deepEqual(
+      needed.filter((n) => !ALLOWED_NEEDED.some((re) => re.test(n))),
+      [],
+      `needs ${needed.join(', ')}`,
+    );
+    t.false(
+      needed.some((n) => /curl|usb|ssl|crypto|udev/.test(n)),
+      `needs ${needed.join(', ')}`,
+    );
     t.true(needed.includes('libc.so.6'));
     t.regex(stampOf(file) ?? '', /^[0-9a-f]{64}$/);
   });
 }
 
 test('node-gyp-build picks the glibc x64 prebuild when build/ is out of the way', (t) => {
-  const r = run(process.execPath, ['-e', `process.stdout.write(require('node-gyp-build').path(${JSON.stringify(ROOT)}))`], { env: { ...process.env, PREBUILDS_ONLY: '1' } });
+  const r = run(process.execPath, ['-e', `process.stdout.write(require('node-gyp-build').path(${JSON.stringify(ROOT)}))`], {
+    env: { ...process.env, PREBUILDS_ONLY: '1' },
+  });
   t.is(r.status, 0, r.stderr);
   t.is(r.stdout, x64);
 });
@@ -74,7 +90,15 @@ const bound = { ...process.env, PREBUILDS_ONLY: '1', LD_BIND_NOW: '1' };
 test('the x64 prebuild loads with every symbol bound (OpenSSL from Node) and probe shows what it is', (t) => {
   const r = run(process.execPath, [CLI, '--json', 'probe'], { env: bound });
   t.is(r.status, 0, r.stderr);
-  const p = JSON.parse(r.stdout) as { file: string; modules: string[]; dependencies: string; sourceHash: string; sourcesMatch: boolean; openssl: { runtime: string }; libcurl: { runtime: string } };
+  const p = JSON.parse(r.stdout) as {
+    file: string;
+    modules: string[];
+    dependencies: string;
+    sourceHash: string;
+    sourcesMatch: boolean;
+    openssl: { runtime: string };
+    libcurl: { runtime: string };
+  };
   t.is(p.file, x64);
   t.deepEqual(p.modules, ['kvs-mkv', 'kvs-producer', 'ptp-ip', 'ptp-usb', 'ptp-usb-virtual']);
   t.is(p.dependencies, 'static');
@@ -87,11 +111,13 @@ test('the x64 prebuild loads with every symbol bound (OpenSSL from Node) and pro
   t.regex(human.stdout, /sources {2}[0-9a-f]{64} \(the package's cpp\/ and binding\/\)/);
 });
 
-test('the x64 prebuild\'s own libusb (no udev) lists the virtual USB camera', (t) => {
+test("the x64 prebuild's own libusb (no udev) lists the virtual USB camera", (t) => {
   const storage = path.join(dir, 'usb-storage');
   fs.mkdirSync(path.join(storage, 'DCIM'), { recursive: true });
   fs.writeFileSync(path.join(storage, 'DCIM', 'IMG_0001.JPG'), Buffer.alloc(4321, 7));
-  const r = run(process.execPath, [CLI, 'ptp', 'serve', '--usb', '--storage', storage, '--', process.execPath, CLI, '--json', 'ptp', 'ls', '--to', 'usb'], { env: bound });
+  const r = run(process.execPath, [CLI, 'ptp', 'serve', '--usb', '--storage', storage, '--', process.execPath, CLI, '--json', 'ptp', 'ls', '--to', 'usb'], {
+    env: bound,
+  });
   t.is(r.status, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /IMG_0001\.JPG/);
   t.regex(r.stdout, /4321/);
@@ -100,7 +126,11 @@ test('the x64 prebuild\'s own libusb (no udev) lists the virtual USB camera', (t
 test('camwire demo passes on the x64 prebuild', (t) => {
   const r = run(process.execPath, [CLI, '--json', 'demo', '--stream-seconds', '4'], { env: bound });
   t.is(r.status, 0, r.stdout + r.stderr);
-  const summary = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{\n') + 1)) as { ok: boolean; steps: Array<{ ok: boolean }>; stream: { fragmentsPersisted: number; fragmentsAtEndpoint: number } };
+  const summary = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{\n') + 1)) as {
+    ok: boolean;
+    steps: Array<{ ok: boolean }>;
+    stream: { fragmentsPersisted: number; fragmentsAtEndpoint: number };
+  };
   t.true(summary.ok);
   t.true(summary.steps.every((s) => s.ok));
   t.true(summary.stream.fragmentsPersisted >= 1);

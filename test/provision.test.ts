@@ -30,8 +30,10 @@ test('a user who cannot install gets the missing packages and the one apt-get li
   fs.chmodSync(dir, 0o755);
   fs.chmodSync(copy, 0o644);
   // "Stops within seconds": the run is killed after 10 s, and a killed run has no exit status of 1.
-  const r = run('/usr/bin/setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', path.join(bin, 'node'), copy, 'test'],
-    { env: { PATH: bin, HOME: dir }, timeoutMs: 10_000 });
+  const r = run('/usr/bin/setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', path.join(bin, 'node'), copy, 'test'], {
+    env: { PATH: bin, HOME: dir },
+    timeoutMs: 10_000,
+  });
   t.is(r.status, 1, r.stdout + r.stderr);
   t.regex(r.stderr, /not root and no password-less sudo/);
   const line = /sudo (apt-get install -y .+)$/m.exec(r.stderr);

@@ -23,9 +23,21 @@ test.before(() => {
 });
 test.after.always(() => cam?.stop());
 
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
-const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-const u64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); return b; };
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+const u16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+};
+const u64 = (v: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b;
+};
 const packet = (type: number, payload: Buffer = Buffer.alloc(0)) => Buffer.concat([u32(8 + payload.length), u32(type), payload]);
 const initCommand = () => packet(1, Buffer.concat([Buffer.alloc(16, 1), Buffer.from('e\0v\0i\0l\0\0\0', 'latin1'), u32(0x00010000)]));
 const request = (code: number, tid: number, params: number[] = [], dataOut = false) =>
@@ -39,7 +51,9 @@ function exchange(chunks: Buffer[], o: { ms?: number; sock?: net.Socket } = {}):
     let closed = false;
     sock.on('data', (d) => got.push(d));
     sock.on('error', () => undefined);
-    sock.on('close', () => { closed = true; });
+    sock.on('close', () => {
+      closed = true;
+    });
     for (const c of chunks) sock.write(c);
     setTimeout(() => resolve({ data: Buffer.concat(got), closedByPeer: closed, sock }), o.ms ?? 400);
   });
@@ -109,8 +123,15 @@ test.serial('after the handshake: an operation request of 0xFFFFFFFF bytes, and 
   {
     const { cmd, ev } = await handshake();
     // SetUploadTarget announcing 10 bytes, then a Data packet carrying 100.
-    const r = await exchange([request(0x1002, 0, [1]), request(0x9a01, 1, [], true), packet(9, Buffer.concat([u32(1), u64(10n)])),
-      packet(12, Buffer.concat([u32(1), Buffer.alloc(100, 0x7b)]))], { sock: cmd });
+    const r = await exchange(
+      [
+        request(0x1002, 0, [1]),
+        request(0x9a01, 1, [], true),
+        packet(9, Buffer.concat([u32(1), u64(10n)])),
+        packet(12, Buffer.concat([u32(1), Buffer.alloc(100, 0x7b)])),
+      ],
+      { sock: cmd },
+    );
     t.true(r.closedByPeer);
     ev.destroy();
   }
@@ -126,8 +147,16 @@ test.serial('after the handshake: an operation request of 0xFFFFFFFF bytes, and 
 
 test.serial('operations outside a session, unknown operations and bad handles get PTP error responses, not a dropped connection', async (t) => {
   const { cmd, ev } = await handshake();
-  const r = await exchange([request(0x1007, 1, [0xffffffff, 0, 0xffffffff]), request(0x1002, 0, [1]), request(0x9999, 2),
-    request(0x1008, 3, [0xdead]), request(0x101b, 4, [0xdead, 0, 16])], { sock: cmd });
+  const r = await exchange(
+    [
+      request(0x1007, 1, [0xffffffff, 0, 0xffffffff]),
+      request(0x1002, 0, [1]),
+      request(0x9999, 2),
+      request(0x1008, 3, [0xdead]),
+      request(0x101b, 4, [0xdead, 0, 16]),
+    ],
+    { sock: cmd },
+  );
   const codes: number[] = [];
   for (let off = 0; off + 8 <= r.data.length;) {
     const len = r.data.readUInt32LE(off);

@@ -21,8 +21,12 @@ const md5 = (f: string) => crypto.createHash('md5').update(fs.readFileSync(f)).d
 
 /** `camwire ptp serve --usb --storage … -- CMD…`: the camera lives as long as CMD. */
 function withUsbCamera(cmd: string[], cwd = dir): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, '--json', 'ptp', 'serve', '--usb', '--storage', storage, '--', ...cmd],
-    { cwd, encoding: 'utf8', env: { ...process.env, HOME: home }, timeout: 180_000 });
+  const r = spawnSync(process.execPath, [CLI, '--json', 'ptp', 'serve', '--usb', '--storage', storage, '--', ...cmd], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: home },
+    timeout: 180_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -65,11 +69,20 @@ test.serial('gphoto2 --get-all-files over USB: byte-identical, packet-boundary a
 
 test.serial('gphoto2 --upload-file x.camwire.json over USB hands over the upload target', (t) => {
   const ticket = path.join(dir, 'usb.camwire.json');
-  fs.writeFileSync(ticket, JSON.stringify({ version: 1, id: 'usb-ticket', object: { path: 'DCIM/100CAMWR/IMG_0001.JPG' }, put: { url: 'https://bucket.example/u' } }));
+  fs.writeFileSync(
+    ticket,
+    JSON.stringify({ version: 1, id: 'usb-ticket', object: { path: 'DCIM/100CAMWR/IMG_0001.JPG' }, put: { url: 'https://bucket.example/u' } }),
+  );
   const r = withUsbCamera(['gphoto2', '--folder', '/store_00010001/DCIM', '--upload-file', ticket]);
   t.is(r.status, 0, r.stderr);
-  const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; via?: string; target?: { id: string } });
-  t.like(events.find((e) => e.event === 'upload-target'), { via: 'ticket', target: { id: 'usb-ticket' } });
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event?: string; via?: string; target?: { id: string } });
+  t.like(
+    events.find((e) => e.event === 'upload-target'),
+    { via: 'ticket', target: { id: 'usb-ticket' } },
+  );
 });
 
 test.serial('gphoto2 --wait-event over USB sees ObjectAdded on the interrupt endpoint', (t) => {

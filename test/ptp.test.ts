@@ -28,7 +28,12 @@ const BIG = path.join(storage, 'DCIM', '100CAMWR', 'trailer.mp4');
 const JPG = path.join(storage, 'DCIM', '100CAMWR', 'IMG_0001.JPG');
 
 function gphoto2(args: string[], cwd = dir): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HOME: home }, timeout: 120_000 });
+  const r = spawnSync('gphoto2', ['--port', `ptpip:127.0.0.1:${port}:${port}`, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: home },
+    timeout: 120_000,
+  });
   if (r.error) throw new Error(`gphoto2 (apt-get install gphoto2): ${r.error.message}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -62,7 +67,7 @@ async function until<T>(f: () => T | undefined, ms = 5000): Promise<T> {
   }
 }
 
-test.serial('gphoto2 --summary shows the camera\'s manufacturer, model and serial, its store and properties', (t) => {
+test.serial("gphoto2 --summary shows the camera's manufacturer, model and serial, its store and properties", (t) => {
   const r = gphoto2(['--summary']);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /Manufacturer: camwire labs/);
@@ -113,7 +118,15 @@ test.serial('gphoto2 downloads HEIC, camera raw, Matroska and raw H.264 (each ha
 
 test.serial('gphoto2 --upload-file x.camwire.json hands over an upload target the camera receives', async (t) => {
   const ticket = path.join(dir, 'DSC0001.camwire.json');
-  fs.writeFileSync(ticket, JSON.stringify({ version: 1, id: 'ticket-1', object: { path: 'DCIM/100CAMWR/IMG_0001.JPG' }, put: { url: 'https://bucket.example/x?X-Amz-Signature=abc' } }));
+  fs.writeFileSync(
+    ticket,
+    JSON.stringify({
+      version: 1,
+      id: 'ticket-1',
+      object: { path: 'DCIM/100CAMWR/IMG_0001.JPG' },
+      put: { url: 'https://bucket.example/x?X-Amz-Signature=abc' },
+    }),
+  );
   const r = gphoto2(['--folder', '/store_00010001/DCIM', '--upload-file', ticket]);
   t.is(r.status, 0, r.stderr);
   const got = await until(() => targets.find((x) => x.target.id === 'ticket-1'));
@@ -173,7 +186,10 @@ test.serial('camwire initiator sees ObjectAdded, and the camera reports the new 
 test.serial('camwire initiator: ls, get (md5 equal, streamed), send-target', async (t) => {
   const c = await PtpClient.connect(`ptpip:127.0.0.1:${port}`);
   try {
-    const files = (await c.list()).filter((x) => !x.folder).map((x) => x.path).sort();
+    const files = (await c.list())
+      .filter((x) => !x.folder)
+      .map((x) => x.path)
+      .sort();
     t.deepEqual(files, ['DCIM/100CAMWR/IMG_0001.JPG', 'DCIM/100CAMWR/trailer.mp4']);
     const big = (await c.list()).find((x) => x.filename === 'trailer.mp4')!;
     const dest = path.join(dir, 'camwire-trailer.mp4');
@@ -223,9 +239,13 @@ test.serial('gphoto2 gets through while another client keeps two idle sockets op
   // Before, the camera awaited one first packet at a time for 2.5 s each, so two
   // silent sockets locked every initiator out.
   const holder = spawn(process.execPath, [path.join(__dirname, 'helpers', 'idle-sockets.js'), String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { if (holder.exitCode === null) holder.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (holder.exitCode === null) holder.kill('SIGKILL');
+  });
   await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+    holder.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve();
+    });
     holder.once('exit', (code) => reject(new Error(`idle-sockets helper exited ${code}`)));
   });
   await new Promise((r) => setTimeout(r, 300));

@@ -21,7 +21,10 @@ const SIG_COS = '9f0e8d7c6b5a49382716f5e4d3c2b1a0ffeeddcc';
 const TOKEN = 'IQoJb3JpZ2luX2VjEKv//////////wEaCXVzLWVhc3QtMSJHMEUCIQDsecretTOKENvalue0123456789';
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
 // Signed now, valid an hour: the CLI case must fail on the network, not on expiry.
-const AMZ_DATE = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const AMZ_DATE = new Date()
+  .toISOString()
+  .replace(/[-:]/g, '')
+  .replace(/\.\d{3}/, '');
 const SECRETS = [SIG4, SIG_COS, TOKEN, AKID, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'c2lnbmF0dXJldjJzZWNyZXQ9PQ'];
 
 const s3Query = `https://media.s3.cn-north-1.amazonaws.com.cn/devices/cam/DSC00001.JPG?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${AKID}%2F20261203%2Fcn-north-1%2Fs3%2Faws4_request&X-Amz-Date=${AMZ_DATE}&X-Amz-Expires=3600&X-Amz-Security-Token=${encodeURIComponent(TOKEN)}&X-Amz-Signature=${SIG4}&X-Amz-SignedHeaders=host&x-id=PutObject`;
@@ -52,7 +55,10 @@ test('the redactor removes every secret form and keeps what helps diagnosis', (t
 });
 
 test('a CamwireError redacts its message, hint and details when it is made', (t) => {
-  const e = new CamwireError('UPLOAD_HTTP_ERROR', `PUT ${s3Query} answered 403 (${s3Header})`, { hint: `try ${cos}`, details: { url: sigV2, nested: [kvsToken, iotJson] } });
+  const e = new CamwireError('UPLOAD_HTTP_ERROR', `PUT ${s3Query} answered 403 (${s3Header})`, {
+    hint: `try ${cos}`,
+    details: { url: sigV2, nested: [kvsToken, iotJson] },
+  });
   clean(t, JSON.stringify(e.toJSON()), 'toJSON');
   clean(t, e.message + (e.hint ?? '') + String(e.stack), 'message/hint/stack');
 });
@@ -62,8 +68,14 @@ function capture(f: () => void): string {
   const writes: string[] = [];
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => { writes.push(String(s)); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => { writes.push(String(s)); return true; }) as typeof process.stderr.write;
+  process.stdout.write = ((s: string) => {
+    writes.push(String(s));
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    writes.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     f();
   } finally {
@@ -77,7 +89,10 @@ test.serial('every CLI output path redacts: result (human and --json), info/prog
   for (const json of [false, true]) {
     const o = makeOutput(json);
     const text = capture(() => {
-      o.result({ objectUrl: 'https://media.s3.amazonaws.com/k', note: s3Query, shareUrl: s3Query.replace('x-id=PutObject', 'x-id=GetObject') }, () => `uploaded\n  ${s3Query}\n  share: ${s3Query.replace('x-id=PutObject', 'x-id=GetObject')}`);
+      o.result(
+        { objectUrl: 'https://media.s3.amazonaws.com/k', note: s3Query, shareUrl: s3Query.replace('x-id=PutObject', 'x-id=GetObject') },
+        () => `uploaded\n  ${s3Query}\n  share: ${s3Query.replace('x-id=PutObject', 'x-id=GetObject')}`,
+      );
       o.info(`  retrying PUT ${s3Query} in 250 ms (attempt 2: ${s3Header})`);
       o.event({ event: 'job', target: { put: { url: cos } }, token: kvsToken }, `job from ptp: ${cos} ${sigV2Header}`);
       printError(new CamwireError('UPLOAD_NETWORK', `PUT ${s3Query} failed`, { hint: iotJson }), json);
@@ -107,7 +122,12 @@ test('a signed URL given where a target file belongs is never echoed (and is use
   fs.writeFileSync(file, 'x');
   // Nothing listens on port 9: the upload fails, and its error names the URL, redacted.
   const url = s3Query.replace('media.s3.cn-north-1.amazonaws.com.cn', '127.0.0.1:9');
-  for (const args of [['upload', file, '--target', url], ['--json', 'upload', file, '--target', url], ['upload', file, '--put-url', url], ['upload', file, '--target', `${dir}/missing.json?X-Amz-Signature=${SIG4}`]]) {
+  for (const args of [
+    ['upload', file, '--target', url],
+    ['--json', 'upload', file, '--target', url],
+    ['upload', file, '--put-url', url],
+    ['upload', file, '--target', `${dir}/missing.json?X-Amz-Signature=${SIG4}`],
+  ]) {
     const r = camwire([...args, '--journal', path.join(dir, 'journal'), '--retry-for', '1']);
     t.is(r.status, 1, r.stdout + r.stderr);
     clean(t, r.stdout + r.stderr, args.join(' '));

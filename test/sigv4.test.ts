@@ -16,7 +16,11 @@ const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
 const word = (len: number, alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~.') =>
   Array.from({ length: len }, () => alphabet[rnd(alphabet.length)]).join('');
 
-const amzDate = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amzDate = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 test('agrees with @smithy/signature-v4 on 500 randomized requests', async (t) => {
   let agreed = 0;
@@ -31,25 +35,45 @@ test('agrees with @smithy/signature-v4 on 500 randomized requests', async (t) =>
     for (let q = rnd(4); q > 0; q--) query[word(1 + rnd(6)) + pick(['', ' ', '*', '/'])] = word(rnd(10)) + pick(['', ' ', '&', '=', 'é']);
     // Names the smithy signer refuses to sign (connection, user-agent, ...) are left out.
     const headers: Record<string, string> = { host };
-    for (let h = rnd(5); h > 0; h--) headers[pick(['x-amz-meta-', 'x-amzn-', 'x-custom-', 'X-Mixed-Case-'] as const) + word(1 + rnd(5), 'abcdefghijklmnopqrstuvwxyz')] = pick(['', '  ', 'a  b']) + word(rnd(12)) + pick(['', ' ', '\t']);
+    for (let h = rnd(5); h > 0; h--)
+      headers[pick(['x-amz-meta-', 'x-amzn-', 'x-custom-', 'X-Mixed-Case-'] as const) + word(1 + rnd(5), 'abcdefghijklmnopqrstuvwxyz')] =
+        pick(['', '  ', 'a  b']) + word(rnd(12)) + pick(['', ' ', '\t']);
     const body = pick(['', '{"StreamName":"s","APIName":"PUT_MEDIA"}', word(rnd(200))]);
-    const credentials = { accessKeyId: `AKID${word(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}`, secretAccessKey: word(40), ...(rnd(2) ? { sessionToken: word(64) } : {}) };
+    const credentials = {
+      accessKeyId: `AKID${word(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}`,
+      secretAccessKey: word(40),
+      ...(rnd(2) ? { sessionToken: word(64) } : {}),
+    };
 
     const smithy = new SignatureV4({ credentials, region, service, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true, applyChecksum: false });
     // HttpRequest.path is the path as it goes on the wire: encoded once.
-    const wirePath = path.split('/').map((p) => encodeURIComponent(p).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+    const wirePath = path
+      .split('/')
+      .map((p) => encodeURIComponent(p).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+      .join('/');
     const req = new HttpRequest({ method: pick(['GET', 'POST', 'PUT']), protocol: 'https:', hostname: host, path: wirePath, query, headers, body });
     const theirs = (await smithy.sign(req, { signingDate: date })) as HttpRequest;
 
     const nativeHeaders: Array<[string, string]> = [...Object.entries(headers), ['x-amz-date', amzDate(date)]];
     if (credentials.sessionToken) nativeHeaders.push(['x-amz-security-token', credentials.sessionToken]);
     const ours = native().signV4({
-      method: req.method, path, query: Object.entries(query), headers: nativeHeaders,
+      method: req.method,
+      path,
+      query: Object.entries(query),
+      headers: nativeHeaders,
       payloadSha256: crypto.createHash('sha256').update(body).digest('hex'),
-      accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region, service, amzDate: amzDate(date),
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      region,
+      service,
+      amzDate: amzDate(date),
     });
     if (ours.authorization !== theirs.headers['authorization']) {
-      t.is(ours.authorization, theirs.headers['authorization'], `request ${i}: ${req.method} ${path} ${JSON.stringify(query)} ${JSON.stringify(headers)}\n${ours.canonicalRequest}`);
+      t.is(
+        ours.authorization,
+        theirs.headers['authorization'],
+        `request ${i}: ${req.method} ${path} ${JSON.stringify(query)} ${JSON.stringify(headers)}\n${ours.canonicalRequest}`,
+      );
       return;
     }
     agreed++;
@@ -58,7 +82,18 @@ test('agrees with @smithy/signature-v4 on 500 randomized requests', async (t) =>
 });
 
 test('malformed input to the native signer is a CamwireError with a stable code', (t) => {
-  const base = { method: 'GET', path: '/', query: [] as Array<[string, string]>, headers: [['host', 'h']] as Array<[string, string]>, payloadSha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', accessKeyId: 'A', secretAccessKey: 'S', region: 'us-east-1', service: 'kinesisvideo', amzDate: '20150830T123600Z' };
+  const base = {
+    method: 'GET',
+    path: '/',
+    query: [] as Array<[string, string]>,
+    headers: [['host', 'h']] as Array<[string, string]>,
+    payloadSha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    accessKeyId: 'A',
+    secretAccessKey: 'S',
+    region: 'us-east-1',
+    service: 'kinesisvideo',
+    amzDate: '20150830T123600Z',
+  };
   const e1 = t.throws(() => signV4({ ...base, amzDate: 'yesterday' })) as CamwireError;
   t.true(e1 instanceof CamwireError);
   t.is(e1.code, 'SIGV4_BAD_DATE');

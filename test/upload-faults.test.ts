@@ -49,7 +49,9 @@ function openHandles(file: string): number {
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
       if (fs.readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
-    } catch { /* closed meanwhile */ }
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return n;
 }
@@ -59,55 +61,89 @@ function camwire(args: string[], o: { timeoutMs: number }): Promise<{ status: nu
   const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  p.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  p.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  p.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs);
-  return new Promise((resolve) => p.once('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); }));
+  return new Promise((resolve) =>
+    p.once('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    }),
+  );
 }
 
 function startProxy(port: number, target: number, rate: number): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [path.join(__dirname, 'helpers', 'tcp-proxy.js'), String(port), String(target), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [path.join(__dirname, 'helpers', 'tcp-proxy.js'), String(port), String(target), String(rate)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     p.stdout!.once('data', () => resolve(p));
     p.once('exit', (c) => reject(new Error(`tcp-proxy exited ${c}`)));
   });
 }
 
-test.serial('40 MiB multipart through a link that drops 1.5 s in and comes back 5 s later: finished in the same run, byte-identical, no handle left open', async (t) => {
-  const { file, sha256 } = makeFile('outage40.mp4', 40 * MiB);
-  const port = await freePort();
-  // 8 MiB/s: the upload takes about 5 s, so the drop lands in the middle of it.
-  let proxy = await startProxy(port, Number(new URL(swift.endpoint).port), 8 * MiB);
-  t.teardown(() => { proxy.kill('SIGKILL'); });
-  const target = await presignMultipart({ endpoint: `http://127.0.0.1:${port}`, bucket, key: 'devices/camera001/outage40.mp4', credentials: S3_CREDENTIALS, size: 40 * MiB, partSize: 8 * MiB });
-  const warnings: string[] = [];
-  const onWarning = (w: Error & { code?: string }) => warnings.push(`${w.code ?? w.name}: ${w.message}`);
-  process.on('warning', onWarning);
-  t.teardown(() => { process.off('warning', onWarning); });
-  const up = new Uploader({ journalDir: path.join(dir, 'journal-outage') }); // the defaults: what a user gets
-  const retries: string[] = [];
-  up.on('retry', (r) => retries.push(`${r.what} attempt ${r.attempt}: ${r.error}`));
-  const outage = (async () => {
-    await new Promise((r) => setTimeout(r, 1500));
-    proxy.kill('SIGKILL');
-    await new Promise((r) => proxy.once('exit', r));
-    await new Promise((r) => setTimeout(r, 5000));
-    proxy = await startProxy(port, Number(new URL(swift.endpoint).port), 8 * MiB);
-  })();
-  const started = Date.now();
-  const result = await up.upload(file, target);
-  await outage;
-  t.log(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s after ${retries.length} retries (${retries.slice(0, 2).join('; ')})`);
-  t.true(retries.length > 0, 'the outage was seen');
-  t.is(result.sha256, sha256);
-  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'devices/camera001/outage40.mp4' }));
-  t.is(crypto.createHash('sha256').update(Buffer.from(await r.Body!.transformToByteArray())).digest('hex'), sha256);
-  t.is(openHandles(file), 0, 'every attempt closed its file handle');
-  // Leaked handles closed by GC warn with DEP0137.
-  (globalThis as { gc?: () => void }).gc?.();
-  await new Promise((res) => setTimeout(res, 100));
-  t.deepEqual(warnings.filter((w) => /DEP0137|file descriptor/i.test(w)), []);
-});
+test.serial(
+  '40 MiB multipart through a link that drops 1.5 s in and comes back 5 s later: finished in the same run, byte-identical, no handle left open',
+  async (t) => {
+    const { file, sha256 } = makeFile('outage40.mp4', 40 * MiB);
+    const port = await freePort();
+    // 8 MiB/s: the upload takes about 5 s, so the drop lands in the middle of it.
+    let proxy = await startProxy(port, Number(new URL(swift.endpoint).port), 8 * MiB);
+    t.teardown(() => {
+      proxy.kill('SIGKILL');
+    });
+    const target = await presignMultipart({
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket,
+      key: 'devices/camera001/outage40.mp4',
+      credentials: S3_CREDENTIALS,
+      size: 40 * MiB,
+      partSize: 8 * MiB,
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(`${w.code ?? w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    t.teardown(() => {
+      process.off('warning', onWarning);
+    });
+    const up = new Uploader({ journalDir: path.join(dir, 'journal-outage') }); // the defaults: what a user gets
+    const retries: string[] = [];
+    up.on('retry', (r) => retries.push(`${r.what} attempt ${r.attempt}: ${r.error}`));
+    const outage = (async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      proxy.kill('SIGKILL');
+      await new Promise((r) => proxy.once('exit', r));
+      await new Promise((r) => setTimeout(r, 5000));
+      proxy = await startProxy(port, Number(new URL(swift.endpoint).port), 8 * MiB);
+    })();
+    const started = Date.now();
+    const result = await up.upload(file, target);
+    await outage;
+    t.log(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s after ${retries.length} retries (${retries.slice(0, 2).join('; ')})`);
+    t.true(retries.length > 0, 'the outage was seen');
+    t.is(result.sha256, sha256);
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'devices/camera001/outage40.mp4' }));
+    t.is(
+      crypto
+        .createHash('sha256')
+        .update(Buffer.from(await r.Body!.transformToByteArray()))
+        .digest('hex'),
+      sha256,
+    );
+    t.is(openHandles(file), 0, 'every attempt closed its file handle');
+    // Leaked handles closed by GC warn with DEP0137.
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((res) => setTimeout(res, 100));
+    t.deepEqual(
+      warnings.filter((w) => /DEP0137|file descriptor/i.test(w)),
+      [],
+    );
+  },
+);
 
 /** A store that answers at once and then never reads another byte nor closes. */
 async function earlyAnswerServer(status: string, body: string): Promise<{ port: number; sockets: net.Socket[]; close: () => void }> {
@@ -121,7 +157,14 @@ async function earlyAnswerServer(status: string, body: string): Promise<{ port: 
     s.on('error', () => undefined);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, sockets, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sockets,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 test.serial('a 403 at once from a server that then stops reading: camwire upload ends within seconds with the error', async (t) => {
@@ -129,7 +172,10 @@ test.serial('a 403 at once from a server that then stops reading: camwire upload
   t.teardown(srv.close);
   const { file } = makeFile('early403.bin', 64 * MiB); // far more than the socket buffers hold
   const started = Date.now();
-  const r = await camwire(['--json', 'upload', file, '--put-url', `http://127.0.0.1:${srv.port}/media/early403.bin?X-Amz-Signature=abc`, '--journal', path.join(dir, 'journal-403')], { timeoutMs: 60_000 });
+  const r = await camwire(
+    ['--json', 'upload', file, '--put-url', `http://127.0.0.1:${srv.port}/media/early403.bin?X-Amz-Signature=abc`, '--journal', path.join(dir, 'journal-403')],
+    { timeoutMs: 60_000 },
+  );
   const secs = (Date.now() - started) / 1000;
   t.is(r.status, 1, `exit ${r.status} signal ${r.signal} after ${secs} s\n${r.stdout}\n${r.stderr}`);
   const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
@@ -151,12 +197,34 @@ test.serial('the same early 403 in the library: the upload rejects and the file 
 
 test.serial('a server that accepts and never answers: cut by the idle timeout and retried until --retry-for, then UPLOAD_NETWORK', async (t) => {
   const sockets: net.Socket[] = [];
-  const server = net.createServer((s) => { sockets.push(s); s.on('data', () => undefined); s.on('error', () => undefined); });
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.on('data', () => undefined);
+    s.on('error', () => undefined);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
   const { file } = makeFile('silent.bin', 1 * MiB);
   const started = Date.now();
-  const r = await camwire(['--json', 'upload', file, '--put-url', `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/media/silent.bin`, '--idle-timeout', '1', '--retry-for', '4', '--journal', path.join(dir, 'journal-silent')], { timeoutMs: 60_000 });
+  const r = await camwire(
+    [
+      '--json',
+      'upload',
+      file,
+      '--put-url',
+      `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/media/silent.bin`,
+      '--idle-timeout',
+      '1',
+      '--retry-for',
+      '4',
+      '--journal',
+      path.join(dir, 'journal-silent'),
+    ],
+    { timeoutMs: 60_000 },
+  );
   const secs = (Date.now() - started) / 1000;
   t.is(r.status, 1, `exit ${r.status} signal ${r.signal} after ${secs} s\n${r.stdout}\n${r.stderr}`);
   const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
@@ -167,7 +235,7 @@ test.serial('a server that accepts and never answers: cut by the idle timeout an
   t.true(secs > 3 && secs < 15, `ended after ${secs.toFixed(1)} s`);
 });
 
-test.serial('retries stop at the target\'s expiry: nothing listening, a URL that expires in 3 s', async (t) => {
+test.serial("retries stop at the target's expiry: nothing listening, a URL that expires in 3 s", async (t) => {
   const port = await freePort();
   const { file } = makeFile('expiring.bin', 1024);
   const date = new Date(Date.now() - 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');

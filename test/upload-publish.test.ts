@@ -34,15 +34,36 @@ test.after.always(async () => {
   await Promise.all([swift?.stop(), broker?.stop()]);
 });
 
-const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
+const awsEnv = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+};
 
 for (const kind of ['put', 'multipart'] as const) {
   test.serial(`presign ${kind} → upload → the result on cameras/camera001/uploads matches the stored object`, async (t) => {
     const size = kind === 'put' ? 123_457 : 11 * 1024 * 1024;
     const file = path.join(dir, kind === 'put' ? 'DSC00001.JPG' : 'trailer.mp4');
     fs.writeFileSync(file, crypto.randomBytes(size));
-    const presign = camwire(['presign', kind, '--endpoint', swift.endpoint, '--bucket', 'media', '--thing', 'camera001', '--file', file,
-      '--content-type', kind === 'put' ? 'image/jpeg' : 'video/mp4', ...(kind === 'multipart' ? ['--part-size', String(5 * 1024 * 1024)] : [])], { env: awsEnv });
+    const presign = camwire(
+      [
+        'presign',
+        kind,
+        '--endpoint',
+        swift.endpoint,
+        '--bucket',
+        'media',
+        '--thing',
+        'camera001',
+        '--file',
+        file,
+        '--content-type',
+        kind === 'put' ? 'image/jpeg' : 'video/mp4',
+        ...(kind === 'multipart' ? ['--part-size', String(5 * 1024 * 1024)] : []),
+      ],
+      { env: awsEnv },
+    );
     t.is(presign.status, 0, presign.stderr);
     const target = JSON.parse(presign.stdout) as { id: string; object: { path: string } };
     t.regex(target.object.path, new RegExp(`^devices/camera001/\\d{4}/\\d{2}/\\d{2}/${path.basename(file)}$`));
@@ -56,15 +77,55 @@ for (const kind of ['put', 'multipart'] as const) {
     await watcher.subscribe('cameras/+/uploads');
 
     const cam = await device(ca, dir, 'camera001');
-    const up = camwire(['--json', 'upload', file, '--target', targetFile, '--url', broker.url('tls'), '--thing', 'camera001',
-      '--cert', cam.chain, '--key', cam.key, '--ca', path.join(dir, 'mqtt', 'ca.pem'), '--journal', path.join(dir, 'journal')]);
+    const up = camwire([
+      '--json',
+      'upload',
+      file,
+      '--target',
+      targetFile,
+      '--url',
+      broker.url('tls'),
+      '--thing',
+      'camera001',
+      '--cert',
+      cam.chain,
+      '--key',
+      cam.key,
+      '--ca',
+      path.join(dir, 'mqtt', 'ca.pem'),
+      '--journal',
+      path.join(dir, 'journal'),
+    ]);
     t.is(up.status, 0, up.stdout + up.stderr);
     const printed = JSON.parse(up.stdout) as { id: string; status: string; sha256: string };
     for (let i = 0; i < 100 && !got.length; i++) await new Promise((r) => setTimeout(r, 50));
     t.is(got.length, 1);
-    const result = JSON.parse(got[0]!) as { version: number; id: string; thing: string; status: string; sha256: string; bytes: number; objectUrl: string; source: string; parts: number; contentType: string; etag: string; startedAt: string; completedAt: string };
+    const result = JSON.parse(got[0]!) as {
+      version: number;
+      id: string;
+      thing: string;
+      status: string;
+      sha256: string;
+      bytes: number;
+      objectUrl: string;
+      source: string;
+      parts: number;
+      contentType: string;
+      etag: string;
+      startedAt: string;
+      completedAt: string;
+    };
     t.deepEqual(result, printed as typeof result);
-    t.like(result, { version: 1, id: target.id, thing: 'camera001', status: 'uploaded', bytes: size, source: 'cli', parts: kind === 'put' ? 1 : 3, contentType: kind === 'put' ? 'image/jpeg' : 'video/mp4' });
+    t.like(result, {
+      version: 1,
+      id: target.id,
+      thing: 'camera001',
+      status: 'uploaded',
+      bytes: size,
+      source: 'cli',
+      parts: kind === 'put' ? 1 : 3,
+      contentType: kind === 'put' ? 'image/jpeg' : 'video/mp4',
+    });
     t.truthy(result.etag);
     // Fetch what the result points at and hash it.
     const s3 = new S3Client({ region: 'us-east-1', endpoint: swift.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS });
@@ -81,7 +142,13 @@ for (const kind of ['put', 'multipart'] as const) {
 test.serial('a failed upload publishes status failed with the error code', async (t) => {
   const file = path.join(dir, 'late.jpg');
   fs.writeFileSync(file, 'x');
-  const target = { version: 1, id: 'late-1', object: { path: 'late.jpg' }, put: { url: `${swift.endpoint}/media/late.jpg` }, expiresAt: '2020-01-01T00:00:00Z' };
+  const target = {
+    version: 1,
+    id: 'late-1',
+    object: { path: 'late.jpg' },
+    put: { url: `${swift.endpoint}/media/late.jpg` },
+    expiresAt: '2020-01-01T00:00:00Z',
+  };
   const targetFile = path.join(dir, 'late.target.json');
   fs.writeFileSync(targetFile, JSON.stringify(target));
   const watcher = new DeviceConnection({ url: broker.url('plain'), thing: 'backend-failed', status: false });
@@ -90,8 +157,25 @@ test.serial('a failed upload publishes status failed with the error code', async
   watcher.on('message', (_t, p) => got.push(p.toString()));
   await watcher.subscribe('cameras/camera001/uploads');
   const cam = await device(ca, dir, 'camera001');
-  const up = camwire(['--json', 'upload', file, '--target', targetFile, '--url', broker.url('tls'), '--thing', 'camera001',
-    '--cert', cam.cert, '--key', cam.key, '--ca', path.join(dir, 'mqtt', 'ca.pem'), '--journal', path.join(dir, 'journal')]);
+  const up = camwire([
+    '--json',
+    'upload',
+    file,
+    '--target',
+    targetFile,
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    cam.cert,
+    '--key',
+    cam.key,
+    '--ca',
+    path.join(dir, 'mqtt', 'ca.pem'),
+    '--journal',
+    path.join(dir, 'journal'),
+  ]);
   t.is(up.status, 1);
   t.is((JSON.parse(up.stdout) as { error: { code: string } }).error.code, 'UPLOAD_EXPIRED');
   for (let i = 0; i < 100 && !got.length; i++) await new Promise((r) => setTimeout(r, 50));

@@ -49,7 +49,17 @@ c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_ac
                  config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
 p = dict(Bucket=sys.argv[4], Key=sys.argv[5]); p.update(json.loads(sys.argv[7]))
 print(c.generate_presigned_url('put_object', Params=p, ExpiresIn=int(sys.argv[6])))`;
-  const r = run('python3', ['-c', py, swift.endpoint, S3_CREDENTIALS.accessKeyId, S3_CREDENTIALS.secretAccessKey, bucket, key, String(expires), JSON.stringify(params)]);
+  const r = run('python3', [
+    '-c',
+    py,
+    swift.endpoint,
+    S3_CREDENTIALS.accessKeyId,
+    S3_CREDENTIALS.secretAccessKey,
+    bucket,
+    key,
+    String(expires),
+    JSON.stringify(params),
+  ]);
   if (r.status !== 0) throw new Error(`botocore presign (apt-get install python3-boto3): ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -83,8 +93,25 @@ test.serial('--put-url with a botocore URL: byte-identical upload, the result pu
   t.regex(url, /X-Amz-Signature=[0-9a-f]{64}/);
   const sub = await subscriber('backend-put-url');
   const cam = await device(ca, dir, 'camera001');
-  const up = camwire(['--json', 'upload', file, '--put-url', url, '--url', broker.url('tls'), '--thing', 'camera001',
-    '--cert', cam.chain, '--key', cam.key, '--ca', path.join(dir, 'mqtt', 'ca.pem'), '--journal', path.join(dir, 'journal')]);
+  const up = camwire([
+    '--json',
+    'upload',
+    file,
+    '--put-url',
+    url,
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    cam.chain,
+    '--key',
+    cam.key,
+    '--ca',
+    path.join(dir, 'mqtt', 'ca.pem'),
+    '--journal',
+    path.join(dir, 'journal'),
+  ]);
   t.is(up.status, 0, up.stdout + up.stderr);
   t.false((up.stdout + up.stderr).includes(new URL(url).searchParams.get('X-Amz-Signature')!), 'no signature printed');
   await until(() => sub.got.length > 0);
@@ -108,7 +135,19 @@ test.serial('a URL signed with its Content-Type: sent from the file name or --he
   t.is((JSON.parse(wrong.stdout) as { error: { code: string } }).error.code, 'UPLOAD_SIGNATURE_MISMATCH');
   const byName = camwire(['--json', 'upload', file, '--put-url', url, '--journal', path.join(dir, 'j3')]);
   t.is(byName.status, 0, byName.stdout);
-  const byHeader = camwire(['--json', 'upload', file, '--put-url', url, '--header', 'Content-Type: video/mp4', '--id', 'clip-1', '--journal', path.join(dir, 'j4')]);
+  const byHeader = camwire([
+    '--json',
+    'upload',
+    file,
+    '--put-url',
+    url,
+    '--header',
+    'Content-Type: video/mp4',
+    '--id',
+    'clip-1',
+    '--journal',
+    path.join(dir, 'j4'),
+  ]);
   t.is(byHeader.status, 0, byHeader.stdout);
   t.is((JSON.parse(byHeader.stdout) as { id: string }).id, 'clip-1');
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'devices/camera001/clip.mp4' }));
@@ -144,8 +183,31 @@ test.serial('an expired URL is UPLOAD_EXPIRED before a byte is sent: botocore Si
 test.serial('presign --share-expires: the published shareUrl opens the object with a plain GET (same SHA-256)', async (t) => {
   const file = path.join(dir, 'DSC00100.JPG');
   fs.writeFileSync(file, crypto.randomBytes(300_003));
-  const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
-  const presign = camwire(['presign', 'put', '--endpoint', swift.endpoint, '--bucket', bucket, '--thing', 'camera001', '--file', file, '--content-type', 'image/jpeg', '--share-expires', '3600'], { env: awsEnv });
+  const awsEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  };
+  const presign = camwire(
+    [
+      'presign',
+      'put',
+      '--endpoint',
+      swift.endpoint,
+      '--bucket',
+      bucket,
+      '--thing',
+      'camera001',
+      '--file',
+      file,
+      '--content-type',
+      'image/jpeg',
+      '--share-expires',
+      '3600',
+    ],
+    { env: awsEnv },
+  );
   t.is(presign.status, 0, presign.stderr);
   const target = JSON.parse(presign.stdout) as { share: { url: string; expiresAt: string } };
   t.regex(target.share.url, /X-Amz-Expires=3600/);
@@ -154,8 +216,24 @@ test.serial('presign --share-expires: the published shareUrl opens the object wi
   fs.writeFileSync(targetFile, presign.stdout);
   const sub = await subscriber('backend-share');
   const cam = await device(ca, dir, 'camera001');
-  const up = camwire(['upload', file, '--target', targetFile, '--url', broker.url('tls'), '--thing', 'camera001',
-    '--cert', cam.chain, '--key', cam.key, '--ca', path.join(dir, 'mqtt', 'ca.pem'), '--journal', path.join(dir, 'j6')]);
+  const up = camwire([
+    'upload',
+    file,
+    '--target',
+    targetFile,
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    cam.chain,
+    '--key',
+    cam.key,
+    '--ca',
+    path.join(dir, 'mqtt', 'ca.pem'),
+    '--journal',
+    path.join(dir, 'j6'),
+  ]);
   t.is(up.status, 0, up.stderr);
   t.true(up.stdout.includes(target.share.url), 'the human result shows the share URL whole');
   await until(() => sub.got.length > 0);
@@ -164,7 +242,13 @@ test.serial('presign --share-expires: the published shareUrl opens the object wi
   t.is(result.shareExpiresAt, target.share.expiresAt);
   const res = await fetch(result.shareUrl);
   t.is(res.status, 200);
-  t.is(crypto.createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex'), sha(file));
+  t.is(
+    crypto
+      .createHash('sha256')
+      .update(Buffer.from(await res.arrayBuffer()))
+      .digest('hex'),
+    sha(file),
+  );
   t.is(result.sha256, sha(file));
   await sub.close();
   // Without credentials the object stays private.

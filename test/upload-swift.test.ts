@@ -57,7 +57,10 @@ async function stored(key: string): Promise<{ md5: string; contentType?: string;
   const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const h = crypto.createHash('md5');
   let size = 0;
-  for await (const c of r.Body as AsyncIterable<Buffer>) { h.update(c); size += c.length; }
+  for await (const c of r.Body as AsyncIterable<Buffer>) {
+    h.update(c);
+    size += c.length;
+  }
   return { md5: h.digest('hex'), size, ...(r.ContentType ? { contentType: r.ContentType } : {}) };
 }
 
@@ -127,7 +130,9 @@ test.serial('a failed run keeps its finished parts in the journal; the re-run se
   t.is(e!.code, 'UPLOAD_NETWORK');
   const second = new Uploader({ journalDir, concurrency: 2 });
   let resumed: number[] = [];
-  second.on('resumed', (r) => { resumed = r.parts; });
+  second.on('resumed', (r) => {
+    resumed = r.parts;
+  });
   const result = await second.upload(video.file, target);
   t.true(resumed.includes(1) && resumed.includes(2), `resumed ${resumed.join(',')}`);
   t.is(second.requests, 4 - resumed.length + 1, 'only the missing parts and the complete');
@@ -147,7 +152,11 @@ test.serial('a target with the wrong number of parts for the file is refused bef
   t.is(up.requests, 0);
 });
 
-interface Worker { lines: string[]; exit: Promise<number | null>; kill(): void }
+interface Worker {
+  lines: string[];
+  exit: Promise<number | null>;
+  kill(): void;
+}
 
 function worker(args: string[]): Worker {
   const p = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'upload-worker.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -189,7 +198,10 @@ test.serial('the Swift proxy stopped mid-upload and restarted: retries finish th
   up.on('progress', (p) => {
     if (p.partsDone === 1 && !stopped) {
       stopped = true;
-      void swift.stopProxy().then(() => new Promise((r) => setTimeout(r, 1000))).then(() => swift.startProxy());
+      void swift
+        .stopProxy()
+        .then(() => new Promise((r) => setTimeout(r, 1000)))
+        .then(() => swift.startProxy());
     }
   });
   const result = await up.upload(video.file, target);
@@ -211,7 +223,7 @@ test.serial('200 MiB in 8 MiB parts, 4 in flight: the object md5 matches', async
   fs.rmSync(big.file);
 });
 
-test.serial('a 1 GiB upload keeps the process\'s peak RSS under 150 MB', async (t) => {
+test.serial("a 1 GiB upload keeps the process's peak RSS under 150 MB", async (t) => {
   const size = 1024 * MiB;
   const big = makeFile('huge.bin', size);
   const target = await presignMultipart({ ...base('devices/camera001/huge.bin'), size, partSize: 16 * MiB });
@@ -233,14 +245,17 @@ test.serial('Content-MD5 is added only when the target asks (empty value), and t
   const asked: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'content-md5': '' } } };
   await new Uploader().upload(photo.file, asked);
   t.is((await stored('devices/camera001/md5.jpg')).md5, photo.md5);
-  const wrong: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'content-md5': crypto.createHash('md5').update('other').digest('base64') } } };
+  const wrong: UploadTarget = {
+    ...target,
+    put: { url: target.put!.url, headers: { 'content-md5': crypto.createHash('md5').update('other').digest('base64') } },
+  };
   const e = await t.throwsAsync<CamwireError>(new Uploader().upload(photo.file, wrong));
   t.is(e!.code, 'UPLOAD_CHECKSUM_MISMATCH', e!.message);
   const odd: UploadTarget = { ...target, put: { url: target.put!.url, headers: { 'x-custom': '' } } };
   t.is((await t.throwsAsync<CamwireError>(new Uploader().upload(photo.file, odd)))!.code, 'UPLOAD_TARGET_INVALID');
 });
 
-test.serial('parts below the store\'s minimum: UPLOAD_PART_TOO_SMALL with a hint, and the upload is aborted', async (t) => {
+test.serial("parts below the store's minimum: UPLOAD_PART_TOO_SMALL with a hint, and the upload is aborted", async (t) => {
   const f = makeFile('tiny-parts.mp4', 3 * MiB);
   const journalDir = path.join(dir, 'journal-small');
   const target = await presignMultipart({ ...base('devices/camera001/tiny-parts.mp4'), size: 3 * MiB, partSize: MiB, minPartSize: 1 }); // a presigner that does not check, as the camera meets them

@@ -101,7 +101,14 @@ export interface NativeKvsMetrics {
 }
 
 export type NativeKvsEvent =
-  | { type: 'ack'; ackType: 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE' | 'UNKNOWN'; timecode?: number; fragmentNumber: string; errorId?: number; errorCode?: string }
+  | {
+      type: 'ack';
+      ackType: 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE' | 'UNKNOWN';
+      timecode?: number;
+      fragmentNumber: string;
+      errorId?: number;
+      errorCode?: string;
+    }
   | { type: 'error'; code: string; message: string; fatal: boolean; timecode?: number }
   | { type: 'dropped'; timecode: number; frames: number }
   | { type: 'connected'; connection: number; endpoint: string }
@@ -149,10 +156,24 @@ export interface KvsProducerTuning {
 
 /** Every key of KvsProducerTuning (the compiler holds the list whole). */
 export const KVS_TUNING_KEYS = [
-  'fragmentDurationMs', 'storeBytes', 'storeDurationMs', 'overflow', 'fps', 'startMs', 'userAgent', 'connectTimeoutMs', 'rotateAfterMs',
-  'staleAfterMs', 'persistTimeoutMs', 'backoffBaseMs', 'backoffMaxMs', 'maxAuthFailures', 'maxFragmentErrors', 'metricsIntervalMs',
+  'fragmentDurationMs',
+  'storeBytes',
+  'storeDurationMs',
+  'overflow',
+  'fps',
+  'startMs',
+  'userAgent',
+  'connectTimeoutMs',
+  'rotateAfterMs',
+  'staleAfterMs',
+  'persistTimeoutMs',
+  'backoffBaseMs',
+  'backoffMaxMs',
+  'maxAuthFailures',
+  'maxFragmentErrors',
+  'metricsIntervalMs',
 ] as const satisfies ReadonlyArray<keyof KvsProducerTuning>;
-const tuningKeysWhole: Exclude<keyof KvsProducerTuning, typeof KVS_TUNING_KEYS[number]> extends never ? true : never = true;
+const tuningKeysWhole: Exclude<keyof KvsProducerTuning, (typeof KVS_TUNING_KEYS)[number]> extends never ? true : never = true;
 void tuningKeysWhole;
 
 export interface NativeKvsProducerOptions extends KvsProducerTuning {
@@ -177,7 +198,12 @@ export interface NativeKvsProducer {
   metrics(): NativeKvsMetrics;
 }
 
-export interface NativePtpCameraEvent { kind: string; a?: string; b?: string; n: number }
+export interface NativePtpCameraEvent {
+  kind: string;
+  a?: string;
+  b?: string;
+  n: number;
+}
 
 export interface NativePtpCameraStarted {
   /** The PTP/IP port (0 for a USB camera). */

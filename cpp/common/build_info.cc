@@ -35,7 +35,7 @@ BuildInfo GetBuildInfo() {
   info.modules.push_back("kvs-producer");  // PutMedia over libcurl (cpp/kvs/producer)
   info.modules.push_back("ptp-ip");        // PTP session layer + PTP/IP, both roles (cpp/ptp)
 #ifdef CAMWIRE_WITH_LIBUSB
-  info.modules.push_back("ptp-usb");       // the app side over libusb
+  info.modules.push_back("ptp-usb");  // the app side over libusb
 #endif
 #ifdef CAMWIRE_WITH_UMOCKDEV
   info.modules.push_back("ptp-usb-virtual");  // the simulated camera as a virtual USB device (umockdev)
@@ -48,8 +48,8 @@ BuildInfo GetBuildInfo() {
   std::snprintf(api, sizeof api, "0x%08x", static_cast<unsigned>(LIBUSB_API_VERSION));
   info.libusb.compiled = std::string("API ") + api;
   const libusb_version* v = libusb_get_version();
-  info.libusb.runtime = std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                        std::to_string(v->micro) + "." + std::to_string(v->nano) + (v->rc ? v->rc : "");
+  info.libusb.runtime =
+      std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro) + "." + std::to_string(v->nano) + (v->rc ? v->rc : "");
 #endif
   info.libcurl.compiled = LIBCURL_VERSION;
   info.libcurl.runtime = curl_version_info(CURLVERSION_NOW)->version;

@@ -14,8 +14,8 @@ struct LibraryVersion {
 
 struct BuildInfo {
   std::string camwire_version;
-  std::string cxx_standard;            // of the core, e.g. "201402"
-  std::vector<std::string> modules;    // compiled-in protocol modules
+  std::string cxx_standard;          // of the core, e.g. "201402"
+  std::vector<std::string> modules;  // compiled-in protocol modules
   LibraryVersion openssl;
   bool has_libusb = false;
   LibraryVersion libusb;

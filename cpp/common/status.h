@@ -12,9 +12,7 @@ class Status {
  public:
   Status() = default;  // OK
   static Status Ok() { return Status(); }
-  static Status Error(std::string code, std::string message) {
-    return Status(std::move(code), std::move(message));
-  }
+  static Status Error(std::string code, std::string message) { return Status(std::move(code), std::move(message)); }
 
   bool ok() const { return code_.empty(); }
   const std::string& code() const { return code_; }
@@ -23,8 +21,7 @@ class Status {
   std::string ToString() const;
 
  private:
-  Status(std::string code, std::string message)
-      : code_(std::move(code)), message_(std::move(message)) {}
+  Status(std::string code, std::string message) : code_(std::move(code)), message_(std::move(message)) {}
   std::string code_;
   std::string message_;
 };
@@ -34,16 +31,25 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Status::Error("INTERNAL", "Result built from an OK status without a value");
   }
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  const T& value() const& { CheckOk(); return value_; }
-  T& value() & { CheckOk(); return value_; }
-  T&& value() && { CheckOk(); return std::move(value_); }
+  const T& value() const& {
+    CheckOk();
+    return value_;
+  }
+  T& value() & {
+    CheckOk();
+    return value_;
+  }
+  T&& value() && {
+    CheckOk();
+    return std::move(value_);
+  }
 
  private:
   void CheckOk() const;

@@ -150,8 +150,12 @@ class Reader {
       std::string t;
       Status s = String(t);
       if (!s.ok()) return s;
-      ack.type = t == "BUFFERING" ? AckType::kBuffering : t == "RECEIVED" ? AckType::kReceived : t == "PERSISTED" ? AckType::kPersisted
-               : t == "ERROR" ? AckType::kError : t == "IDLE" ? AckType::kIdle : AckType::kUnknown;
+      ack.type = t == "BUFFERING"   ? AckType::kBuffering
+                 : t == "RECEIVED"  ? AckType::kReceived
+                 : t == "PERSISTED" ? AckType::kPersisted
+                 : t == "ERROR"     ? AckType::kError
+                 : t == "IDLE"      ? AckType::kIdle
+                                    : AckType::kUnknown;
       return Status::Ok();
     }
     if (key == "FragmentTimecode" || key == "ErrorId") {
@@ -187,12 +191,18 @@ class Reader {
 
 const char* AckTypeName(AckType t) {
   switch (t) {
-    case AckType::kBuffering: return "BUFFERING";
-    case AckType::kReceived: return "RECEIVED";
-    case AckType::kPersisted: return "PERSISTED";
-    case AckType::kError: return "ERROR";
-    case AckType::kIdle: return "IDLE";
-    default: return "UNKNOWN";
+    case AckType::kBuffering:
+      return "BUFFERING";
+    case AckType::kReceived:
+      return "RECEIVED";
+    case AckType::kPersisted:
+      return "PERSISTED";
+    case AckType::kError:
+      return "ERROR";
+    case AckType::kIdle:
+      return "IDLE";
+    default:
+      return "UNKNOWN";
   }
 }
 

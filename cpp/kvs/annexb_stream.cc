@@ -41,8 +41,10 @@ Status AnnexBStream::Drain(bool final, const Sink& sink) {
   // followed by another (or the stream ends).
   if (!final && !nals.empty()) nals.pop_back();
   for (const auto& n : nals) {
-    if (n.type == kSps && sps_.empty()) sps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
-    if (n.type == kPps && pps_.empty()) pps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+    if (n.type == kSps && sps_.empty())
+      sps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+    if (n.type == kPps && pps_.empty())
+      pps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
   }
   std::vector<AccessUnit> aus = GroupAccessUnits(buf_.data(), nals);
   // The last unit may gain more slices: kept, unless the stream has ended.
@@ -71,8 +73,8 @@ Status AnnexBStream::Drain(bool final, const Sink& sink) {
   if (buf_.size() > max_unit_) {
     const size_t n = buf_.size();
     buf_.clear();
-    return Status::Error("KVS_FRAME_TOO_LARGE", "no access unit boundary in " + std::to_string(n) +
-                                                    " bytes of H.264: is this an Annex-B stream (start codes 00 00 01)?");
+    return Status::Error("KVS_FRAME_TOO_LARGE",
+                         "no access unit boundary in " + std::to_string(n) + " bytes of H.264: is this an Annex-B stream (start codes 00 00 01)?");
   }
   return Status::Ok();
 }

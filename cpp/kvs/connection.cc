@@ -10,15 +10,8 @@
 namespace camwire {
 namespace kvs {
 
-Connection::Connection(ConnectionPurpose purpose, Session& session, FragmentStore& store, MetricsRecorder& metrics,
-                       const Packager& packager)
-    : started_ms(SteadyMs()),
-      started_wall(WallMs()),
-      purpose_(purpose),
-      session_(session),
-      store_(store),
-      metrics_(metrics),
-      packager_(packager) {}
+Connection::Connection(ConnectionPurpose purpose, Session& session, FragmentStore& store, MetricsRecorder& metrics, const Packager& packager)
+    : started_ms(SteadyMs()), started_wall(WallMs()), purpose_(purpose), session_(session), store_(store), metrics_(metrics), packager_(packager) {}
 
 bool Connection::TakeSentAt(uint64_t timecode, uint64_t* sent_ms) {
   bool found = false;

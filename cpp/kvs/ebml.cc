@@ -47,9 +47,7 @@ void Writer::UInt(uint32_t id, uint64_t v, int fixed_bytes) {
   for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
-void Writer::String(uint32_t id, const std::string& s) {
-  Binary(id, reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
+void Writer::String(uint32_t id, const std::string& s) { Binary(id, reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
 void Writer::Binary(uint32_t id, const uint8_t* data, size_t size) {
   AppendId(out_, id);

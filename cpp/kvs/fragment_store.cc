@@ -7,8 +7,7 @@
 namespace camwire {
 namespace kvs {
 
-FragmentStore::FragmentStore(const StoreOptions& options)
-    : o_(options), fragmenter_(options.fragment_duration_ms, /*absolute_timecodes=*/true) {}
+FragmentStore::FragmentStore(const StoreOptions& options) : o_(options), fragmenter_(options.fragment_duration_ms, /*absolute_timecodes=*/true) {}
 
 uint64_t FragmentStore::DurationLocked() const {
   if (frags_.empty()) return 0;
@@ -80,16 +79,14 @@ Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool k
 
 Result<PutOutcome> FragmentStore::PutFrame(const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe) {
   std::lock_guard<std::mutex> lock(mu_);
-  return PutLocked(size, pts_ms, keyframe, [&](std::vector<uint8_t>& out, bool* started) {
-    return fragmenter_.Add(out, frame, size, pts_ms, keyframe, started);
-  });
+  return PutLocked(size, pts_ms, keyframe,
+                   [&](std::vector<uint8_t>& out, bool* started) { return fragmenter_.Add(out, frame, size, pts_ms, keyframe, started); });
 }
 
 Result<PutOutcome> FragmentStore::PutAccessUnit(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  return PutLocked(h264::AvccSize(au), pts_ms, au.keyframe, [&](std::vector<uint8_t>& out, bool* started) {
-    return fragmenter_.AddAccessUnit(out, data, au, pts_ms, started);
-  });
+  return PutLocked(h264::AvccSize(au), pts_ms, au.keyframe,
+                   [&](std::vector<uint8_t>& out, bool* started) { return fragmenter_.AddAccessUnit(out, data, au, pts_ms, started); });
 }
 
 bool FragmentStore::WaitForSpace(size_t size, uint64_t timeout_ms) {
@@ -161,8 +158,7 @@ void FragmentStore::TrimLocked() {
   space_.notify_all();
 }
 
-size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, bool* at_boundary,
-                               std::vector<uint64_t>* started) {
+size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, bool* at_boundary, std::vector<uint64_t>* started) {
   std::lock_guard<std::mutex> lock(mu_);
   size_t copied = 0;
   if (at_boundary) *at_boundary = false;

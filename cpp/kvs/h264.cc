@@ -12,7 +12,7 @@ namespace {
 
 // Limits that no conforming stream exceeds; anything larger is malformed
 // input and is refused before it can drive arithmetic or allocation.
-constexpr uint32_t kMaxMbs = 1 << 16;          // 65536 macroblocks per side
+constexpr uint32_t kMaxMbs = 1 << 16;  // 65536 macroblocks per side
 constexpr size_t kMaxSpsBytes = 4096;
 
 // Reads bits MSB first from an unescaped RBSP; past the end it fails.
@@ -141,14 +141,13 @@ Result<SpsInfo> ParseSps(const uint8_t* nal, size_t size) {
   s.sps_id = br.Ue();
   if (s.sps_id > 31) return Malformed("seq_parameter_set_id > 31");
   const uint8_t p = s.profile_idc;
-  if (p == 100 || p == 110 || p == 122 || p == 244 || p == 44 || p == 83 || p == 86 || p == 118 || p == 128 || p == 138 ||
-      p == 139 || p == 134 || p == 135) {
+  if (p == 100 || p == 110 || p == 122 || p == 244 || p == 44 || p == 83 || p == 86 || p == 118 || p == 128 || p == 138 || p == 139 || p == 134 || p == 135) {
     s.chroma_format_idc = br.Ue();
     if (s.chroma_format_idc > 3) return Malformed("chroma_format_idc > 3");
     if (s.chroma_format_idc == 3) br.Bit();  // separate_colour_plane_flag
     if (br.Ue() > 6) return Malformed("bit_depth_luma > 14");
     if (br.Ue() > 6) return Malformed("bit_depth_chroma > 14");
-    br.Bit();  // qpprime_y_zero_transform_bypass_flag
+    br.Bit();        // qpprime_y_zero_transform_bypass_flag
     if (br.Bit()) {  // seq_scaling_matrix_present_flag
       const int lists = s.chroma_format_idc == 3 ? 12 : 8;
       for (int i = 0; i < lists && br.ok(); ++i) {
@@ -211,15 +210,15 @@ Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, cons
   if (pps_size > 0xffff) return Status::Error("H264_MALFORMED_PPS", "PPS longer than 65535 bytes");
   std::vector<uint8_t> out;
   out.reserve(11 + sps_size + pps_size);
-  out.push_back(1);              // configurationVersion
-  out.push_back(sps[1]);         // AVCProfileIndication
-  out.push_back(sps[2]);         // profile_compatibility
-  out.push_back(sps[3]);         // AVCLevelIndication
-  out.push_back(0xfc | 3);       // reserved + lengthSizeMinusOne = 3 (4-byte lengths)
-  out.push_back(0xe0 | 1);       // reserved + one SPS
+  out.push_back(1);         // configurationVersion
+  out.push_back(sps[1]);    // AVCProfileIndication
+  out.push_back(sps[2]);    // profile_compatibility
+  out.push_back(sps[3]);    // AVCLevelIndication
+  out.push_back(0xfc | 3);  // reserved + lengthSizeMinusOne = 3 (4-byte lengths)
+  out.push_back(0xe0 | 1);  // reserved + one SPS
   AppendBe16(out, static_cast<uint16_t>(sps_size));
   out.insert(out.end(), sps, sps + sps_size);
-  out.push_back(1);              // one PPS
+  out.push_back(1);  // one PPS
   AppendBe16(out, static_cast<uint16_t>(pps_size));
   out.insert(out.end(), pps, pps + pps_size);
   const uint8_t p = info.value().profile_idc;
@@ -228,7 +227,7 @@ Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, cons
     out.push_back(static_cast<uint8_t>(0xfc | info.value().chroma_format_idc));
     out.push_back(0xf8);  // bit_depth_luma_minus8 = 0 (8-bit, what KVS consumers decode)
     out.push_back(0xf8);
-    out.push_back(0);     // numOfSequenceParameterSetExt
+    out.push_back(0);  // numOfSequenceParameterSetExt
   }
   return out;
 }

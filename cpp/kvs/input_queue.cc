@@ -5,9 +5,7 @@
 namespace camwire {
 namespace kvs {
 
-KeyframeHint KeyframeHintFromInt(int keyframe) {
-  return keyframe < 0 ? KeyframeHint::kFromNals : keyframe == 1 ? KeyframeHint::kYes : KeyframeHint::kNo;
-}
+KeyframeHint KeyframeHintFromInt(int keyframe) { return keyframe < 0 ? KeyframeHint::kFromNals : keyframe == 1 ? KeyframeHint::kYes : KeyframeHint::kNo; }
 
 Status InputQueue::PushFrame(const uint8_t* data, size_t size, uint64_t pts_ms, KeyframeHint keyframe, void* token, bool* wake) {
   *wake = false;
@@ -15,8 +13,8 @@ Status InputQueue::PushFrame(const uint8_t* data, size_t size, uint64_t pts_ms, 
   if (close_requested_ || abort_requested_) return Status::Error("KVS_CLOSED", "the stream is closing or closed");
   if (kind_ == InputKind::kAnnexB) return Status::Error("KVS_MIXED_INPUT", "this stream takes putAnnexB pieces; use one KvsStream per input style");
   if (have_last_pts_ && pts_ms <= last_pts_) {
-    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING", "frame timestamp " + std::to_string(pts_ms) +
-                                                             " ms is not after the previous one (" + std::to_string(last_pts_) + " ms)");
+    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING",
+                         "frame timestamp " + std::to_string(pts_ms) + " ms is not after the previous one (" + std::to_string(last_pts_) + " ms)");
   }
   kind_ = InputKind::kFrames;
   have_last_pts_ = true;

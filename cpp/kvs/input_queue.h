@@ -26,10 +26,10 @@ KeyframeHint KeyframeHintFromInt(int keyframe);
 struct QueuedInput {
   const uint8_t* data = nullptr;
   size_t size = 0;
-  uint64_t pts = 0;                             // frames only
+  uint64_t pts = 0;                                 // frames only
   KeyframeHint keyframe = KeyframeHint::kFromNals;  // frames only
   void* token = nullptr;
-  InputKind kind = InputKind::kFrames;          // kFrames or kAnnexB
+  InputKind kind = InputKind::kFrames;  // kFrames or kAnnexB
 };
 
 // The requests the loop acts on, read together.

@@ -11,19 +11,16 @@ namespace camwire {
 namespace mkv {
 
 namespace id {
-constexpr uint32_t kEbml = 0x1A45DFA3, kEbmlVersion = 0x4286, kEbmlReadVersion = 0x42F7, kEbmlMaxIdLength = 0x42F2,
-                   kEbmlMaxSizeLength = 0x42F3, kDocType = 0x4282, kDocTypeVersion = 0x4287, kDocTypeReadVersion = 0x4285;
-constexpr uint32_t kSegment = 0x18538067, kInfo = 0x1549A966, kSegmentUid = 0x73A4, kTimecodeScale = 0x2AD7B1,
-                   kMuxingApp = 0x4D80, kWritingApp = 0x5741;
-constexpr uint32_t kTracks = 0x1654AE6B, kTrackEntry = 0xAE, kTrackNumber = 0xD7, kTrackUid = 0x73C5, kTrackType = 0x83,
-                   kName = 0x536E, kCodecId = 0x86, kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0,
-                   kPixelHeight = 0xBA;
+constexpr uint32_t kEbml = 0x1A45DFA3, kEbmlVersion = 0x4286, kEbmlReadVersion = 0x42F7, kEbmlMaxIdLength = 0x42F2, kEbmlMaxSizeLength = 0x42F3,
+                   kDocType = 0x4282, kDocTypeVersion = 0x4287, kDocTypeReadVersion = 0x4285;
+constexpr uint32_t kSegment = 0x18538067, kInfo = 0x1549A966, kSegmentUid = 0x73A4, kTimecodeScale = 0x2AD7B1, kMuxingApp = 0x4D80, kWritingApp = 0x5741;
+constexpr uint32_t kTracks = 0x1654AE6B, kTrackEntry = 0xAE, kTrackNumber = 0xD7, kTrackUid = 0x73C5, kTrackType = 0x83, kName = 0x536E, kCodecId = 0x86,
+                   kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0, kPixelHeight = 0xBA;
 constexpr uint32_t kCluster = 0x1F43B675, kTimecode = 0xE7, kPosition = 0xA7, kSimpleBlock = 0xA3;
 constexpr uint32_t kTags = 0x1254C367, kTag = 0x7373, kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
 }  // namespace id
 
-std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid,
-                                  const std::string& writing_app) {
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app) {
   std::vector<uint8_t> out;
   ebml::Writer w(out);
   size_t h = w.Begin(id::kEbml, 1);
@@ -94,8 +91,8 @@ std::vector<uint8_t> ClusterStart(uint64_t timecode_ms) {
 
 Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, int64_t relative_ms, bool keyframe) {
   if (relative_ms < 0 || relative_ms > 32767) {
-    return Status::Error("KVS_TIMECODE_RANGE", "a frame is " + std::to_string(relative_ms) +
-                                                   " ms from its cluster start; SimpleBlock timecodes span 0-32767 ms");
+    return Status::Error("KVS_TIMECODE_RANGE",
+                         "a frame is " + std::to_string(relative_ms) + " ms from its cluster start; SimpleBlock timecodes span 0-32767 ms");
   }
   ebml::AppendId(out, id::kSimpleBlock);
   ebml::AppendVint(out, size + 4, 8);
@@ -109,15 +106,14 @@ Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t
 Result<int64_t> Fragmenter::Prepare(std::vector<uint8_t>& out, uint64_t pts_ms, bool keyframe, bool* started_fragment) {
   *started_fragment = false;
   if (have_last_ && pts_ms <= last_pts_) {
-    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING", "frame timestamp " + std::to_string(pts_ms) +
-                                                             " ms is not after the previous one (" + std::to_string(last_pts_) + " ms)");
+    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING",
+                         "frame timestamp " + std::to_string(pts_ms) + " ms is not after the previous one (" + std::to_string(last_pts_) + " ms)");
   }
   if (!in_cluster_ && !keyframe) {
     return Status::Error("KVS_NEEDS_KEYFRAME", "a stream (and every fragment) must start with a key frame");
   }
   if (!have_last_) stream_start_ = pts_ms;
-  const bool new_cluster = !in_cluster_ || (keyframe && (fragment_ms_ == 0 || pts_ms - cluster_pts_ >= fragment_ms_)) ||
-                           (pts_ms - cluster_pts_ > 32767);
+  const bool new_cluster = !in_cluster_ || (keyframe && (fragment_ms_ == 0 || pts_ms - cluster_pts_ >= fragment_ms_)) || (pts_ms - cluster_pts_ > 32767);
   if (new_cluster) {
     if (!keyframe) {
       return Status::Error("KVS_FRAGMENT_TOO_LONG", "no key frame for 32.7 s: a fragment cannot hold more; send key frames more often");
@@ -149,8 +145,7 @@ void AppendBlockHeader(std::vector<uint8_t>& out, size_t payload, int64_t relati
 }
 }  // namespace
 
-Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
-                       bool* started_fragment) {
+Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe, bool* started_fragment) {
   Result<int64_t> rel = Prepare(out, pts_ms, keyframe, started_fragment);
   if (!rel.ok()) return rel.status();
   Status s = AppendSimpleBlock(out, frame, size, rel.value(), keyframe);
@@ -159,8 +154,7 @@ Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t s
   return Status::Ok();
 }
 
-Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms,
-                                 bool* started_fragment) {
+Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment) {
   Result<int64_t> rel = Prepare(out, pts_ms, au.keyframe, started_fragment);
   if (!rel.ok()) return rel.status();
   if (rel.value() > 32767) return Status::Error("KVS_TIMECODE_RANGE", "frame too far from its cluster start");
@@ -200,7 +194,7 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
   for (const h264::AccessUnit& au : h264::GroupAccessUnits(data, nals)) {
     bool has_slice = false;
     for (const auto& n : au.nals) has_slice |= (n.type == h264::kIdrSlice || n.type == h264::kNonIdrSlice);
-    if (!has_slice) continue;  // parameter sets alone are not a frame
+    if (!has_slice) continue;                  // parameter sets alone are not a frame
     if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
     const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
     bool started = false;

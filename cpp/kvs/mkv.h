@@ -27,8 +27,7 @@ struct VideoTrack {
 };
 
 // EBML header + Segment (unknown size) + Info + Tracks.
-std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid,
-                                  const std::string& writing_app);
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app);
 
 // Tags with SimpleTag name/value pairs (KVS: at most 10, names <= 128 bytes,
 // values <= 256 bytes, no names starting with "AWS" unless KVS-defined).
@@ -45,17 +44,14 @@ Status AppendSimpleBlock(std::vector<uint8_t>& out, const uint8_t* frame, size_t
 // Timestamps must increase strictly.
 class Fragmenter {
  public:
-  Fragmenter(uint64_t fragment_duration_ms, bool absolute_timecodes)
-      : fragment_ms_(fragment_duration_ms), absolute_(absolute_timecodes) {}
+  Fragmenter(uint64_t fragment_duration_ms, bool absolute_timecodes) : fragment_ms_(fragment_duration_ms), absolute_(absolute_timecodes) {}
 
   // Appends the frame's bytes (a cluster start first when one begins) to out.
   // `started_fragment` tells whether this frame opened a new cluster.
-  Status Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe,
-             bool* started_fragment);
+  Status Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool keyframe, bool* started_fragment);
   // The same for a frame given as an access unit of an Annex-B buffer: the
   // AVCC form is written straight into out, with no intermediate copy.
-  Status AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms,
-                       bool* started_fragment);
+  Status AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment);
 
   uint64_t frames() const { return frames_; }
 

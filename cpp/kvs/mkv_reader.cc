@@ -9,10 +9,9 @@ namespace mkv {
 
 namespace {
 
-constexpr uint32_t kEbml = 0x1A45DFA3, kSegment = 0x18538067, kInfo = 0x1549A966, kTimecodeScale = 0x2AD7B1, kTracks = 0x1654AE6B,
-                   kTrackEntry = 0xAE, kCodecId = 0x86, kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0, kPixelHeight = 0xBA,
-                   kCluster = 0x1F43B675, kTimecode = 0xE7, kSimpleBlock = 0xA3, kBlockGroup = 0xA0, kTags = 0x1254C367, kTag = 0x7373,
-                   kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
+constexpr uint32_t kEbml = 0x1A45DFA3, kSegment = 0x18538067, kInfo = 0x1549A966, kTimecodeScale = 0x2AD7B1, kTracks = 0x1654AE6B, kTrackEntry = 0xAE,
+                   kCodecId = 0x86, kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0, kPixelHeight = 0xBA, kCluster = 0x1F43B675, kTimecode = 0xE7,
+                   kSimpleBlock = 0xA3, kBlockGroup = 0xA0, kTags = 0x1254C367, kTag = 0x7373, kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
 
 Status Bad(const std::string& why) { return Status::Error("KVS_MKV_MALFORMED", why); }
 

@@ -38,8 +38,7 @@ void DropRun::FlushIfLong(uint64_t now) {
 // ---- Packager ------------------------------------------------------------------
 
 bool Packager::SetTrack(const uint8_t* sps, size_t sps_size, const uint8_t* pps, size_t pps_size) {
-  Result<std::vector<uint8_t>> avcc = o_.codec_private.empty() ? h264::BuildAvcC(sps, sps_size, pps, pps_size)
-                                                                : Result<std::vector<uint8_t>>(o_.codec_private);
+  Result<std::vector<uint8_t>> avcc = o_.codec_private.empty() ? h264::BuildAvcC(sps, sps_size, pps, pps_size) : Result<std::vector<uint8_t>>(o_.codec_private);
   if (!avcc.ok()) {
     events_.Error(avcc.status().code(), avcc.status().message(), false);
     return false;

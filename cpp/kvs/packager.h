@@ -36,8 +36,7 @@ class DropRun {
 
 class Packager {
  public:
-  Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, EventEmitter& events, DropRun& drops,
-           Producer::ReleaseSink release)
+  Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, EventEmitter& events, DropRun& drops, Producer::ReleaseSink release)
       : o_(o), store_(store), queue_(queue), events_(events), drops_(drops), release_(std::move(release)) {}
 
   // Packages queued input, about kDrainBudget bytes per loop turn so that

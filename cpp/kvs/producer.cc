@@ -40,8 +40,8 @@ struct Producer::Impl {
   // Declared in the order they depend on each other (each refers to those above it).
   const ProducerOptions o;
   EventEmitter events;
-  InputQueue queue;        // shared with the caller's thread
-  MetricsRecorder metrics; // read from any thread
+  InputQueue queue;         // shared with the caller's thread
+  MetricsRecorder metrics;  // read from any thread
   // Loop thread only.
   FragmentStore store;
   DropRun drops;
@@ -119,9 +119,7 @@ void Loop::Run() {
     if (!done.empty()) {
       std::lock_guard<std::mutex> lock(mu_);
       producers_.erase(std::remove_if(producers_.begin(), producers_.end(),
-                                      [&](const std::shared_ptr<Producer>& p) {
-                                        return std::find(done.begin(), done.end(), p.get()) != done.end();
-                                      }),
+                                      [&](const std::shared_ptr<Producer>& p) { return std::find(done.begin(), done.end(), p.get()) != done.end(); }),
                        producers_.end());
     }
     ps.clear();
@@ -133,9 +131,7 @@ void Loop::Run() {
 
 // ---- Producer -----------------------------------------------------------------
 
-Producer::Producer(const ProducerOptions& options, EventSink events, ReleaseSink release)
-    : impl_(new Impl(options, std::move(events), std::move(release))) {
-}
+Producer::Producer(const ProducerOptions& options, EventSink events, ReleaseSink release) : impl_(new Impl(options, std::move(events), std::move(release))) {}
 
 Producer::~Producer() = default;
 

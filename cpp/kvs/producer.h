@@ -36,10 +36,10 @@ struct ProducerOptions {
   // When set, GetDataEndpoint is skipped and PutMedia goes here.
   std::string data_endpoint;
   StoreOptions store;
-  std::string ca_file;      // PEM bundle file for TLS verification
-  std::string ca_pem;       // PEM roots in memory, when there is no ca_file (KvsStream: Node's)
-                            // with neither: libcurl's built-in default (none in a prebuild)
-  bool verify_tls = true;   // never false unless the caller asked explicitly
+  std::string ca_file;     // PEM bundle file for TLS verification
+  std::string ca_pem;      // PEM roots in memory, when there is no ca_file (KvsStream: Node's)
+                           // with neither: libcurl's built-in default (none in a prebuild)
+  bool verify_tls = true;  // never false unless the caller asked explicitly
   std::string user_agent = "camwire";
   uint64_t connect_timeout_ms = 5000;
   uint64_t rotate_after_ms = 40ull * 60 * 1000;  // KVS ends connections at 45 min
@@ -47,12 +47,12 @@ struct ProducerOptions {
   uint64_t persist_timeout_ms = 30000;           // how long close() waits for the last PERSISTED
   uint64_t backoff_base_ms = 100;
   uint64_t backoff_max_ms = 10000;
-  uint32_t max_auth_failures = 3;                // consecutive 401/403 before giving up
-  uint32_t max_fragment_errors = 3;              // ERROR acks for one fragment before it is dropped
-  double annexb_fps = 30;                        // timestamps for putAnnexB streams
-  uint64_t annexb_start_ms = 0;                  // first putAnnexB timestamp (0: the wall clock)
-  uint64_t metrics_interval_ms = 1000;           // 0: no metrics events
-  std::vector<uint8_t> codec_private;            // avcC; default: from the first SPS/PPS seen
+  uint32_t max_auth_failures = 3;       // consecutive 401/403 before giving up
+  uint32_t max_fragment_errors = 3;     // ERROR acks for one fragment before it is dropped
+  double annexb_fps = 30;               // timestamps for putAnnexB streams
+  uint64_t annexb_start_ms = 0;         // first putAnnexB timestamp (0: the wall clock)
+  uint64_t metrics_interval_ms = 1000;  // 0: no metrics events
+  std::vector<uint8_t> codec_private;   // avcC; default: from the first SPS/PPS seen
 };
 
 struct Metrics {
@@ -72,15 +72,15 @@ struct Metrics {
 
 struct ProducerEvent {
   enum Kind { kAck, kError, kDropped, kConnected, kMetrics, kClosed } kind = kAck;
-  Ack ack;                 // kAck
-  std::string code;        // kError: CamwireError code; kClosed: empty when all PERSISTED
-  std::string message;     // kError / kClosed
-  bool fatal = false;      // kError: the stream has stopped
-  uint64_t timecode = 0;   // kDropped: first pts dropped; kError: fragment concerned (if any)
-  uint64_t frames = 0;     // kDropped: how many frames
-  uint64_t connection = 0; // kConnected: connection number
-  std::string endpoint;    // kConnected
-  Metrics metrics;         // kMetrics and kClosed
+  Ack ack;                  // kAck
+  std::string code;         // kError: CamwireError code; kClosed: empty when all PERSISTED
+  std::string message;      // kError / kClosed
+  bool fatal = false;       // kError: the stream has stopped
+  uint64_t timecode = 0;    // kDropped: first pts dropped; kError: fragment concerned (if any)
+  uint64_t frames = 0;      // kDropped: how many frames
+  uint64_t connection = 0;  // kConnected: connection number
+  std::string endpoint;     // kConnected
+  Metrics metrics;          // kMetrics and kClosed
 };
 
 struct Credentials {

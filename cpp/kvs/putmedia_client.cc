@@ -137,9 +137,7 @@ void HttpExchange::Attach(CURLM* multi) {
 
 void HttpExchange::Resume() { curl_easy_pause(easy_.get(), CURLPAUSE_CONT); }
 
-std::string HttpExchange::ErrorText(CURLcode result) const {
-  return errbuf_[0] ? std::string(errbuf_) : std::string(curl_easy_strerror(result));
-}
+std::string HttpExchange::ErrorText(CURLcode result) const { return errbuf_[0] ? std::string(errbuf_) : std::string(curl_easy_strerror(result)); }
 
 size_t HttpExchange::OnHeader(char* data, size_t size, size_t n, void* user) {
   HttpExchange* x = static_cast<HttpExchange*>(user);
@@ -185,8 +183,7 @@ size_t HttpExchange::OnRead(char* buf, size_t size, size_t n, void* user) {
 
 // ---- the requests ----------------------------------------------------------------
 
-Result<std::unique_ptr<HttpExchange>> NewGetDataEndpointRequest(const ProducerOptions& o, const Url& control,
-                                                                const Credentials& creds, uint64_t wall_ms,
+Result<std::unique_ptr<HttpExchange>> NewGetDataEndpointRequest(const ProducerOptions& o, const Url& control, const Credentials& creds, uint64_t wall_ms,
                                                                 HttpExchange::Handler* handler) {
   std::unique_ptr<HttpExchange> x = HttpExchange::Create(control.base + "/getDataEndpoint", o, handler);
   if (!x) return NoHandle();
@@ -204,14 +201,13 @@ Result<std::unique_ptr<HttpExchange>> NewGetDataEndpointRequest(const ProducerOp
   return Result<std::unique_ptr<HttpExchange>>(std::move(x));
 }
 
-Result<std::unique_ptr<HttpExchange>> NewPutMediaRequest(const ProducerOptions& o, const Url& data, const Credentials& creds,
-                                                         uint64_t wall_ms, HttpExchange::Handler* handler) {
+Result<std::unique_ptr<HttpExchange>> NewPutMediaRequest(const ProducerOptions& o, const Url& data, const Credentials& creds, uint64_t wall_ms,
+                                                         HttpExchange::Handler* handler) {
   std::unique_ptr<HttpExchange> x = HttpExchange::Create(data.base + "/putMedia", o, handler);
   if (!x) return NoHandle();
   const std::string date = AmzDate(wall_ms);
   char start[32];
-  std::snprintf(start, sizeof(start), "%llu.%03llu", static_cast<unsigned long long>(wall_ms / 1000),
-                static_cast<unsigned long long>(wall_ms % 1000));
+  std::snprintf(start, sizeof(start), "%llu.%03llu", static_cast<unsigned long long>(wall_ms / 1000), static_cast<unsigned long long>(wall_ms % 1000));
   sigv4::Request req;
   req.method = "POST";
   req.path = "/putMedia";

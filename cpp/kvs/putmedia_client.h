@@ -114,12 +114,11 @@ class HttpExchange {
 };
 
 // POST /getDataEndpoint on the control endpoint, signed.
-Result<std::unique_ptr<HttpExchange>> NewGetDataEndpointRequest(const ProducerOptions& o, const Url& control,
-                                                                const Credentials& creds, uint64_t wall_ms,
+Result<std::unique_ptr<HttpExchange>> NewGetDataEndpointRequest(const ProducerOptions& o, const Url& control, const Credentials& creds, uint64_t wall_ms,
                                                                 HttpExchange::Handler* handler);
 // The streaming POST /putMedia on a data endpoint, signed, starting at wall_ms.
-Result<std::unique_ptr<HttpExchange>> NewPutMediaRequest(const ProducerOptions& o, const Url& data, const Credentials& creds,
-                                                         uint64_t wall_ms, HttpExchange::Handler* handler);
+Result<std::unique_ptr<HttpExchange>> NewPutMediaRequest(const ProducerOptions& o, const Url& data, const Credentials& creds, uint64_t wall_ms,
+                                                         HttpExchange::Handler* handler);
 
 }  // namespace kvs
 }  // namespace camwire

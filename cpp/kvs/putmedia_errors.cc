@@ -17,8 +17,7 @@ FailureVerdict Verdict(bool fatal, const std::string& code, const std::string& m
 
 }  // namespace
 
-FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counters, uint32_t max_auth_failures,
-                               bool fixed_data_endpoint) {
+FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counters, uint32_t max_auth_failures, bool fixed_data_endpoint) {
   const std::string what = f.put_media ? "PutMedia" : "GetDataEndpoint";
   if (f.result != CURLE_OK && f.status == 0) {
     if (f.result == CURLE_PEER_FAILED_VERIFICATION || f.result == CURLE_SSL_CACERT_BADFILE || f.result == CURLE_SSL_CERTPROBLEM) {
@@ -31,8 +30,8 @@ FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counte
       forget = true;
       counters->connect_failures = 0;
     }
-    const bool unreachable = f.result == CURLE_COULDNT_CONNECT || f.result == CURLE_COULDNT_RESOLVE_HOST ||
-                             f.result == CURLE_COULDNT_RESOLVE_PROXY || f.result == CURLE_OPERATION_TIMEDOUT;
+    const bool unreachable = f.result == CURLE_COULDNT_CONNECT || f.result == CURLE_COULDNT_RESOLVE_HOST || f.result == CURLE_COULDNT_RESOLVE_PROXY ||
+                             f.result == CURLE_OPERATION_TIMEDOUT;
     FailureVerdict v = Verdict(false, unreachable || !f.put_media ? "KVS_UNREACHABLE" : "KVS_CONNECTION_DROPPED", what + ": " + f.curl_error);
     v.forget_endpoint = forget;
     return v;
@@ -60,13 +59,11 @@ FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counte
   return v;
 }
 
-bool StreamLevelAckError(uint64_t id) {
-  return id == 4008 || id == 4010 || id == 4012 || (id >= 4500 && id <= 4507);
-}
+bool StreamLevelAckError(uint64_t id) { return id == 4008 || id == 4010 || id == 4012 || (id >= 4500 && id <= 4507); }
 
 std::string AckErrorMessage(const Ack& a) {
-  return "KVS answered ERROR " + std::to_string(a.error_id) + (a.error_code.empty() ? "" : " " + a.error_code) +
-         " for the fragment at " + std::to_string(a.fragment_timecode);
+  return "KVS answered ERROR " + std::to_string(a.error_id) + (a.error_code.empty() ? "" : " " + a.error_code) + " for the fragment at " +
+         std::to_string(a.fragment_timecode);
 }
 
 }  // namespace kvs

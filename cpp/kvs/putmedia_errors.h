@@ -17,9 +17,9 @@ namespace kvs {
 struct TransferFailure {
   bool put_media = false;
   CURLcode result = CURLE_OK;
-  long status = 0;          // HTTP status, 0 when no answer came
-  std::string body;         // the error body (bounded)
-  std::string error_type;   // x-amzn-ErrorType
+  long status = 0;         // HTTP status, 0 when no answer came
+  std::string body;        // the error body (bounded)
+  std::string error_type;  // x-amzn-ErrorType
   std::string curl_error;
 };
 
@@ -30,15 +30,14 @@ struct FailureCounters {
 };
 
 struct FailureVerdict {
-  bool fatal = false;            // stop the stream; otherwise retry after a backoff
+  bool fatal = false;  // stop the stream; otherwise retry after a backoff
   std::string code;
   std::string message;
   bool forget_endpoint = false;  // ask GetDataEndpoint again before the next PutMedia
 };
 
 // fixed_data_endpoint: the caller gave the data endpoint (there is nothing to forget).
-FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counters, uint32_t max_auth_failures,
-                               bool fixed_data_endpoint);
+FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counters, uint32_t max_auth_failures, bool fixed_data_endpoint);
 
 // Ack errors that are about the stream or its configuration, not one fragment:
 // retrying cannot help.

@@ -14,8 +14,8 @@
 namespace camwire {
 namespace kvs {
 
-Session::Session(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, Packager& packager, DropRun& drops,
-                 MetricsRecorder& metrics, EventEmitter& events)
+Session::Session(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, Packager& packager, DropRun& drops, MetricsRecorder& metrics,
+                 EventEmitter& events)
     : o_(o),
       store_(store),
       queue_(queue),
@@ -95,8 +95,8 @@ void Session::StartPutMedia(CURLM* multi) {
   conn_ = std::move(c);
   state_ = SessionState::kStreaming;
   const uint64_t number = metrics_.OpenedConnection(endpoint);
-  CAMWIRE_KVS_TRACE("PutMedia connection %llu to %s: %zu fragment(s) not yet persisted", static_cast<unsigned long long>(number),
-                    endpoint.c_str(), store_.Unpersisted());
+  CAMWIRE_KVS_TRACE("PutMedia connection %llu to %s: %zu fragment(s) not yet persisted", static_cast<unsigned long long>(number), endpoint.c_str(),
+                    store_.Unpersisted());
   conn_->http->Attach(multi);
 }
 
@@ -184,9 +184,8 @@ void Session::PutMediaDone(CURLcode result, uint64_t now) {
   Connection* c = conn_.get();
   const long status = c->http->status();
   const bool graceful = c->body_done && (result == CURLE_OK) && status == 200;
-  CAMWIRE_KVS_TRACE("PutMedia ended: curl %d, HTTP %ld, body ended by us %d (ending %d), ack error %d, abort '%s', %s",
-                    static_cast<int>(result), status, c->body_done ? 1 : 0, static_cast<int>(c->ending), c->ack_error ? 1 : 0,
-                    c->abort_code.c_str(), c->http->curl_error());
+  CAMWIRE_KVS_TRACE("PutMedia ended: curl %d, HTTP %ld, body ended by us %d (ending %d), ack error %d, abort '%s', %s", static_cast<int>(result), status,
+                    c->body_done ? 1 : 0, static_cast<int>(c->ending), c->ack_error ? 1 : 0, c->abort_code.c_str(), c->http->curl_error());
   const bool ack_error = c->ack_error;
   const std::string abort_code = c->abort_code;
   const std::string abort_message = c->abort_message;
@@ -213,10 +212,10 @@ void Session::PutMediaDone(CURLcode result, uint64_t now) {
     // other: re-sent after the backoff, never at once (an endpoint that answers
     // 200 without acks would otherwise be hammered with the same fragments).
     if (carried_unacked) {
-      events_.Error("KVS_CONNECTION_ENDED",
-                    "the PutMedia session ended with " + std::to_string(unacked) +
-                        " fragment(s) sent and not acknowledged as PERSISTED; re-sending after a backoff",
-                    false);
+      events_.Error(
+          "KVS_CONNECTION_ENDED",
+          "the PutMedia session ended with " + std::to_string(unacked) + " fragment(s) sent and not acknowledged as PERSISTED; re-sending after a backoff",
+          false);
       return ScheduleRetry(now);
     }
     state_ = SessionState::kIdle;
@@ -262,8 +261,8 @@ uint64_t Session::Step(CURLM* multi, uint64_t now, bool* finished) {
   }
   if (closing && flushed && now >= close_deadline_) {
     DropConn();
-    EmitClosed("KVS_PERSIST_TIMEOUT", std::to_string(store_.Unpersisted()) + " fragment(s) were not PERSISTED within " +
-                                          std::to_string(o_.persist_timeout_ms) + " ms of close()");
+    EmitClosed("KVS_PERSIST_TIMEOUT",
+               std::to_string(store_.Unpersisted()) + " fragment(s) were not PERSISTED within " + std::to_string(o_.persist_timeout_ms) + " ms of close()");
     *finished = true;
     return deadline;
   }
@@ -326,9 +325,8 @@ bool Session::StepConnection(uint64_t now, bool closing, uint64_t* deadline) {
     const uint64_t since = c->awaiting_buffering.front().second;
     if (Elapsed(now, since) >= o_.stale_after_ms) {
       DropConn();
-      events_.Error("KVS_CONNECTION_STALE", "no BUFFERING ack " + std::to_string(Elapsed(now, since)) +
-                                                " ms after a fragment was sent; reconnecting and re-sending",
-                    false);
+      events_.Error("KVS_CONNECTION_STALE",
+                    "no BUFFERING ack " + std::to_string(Elapsed(now, since)) + " ms after a fragment was sent; reconnecting and re-sending", false);
       ScheduleRetry(now);
       return false;
     }
@@ -345,9 +343,7 @@ bool Session::StepConnection(uint64_t now, bool closing, uint64_t* deadline) {
       const size_t unacked = c->sent_at.size();
       DropConn();
       events_.Error("KVS_CONNECTION_ENDED",
-                    "rotating with " + std::to_string(unacked) +
-                        " fragment(s) not acknowledged as PERSISTED within 5 s; re-sending after a backoff",
-                    false);
+                    "rotating with " + std::to_string(unacked) + " fragment(s) not acknowledged as PERSISTED within 5 s; re-sending after a backoff", false);
       ScheduleRetry(now);
       return false;
     }

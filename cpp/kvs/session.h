@@ -30,8 +30,8 @@ enum class SessionState { kIdle, kBackoff, kEndpoint, kStreaming, kClosed, kFail
 
 class Session {
  public:
-  Session(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, Packager& packager, DropRun& drops,
-          MetricsRecorder& metrics, EventEmitter& events);
+  Session(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, Packager& packager, DropRun& drops, MetricsRecorder& metrics,
+          EventEmitter& events);
 
   // Once per loop turn; returns the next deadline (steady ms). *finished: the
   // stream is closed and the loop lets go of it.

@@ -109,8 +109,7 @@ Result<Signed> Sign(const Request& r, const Credentials& c, const Options& o) {
   if (o.region.empty() || o.service.empty()) return Status::Error("SIGV4_BAD_SCOPE", "region and service are needed");
   // S3 signs the literal UNSIGNED-PAYLOAD in pre-signed URLs (and may in headers).
   if (r.payload_sha256_hex != "UNSIGNED-PAYLOAD" &&
-      (r.payload_sha256_hex.size() != 64 ||
-       r.payload_sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+      (r.payload_sha256_hex.size() != 64 || r.payload_sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos)) {
     return Status::Error("SIGV4_BAD_PAYLOAD_HASH", "the payload hash must be 64 lower-case hex digits or UNSIGNED-PAYLOAD");
   }
 
@@ -143,7 +142,8 @@ Result<Signed> Sign(const Request& r, const Credentials& c, const Options& o) {
     }
   }
   if (!has_host) return Status::Error("SIGV4_NO_HOST", "the host header must be signed");
-  std::stable_sort(h.begin(), h.end(), [](const std::pair<std::string, std::string>& a, const std::pair<std::string, std::string>& b) { return a.first < b.first; });
+  std::stable_sort(h.begin(), h.end(),
+                   [](const std::pair<std::string, std::string>& a, const std::pair<std::string, std::string>& b) { return a.first < b.first; });
   std::string canonical_headers;
   std::string signed_headers;
   for (size_t i = 0; i < h.size(); ++i) {

@@ -20,8 +20,8 @@ struct Credentials {
 };
 
 struct Request {
-  std::string method;  // GET, POST, ...
-  std::string path;    // raw path, e.g. "/putMedia" (encoded and normalised here)
+  std::string method;                                        // GET, POST, ...
+  std::string path;                                          // raw path, e.g. "/putMedia" (encoded and normalised here)
   std::vector<std::pair<std::string, std::string>> query;    // raw (not yet encoded)
   std::vector<std::pair<std::string, std::string>> headers;  // must include host
   std::string payload_sha256_hex;                            // hex SHA-256 of the body

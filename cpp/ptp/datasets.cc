@@ -25,11 +25,20 @@ bool IsUnsigned(uint16_t t) { return t == dt::kUint8 || t == dt::kUint16 || t ==
 // Bytes of one encoded value; for STR the smallest encoding (the empty string).
 size_t MinValueSize(uint16_t t) {
   switch (t) {
-    case dt::kInt8: case dt::kUint8: return 1;
-    case dt::kInt16: case dt::kUint16: return 2;
-    case dt::kInt32: case dt::kUint32: return 4;
-    case dt::kInt64: case dt::kUint64: return 8;
-    default: return 1;  // STR
+    case dt::kInt8:
+    case dt::kUint8:
+      return 1;
+    case dt::kInt16:
+    case dt::kUint16:
+      return 2;
+    case dt::kInt32:
+    case dt::kUint32:
+      return 4;
+    case dt::kInt64:
+    case dt::kUint64:
+      return 8;
+    default:
+      return 1;  // STR
   }
 }
 
@@ -97,8 +106,7 @@ ValueRead ReadValue(Reader& r, uint16_t datatype, PropValue* out) {
 
 Status Unsupported(const std::string& what, uint16_t datatype) {
   return Status::Error("PTP_UNSUPPORTED_DATATYPE",
-                       what + ": datatype " + Hex16(datatype) +
-                           " is not supported (only INT8..UINT64 and STR; no arrays or 128-bit integers)");
+                       what + ": datatype " + Hex16(datatype) + " is not supported (only INT8..UINT64 and STR; no arrays or 128-bit integers)");
 }
 
 // Reads the fields of one dataset in order and remembers the first failure,
@@ -127,16 +135,19 @@ class Fields {
     if (n > kMaxCount) {
       return Fail(field, "count " + std::to_string(n) + " is over the limit of " + std::to_string(kMaxCount));
     }
-    return Fail(field, "count " + std::to_string(n) + " needs " + std::to_string(uint64_t{n} * 2) + " bytes but only " +
-                           std::to_string(peek.left()) + " are left");
+    return Fail(field,
+                "count " + std::to_string(n) + " needs " + std::to_string(uint64_t{n} * 2) + " bytes but only " + std::to_string(peek.left()) + " are left");
   }
 
   bool Value(const std::string& field, uint16_t datatype, PropValue* v) {
     const size_t at = r_.offset();
     switch (ReadValue(r_, datatype, v)) {
-      case ValueRead::kOk: return true;
-      case ValueRead::kTruncated: return Truncated(field, at);
-      case ValueRead::kUnsupported: break;
+      case ValueRead::kOk:
+        return true;
+      case ValueRead::kTruncated:
+        return Truncated(field, at);
+      case ValueRead::kUnsupported:
+        break;
     }
     if (status_.ok()) status_ = Unsupported(std::string(dataset_) + "." + field, datatype);
     return false;
@@ -152,9 +163,7 @@ class Fields {
   }
 
  private:
-  bool Truncated(const std::string& field, size_t at) {
-    return Fail(field, "truncated at offset " + std::to_string(at) + " of " + std::to_string(size_));
-  }
+  bool Truncated(const std::string& field, size_t at) { return Fail(field, "truncated at offset " + std::to_string(at) + " of " + std::to_string(size_)); }
 
   const char* dataset_;
   Reader r_;
@@ -164,8 +173,8 @@ class Fields {
 
 Status CheckValue(const DevicePropDesc& d, const PropValue& v, const std::string& field) {
   if (v.datatype != d.datatype) {
-    return Status::Error("PTP_BAD_VALUE", "DevicePropDesc " + Hex16(d.code) + "." + field + ": value has datatype " +
-                                              Hex16(v.datatype) + " but the desc has " + Hex16(d.datatype));
+    return Status::Error("PTP_BAD_VALUE", "DevicePropDesc " + Hex16(d.code) + "." + field + ": value has datatype " + Hex16(v.datatype) + " but the desc has " +
+                                              Hex16(d.datatype));
   }
   return Status::Ok();
 }
@@ -225,42 +234,34 @@ bool operator==(const PropValue& a, const PropValue& b) {
   return a.i == b.i && a.u == b.u && a.s == b.s;
 }
 
-bool IsSupportedDatatype(uint16_t datatype) {
-  return IsSigned(datatype) || IsUnsigned(datatype) || datatype == dt::kString;
-}
+bool IsSupportedDatatype(uint16_t datatype) { return IsSigned(datatype) || IsUnsigned(datatype) || datatype == dt::kString; }
 
 bool operator==(const DeviceInfo& a, const DeviceInfo& b) {
   return a.standard_version == b.standard_version && a.vendor_extension_id == b.vendor_extension_id &&
-         a.vendor_extension_version == b.vendor_extension_version &&
-         a.vendor_extension_desc == b.vendor_extension_desc &&
-         a.functional_mode == b.functional_mode && a.operations == b.operations && a.events == b.events &&
-         a.properties == b.properties && a.capture_formats == b.capture_formats &&
-         a.playback_formats == b.playback_formats && a.manufacturer == b.manufacturer && a.model == b.model &&
+         a.vendor_extension_version == b.vendor_extension_version && a.vendor_extension_desc == b.vendor_extension_desc &&
+         a.functional_mode == b.functional_mode && a.operations == b.operations && a.events == b.events && a.properties == b.properties &&
+         a.capture_formats == b.capture_formats && a.playback_formats == b.playback_formats && a.manufacturer == b.manufacturer && a.model == b.model &&
          a.device_version == b.device_version && a.serial_number == b.serial_number;
 }
 
 bool operator==(const StorageInfo& a, const StorageInfo& b) {
-  return a.storage_type == b.storage_type && a.filesystem_type == b.filesystem_type &&
-         a.access_capability == b.access_capability && a.max_capacity == b.max_capacity &&
-         a.free_space_bytes == b.free_space_bytes && a.free_space_images == b.free_space_images &&
+  return a.storage_type == b.storage_type && a.filesystem_type == b.filesystem_type && a.access_capability == b.access_capability &&
+         a.max_capacity == b.max_capacity && a.free_space_bytes == b.free_space_bytes && a.free_space_images == b.free_space_images &&
          a.description == b.description && a.volume_label == b.volume_label;
 }
 
 bool operator==(const ObjectInfo& a, const ObjectInfo& b) {
-  return a.storage_id == b.storage_id && a.object_format == b.object_format &&
-         a.protection_status == b.protection_status && a.compressed_size == b.compressed_size &&
-         a.thumb_format == b.thumb_format && a.thumb_compressed_size == b.thumb_compressed_size &&
-         a.thumb_pix_width == b.thumb_pix_width && a.thumb_pix_height == b.thumb_pix_height &&
-         a.image_pix_width == b.image_pix_width && a.image_pix_height == b.image_pix_height &&
-         a.image_bit_depth == b.image_bit_depth && a.parent_object == b.parent_object &&
-         a.association_type == b.association_type && a.association_desc == b.association_desc &&
-         a.sequence_number == b.sequence_number && a.filename == b.filename && a.capture_date == b.capture_date &&
-         a.modification_date == b.modification_date && a.keywords == b.keywords;
+  return a.storage_id == b.storage_id && a.object_format == b.object_format && a.protection_status == b.protection_status &&
+         a.compressed_size == b.compressed_size && a.thumb_format == b.thumb_format && a.thumb_compressed_size == b.thumb_compressed_size &&
+         a.thumb_pix_width == b.thumb_pix_width && a.thumb_pix_height == b.thumb_pix_height && a.image_pix_width == b.image_pix_width &&
+         a.image_pix_height == b.image_pix_height && a.image_bit_depth == b.image_bit_depth && a.parent_object == b.parent_object &&
+         a.association_type == b.association_type && a.association_desc == b.association_desc && a.sequence_number == b.sequence_number &&
+         a.filename == b.filename && a.capture_date == b.capture_date && a.modification_date == b.modification_date && a.keywords == b.keywords;
 }
 
 bool operator==(const DevicePropDesc& a, const DevicePropDesc& b) {
-  if (a.code != b.code || a.datatype != b.datatype || a.get_set != b.get_set ||
-      a.factory_default != b.factory_default || a.current != b.current || a.form_flag != b.form_flag) {
+  if (a.code != b.code || a.datatype != b.datatype || a.get_set != b.get_set || a.factory_default != b.factory_default || a.current != b.current ||
+      a.form_flag != b.form_flag) {
     return false;
   }
   if (a.form_flag == form::kRange) {
@@ -331,16 +332,35 @@ std::vector<uint8_t> Pack(const ObjectInfo& o) {
 
 Status PackValue(Writer& w, const PropValue& v) {
   switch (v.datatype) {
-    case dt::kInt8: w.U8(static_cast<uint8_t>(v.i)); break;
-    case dt::kUint8: w.U8(static_cast<uint8_t>(v.u)); break;
-    case dt::kInt16: w.U16(static_cast<uint16_t>(v.i)); break;
-    case dt::kUint16: w.U16(static_cast<uint16_t>(v.u)); break;
-    case dt::kInt32: w.U32(static_cast<uint32_t>(v.i)); break;
-    case dt::kUint32: w.U32(static_cast<uint32_t>(v.u)); break;
-    case dt::kInt64: w.U64(static_cast<uint64_t>(v.i)); break;
-    case dt::kUint64: w.U64(v.u); break;
-    case dt::kString: w.Str(v.s); break;
-    default: return Unsupported("PropValue", v.datatype);
+    case dt::kInt8:
+      w.U8(static_cast<uint8_t>(v.i));
+      break;
+    case dt::kUint8:
+      w.U8(static_cast<uint8_t>(v.u));
+      break;
+    case dt::kInt16:
+      w.U16(static_cast<uint16_t>(v.i));
+      break;
+    case dt::kUint16:
+      w.U16(static_cast<uint16_t>(v.u));
+      break;
+    case dt::kInt32:
+      w.U32(static_cast<uint32_t>(v.i));
+      break;
+    case dt::kUint32:
+      w.U32(static_cast<uint32_t>(v.u));
+      break;
+    case dt::kInt64:
+      w.U64(static_cast<uint64_t>(v.i));
+      break;
+    case dt::kUint64:
+      w.U64(v.u);
+      break;
+    case dt::kString:
+      w.Str(v.s);
+      break;
+    default:
+      return Unsupported("PropValue", v.datatype);
   }
   return Status::Ok();
 }
@@ -356,9 +376,8 @@ Result<std::vector<uint8_t>> Pack(const DevicePropDesc& d) {
   }
   if (s.ok() && d.form_flag == form::kEnum) {
     if (d.enum_values.size() > 0xFFFF) {
-      return Status::Error("PTP_BAD_VALUE", "DevicePropDesc " + Hex16(d.code) + ": " +
-                                                std::to_string(d.enum_values.size()) +
-                                                " enum values; NumberOfValues is a u16");
+      return Status::Error("PTP_BAD_VALUE",
+                           "DevicePropDesc " + Hex16(d.code) + ": " + std::to_string(d.enum_values.size()) + " enum values; NumberOfValues is a u16");
     }
     for (size_t i = 0; i < d.enum_values.size() && s.ok(); ++i) {
       s = CheckValue(d, d.enum_values[i], "SupportedValue[" + std::to_string(i) + "]");
@@ -391,14 +410,12 @@ Result<DeviceInfo> UnpackDeviceInfo(const uint8_t* data, size_t size) {
   Fields f("DeviceInfo", data, size);
   DeviceInfo d;
   if (!f.U16("StandardVersion", &d.standard_version) || !f.U32("VendorExtensionID", &d.vendor_extension_id) ||
-      !f.U16("VendorExtensionVersion", &d.vendor_extension_version) ||
-      !f.Str("VendorExtensionDesc", &d.vendor_extension_desc) || !f.U16("FunctionalMode", &d.functional_mode) ||
-      !f.U16Array("OperationsSupported", &d.operations) || !f.U16Array("EventsSupported", &d.events) ||
+      !f.U16("VendorExtensionVersion", &d.vendor_extension_version) || !f.Str("VendorExtensionDesc", &d.vendor_extension_desc) ||
+      !f.U16("FunctionalMode", &d.functional_mode) || !f.U16Array("OperationsSupported", &d.operations) || !f.U16Array("EventsSupported", &d.events) ||
       !f.U16Array("DevicePropertiesSupported", &d.properties) || !f.U16Array("CaptureFormats", &d.capture_formats) ||
       !f.U16Array("ImageFormats", &d.playback_formats) || !f.Str("Manufacturer", &d.manufacturer) ||
       // libgphoto2 needs the data through Manufacturer only (ptp.md 4.7).
-      !f.OptionalStr("Model", &d.model) || !f.OptionalStr("DeviceVersion", &d.device_version) ||
-      !f.OptionalStr("SerialNumber", &d.serial_number)) {
+      !f.OptionalStr("Model", &d.model) || !f.OptionalStr("DeviceVersion", &d.device_version) || !f.OptionalStr("SerialNumber", &d.serial_number)) {
     return f.status();
   }
   return d;
@@ -407,9 +424,8 @@ Result<DeviceInfo> UnpackDeviceInfo(const uint8_t* data, size_t size) {
 Result<StorageInfo> UnpackStorageInfo(const uint8_t* data, size_t size) {
   Fields f("StorageInfo", data, size);
   StorageInfo s;
-  if (!f.U16("StorageType", &s.storage_type) || !f.U16("FilesystemType", &s.filesystem_type) ||
-      !f.U16("AccessCapability", &s.access_capability) || !f.U64("MaxCapacity", &s.max_capacity) ||
-      !f.U64("FreeSpaceInBytes", &s.free_space_bytes) || !f.U32("FreeSpaceInImages", &s.free_space_images) ||
+  if (!f.U16("StorageType", &s.storage_type) || !f.U16("FilesystemType", &s.filesystem_type) || !f.U16("AccessCapability", &s.access_capability) ||
+      !f.U64("MaxCapacity", &s.max_capacity) || !f.U64("FreeSpaceInBytes", &s.free_space_bytes) || !f.U32("FreeSpaceInImages", &s.free_space_images) ||
       !f.Str("StorageDescription", &s.description) || !f.OptionalStr("VolumeLabel", &s.volume_label)) {
     return f.status();
   }
@@ -419,17 +435,14 @@ Result<StorageInfo> UnpackStorageInfo(const uint8_t* data, size_t size) {
 Result<ObjectInfo> UnpackObjectInfo(const uint8_t* data, size_t size) {
   Fields f("ObjectInfo", data, size);
   ObjectInfo o;
-  if (!f.U32("StorageID", &o.storage_id) || !f.U16("ObjectFormat", &o.object_format) ||
-      !f.U16("ProtectionStatus", &o.protection_status) || !f.U32("ObjectCompressedSize", &o.compressed_size) ||
-      !f.U16("ThumbFormat", &o.thumb_format) || !f.U32("ThumbCompressedSize", &o.thumb_compressed_size) ||
-      !f.U32("ThumbPixWidth", &o.thumb_pix_width) || !f.U32("ThumbPixHeight", &o.thumb_pix_height) ||
-      !f.U32("ImagePixWidth", &o.image_pix_width) || !f.U32("ImagePixHeight", &o.image_pix_height) ||
-      !f.U32("ImageBitDepth", &o.image_bit_depth) || !f.U32("ParentObject", &o.parent_object) ||
-      !f.U16("AssociationType", &o.association_type) || !f.U32("AssociationDesc", &o.association_desc) ||
-      !f.U32("SequenceNumber", &o.sequence_number) || !f.Str("Filename", &o.filename) ||
+  if (!f.U32("StorageID", &o.storage_id) || !f.U16("ObjectFormat", &o.object_format) || !f.U16("ProtectionStatus", &o.protection_status) ||
+      !f.U32("ObjectCompressedSize", &o.compressed_size) || !f.U16("ThumbFormat", &o.thumb_format) || !f.U32("ThumbCompressedSize", &o.thumb_compressed_size) ||
+      !f.U32("ThumbPixWidth", &o.thumb_pix_width) || !f.U32("ThumbPixHeight", &o.thumb_pix_height) || !f.U32("ImagePixWidth", &o.image_pix_width) ||
+      !f.U32("ImagePixHeight", &o.image_pix_height) || !f.U32("ImageBitDepth", &o.image_bit_depth) || !f.U32("ParentObject", &o.parent_object) ||
+      !f.U16("AssociationType", &o.association_type) || !f.U32("AssociationDesc", &o.association_desc) || !f.U32("SequenceNumber", &o.sequence_number) ||
+      !f.Str("Filename", &o.filename) ||
       // Like libgphoto2, accept an ObjectInfo that stops after the file name or a date.
-      !f.OptionalStr("CaptureDate", &o.capture_date) || !f.OptionalStr("ModificationDate", &o.modification_date) ||
-      !f.OptionalStr("Keywords", &o.keywords)) {
+      !f.OptionalStr("CaptureDate", &o.capture_date) || !f.OptionalStr("ModificationDate", &o.modification_date) || !f.OptionalStr("Keywords", &o.keywords)) {
     return f.status();
   }
   return o;
@@ -465,8 +478,7 @@ Result<DevicePropDesc> UnpackDevicePropDesc(const uint8_t* data, size_t size) {
     if (!f.U16("NumberOfValues", &n)) return f.status();
     // Every value takes at least MinValueSize bytes: check before reserving.
     if (size_t{n} * MinValueSize(d.datatype) > f.left()) {
-      f.Fail("NumberOfValues", std::to_string(n) + " values need at least " +
-                                   std::to_string(size_t{n} * MinValueSize(d.datatype)) + " bytes but only " +
+      f.Fail("NumberOfValues", std::to_string(n) + " values need at least " + std::to_string(size_t{n} * MinValueSize(d.datatype)) + " bytes but only " +
                                    std::to_string(f.left()) + " are left");
       return f.status();
     }
@@ -483,13 +495,14 @@ Result<PropValue> UnpackValue(Reader& r, uint16_t datatype) {
   Reader before = r;
   PropValue v;
   switch (ReadValue(r, datatype, &v)) {
-    case ValueRead::kOk: return v;
+    case ValueRead::kOk:
+      return v;
     case ValueRead::kTruncated:
       r = before;
-      return Status::Error("PTP_BAD_DATASET", "DevicePropValue: " + Hex16(datatype) + " value truncated at offset " +
-                                                  std::to_string(before.offset()) + " (" +
+      return Status::Error("PTP_BAD_DATASET", "DevicePropValue: " + Hex16(datatype) + " value truncated at offset " + std::to_string(before.offset()) + " (" +
                                                   std::to_string(before.left()) + " bytes left)");
-    case ValueRead::kUnsupported: break;
+    case ValueRead::kUnsupported:
+      break;
   }
   return Unsupported("DevicePropValue", datatype);
 }
@@ -519,15 +532,13 @@ std::string PtpDate(std::time_t t) {
   unsigned m = 1;
   while (m < 12 && rest >= DaysInMonth(y, m)) rest -= DaysInMonth(y, m++);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02dT%02d%02d%02d", static_cast<int>(y), m, static_cast<int>(rest + 1),
-                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
+  std::snprintf(buf, sizeof buf, "%04d%02u%02dT%02d%02d%02d", static_cast<int>(y), m, static_cast<int>(rest + 1), static_cast<int>(secs / 3600),
+                static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
   return buf;
 }
 
 Result<std::time_t> ParsePtpDate(const std::string& s) {
-  auto bad = [&s](const std::string& why) {
-    return Status::Error("PTP_BAD_DATASET", "PTP date \"" + s.substr(0, 32) + "\": " + why);
-  };
+  auto bad = [&s](const std::string& why) { return Status::Error("PTP_BAD_DATASET", "PTP date \"" + s.substr(0, 32) + "\": " + why); };
   if (s.size() < 15) return bad("shorter than YYYYMMDDThhmmss");
   if (s[8] != 'T') return bad("no 'T' at position 8");
   auto num = [&s](size_t at, size_t n, int* out) {
@@ -547,8 +558,7 @@ Result<std::time_t> ParsePtpDate(const std::string& s) {
     return bad("no such day");
   }
   if (h > 23 || mi > 59 || se > 59) return bad("no such time of day");
-  const int64_t t =
-      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se;
+  const int64_t t = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se;
   if (static_cast<int64_t>(static_cast<std::time_t>(t)) != t) return bad("out of range for time_t");
   return static_cast<std::time_t>(t);
 }

@@ -44,8 +44,8 @@ struct DeviceInfo {
 
 // GetStorageInfo data (ptp.md 4.8).
 struct StorageInfo {
-  uint16_t storage_type = 4;     // RemovableRAM
-  uint16_t filesystem_type = 2;  // GenericHierarchical
+  uint16_t storage_type = 4;       // RemovableRAM
+  uint16_t filesystem_type = 2;    // GenericHierarchical
   uint16_t access_capability = 0;  // read-write
   uint64_t max_capacity = 0;
   uint64_t free_space_bytes = 0;

@@ -16,27 +16,48 @@ namespace {
 
 const char* ResponseName(uint16_t code) {
   switch (code) {
-    case rc::kGeneralError: return "GeneralError";
-    case rc::kSessionNotOpen: return "SessionNotOpen";
-    case rc::kOperationNotSupported: return "OperationNotSupported";
-    case rc::kParameterNotSupported: return "ParameterNotSupported";
-    case rc::kIncompleteTransfer: return "IncompleteTransfer";
-    case rc::kInvalidStorageId: return "InvalidStorageID";
-    case rc::kInvalidObjectHandle: return "InvalidObjectHandle";
-    case rc::kDevicePropNotSupported: return "DevicePropNotSupported";
-    case rc::kStoreFull: return "StoreFull";
-    case rc::kObjectWriteProtected: return "ObjectWriteProtected";
-    case rc::kStoreReadOnly: return "StoreReadOnly";
-    case rc::kAccessDenied: return "AccessDenied";
-    case rc::kNoThumbnailPresent: return "NoThumbnailPresent";
-    case rc::kNoValidObjectInfo: return "NoValidObjectInfo";
-    case rc::kDeviceBusy: return "DeviceBusy";
-    case rc::kInvalidParentObject: return "InvalidParentObject";
-    case rc::kInvalidDevicePropFormat: return "InvalidDevicePropFormat";
-    case rc::kInvalidParameter: return "InvalidParameter";
-    case rc::kSessionAlreadyOpened: return "SessionAlreadyOpened";
-    case rc::kInvalidDataSet: return "InvalidDataSet";
-    default: return "unknown";
+    case rc::kGeneralError:
+      return "GeneralError";
+    case rc::kSessionNotOpen:
+      return "SessionNotOpen";
+    case rc::kOperationNotSupported:
+      return "OperationNotSupported";
+    case rc::kParameterNotSupported:
+      return "ParameterNotSupported";
+    case rc::kIncompleteTransfer:
+      return "IncompleteTransfer";
+    case rc::kInvalidStorageId:
+      return "InvalidStorageID";
+    case rc::kInvalidObjectHandle:
+      return "InvalidObjectHandle";
+    case rc::kDevicePropNotSupported:
+      return "DevicePropNotSupported";
+    case rc::kStoreFull:
+      return "StoreFull";
+    case rc::kObjectWriteProtected:
+      return "ObjectWriteProtected";
+    case rc::kStoreReadOnly:
+      return "StoreReadOnly";
+    case rc::kAccessDenied:
+      return "AccessDenied";
+    case rc::kNoThumbnailPresent:
+      return "NoThumbnailPresent";
+    case rc::kNoValidObjectInfo:
+      return "NoValidObjectInfo";
+    case rc::kDeviceBusy:
+      return "DeviceBusy";
+    case rc::kInvalidParentObject:
+      return "InvalidParentObject";
+    case rc::kInvalidDevicePropFormat:
+      return "InvalidDevicePropFormat";
+    case rc::kInvalidParameter:
+      return "InvalidParameter";
+    case rc::kSessionAlreadyOpened:
+      return "SessionAlreadyOpened";
+    case rc::kInvalidDataSet:
+      return "InvalidDataSet";
+    default:
+      return "unknown";
   }
 }
 
@@ -86,8 +107,8 @@ Result<Response> Initiator::Transact(uint16_t code, std::vector<uint32_t> params
   Result<Response> r = t_->ReadResponse();
   if (!r.ok()) return r;
   if (r.value().transaction_id != c.transaction_id) {
-    return Status::Error("PTP_BAD_PACKET", "a response for transaction " + std::to_string(r.value().transaction_id) + " to transaction " +
-                                                std::to_string(c.transaction_id));
+    return Status::Error("PTP_BAD_PACKET",
+                         "a response for transaction " + std::to_string(r.value().transaction_id) + " to transaction " + std::to_string(c.transaction_id));
   }
   return r;
 }
@@ -108,17 +129,19 @@ Status Initiator::CloseSession() {
   return r.value().code == rc::kOk ? Status::Ok() : ResponseError(op::kCloseSession, r.value().code);
 }
 
-#define CAMWIRE_PTP_GET(opcode, params, limit, unpack)                              \
-  BufferSink sink(limit);                                                           \
-  Result<Response> r = Transact(opcode, params, nullptr, &sink);                    \
-  if (!r.ok()) return r.status();                                                   \
-  if (r.value().code != rc::kOk) return ResponseError(opcode, r.value().code);      \
+#define CAMWIRE_PTP_GET(opcode, params, limit, unpack)                         \
+  BufferSink sink(limit);                                                      \
+  Result<Response> r = Transact(opcode, params, nullptr, &sink);               \
+  if (!r.ok()) return r.status();                                              \
+  if (r.value().code != rc::kOk) return ResponseError(opcode, r.value().code); \
   return unpack(sink.bytes().data(), sink.bytes().size());
 
-Result<DeviceInfo> Initiator::GetDeviceInfo() { CAMWIRE_PTP_GET(op::kGetDeviceInfo, {}, 1 << 20, UnpackDeviceInfo) }
-Result<StorageInfo> Initiator::GetStorageInfo(uint32_t storage) { CAMWIRE_PTP_GET(op::kGetStorageInfo, {storage}, 1 << 16, UnpackStorageInfo) }
-Result<ObjectInfo> Initiator::GetObjectInfo(uint32_t handle) { CAMWIRE_PTP_GET(op::kGetObjectInfo, {handle}, 1 << 16, UnpackObjectInfo) }
-Result<DevicePropDesc> Initiator::GetDevicePropDesc(uint16_t code) { CAMWIRE_PTP_GET(op::kGetDevicePropDesc, {code}, 1 << 20, UnpackDevicePropDesc) }
+Result<DeviceInfo> Initiator::GetDeviceInfo(){
+    CAMWIRE_PTP_GET(op::kGetDeviceInfo, {}, 1 << 20, UnpackDeviceInfo)} Result<StorageInfo> Initiator::GetStorageInfo(uint32_t storage){
+    CAMWIRE_PTP_GET(op::kGetStorageInfo, {storage}, 1 << 16, UnpackStorageInfo)} Result<ObjectInfo> Initiator::GetObjectInfo(uint32_t handle){
+    CAMWIRE_PTP_GET(op::kGetObjectInfo, {handle}, 1 << 16, UnpackObjectInfo)} Result<DevicePropDesc> Initiator::GetDevicePropDesc(uint16_t code) {
+  CAMWIRE_PTP_GET(op::kGetDevicePropDesc, {code}, 1 << 20, UnpackDevicePropDesc)
+}
 #undef CAMWIRE_PTP_GET
 
 namespace {

@@ -27,8 +27,7 @@ class Initiator {
   Result<std::vector<uint32_t>> GetObjectHandles(uint32_t storage, uint32_t parent);
   Result<ObjectInfo> GetObjectInfo(uint32_t handle);
   // progress(done, total) after each chunk.
-  Status GetObjectToFile(uint32_t handle, uint64_t size, const std::string& path, bool partial,
-                         const std::function<void(uint64_t, uint64_t)>& progress);
+  Status GetObjectToFile(uint32_t handle, uint64_t size, const std::string& path, bool partial, const std::function<void(uint64_t, uint64_t)>& progress);
   Status SetUploadTarget(const std::string& json);
   Result<uint32_t> SendObject(uint32_t storage, uint32_t parent, const ObjectInfo& info, DataSource& data);
   Result<DevicePropDesc> GetDevicePropDesc(uint16_t code);

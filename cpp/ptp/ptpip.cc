@@ -1,9 +1,9 @@
 #include "ptp/ptpip.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 #include "ptp/wire.h"
 
@@ -72,21 +72,36 @@ void PutHeader(uint8_t* h, uint32_t length, uint32_t type) {
 
 const char* TypeName(uint32_t t) {
   switch (t) {
-    case kInitCommandRequest: return "Init Command Request";
-    case kInitCommandAck: return "Init Command Ack";
-    case kInitEventRequest: return "Init Event Request";
-    case kInitEventAck: return "Init Event Ack";
-    case kInitFail: return "Init Fail";
-    case kOperationRequest: return "Operation Request";
-    case kOperationResponse: return "Operation Response";
-    case kEvent: return "Event";
-    case kStartData: return "Start Data";
-    case kData: return "Data";
-    case kCancel: return "Cancel";
-    case kEndData: return "End Data";
-    case kProbeRequest: return "Probe Request";
-    case kProbeResponse: return "Probe Response";
-    default: return "unknown";
+    case kInitCommandRequest:
+      return "Init Command Request";
+    case kInitCommandAck:
+      return "Init Command Ack";
+    case kInitEventRequest:
+      return "Init Event Request";
+    case kInitEventAck:
+      return "Init Event Ack";
+    case kInitFail:
+      return "Init Fail";
+    case kOperationRequest:
+      return "Operation Request";
+    case kOperationResponse:
+      return "Operation Response";
+    case kEvent:
+      return "Event";
+    case kStartData:
+      return "Start Data";
+    case kData:
+      return "Data";
+    case kCancel:
+      return "Cancel";
+    case kEndData:
+      return "End Data";
+    case kProbeRequest:
+      return "Probe Request";
+    case kProbeResponse:
+      return "Probe Response";
+    default:
+      return "unknown";
   }
 }
 
@@ -259,8 +274,8 @@ Result<Packet> ReadPacket(Socket& s, size_t max, int timeout_ms) {
   if (!h.ok()) return h.status();
   const size_t n = h.value().length - 8u;
   if (n > max) {
-    return BadPacket(std::string("a ") + TypeName(h.value().type) + " packet declares " + std::to_string(h.value().length) +
-                     " bytes (at most " + std::to_string(max + 8) + " expected)");
+    return BadPacket(std::string("a ") + TypeName(h.value().type) + " packet declares " + std::to_string(h.value().length) + " bytes (at most " +
+                     std::to_string(max + 8) + " expected)");
   }
   Packet p;
   p.type = h.value().type;
@@ -320,7 +335,8 @@ Result<InitCommand> UnpackInitAck(const std::vector<uint8_t>& payload, uint32_t*
 
 Result<Command> ResponderConnection::ReadCommand() {
   for (;;) {
-    if (!cmd_.Readable(idle_timeout_ms_)) return Status::Error("PTP_TIMEOUT", "no operation from the initiator for " + std::to_string(idle_timeout_ms_) + " ms");
+    if (!cmd_.Readable(idle_timeout_ms_))
+      return Status::Error("PTP_TIMEOUT", "no operation from the initiator for " + std::to_string(idle_timeout_ms_) + " ms");
     Result<Packet> p = ReadPacket(cmd_, kMaxControlPayload, kPacketTimeoutMs);
     if (!p.ok()) return p.status();
     switch (p.value().type) {
@@ -375,8 +391,8 @@ void ResponderConnection::Shutdown() {
 
 // ---- initiator ----
 
-Result<std::unique_ptr<InitiatorConnection>> InitiatorConnection::Connect(const std::string& host, uint16_t port, const InitCommand& me,
-                                                                          int timeout_ms, InitCommand* responder) {
+Result<std::unique_ptr<InitiatorConnection>> InitiatorConnection::Connect(const std::string& host, uint16_t port, const InitCommand& me, int timeout_ms,
+                                                                          InitCommand* responder) {
   Result<Socket> cmd = Socket::Connect(host, port, timeout_ms);
   if (!cmd.ok()) return cmd.status();
   Status st = WritePacket(cmd.value(), kInitCommandRequest, PackInitCommand(me), timeout_ms);

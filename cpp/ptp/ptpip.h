@@ -39,8 +39,8 @@ enum InitFailReason : uint32_t { kRejected = 1, kBusy = 2, kUnspecified = 3 };
 
 constexpr uint32_t kProtocolVersion = 0x00010000;
 constexpr size_t kMaxControlPayload = 64 * 1024;  // anything but data packets
-constexpr size_t kChunk = 1 << 20;                  // data chunk camwire sends and reads at a time
-constexpr int kPacketTimeoutMs = 10000;             // within a packet or a phase
+constexpr size_t kChunk = 1 << 20;                // data chunk camwire sends and reads at a time
+constexpr int kPacketTimeoutMs = 10000;           // within a packet or a phase
 
 using Guid = std::array<uint8_t, 16>;
 
@@ -87,8 +87,8 @@ class ResponderConnection : public ResponderTransport {
 class InitiatorConnection : public InitiatorTransport {
  public:
   // Connects both sockets and runs the handshake. timeout_ms bounds each step.
-  static Result<std::unique_ptr<InitiatorConnection>> Connect(const std::string& host, uint16_t port, const InitCommand& me,
-                                                              int timeout_ms, InitCommand* responder);
+  static Result<std::unique_ptr<InitiatorConnection>> Connect(const std::string& host, uint16_t port, const InitCommand& me, int timeout_ms,
+                                                              InitCommand* responder);
   Status SendCommand(const Command& c) override;
   Status SendData(uint32_t transaction_id, DataSource& source) override;
   Status ReceiveData(uint32_t transaction_id, DataSink& sink, bool* got_data, Response* early) override;

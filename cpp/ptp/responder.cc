@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -151,10 +151,9 @@ Responder::Responder(DirectoryStorage& storage, CameraIdentity identity, Respond
 DeviceInfo Responder::Info() const {
   DeviceInfo d;
   d.standard_version = 100;
-  d.operations = {op::kGetDeviceInfo, op::kOpenSession, op::kCloseSession, op::kGetStorageIDs, op::kGetStorageInfo,
-                  op::kGetNumObjects, op::kGetObjectHandles, op::kGetObjectInfo, op::kGetObject, op::kGetThumb,
-                  op::kGetDevicePropDesc, op::kGetDevicePropValue, op::kSetDevicePropValue, op::kGetPartialObject,
-                  op::kSetUploadTarget};
+  d.operations = {op::kGetDeviceInfo,     op::kOpenSession,        op::kCloseSession,       op::kGetStorageIDs,    op::kGetStorageInfo,
+                  op::kGetNumObjects,     op::kGetObjectHandles,   op::kGetObjectInfo,      op::kGetObject,        op::kGetThumb,
+                  op::kGetDevicePropDesc, op::kGetDevicePropValue, op::kSetDevicePropValue, op::kGetPartialObject, op::kSetUploadTarget};
   if (storage_.options().allow_delete) d.operations.push_back(op::kDeleteObject);
   if (storage_.options().allow_upload) {
     d.operations.push_back(op::kSendObjectInfo);

@@ -17,9 +17,7 @@ namespace camwire {
 namespace ptp {
 
 namespace {
-Status Errno(const char* what) {
-  return Status::Error("PTP_IO", std::string(what) + ": " + std::strerror(errno));
-}
+Status Errno(const char* what) { return Status::Error("PTP_IO", std::string(what) + ": " + std::strerror(errno)); }
 bool WaitFor(int fd, short events, int timeout_ms) {
   pollfd p{fd, events, 0};
   for (;;) {

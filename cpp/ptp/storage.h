@@ -66,8 +66,8 @@ class DirectoryStorage {
   StorageOptions o_;
   mutable std::mutex mu_;
   uint32_t next_handle_ = 1;
-  std::map<std::string, uint32_t> handles_;    // rel path -> handle, kept across scans
-  std::map<uint32_t, StoredObject> objects_;   // present now
+  std::map<std::string, uint32_t> handles_;   // rel path -> handle, kept across scans
+  std::map<uint32_t, StoredObject> objects_;  // present now
 };
 
 // A file name from a peer made safe for one path segment: no separators, no

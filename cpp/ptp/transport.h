@@ -54,7 +54,10 @@ class DataSink {
  public:
   virtual ~DataSink() = default;
   // The announced total (before the first Write).
-  virtual Status Begin(uint64_t total) { (void)total; return Status::Ok(); }
+  virtual Status Begin(uint64_t total) {
+    (void)total;
+    return Status::Ok();
+  }
   virtual Status Write(const uint8_t* data, size_t size) = 0;
 };
 

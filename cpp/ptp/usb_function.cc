@@ -134,7 +134,8 @@ Status Function::ReceiveData(uint32_t tid, DataSink& sink, uint64_t max) {
   if (ch.transaction_id != tid) return Status::Error("PTP_BAD_PACKET", "data for transaction " + std::to_string(ch.transaction_id));
   if (ch.length < kHeader || ch.length == 0xFFFFFFFFu) return Status::Error("PTP_BAD_PACKET", "a data container of unknown or impossible length");
   const uint64_t total = ch.length - kHeader;
-  if (total > max) return Status::Error("PTP_TOO_LARGE", "the host announced " + std::to_string(total) + " bytes; at most " + std::to_string(max) + " are taken here");
+  if (total > max)
+    return Status::Error("PTP_TOO_LARGE", "the host announced " + std::to_string(total) + " bytes; at most " + std::to_string(max) + " are taken here");
   s = sink.Begin(total);
   if (!s.ok()) return s;
   std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(total, 1u << 20)));

@@ -119,8 +119,12 @@ struct UsbInitiatorConnection::Impl {
   // in progress, Get Device Status until the camera is ready (briefly), then
   // clear-halt, so the endpoints start clean for the next transaction or session.
   void Recover() {
-    unsigned char cancel[6] = {0x01, 0x40, static_cast<unsigned char>(transaction), static_cast<unsigned char>(transaction >> 8),
-                               static_cast<unsigned char>(transaction >> 16), static_cast<unsigned char>(transaction >> 24)};
+    unsigned char cancel[6] = {0x01,
+                               0x40,
+                               static_cast<unsigned char>(transaction),
+                               static_cast<unsigned char>(transaction >> 8),
+                               static_cast<unsigned char>(transaction >> 16),
+                               static_cast<unsigned char>(transaction >> 24)};
     libusb_control_transfer(handle, 0x21, 0x64, 0, static_cast<uint16_t>(intf.number), cancel, sizeof(cancel), 1000);
     for (int i = 0; i < 10; ++i) {
       unsigned char status[8] = {0};
@@ -266,7 +270,8 @@ Status UsbInitiatorConnection::ReceiveData(uint32_t tid, DataSink& sink, bool* g
   while (got < total) {
     Result<size_t> k = impl_->In(impl_->buf.size());
     if (!k.ok()) return k.status();
-    if (k.value() == 0) return Status::Error("PTP_INCOMPLETE", "the data container ended after " + std::to_string(got) + " of " + std::to_string(total) + " bytes");
+    if (k.value() == 0)
+      return Status::Error("PTP_INCOMPLETE", "the data container ended after " + std::to_string(got) + " of " + std::to_string(total) + " bytes");
     if (got + k.value() > total) return Status::Error("PTP_BAD_PACKET", "more data than the container announced");
     s = sink.Write(impl_->buf.data(), k.value());
     if (!s.ok()) return s;
@@ -304,7 +309,8 @@ Result<bool> UsbInitiatorConnection::ReadEvent(Event* e, int timeout_ms) {
   if (rc == LIBUSB_ERROR_TIMEOUT) return false;
   if (rc != 0) return UsbError("interrupt IN", rc);
   usb::ContainerHeader h;
-  if (!usb::UnpackHeader(b, static_cast<size_t>(got), &h) || h.type != usb::kEvent) return Status::Error("PTP_BAD_PACKET", "an interrupt transfer that is not an event");
+  if (!usb::UnpackHeader(b, static_cast<size_t>(got), &h) || h.type != usb::kEvent)
+    return Status::Error("PTP_BAD_PACKET", "an interrupt transfer that is not an event");
   e->code = h.code;
   e->transaction_id = h.transaction_id;
   e->params = usb::UnpackParams(b, static_cast<size_t>(got), 3);

@@ -3,8 +3,8 @@
 #ifdef CAMWIRE_WITH_UMOCKDEV
 
 #include <dlfcn.h>
-#include <sys/ioctl.h>
 #include <linux/usbdevice_fs.h>
+#include <sys/ioctl.h>
 #include <umockdev.h>
 
 #include <atomic>
@@ -79,8 +79,10 @@ Result<const Api*> LoadApi() {
       get(api.object_unref, "g_object_unref");
       get(api.free, "g_free");
       get(api.error_free, "g_error_free");
-      if (!ok) error = "libumockdev is missing symbols: " + error;
-      else error.clear();
+      if (!ok)
+        error = "libumockdev is missing symbols: " + error;
+      else
+        error.clear();
     }
   }
   if (!error.empty()) {
@@ -99,12 +101,12 @@ void Put16(std::string& s, uint16_t v) {
 std::string Descriptors(const VirtualUsbOptions& o) {
   std::string d;
   d += std::string("\x12\x01", 2);
-  Put16(d, 0x0200);                                        // bcdUSB
-  d += std::string("\x00\x00\x00\x40", 4);                 // class/subclass/protocol in the interface; ep0 64
+  Put16(d, 0x0200);                         // bcdUSB
+  d += std::string("\x00\x00\x00\x40", 4);  // class/subclass/protocol in the interface; ep0 64
   Put16(d, o.vendor_id);
   Put16(d, o.product_id);
-  Put16(d, 0x0100);                                        // bcdDevice
-  d += std::string("\x01\x02\x03\x01", 4);                 // iManufacturer, iProduct, iSerial, 1 configuration
+  Put16(d, 0x0100);                         // bcdDevice
+  d += std::string("\x01\x02\x03\x01", 4);  // iManufacturer, iProduct, iSerial, 1 configuration
   d += std::string("\x09\x02\x27\x00\x01\x01\x00\xc0\x01", 9);
   d += std::string("\x09\x04\x00\x00\x03\x06\x01\x01\x00", 9);
   d += std::string("\x07\x05\x81\x02\x00\x02\x00", 7);
@@ -176,11 +178,16 @@ struct VirtualUsbCamera::Impl {
     std::string reply;
     if (type == 0x80 && request == 6 && (value >> 8) == 3) {  // GET_DESCRIPTOR(STRING)
       const int index = value & 0xFF;
-      if (index == 0) reply = std::string("\x04\x03\x09\x04", 4);
-      else if (index == 1) reply = StringDescriptor(opts.manufacturer);
-      else if (index == 2) reply = StringDescriptor(opts.product);
-      else if (index == 3) reply = StringDescriptor(opts.serial);
-      else return Finish(u, -EPIPE, 0);
+      if (index == 0)
+        reply = std::string("\x04\x03\x09\x04", 4);
+      else if (index == 1)
+        reply = StringDescriptor(opts.manufacturer);
+      else if (index == 2)
+        reply = StringDescriptor(opts.product);
+      else if (index == 3)
+        reply = StringDescriptor(opts.serial);
+      else
+        return Finish(u, -EPIPE, 0);
     } else if (type == 0x80 && request == 6 && (value >> 8) == 1) {  // GET_DESCRIPTOR(DEVICE)
       reply = Descriptors(opts).substr(0, 18);
     } else if (type == 0x80 && request == 0) {  // GET_STATUS
@@ -329,9 +336,7 @@ struct VirtualUsbCamera::Impl {
     return TRUE;
   }
 
-  static gboolean OnIoctl(UMockdevIoctlBase*, UMockdevIoctlClient* client, gpointer self) {
-    return static_cast<Impl*>(self)->Handle(client);
-  }
+  static gboolean OnIoctl(UMockdevIoctlBase*, UMockdevIoctlClient* client, gpointer self) { return static_cast<Impl*>(self)->Handle(client); }
 };
 
 VirtualUsbCamera::VirtualUsbCamera(Responder& responder, VirtualUsbOptions o) : impl_(new Impl(responder, std::move(o))) {}
@@ -366,9 +371,8 @@ Status VirtualUsbCamera::Start() {
                              "E: SUBSYSTEM=usb\nE: DRIVER=usb\nE: DEVTYPE=usb_device\nE: DEVNAME=/dev/bus/usb/001/001\n" +
                              "E: BUSNUM=001\nE: DEVNUM=001\nE: PRODUCT=" + ids + "\nE: TYPE=0/0/0\n" +
                              "A: busnum=1\\n\nA: devnum=1\\n\nA: speed=480\\n\nA: bConfigurationValue=1\\n\nA: bNumConfigurations=1\\n\n" +
-                             "A: bDeviceClass=00\\n\nA: idVendor=" + vid + "\\n\nA: idProduct=" + pid + "\\n\n" +
-                             "A: manufacturer=" + o.manufacturer + "\\n\nA: product=" + o.product + "\\n\nA: serial=" + o.serial + "\\n\n" +
-                             "H: descriptors=" + Hex(Descriptors(o)) + "\n";
+                             "A: bDeviceClass=00\\n\nA: idVendor=" + vid + "\\n\nA: idProduct=" + pid + "\\n\n" + "A: manufacturer=" + o.manufacturer +
+                             "\\n\nA: product=" + o.product + "\\n\nA: serial=" + o.serial + "\\n\n" + "H: descriptors=" + Hex(Descriptors(o)) + "\n";
   if (!m.api->add_from_string(m.testbed, record.c_str(), &err)) {
     std::string msg = err ? err->message : "unknown error";
     if (err) m.api->error_free(err);

@@ -42,8 +42,9 @@ TEST(AckParser, RealAcksInAnyChunking) {
 }
 
 TEST(AckParser, DocumentedWrappedFormAndUnknownKeys) {
-  const std::string s = "{\"Acknowledgement\":{\"AckEventType\":\"PERSISTED\",\"FragmentTimecode\":7,\"FragmentNumber\":\"1\"},"
-                        "\"Extra\":{\"a\":[1,2,{\"b\":null}],\"c\":\"}{\"},\"Flag\":true}";
+  const std::string s =
+      "{\"Acknowledgement\":{\"AckEventType\":\"PERSISTED\",\"FragmentTimecode\":7,\"FragmentNumber\":\"1\"},"
+      "\"Extra\":{\"a\":[1,2,{\"b\":null}],\"c\":\"}{\"},\"Flag\":true}";
   auto acks = FeedAll(s, 3);
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].type, AckType::kPersisted);
@@ -51,9 +52,12 @@ TEST(AckParser, DocumentedWrappedFormAndUnknownKeys) {
 }
 
 TEST(AckParser, MalformedAndOversizedAcksFailAndStayFailed) {
-  struct Case { std::string text; std::string code; };
+  struct Case {
+    std::string text;
+    std::string code;
+  };
   const Case cases[] = {
-      {"{\"EventType\":\"PERSISTED\"}", "KVS_ACK_MALFORMED"},                       // no timecode
+      {"{\"EventType\":\"PERSISTED\"}", "KVS_ACK_MALFORMED"},                         // no timecode
       {"{\"EventType\":\"WHAT\",\"FragmentTimecode\":1}", "KVS_ACK_MALFORMED"},       // unknown type
       {"{\"EventType\":\"RECEIVED\",\"FragmentTimecode\":-1}", "KVS_ACK_MALFORMED"},  // negative
       {"{\"EventType\":\"RECEIVED\",\"FragmentTimecode\":99999999999999999999999}", "KVS_ACK_MALFORMED"},

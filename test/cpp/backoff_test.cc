@@ -31,7 +31,7 @@ TEST(FullJitterBackoff, DelaysSpreadOverTheWholeWindowFromZero) {
     highest = std::max(highest, d);
     sum += d;
   }
-  EXPECT_LT(lowest, 10u);     // full jitter reaches down to 0, not base/2
+  EXPECT_LT(lowest, 10u);  // full jitter reaches down to 0, not base/2
   EXPECT_GT(highest, 990u);
   EXPECT_NEAR(static_cast<double>(sum) / n, 500.0, 15.0);
 }

@@ -19,8 +19,8 @@ TEST(Bytes, WriterAndReaderRoundTripBothOrders) {
   w.Be64(0x0102030405060708ull);
   const auto& d = w.bytes();
   ASSERT_EQ(d.size(), 1u + 2 + 4 + 8 + 2 + 4 + 8);
-  EXPECT_EQ(d[1], 0x34);  // little endian low byte first
-  EXPECT_EQ(d[15], 0x12); // big endian high byte first
+  EXPECT_EQ(d[1], 0x34);   // little endian low byte first
+  EXPECT_EQ(d[15], 0x12);  // big endian high byte first
   ByteReader r(d);
   uint8_t u8 = 0;
   uint16_t u16 = 0;
@@ -63,11 +63,11 @@ TEST(Bytes, ShortReadFailsWithoutTakingAnything) {
   uint32_t u32 = 77;
   EXPECT_TRUE(r.Le16(&u16));
   EXPECT_EQ(u16, 0x0201);
-  EXPECT_FALSE(r.Le32(&u32));  // only one byte left
-  EXPECT_EQ(u32, 77u);         // the value is left as it was
-  EXPECT_EQ(r.position(), 2u); // and so is the position
+  EXPECT_FALSE(r.Le32(&u32));   // only one byte left
+  EXPECT_EQ(u32, 77u);          // the value is left as it was
+  EXPECT_EQ(r.position(), 2u);  // and so is the position
   uint8_t u8 = 0;
-  EXPECT_TRUE(r.U8(&u8));      // what does fit is still read
+  EXPECT_TRUE(r.U8(&u8));  // what does fit is still read
   EXPECT_EQ(u8, 3);
   EXPECT_FALSE(r.Skip(1));
 }
@@ -80,7 +80,7 @@ TEST(Bytes, HostileLengthIsRefusedBeforeAllocation) {
   EXPECT_TRUE(out.empty());
   EXPECT_FALSE(r.Bytes(9, 100, &out));  // under the limit, over what is present
   EXPECT_TRUE(out.empty());
-  EXPECT_FALSE(r.Bytes(5, 4, &out));    // present, over the limit
+  EXPECT_FALSE(r.Bytes(5, 4, &out));  // present, over the limit
   EXPECT_TRUE(r.Bytes(8, 8, &out));
   EXPECT_EQ(out.size(), 8u);
   EXPECT_EQ(r.remaining(), 0u);
@@ -98,10 +98,29 @@ TEST(Bytes, RandomSlicesNeverReadPastTheEnd) {
       bool ok = false;
       size_t k = 0;
       switch (rng() % 4) {
-        case 0: { uint8_t v; ok = r.U8(&v); k = 1; break; }
-        case 1: { uint16_t v; ok = r.Le16(&v); k = 2; break; }
-        case 2: { uint32_t v; ok = r.Be32(&v); k = 4; break; }
-        default: { std::vector<uint8_t> v; k = rng() % 10; ok = r.Bytes(k, 8, &v); }
+        case 0: {
+          uint8_t v;
+          ok = r.U8(&v);
+          k = 1;
+          break;
+        }
+        case 1: {
+          uint16_t v;
+          ok = r.Le16(&v);
+          k = 2;
+          break;
+        }
+        case 2: {
+          uint32_t v;
+          ok = r.Be32(&v);
+          k = 4;
+          break;
+        }
+        default: {
+          std::vector<uint8_t> v;
+          k = rng() % 10;
+          ok = r.Bytes(k, 8, &v);
+        }
       }
       if (ok) {
         consumed += k;

@@ -231,7 +231,8 @@ TEST(H264AnnexB, SplitsThreeAndFourByteStartCodesAndIgnoresGarbageAndTrailingZer
 
 TEST(H264AnnexB, GroupsAccessUnitsAndMarksKeyframes) {
   // AUD SPS PPS IDR(first_mb=0) IDR(first_mb!=0) | P(first_mb=0) | SEI P | AUD P
-  std::vector<std::vector<uint8_t>> nals = {{0x09, 0xf0}, {0x67, 0x42}, {0x68, 0xce}, {0x65, 0x88}, {0x65, 0x40}, {0x41, 0x9a}, {0x06, 0x05}, {0x41, 0x9a}, {0x09, 0xf0}, {0x41, 0x9a}};
+  std::vector<std::vector<uint8_t>> nals = {{0x09, 0xf0}, {0x67, 0x42}, {0x68, 0xce}, {0x65, 0x88}, {0x65, 0x40},
+                                            {0x41, 0x9a}, {0x06, 0x05}, {0x41, 0x9a}, {0x09, 0xf0}, {0x41, 0x9a}};
   auto s = Stream(nals, std::vector<int>(nals.size(), 4));
   auto units = SplitAnnexB(s.data(), s.size());
   auto aus = GroupAccessUnits(s.data(), units);
@@ -270,7 +271,7 @@ TEST(H264AvcC, RecordLayoutForBaselineAndHigh) {
   auto rh = BuildAvcC(hs.data(), hs.size(), pps.data(), pps.size());
   ASSERT_TRUE(rh.ok());
   EXPECT_EQ(rh.value().size(), 6 + 2 + hs.size() + 1 + 2 + pps.size() + 4);
-  EXPECT_EQ(rh.value()[rh.value().size() - 4], 0xfd);  // chroma_format_idc 1
+  EXPECT_EQ(rh.value()[rh.value().size() - 4], 0xfd);                          // chroma_format_idc 1
   EXPECT_FALSE(BuildAvcC(hs.data(), hs.size(), sps.data(), sps.size()).ok());  // an SPS is not a PPS
 }
 

@@ -1,5 +1,5 @@
-#include "kvs/mkv.h"
 #include "kvs/mkv_reader.h"
+#include "kvs/mkv.h"
 
 #include <gtest/gtest.h>
 

@@ -58,8 +58,7 @@ void Append(Bytes* b, const Bytes& more) { b->insert(b->end(), more.begin(), mor
 #ifdef CAMWIRE_TEST_ASAN
 // ASan deadlocks reporting an out-of-memory under an address-space limit, but it
 // can show us every allocation instead (declared here: GCC ships no header for it).
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
-                                                         void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t), void (*free_hook)(const volatile void*));
 std::atomic<size_t> g_alloc_limit{0};  // 0: not watching
 
 void OnMalloc(const volatile void*, size_t n) {
@@ -119,8 +118,7 @@ int ExitCodeFor(const Result<T>& r) {
 // Feeds every proper prefix of full, each in its own exactly-sized heap buffer (so
 // ASan sees any read past the end): only the lengths in ok_lengths may parse.
 template <typename T>
-void ExpectPrefixesFail(const Bytes& full, Result<T> (*unpack)(const uint8_t*, size_t),
-                        const std::set<size_t>& ok_lengths) {
+void ExpectPrefixesFail(const Bytes& full, Result<T> (*unpack)(const uint8_t*, size_t), const std::set<size_t>& ok_lengths) {
   for (size_t len = 0; len < full.size(); ++len) {
     std::unique_ptr<uint8_t[]> buf(new uint8_t[len + 1]);
     std::copy(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len), buf.get());
@@ -137,8 +135,8 @@ void ExpectPrefixesFail(const Bytes& full, Result<T> (*unpack)(const uint8_t*, s
 
 DeviceInfo SampleDeviceInfo() {
   DeviceInfo d;
-  d.operations = {op::kGetDeviceInfo, op::kOpenSession, op::kCloseSession, op::kGetStorageIDs, op::kGetStorageInfo,
-                  op::kGetObjectHandles, op::kGetObjectInfo, op::kGetObject, op::kGetPartialObject};
+  d.operations = {op::kGetDeviceInfo,    op::kOpenSession,   op::kCloseSession, op::kGetStorageIDs,   op::kGetStorageInfo,
+                  op::kGetObjectHandles, op::kGetObjectInfo, op::kGetObject,    op::kGetPartialObject};
   d.events = {ev::kObjectAdded, ev::kDevicePropChanged};
   d.properties = {prop::kBatteryLevel, prop::kDateTime, prop::kLastUploadStatus};
   d.capture_formats = {};
@@ -254,11 +252,11 @@ TEST(PtpDatasets, DeviceInfoExactBytes) {
   d.operations = {0x1001, 0x1002};
   d.events = {0x4002};
   d.manufacturer = "ab";
-  Bytes expect = {0x64, 0x00,              // StandardVersion 100
-                  0x00, 0x00, 0x00, 0x00,  // VendorExtensionID 0
-                  0x00, 0x00,              // VendorExtensionVersion
-                  0x00,                    // VendorExtensionDesc ""
-                  0x00, 0x00,              // FunctionalMode
+  Bytes expect = {0x64, 0x00,                                      // StandardVersion 100
+                  0x00, 0x00, 0x00, 0x00,                          // VendorExtensionID 0
+                  0x00, 0x00,                                      // VendorExtensionVersion
+                  0x00,                                            // VendorExtensionDesc ""
+                  0x00, 0x00,                                      // FunctionalMode
                   0x02, 0x00, 0x00, 0x00, 0x01, 0x10, 0x02, 0x10,  // OperationsSupported
                   0x01, 0x00, 0x00, 0x00, 0x02, 0x40,              // EventsSupported
                   0x00, 0x00, 0x00, 0x00,                          // DevicePropertiesSupported
@@ -327,12 +325,12 @@ TEST(PtpDatasets, StorageInfoRoundTripsAndHasTheDocumentedOffsets) {
   s.description = "SD " + kUnicode;
   s.volume_label = "CAMWIRE";
   const Bytes b = Pack(s);
-  EXPECT_EQ(b[0], 4);   // StorageType RemovableRAM
-  EXPECT_EQ(b[2], 2);   // FilesystemType GenericHierarchical
-  EXPECT_EQ(b[4], 2);   // AccessCapability
+  EXPECT_EQ(b[0], 4);      // StorageType RemovableRAM
+  EXPECT_EQ(b[2], 2);      // FilesystemType GenericHierarchical
+  EXPECT_EQ(b[4], 2);      // AccessCapability
   EXPECT_EQ(b[14], 0xEF);  // FreeSpaceInBytes, little-endian
   EXPECT_EQ(b[21], 0x01);
-  EXPECT_EQ(b[22], 1234 & 0xFF);  // FreeSpaceInImages
+  EXPECT_EQ(b[22], 1234 & 0xFF);                  // FreeSpaceInImages
   EXPECT_EQ(b[26], StrBytes(s.description) / 2);  // StorageDescription's count (units incl. NUL)
   Result<StorageInfo> r = UnpackStorageInfo(b.data(), b.size());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -361,9 +359,9 @@ TEST(PtpDatasets, ObjectInfoFilenameStartsAtOffset52) {
   const Bytes b = Pack(o);
   ASSERT_GT(b.size(), 53u);
   EXPECT_EQ(b[8] | b[9] << 8 | b[10] << 16 | b[11] << 24, 3 * 1024 * 1024 + 123);  // ObjectCompressedSize
-  EXPECT_EQ(b[38], 1);                  // ParentObject
-  EXPECT_EQ(b[48], 7);                  // SequenceNumber
-  EXPECT_EQ(b[52], 13);                 // "IMG_0001.JPG" + NUL
+  EXPECT_EQ(b[38], 1);                                                             // ParentObject
+  EXPECT_EQ(b[48], 7);                                                             // SequenceNumber
+  EXPECT_EQ(b[52], 13);                                                            // "IMG_0001.JPG" + NUL
   EXPECT_EQ(b[53], 'I');
   EXPECT_EQ(b[54], 0);
   Result<ObjectInfo> r = UnpackObjectInfo(b.data(), b.size());
@@ -410,8 +408,8 @@ TEST(PtpDatasets, ObjectInfoTruncations) {
 
 TEST(PtpDatasets, UnicodeFilenamesSurvive) {
   ObjectInfo o = SampleObjectInfo();
-  for (const std::string& name : {kUnicode + ".jpg", std::string("\xC3\xBC\xC3\xB1\xC3\xAF.JPG"),
-                                  std::string("\xE5\x86\x99\xE7\x9C\x9F.jpeg"), std::string("\xF0\x9F\x98\x80")}) {
+  for (const std::string& name :
+       {kUnicode + ".jpg", std::string("\xC3\xBC\xC3\xB1\xC3\xAF.JPG"), std::string("\xE5\x86\x99\xE7\x9C\x9F.jpeg"), std::string("\xF0\x9F\x98\x80")}) {
     o.filename = name;
     const Bytes b = Pack(o);
     Result<ObjectInfo> r = UnpackObjectInfo(b.data(), b.size());
@@ -481,7 +479,12 @@ TEST(PtpDatasets, IntegerDevicePropDescNeedsItsFormFlag) {
 }
 
 TEST(PtpDatasets, EnumDevicePropDescsOfEveryIntegerTypeRoundTrip) {
-  struct T { uint16_t type; bool is_signed; std::vector<int64_t> s; std::vector<uint64_t> u; };
+  struct T {
+    uint16_t type;
+    bool is_signed;
+    std::vector<int64_t> s;
+    std::vector<uint64_t> u;
+  };
   const T types[] = {
       {dt::kInt8, true, {-128, -1, 0, 127}, {}},
       {dt::kUint8, false, {}, {0, 1, 255}},
@@ -547,10 +550,44 @@ TEST(PtpDatasets, EnumCountBeyondTheDataIsAnErrorWithoutAllocating) {
 }
 
 TEST(PtpDatasets, UnsupportedDatatypesAreClearErrors) {
-  for (uint16_t type : {uint16_t{0x0000}, uint16_t{0x0009}, uint16_t{0x000A}, uint16_t{0x4004}, uint16_t{0x4006},
-                        uint16_t{0x1234}}) {
-    const Bytes b = {0x01, 0xD0, static_cast<uint8_t>(type), static_cast<uint8_t>(type >> 8), 0x00, 0, 0, 0, 0, 0, 0, 0,
-                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  for (uint16_t type : {uint16_t{0x0000}, uint16_t{0x0009}, uint16_t{0x000A}, uint16_t{0x4004}, uint16_t{0x4006}, uint16_t{0x1234}}) {
+    const Bytes b = {0x01,
+                     0xD0,
+                     static_cast<uint8_t>(type),
+                     static_cast<uint8_t>(type >> 8),
+                     0x00,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0};
     Result<DevicePropDesc> r = UnpackDevicePropDesc(b.data(), b.size());
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), "PTP_UNSUPPORTED_DATATYPE") << r.status().ToString();
@@ -635,10 +672,9 @@ TEST(PtpDatasets, ParsePtpDateAcceptsSuffixesAndRejectsNonsense) {
   EXPECT_EQ(ParsePtpDate("20231114T221320").value(), 1700000000);
   EXPECT_EQ(ParsePtpDate("20231114T221320.5").value(), 1700000000);
   EXPECT_EQ(ParsePtpDate("20231114T221320+0100").value(), 1700000000);  // zone ignored, as libgphoto2 does
-  EXPECT_EQ(ParsePtpDate("20240229T000000").value(), 1709164800);  // leap day
-  for (const char* bad : {"", "20231114T22132", "20231114 221320", "2023111XT221320", "20231314T221320",
-                          "20230229T000000", "21000229T000000", "20230431T000000", "20231100T000000",
-                          "20231114T241320", "20231114T226020", "20231114T221360", "-0231114T221320"}) {
+  EXPECT_EQ(ParsePtpDate("20240229T000000").value(), 1709164800);       // leap day
+  for (const char* bad : {"", "20231114T22132", "20231114 221320", "2023111XT221320", "20231314T221320", "20230229T000000", "21000229T000000",
+                          "20230431T000000", "20231100T000000", "20231114T241320", "20231114T226020", "20231114T221360", "-0231114T221320"}) {
     Result<std::time_t> r = ParsePtpDate(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), "PTP_BAD_DATASET") << bad;
@@ -653,8 +689,7 @@ TEST(PtpDatasets, ParsePtpDateAcceptsSuffixesAndRejectsNonsense) {
 // ---- hostile bytes ------------------------------------------------------------------------------------------------
 
 TEST(PtpDatasets, RandomMutationsNeverCrashAndReparseStably) {
-  std::vector<Bytes> seeds = {Pack(SampleDeviceInfo()), Pack(SampleObjectInfo()), Pack(StorageInfo()),
-                              Pack(StringDesc("a", kUnicode)).value()};
+  std::vector<Bytes> seeds = {Pack(SampleDeviceInfo()), Pack(SampleObjectInfo()), Pack(StorageInfo()), Pack(StringDesc("a", kUnicode)).value()};
   std::mt19937 rng(2024);
   for (int i = 0; i < 20000; ++i) {
     Bytes b = seeds[static_cast<size_t>(i) % seeds.size()];

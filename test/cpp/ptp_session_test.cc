@@ -144,8 +144,10 @@ TEST_F(PtpSession, ASecondInitiatorIsBusyAndTheNextSessionIsServed) {
   std::unique_ptr<Initiator> next;
   for (int k = 0; k < 50 && !next; ++k) {
     auto c = ptpip::InitiatorConnection::Connect("127.0.0.1", server_->port(), me, 2000, nullptr);
-    if (c.ok()) next.reset(new Initiator(std::move(c).value()));
-    else ::usleep(20000);
+    if (c.ok())
+      next.reset(new Initiator(std::move(c).value()));
+    else
+      ::usleep(20000);
   }
   ASSERT_TRUE(next);
   EXPECT_TRUE(next->OpenSession(1).ok());

@@ -15,9 +15,7 @@ namespace ptp {
 namespace usb {
 namespace {
 
-std::vector<uint8_t> CommandContainer(uint16_t code, uint32_t tid, std::vector<uint32_t> params) {
-  return PackContainer(kCommand, code, tid, params);
-}
+std::vector<uint8_t> CommandContainer(uint16_t code, uint32_t tid, std::vector<uint32_t> params) { return PackContainer(kCommand, code, tid, params); }
 
 std::vector<uint8_t> DataContainer(uint16_t code, uint32_t tid, const std::vector<uint8_t>& payload) {
   ContainerHeader h{static_cast<uint32_t>(kHeader + payload.size()), kData, code, tid};

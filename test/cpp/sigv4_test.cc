@@ -36,15 +36,21 @@ TEST(SigV4Suite, PostVanilla) {
 }
 
 TEST(SigV4Suite, PostXWwwFormUrlencoded) {
-  Request r{"POST", "/", {}, {{"Content-Type", "application/x-www-form-urlencoded"}, {"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}},
+  Request r{"POST",
+            "/",
+            {},
+            {{"Content-Type", "application/x-www-form-urlencoded"}, {"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}},
             Sha256Hex("Param1=value1")};
   EXPECT_EQ(Sign(r, kCreds, Suite()).value().signature, "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
 }
 
 TEST(SigV4Suite, IamListUsersFromTheAwsDocs) {
   EXPECT_EQ(SigningKeyHex(kCreds.secret_access_key, "20150830", "us-east-1", "iam"), "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
-  Request r{"GET", "/", {{"Action", "ListUsers"}, {"Version", "2010-05-08"}},
-            {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Host", "iam.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}}, kEmpty};
+  Request r{"GET",
+            "/",
+            {{"Action", "ListUsers"}, {"Version", "2010-05-08"}},
+            {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}, {"Host", "iam.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}},
+            kEmpty};
   Options o = Suite();
   o.service = "iam";
   auto s = Sign(r, kCreds, o);
@@ -57,10 +63,15 @@ TEST(SigV4Suite, IamListUsersFromTheAwsDocs) {
 // Query Parameters"): the query carries the X-Amz-* parameters, the payload is
 // the literal UNSIGNED-PAYLOAD, S3 paths are neither normalised nor encoded twice.
 TEST(SigV4S3, PresignedUrlFromTheS3Docs) {
-  Request r{"GET", "/test.txt",
-            {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"}, {"X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"},
-             {"X-Amz-Date", "20130524T000000Z"}, {"X-Amz-Expires", "86400"}, {"X-Amz-SignedHeaders", "host"}},
-            {{"Host", "examplebucket.s3.amazonaws.com"}}, "UNSIGNED-PAYLOAD"};
+  Request r{"GET",
+            "/test.txt",
+            {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+             {"X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"},
+             {"X-Amz-Date", "20130524T000000Z"},
+             {"X-Amz-Expires", "86400"},
+             {"X-Amz-SignedHeaders", "host"}},
+            {{"Host", "examplebucket.s3.amazonaws.com"}},
+            "UNSIGNED-PAYLOAD"};
   Options o;
   o.region = "us-east-1";
   o.service = "s3";
@@ -78,10 +89,18 @@ TEST(SigV4S3, PresignedUrlFromTheS3Docs) {
 
 // The fact sheet's KVS vectors: PutMedia signs the empty body's hash.
 TEST(SigV4Kvs, PutMediaGoldenVector) {
-  Request r{"POST", "/putMedia", {},
-            {{"connection", "keep-alive"}, {"host", "s-1a2b3c4d.kinesisvideo.us-west-2.amazonaws.com"}, {"transfer-encoding", "chunked"},
-             {"user-agent", "my-kvs-producer/1.0"}, {"x-amz-date", "20150830T123600Z"}, {"x-amzn-fragment-acknowledgment-required", "1"},
-             {"x-amzn-fragment-timecode-type", "ABSOLUTE"}, {"x-amzn-producer-start-timestamp", "1440938160.000"}, {"x-amzn-stream-name", "my-stream"}},
+  Request r{"POST",
+            "/putMedia",
+            {},
+            {{"connection", "keep-alive"},
+             {"host", "s-1a2b3c4d.kinesisvideo.us-west-2.amazonaws.com"},
+             {"transfer-encoding", "chunked"},
+             {"user-agent", "my-kvs-producer/1.0"},
+             {"x-amz-date", "20150830T123600Z"},
+             {"x-amzn-fragment-acknowledgment-required", "1"},
+             {"x-amzn-fragment-timecode-type", "ABSOLUTE"},
+             {"x-amzn-producer-start-timestamp", "1440938160.000"},
+             {"x-amzn-stream-name", "my-stream"}},
             kEmpty};
   Options o;
   o.region = "us-west-2";
@@ -90,7 +109,8 @@ TEST(SigV4Kvs, PutMediaGoldenVector) {
   auto s = Sign(r, kCreds, o);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(Sha256Hex(s.value().canonical_request), "8ca9fa944da3c590d6ea189c2d17268868b24a4d2259ef12ea3da1d75a724f61");
-  EXPECT_EQ(SigningKeyHex(kCreds.secret_access_key, "20150830", "us-west-2", "kinesisvideo"), "bbbf5a1060eae60ec1734de176d5f0e2a6699543c416eaf6c2ffcf7d12085dc4");
+  EXPECT_EQ(SigningKeyHex(kCreds.secret_access_key, "20150830", "us-west-2", "kinesisvideo"),
+            "bbbf5a1060eae60ec1734de176d5f0e2a6699543c416eaf6c2ffcf7d12085dc4");
   EXPECT_EQ(s.value().signature, "a5f238338804dfc39be988a00a94d63146c9525a3ffc6ffbaccc3bee621c07a3");
   EXPECT_EQ(s.value().signed_headers,
             "connection;host;transfer-encoding;user-agent;x-amz-date;x-amzn-fragment-acknowledgment-required;x-amzn-fragment-timecode-type;"
@@ -109,12 +129,16 @@ TEST(SigV4Kvs, GetDataEndpointGoldenVector) {
 }
 
 TEST(SigV4, CanonicalFormRules) {
-  Request r{"GET", "/a/./b/../c//d", {{"b", "2"}, {"a", "x y"}, {"a", "1"}},
-            {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}, {"My-Header1", "  a   b  \n   c "}, {"my-header1", "d"}}, kEmpty};
+  Request r{"GET",
+            "/a/./b/../c//d",
+            {{"b", "2"}, {"a", "x y"}, {"a", "1"}},
+            {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}, {"My-Header1", "  a   b  \n   c "}, {"my-header1", "d"}},
+            kEmpty};
   auto s = Sign(r, kCreds, Suite());
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s.value().canonical_request,
-            "GET\n/a/c/d\na=1&a=x%20y&b=2\nhost:example.amazonaws.com\nmy-header1:a b c,d\nx-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" + kEmpty);
+  EXPECT_EQ(
+      s.value().canonical_request,
+      "GET\n/a/c/d\na=1&a=x%20y&b=2\nhost:example.amazonaws.com\nmy-header1:a b c,d\nx-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" + kEmpty);
   EXPECT_EQ(UriEncode("a b/ü~*", true), "a%20b/%C3%BC~%2A");
   Request bad = r;
   bad.headers = {{"X-Amz-Date", "20150830T123600Z"}};

@@ -45,9 +45,8 @@ std::vector<uint8_t> PackDesc(const ptp::DevicePropDesc& d) {
 
 void Values(const uint8_t* data, size_t size) {
   if (size == 0) return;
-  static const uint16_t kTypes[] = {ptp::dt::kInt8,  ptp::dt::kUint8,  ptp::dt::kInt16, ptp::dt::kUint16,
-                                    ptp::dt::kInt32, ptp::dt::kUint32, ptp::dt::kInt64, ptp::dt::kUint64,
-                                    ptp::dt::kString, 0x4004 /* AUINT16: unsupported */};
+  static const uint16_t kTypes[] = {ptp::dt::kInt8,   ptp::dt::kUint8, ptp::dt::kInt16,  ptp::dt::kUint16, ptp::dt::kInt32,
+                                    ptp::dt::kUint32, ptp::dt::kInt64, ptp::dt::kUint64, ptp::dt::kString, 0x4004 /* AUINT16: unsupported */};
   const uint16_t type = kTypes[data[0] % (sizeof kTypes / sizeof kTypes[0])];
   ptp::Reader r(data + 1, size - 1);
   while (true) {
@@ -83,16 +82,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t n = size - 1;
   switch (data[0] % 6) {
     case 0:
-      RoundTrip(ptp::UnpackDeviceInfo(p, n), &ptp::UnpackDeviceInfo,
-                [](const ptp::DeviceInfo& d) { return ptp::Pack(d); }, "DeviceInfo round trip");
+      RoundTrip(
+          ptp::UnpackDeviceInfo(p, n), &ptp::UnpackDeviceInfo, [](const ptp::DeviceInfo& d) { return ptp::Pack(d); }, "DeviceInfo round trip");
       break;
     case 1:
-      RoundTrip(ptp::UnpackStorageInfo(p, n), &ptp::UnpackStorageInfo,
-                [](const ptp::StorageInfo& s) { return ptp::Pack(s); }, "StorageInfo round trip");
+      RoundTrip(
+          ptp::UnpackStorageInfo(p, n), &ptp::UnpackStorageInfo, [](const ptp::StorageInfo& s) { return ptp::Pack(s); }, "StorageInfo round trip");
       break;
     case 2:
-      RoundTrip(ptp::UnpackObjectInfo(p, n), &ptp::UnpackObjectInfo,
-                [](const ptp::ObjectInfo& o) { return ptp::Pack(o); }, "ObjectInfo round trip");
+      RoundTrip(
+          ptp::UnpackObjectInfo(p, n), &ptp::UnpackObjectInfo, [](const ptp::ObjectInfo& o) { return ptp::Pack(o); }, "ObjectInfo round trip");
       break;
     case 3:
       RoundTrip(ptp::UnpackDevicePropDesc(p, n), &ptp::UnpackDevicePropDesc, &PackDesc, "DevicePropDesc round trip");

@@ -20,10 +20,38 @@ export function makeClip(dir: string, o: { seconds: number; fps?: number; size?:
   const fps = o.fps ?? 30;
   const gop = o.gop ?? fps;
   const file = path.join(dir, o.name ?? `clip-${o.seconds}s-${fps}.h264`);
-  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${o.size ?? '320x240'}:rate=${fps}`, '-t', String(o.seconds),
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+  const r = run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=${o.size ?? '320x240'}:rate=${fps}`,
+    '-t',
+    String(o.seconds),
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
     ...(o.bitrate ? ['-b:v', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate] : []),
-    '-x264-params', 'aud=1', '-f', 'h264', file]);
+    '-x264-params',
+    'aud=1',
+    '-f',
+    'h264',
+    file,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg (apt-get install ffmpeg): ${r.stderr}`);
   const h264 = fs.readFileSync(file);
   const aud = Buffer.from([0, 0, 0, 1, 9]);

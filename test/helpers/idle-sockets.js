@@ -11,7 +11,10 @@ function open() {
   const s = net.connect(port, '127.0.0.1');
   s.on('connect', () => {
     connected++;
-    if (!announced && connected >= n) { announced = true; process.stdout.write('ready\n'); }
+    if (!announced && connected >= n) {
+      announced = true;
+      process.stdout.write('ready\n');
+    }
   });
   s.on('error', () => undefined);
   s.on('close', () => setTimeout(open, 10));

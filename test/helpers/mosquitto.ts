@@ -84,16 +84,26 @@ export class MosquittoBroker {
       // holding it in the broker's memory queue behind an in-flight window.
       'max_inflight_messages 0',
       'log_dest stderr',
-      'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
       'connection_messages true',
       // Started as root, Mosquitto drops privileges before reading the key.
       process.getuid?.() === 0 ? 'user root' : '',
-      `listener ${this.plainPort} 127.0.0.1`, 'allow_anonymous true',
-      `listener ${this.tlsPort} 127.0.0.1`, 'allow_anonymous false',
-      `cafile ${d}/ca.pem`, `certfile ${this.certFile}`, `keyfile ${this.keyFile}`,
-      'require_certificate true', 'use_identity_as_username true', `acl_file ${d}/acl`,
+      `listener ${this.plainPort} 127.0.0.1`,
+      'allow_anonymous true',
+      `listener ${this.tlsPort} 127.0.0.1`,
+      'allow_anonymous false',
+      `cafile ${d}/ca.pem`,
+      `certfile ${this.certFile}`,
+      `keyfile ${this.keyFile}`,
+      'require_certificate true',
+      'use_identity_as_username true',
+      `acl_file ${d}/acl`,
       this.o.crlPem ? `crlfile ${d}/crl.pem` : '',
-      `listener ${this.noAuthPort} 127.0.0.1`, 'allow_anonymous false',
+      `listener ${this.noAuthPort} 127.0.0.1`,
+      'allow_anonymous false',
     ];
     fs.writeFileSync(path.join(d, 'mosquitto.conf'), lines.filter(Boolean).join('\n') + '\n');
   }

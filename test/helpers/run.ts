@@ -5,7 +5,11 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'camwire.js');
 
 /** Runs a command synchronously and returns its output; never throws on a non-zero exit. */
-export function run(cmd: string, args: string[], o: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+export function run(
+  cmd: string,
+  args: string[],
+  o: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: 'utf8', input: o.input, cwd: o.cwd ?? ROOT, env: o.env ?? process.env, timeout: o.timeoutMs ?? 120_000 });
 }
 

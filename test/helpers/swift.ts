@@ -16,9 +16,13 @@ export const S3_CREDENTIALS = { accessKeyId: 'test:tester', secretAccessKey: 'te
 const SERVERS = ['account', 'container', 'object', 'proxy'] as const;
 
 export function requireSwift(): void {
-  const missing = ['swift-proxy-server', 'swift-object-server', 'swift-ring-builder', 'memcached'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
+  const missing = ['swift-proxy-server', 'swift-object-server', 'swift-ring-builder', 'memcached'].filter(
+    (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0,
+  );
   if (missing.length || !fs.existsSync('/etc/swift/swift.conf')) {
-    throw new Error(`OpenStack Swift is not installed (missing ${missing.join(', ') || '/etc/swift/swift.conf'}): apt-get install swift swift-proxy swift-object swift-account swift-container memcached`);
+    throw new Error(
+      `OpenStack Swift is not installed (missing ${missing.join(', ') || '/etc/swift/swift.conf'}): apt-get install swift swift-proxy swift-object swift-account swift-container memcached`,
+    );
   }
 }
 
@@ -46,22 +50,51 @@ export class SwiftS3 {
   private configure(): void {
     const d = this.dir;
     for (const sub of ['etc', 'srv/d1', 'run', 'cache']) fs.mkdirSync(path.join(d, sub), { recursive: true });
-    const common = (port: number) => [
-      '[DEFAULT]', 'bind_ip = 127.0.0.1', `bind_port = ${port}`, 'workers = 0', `user = ${userName()}`, `swift_dir = ${d}/etc`,
-      `devices = ${d}/srv`, 'mount_check = false', 'disable_fallocate = true', 'log_level = INFO', `recon_cache_path = ${d}/cache`, '',
-    ].join('\n');
+    const common = (port: number) =>
+      [
+        '[DEFAULT]',
+        'bind_ip = 127.0.0.1',
+        `bind_port = ${port}`,
+        'workers = 0',
+        `user = ${userName()}`,
+        `swift_dir = ${d}/etc`,
+        `devices = ${d}/srv`,
+        'mount_check = false',
+        'disable_fallocate = true',
+        'log_level = INFO',
+        `recon_cache_path = ${d}/cache`,
+        '',
+      ].join('\n');
     for (const name of ['account', 'container', 'object'] as const) {
-      fs.writeFileSync(path.join(d, 'etc', `${name}-server.conf`), `${common(this.ports[name])}
+      fs.writeFileSync(
+        path.join(d, 'etc', `${name}-server.conf`),
+        `${common(this.ports[name])}
 [pipeline:main]
 pipeline = healthcheck ${name}-server
 [filter:healthcheck]
 use = egg:swift#healthcheck
 [app:${name}-server]
 use = egg:swift#${name}
-`);
+`,
+      );
     }
-    const filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'listing_formats', 'bulk', 'tempurl', 'copy', 'slo', 'dlo', 'versioned_writes', 'symlink'];
-    fs.writeFileSync(path.join(d, 'etc', 'proxy-server.conf'), `[DEFAULT]
+    const filters = [
+      'catch_errors',
+      'gatekeeper',
+      'healthcheck',
+      'proxy_logging',
+      'listing_formats',
+      'bulk',
+      'tempurl',
+      'copy',
+      'slo',
+      'dlo',
+      'versioned_writes',
+      'symlink',
+    ];
+    fs.writeFileSync(
+      path.join(d, 'etc', 'proxy-server.conf'),
+      `[DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = ${this.ports.proxy}
 workers = 0
@@ -93,7 +126,8 @@ use = egg:swift#memcache
 memcache_servers = 127.0.0.1:${this.ports.memcached}
 
 ${filters.map((f) => `[filter:${f === 'proxy_logging' ? 'proxy-logging' : f}]\nuse = egg:swift#${f}`).join('\n')}
-`);
+`,
+    );
     for (const ring of ['account', 'container', 'object'] as const) {
       const builder = path.join(d, 'etc', `${ring}.builder`);
       const steps = [['create', '8', '1', '1'], ['add', `r1z1-127.0.0.1:${this.ports[ring]}/d1`, '100'], ['rebalance']];
@@ -160,11 +194,16 @@ function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/healthcheck', timeout: 1000 }, (res) => {
       let b = '';
-      res.on('data', (d: Buffer) => { b += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        b += d.toString();
+      });
       res.on('end', () => resolve(res.statusCode === 200 && b === 'OK'));
     });
     req.on('error', () => resolve(false));
-    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -21,7 +21,10 @@ let sent = 0; // shared by all connections: the rate is the link's
 
 const server = net.createServer((client) => {
   const upstream = net.connect(targetPort, '127.0.0.1');
-  const close = () => { client.destroy(); upstream.destroy(); };
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
   client.on('error', close);
   upstream.on('error', close);
   client.on('close', close);
@@ -37,7 +40,10 @@ const server = net.createServer((client) => {
       const aheadMs = (sent / rate) * 1000 - (Date.now() - started);
       if (aheadMs > 0) {
         client.pause();
-        setTimeout(() => { if (upstream.writableNeedDrain) upstream.once('drain', () => client.resume()); else client.resume(); }, aheadMs);
+        setTimeout(() => {
+          if (upstream.writableNeedDrain) upstream.once('drain', () => client.resume());
+          else client.resume();
+        }, aheadMs);
       }
     }
   });

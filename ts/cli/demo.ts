@@ -10,20 +10,25 @@ type Out = () => Output;
 
 export function demoCommand(out: Out): Command {
   return new Command('demo')
-    .description('the whole path on this machine with embedded services: CA and certificates, MQTT broker (mTLS), S3-compatible store, KVS endpoint, '
-      + 'the simulated camera; the app lists it over PTP/IP, hands over a photo (single PUT) and a trailer (multipart), checks both uploads by SHA-256 '
-      + 'and that every fragment of 10 s of live H.264 was PERSISTED. Exits 0 only if every check passed.')
-    .addOption(new Option('--stream-seconds <n>', 'seconds of live video into KVS').default(10).argParser((v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 1 || n > 600) throw new CamwireError('CLI_BAD_ARGUMENT', `--stream-seconds must be 1-600, not "${v}"`);
-      return n;
-    }))
+    .description(
+      'the whole path on this machine with embedded services: CA and certificates, MQTT broker (mTLS), S3-compatible store, KVS endpoint, ' +
+        'the simulated camera; the app lists it over PTP/IP, hands over a photo (single PUT) and a trailer (multipart), checks both uploads by SHA-256 ' +
+        'and that every fragment of 10 s of live H.264 was PERSISTED. Exits 0 only if every check passed.',
+    )
+    .addOption(
+      new Option('--stream-seconds <n>', 'seconds of live video into KVS').default(10).argParser((v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 1 || n > 600) throw new CamwireError('CLI_BAD_ARGUMENT', `--stream-seconds must be 1-600, not "${v}"`);
+        return n;
+      }),
+    )
     .option('--no-ffmpeg', 'make the samples with camwire (BMP, I_PCM H.264) even when ffmpeg is installed')
     .option('--keep', 'leave everything running after the checks and print how to connect (Ctrl-C ends it and removes the files)', false)
     .action(async (o: { streamSeconds: number; ffmpeg: boolean; keep: boolean }) => {
       const { runDemo } = require('../demo/run') as typeof import('../demo/run');
       const output = out();
-      if (!output.json) process.stderr.write('camwire demo: camera -> PTP/IP handover -> pre-signed uploads -> MQTT results -> live video, all on 127.0.0.1\n\n');
+      if (!output.json)
+        process.stderr.write('camwire demo: camera -> PTP/IP handover -> pre-signed uploads -> MQTT results -> live video, all on 127.0.0.1\n\n');
       // Ctrl-C during the checks: the running step fails, everything is stopped and the temp files (keys too) removed.
       const interrupt = new AbortController();
       const onSignal = () => interrupt.abort();
@@ -36,7 +41,15 @@ export function demoCommand(out: Out): Command {
           useFfmpeg: o.ffmpeg,
           signal: interrupt.signal,
           onEvent: (e) => printEvent(e, output),
-          ...(o.keep ? { keep: (info: DemoConnectInfo) => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); return keepRunning(info, output); } } : {}),
+          ...(o.keep
+            ? {
+                keep: (info: DemoConnectInfo) => {
+                  process.off('SIGINT', onSignal);
+                  process.off('SIGTERM', onSignal);
+                  return keepRunning(info, output);
+                },
+              }
+            : {}),
         });
       } finally {
         process.off('SIGINT', onSignal);
@@ -45,7 +58,9 @@ export function demoCommand(out: Out): Command {
       output.result(summary, () => human(summary));
       if (!summary.ok) {
         const failed = summary.steps.find((s) => !s.ok);
-        throw new CamwireError('DEMO_FAILED', failed ? `step "${failed.step}" failed: ${failed.detail}` : 'the demo did not finish', { hint: 'run it again with CAMWIRE_DEBUG=1; each step above says where it ran' });
+        throw new CamwireError('DEMO_FAILED', failed ? `step "${failed.step}" failed: ${failed.detail}` : 'the demo did not finish', {
+          hint: 'run it again with CAMWIRE_DEBUG=1; each step above says where it ran',
+        });
       }
     });
 }
@@ -69,7 +84,8 @@ function printEvent(e: DemoEvent, o: Output): void {
 function human(s: DemoSummary): string {
   const lines = ['', s.ok ? `camwire demo passed in ${s.seconds.toFixed(1)} s: every check held.` : `camwire demo FAILED after ${s.seconds.toFixed(1)} s.`];
   for (const u of s.uploads) lines.push(`  ${u.path} -> ${u.key}: ${u.bytes} bytes, ${u.parts} part(s), SHA-256 verified`);
-  if (s.stream) lines.push(`  live video: ${s.stream.frames} frames, ${s.stream.fragmentsPersisted} fragments PERSISTED (${s.stream.fragmentsAtEndpoint} at the endpoint)`);
+  if (s.stream)
+    lines.push(`  live video: ${s.stream.frames} frames, ${s.stream.fragmentsPersisted} fragments PERSISTED (${s.stream.fragmentsAtEndpoint} at the endpoint)`);
   if (s.samples === 'camwire') lines.push('  (samples made by camwire: install ffmpeg for a JPEG photo and an MP4 trailer)');
   lines.push(`  Temp files removed. Run \`${camwireInvocation()} demo --keep\` to poke at it with mosquitto_sub, gphoto2 and the aws CLI.`);
   return lines.join('\n');
@@ -87,7 +103,13 @@ export function shq(w: string): string {
  */
 export function camwireInvocation(): string {
   const bin = path.join(packageRoot, 'bin', 'camwire.js');
-  const real = (f: string) => { try { return fs.realpathSync(f); } catch { return undefined; } };
+  const real = (f: string) => {
+    try {
+      return fs.realpathSync(f);
+    } catch {
+      return undefined;
+    }
+  };
   for (const d of (process.env['PATH'] ?? '').split(path.delimiter)) {
     if (d && real(path.join(d, 'camwire')) === real(bin)) return 'camwire';
   }
@@ -100,19 +122,31 @@ export function keepCommands(i: DemoConnectInfo, camwire = camwireInvocation()):
   const env = `AWS_ACCESS_KEY_ID=${q(i.keys.accessKeyId)} AWS_SECRET_ACCESS_KEY=${q(i.keys.secretAccessKey)} AWS_DEFAULT_REGION=${q(i.s3.region)}`;
   const tls = `--cafile ${q(i.mqtt.ca)} --cert ${q(i.mqtt.cert)} --key ${q(i.mqtt.key)}`;
   return [
-    { title: 'Watch the camera on MQTT (the app certificate may use any topic; a camera only its own):',
-      commands: [`mosquitto_sub -h 127.0.0.1 -p ${i.mqtt.port} ${tls} -i camwire-demo-watch -t 'cameras/#' -v`] },
-    { title: 'Talk to the camera over PTP/IP (one session at a time):',
-      commands: [`gphoto2 --port ptpip:127.0.0.1:${i.ptp.port}:${i.ptp.port} --summary --list-files`, `${camwire} ptp ls --to ptpip:127.0.0.1:${i.ptp.port}`] },
-    { title: 'Hand the camera another upload target from the cloud side:',
+    {
+      title: 'Watch the camera on MQTT (the app certificate may use any topic; a camera only its own):',
+      commands: [`mosquitto_sub -h 127.0.0.1 -p ${i.mqtt.port} ${tls} -i camwire-demo-watch -t 'cameras/#' -v`],
+    },
+    {
+      title: 'Talk to the camera over PTP/IP (one session at a time):',
+      commands: [`gphoto2 --port ptpip:127.0.0.1:${i.ptp.port}:${i.ptp.port} --summary --list-files`, `${camwire} ptp ls --to ptpip:127.0.0.1:${i.ptp.port}`],
+    },
+    {
+      title: 'Hand the camera another upload target from the cloud side:',
       commands: [
         `${env} ${camwire} presign put --endpoint ${q(i.s3.endpoint)} --bucket ${q(i.s3.bucket)} --key ${q(`devices/${i.thing}/again/${i.photo}`)} --object-path ${q(i.photoPath)} > target.json`,
         `mosquitto_pub -h 127.0.0.1 -p ${i.mqtt.port} ${tls} -i camwire-demo-pub -q 1 -t ${q(`cameras/${i.thing}/upload-targets`)} -f target.json`,
-      ] },
-    { title: 'Look at the uploaded objects with the aws CLI (the embedded store checks SigV4):',
-      commands: [`${env} aws --endpoint-url ${q(i.s3.endpoint)} s3 ls s3://${q(i.s3.bucket)}/ --recursive`] },
-    { title: 'Stream more live video into the local KVS endpoint:',
-      commands: [`${env} ${camwire} kvs stream --input ${q(i.kvs.liveFile)} --stream ${q(`${i.kvs.stream}-2`)} --region ${q(i.kvs.region)} --endpoint ${q(i.kvs.endpoint)} --endpoint-ca ${q(i.kvs.ca)} --realtime`] },
+      ],
+    },
+    {
+      title: 'Look at the uploaded objects with the aws CLI (the embedded store checks SigV4):',
+      commands: [`${env} aws --endpoint-url ${q(i.s3.endpoint)} s3 ls s3://${q(i.s3.bucket)}/ --recursive`],
+    },
+    {
+      title: 'Stream more live video into the local KVS endpoint:',
+      commands: [
+        `${env} ${camwire} kvs stream --input ${q(i.kvs.liveFile)} --stream ${q(`${i.kvs.stream}-2`)} --region ${q(i.kvs.region)} --endpoint ${q(i.kvs.endpoint)} --endpoint-ca ${q(i.kvs.ca)} --realtime`,
+      ],
+    },
   ];
 }
 
@@ -126,5 +160,8 @@ async function keepRunning(i: DemoConnectInfo, o: Output): Promise<void> {
   // The keys are the demo's own throwaway ones, printed so the commands run as they are.
   if (o.json) process.stdout.write(JSON.stringify({ event: 'keep', ...i, commands: ways.flatMap((w) => w.commands) }) + '\n');
   else process.stderr.write(text + '\n');
-  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
 }

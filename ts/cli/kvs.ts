@@ -10,9 +10,21 @@ import { Output } from './output';
 import { positiveInt, readFile } from './args';
 
 interface StreamOpts extends ConnOptsPartial {
-  input: string; out?: string; stream?: string; region?: string; endpoint?: string; endpointCa?: string;
-  fps: number; fragmentMs: number; storeMb: number; realtime: boolean; absolute: boolean;
-  profile?: string; iotCredentials?: string; roleAlias?: string; iotCa?: string;
+  input: string;
+  out?: string;
+  stream?: string;
+  region?: string;
+  endpoint?: string;
+  endpointCa?: string;
+  fps: number;
+  fragmentMs: number;
+  storeMb: number;
+  realtime: boolean;
+  absolute: boolean;
+  profile?: string;
+  iotCredentials?: string;
+  roleAlias?: string;
+  iotCa?: string;
 }
 
 function readInput(input: string): Buffer {
@@ -28,17 +40,26 @@ async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
   const t0 = Date.now();
   const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute });
   fs.writeFileSync(o.out!, r.mkv);
-  out.result({ out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, ms: Date.now() - t0 },
-    `${o.out}: ${r.frames} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`);
+  out.result(
+    { out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, ms: Date.now() - t0 },
+    `${o.out}: ${r.frames} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
+  );
 }
 
 function credentialSource(o: StreamOpts): KvsCredentialSource {
   if (o.iotCredentials) {
     if (!o.roleAlias || !o.thing || !o.cert || !o.key) {
-      throw new CamwireError('CLI_USAGE', '--iot-credentials needs --role-alias, --thing, --cert and --key (the device certificate is exchanged for credentials)');
+      throw new CamwireError(
+        'CLI_USAGE',
+        '--iot-credentials needs --role-alias, --thing, --cert and --key (the device certificate is exchanged for credentials)',
+      );
     }
     return new IotCredentialsProvider({
-      endpoint: o.iotCredentials, roleAlias: o.roleAlias, thing: o.thing, cert: readFile(o.cert, 'certificate'), key: readFile(o.key, 'key'),
+      endpoint: o.iotCredentials,
+      roleAlias: o.roleAlias,
+      thing: o.thing,
+      cert: readFile(o.cert, 'certificate'),
+      key: readFile(o.key, 'key'),
       ...(o.iotCa ? { ca: readFile(o.iotCa, 'CA') } : {}),
     });
   }
@@ -56,16 +77,27 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   }
   const endpoint = o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`;
   const s = new KvsStream({
-    streamName: o.stream, region: o.region, endpoint, credentials, fps: o.fps, fragmentDurationMs: o.fragmentMs, storeBytes: o.storeMb << 20,
+    streamName: o.stream,
+    region: o.region,
+    endpoint,
+    credentials,
+    fps: o.fps,
+    fragmentDurationMs: o.fragmentMs,
+    storeBytes: o.storeMb << 20,
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
   });
-  const events: StreamEventPublisher | undefined = conn && o.thing ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream) : undefined;
+  const events: StreamEventPublisher | undefined =
+    conn && o.thing
+      ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream)
+      : undefined;
   events?.attach(s, { region: o.region, endpoint });
   let persisted = 0;
-  s.on('ack', (a: { type: string }) => { if (a.type === 'PERSISTED') persisted++; });
+  s.on('ack', (a: { type: string }) => {
+    if (a.type === 'PERSISTED') persisted++;
+  });
   s.on('warning', (e: CamwireError) => out.info(`  ${e.code}: ${e.message}`));
   s.on('dropped', (d: { frames: number }) => out.info(`  dropped ${d.frames} frame(s): the store is full`));
-  s.on('error', () => undefined);  // close() rejects with it
+  s.on('error', () => undefined); // close() rejects with it
   const tty = process.stderr.isTTY === true && !out.json;
   s.on('metrics', (m: { framesStored: number; bytesSent: number }) => {
     if (tty) process.stderr.write(`\r  ${m.framesStored} frames, ${persisted} fragments persisted, ${(m.bytesSent / 1e6).toFixed(1)} MB sent`);
@@ -78,7 +110,9 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     summary = await s.close();
     // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
     if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {
-      throw new CamwireError('KVS_NO_CODEC_DATA', `${o.input === '-' ? 'stdin' : o.input} held no H.264 frames; nothing was streamed`, { hint: 'give raw H.264 in Annex-B form with SPS and PPS (ffmpeg ... -c:v libx264 -bsf:v h264_mp4toannexb -f h264 -)' });
+      throw new CamwireError('KVS_NO_CODEC_DATA', `${o.input === '-' ? 'stdin' : o.input} held no H.264 frames; nothing was streamed`, {
+        hint: 'give raw H.264 in Annex-B form with SPS and PPS (ffmpeg ... -c:v libx264 -bsf:v h264_mp4toannexb -f h264 -)',
+      });
     }
   } catch (e) {
     failure = e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', (e as Error).message, { cause: e });
@@ -88,43 +122,64 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   await events?.stopped(metrics, failure);
   await conn?.close();
   if (failure) throw failure;
-  out.result({ stream: o.stream, region: o.region, endpoint, frames: metrics.framesStored, dropped: metrics.framesDropped, fragmentsPersisted: metrics.fragmentsPersisted,
-    bytesSent: metrics.bytesSent, connections: metrics.connections, ms: Date.now() - t0 },
-  `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`);
+  out.result(
+    {
+      stream: o.stream,
+      region: o.region,
+      endpoint,
+      frames: metrics.framesStored,
+      dropped: metrics.framesDropped,
+      fragmentsPersisted: metrics.fragmentsPersisted,
+      bytesSent: metrics.bytesSent,
+      connections: metrics.connections,
+      ms: Date.now() - t0,
+    },
+    `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
+  );
 }
 
 /** Reads the input into the stream; with --realtime no faster than the frame rate. */
 function feed(s: KvsStream, o: StreamOpts): Promise<void> {
-  return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })),
-    { fps: o.fps, realtime: o.realtime, what: o.input });
+  return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
+    fps: o.fps,
+    realtime: o.realtime,
+    what: o.input,
+  });
 }
 
 type Out = () => Output;
 
 export function kvsCommand(out: Out): Command {
   const kvs = new Command('kvs').description('Kinesis Video Streams: live H.264 into KVS with PutMedia, an offline MKV sink, and a local endpoint');
-  addConnectionOptions(kvs.command('stream')
-    .description('stream Annex-B H.264 into KVS with PutMedia (the native producer), or with --out package it into an MKV file (no network)')
-    .requiredOption('--input <file>', 'Annex-B H.264 (- for stdin, e.g. ffmpeg ... -f h264 -)')
-    .option('--out <file>', 'offline sink: write the MKV PutMedia would send to this file instead')
-    .option('--stream <name>', 'KVS stream name (required unless --out)')
-    .option('--region <region>', 'AWS region', process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'])
-    .option('--endpoint <url>', 'control plane URL for GetDataEndpoint (default https://kinesisvideo.REGION.amazonaws.com; a local one: camwire kvs serve-local)')
-    .option('--endpoint-ca <file>', 'CA bundle for the KVS endpoints\' TLS certificates (default: the system\'s)')
-    .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
-    .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
-    .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))
-    .option('--realtime', 'feed a file no faster than its frame rate (a live camera\'s pace)', false)
-    .option('--absolute', 'with --out: ABSOLUTE cluster timecodes (epoch ms) instead of RELATIVE', false)
-    .option('--profile <name>', 'AWS profile for the standard credential chain')
-    .option('--iot-credentials <host>', 'use the AWS IoT credentials provider at this endpoint (needs --role-alias, --thing, --cert, --key)')
-    .option('--role-alias <alias>', 'IoT role alias for the credentials provider')
-    .option('--iot-ca <file>', 'CA of the credentials provider\'s TLS certificate (default: Node\'s roots)'), false)
-    .action(async (o: StreamOpts) => {
-      if (o.out) return offlineSink(o, out());
-      await streamToKvs(o, out());
-    });
-  kvs.command('serve-local')
+  addConnectionOptions(
+    kvs
+      .command('stream')
+      .description('stream Annex-B H.264 into KVS with PutMedia (the native producer), or with --out package it into an MKV file (no network)')
+      .requiredOption('--input <file>', 'Annex-B H.264 (- for stdin, e.g. ffmpeg ... -f h264 -)')
+      .option('--out <file>', 'offline sink: write the MKV PutMedia would send to this file instead')
+      .option('--stream <name>', 'KVS stream name (required unless --out)')
+      .option('--region <region>', 'AWS region', process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'])
+      .option(
+        '--endpoint <url>',
+        'control plane URL for GetDataEndpoint (default https://kinesisvideo.REGION.amazonaws.com; a local one: camwire kvs serve-local)',
+      )
+      .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: the system's)")
+      .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
+      .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
+      .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))
+      .option('--realtime', "feed a file no faster than its frame rate (a live camera's pace)", false)
+      .option('--absolute', 'with --out: ABSOLUTE cluster timecodes (epoch ms) instead of RELATIVE', false)
+      .option('--profile <name>', 'AWS profile for the standard credential chain')
+      .option('--iot-credentials <host>', 'use the AWS IoT credentials provider at this endpoint (needs --role-alias, --thing, --cert, --key)')
+      .option('--role-alias <alias>', 'IoT role alias for the credentials provider')
+      .option('--iot-ca <file>', "CA of the credentials provider's TLS certificate (default: Node's roots)"),
+    false,
+  ).action(async (o: StreamOpts) => {
+    if (o.out) return offlineSink(o, out());
+    await streamToKvs(o, out());
+  });
+  kvs
+    .command('serve-local')
     .description('a local KVS endpoint (GetDataEndpoint + PutMedia with acks, SigV4 checked) on 127.0.0.1, storing sessions in --dir')
     .addOption(new Option('--port <port>', 'port (0 = any free one)').argParser(Number).default(0))
     .requiredOption('--dir <dir>', 'where sessions are stored (DIR/<stream>/session-N.mkv and .json)')
@@ -134,24 +189,50 @@ export function kvsCommand(out: Out): Command {
     .option('--stall-acks', 'fault: send no acks', false)
     .option('--answer-without-acks', 'fault: answer each PutMedia 200 at once and acknowledge nothing', false)
     .option('--discard', 'keep nothing (only counts): for benchmarks', false)
-    .action(async (o: { port: number; dir: string; region: string; dropAfter?: number; errorAfter?: number; stallAcks: boolean; answerWithoutAcks: boolean; discard: boolean }) => {
-      // The endpoint checks signatures against the credentials in this environment;
-      // it never invents and prints a secret.
-      const accessKeyId = process.env['AWS_ACCESS_KEY_ID'];
-      const secretAccessKey = process.env['AWS_SECRET_ACCESS_KEY'];
-      if (!accessKeyId || !secretAccessKey) {
-        throw new CamwireError('KVS_NO_CREDENTIALS', 'serve-local checks SigV4 against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment',
-          { hint: 'set both (any values for local testing) and give the producer the same pair' });
-      }
-      const ep = new LocalKvsEndpoint({
-        dir: o.dir, port: o.port, region: o.region, credentials: [{ accessKeyId, secretAccessKey }], discard: o.discard,
-        faults: { ...(o.dropAfter ? { dropAfterFragments: o.dropAfter } : {}), ...(o.errorAfter ? { errorAck: { afterFragments: o.errorAfter, errorId: 5000 } } : {}), stallAcks: o.stallAcks, answerWithoutAcks: o.answerWithoutAcks },
-      });
-      await ep.start();
-      out().result({ url: ep.url, region: o.region, accessKeyId, dir: o.dir },
-        `local KVS endpoint on ${ep.url} (region ${o.region}, access key ${accessKeyId}), sessions in ${o.dir}\nCtrl-C stops it`);
-      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
-      await ep.stop();
-    });
+    .action(
+      async (o: {
+        port: number;
+        dir: string;
+        region: string;
+        dropAfter?: number;
+        errorAfter?: number;
+        stallAcks: boolean;
+        answerWithoutAcks: boolean;
+        discard: boolean;
+      }) => {
+        // The endpoint checks signatures against the credentials in this environment;
+        // it never invents and prints a secret.
+        const accessKeyId = process.env['AWS_ACCESS_KEY_ID'];
+        const secretAccessKey = process.env['AWS_SECRET_ACCESS_KEY'];
+        if (!accessKeyId || !secretAccessKey) {
+          throw new CamwireError('KVS_NO_CREDENTIALS', 'serve-local checks SigV4 against AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment', {
+            hint: 'set both (any values for local testing) and give the producer the same pair',
+          });
+        }
+        const ep = new LocalKvsEndpoint({
+          dir: o.dir,
+          port: o.port,
+          region: o.region,
+          credentials: [{ accessKeyId, secretAccessKey }],
+          discard: o.discard,
+          faults: {
+            ...(o.dropAfter ? { dropAfterFragments: o.dropAfter } : {}),
+            ...(o.errorAfter ? { errorAck: { afterFragments: o.errorAfter, errorId: 5000 } } : {}),
+            stallAcks: o.stallAcks,
+            answerWithoutAcks: o.answerWithoutAcks,
+          },
+        });
+        await ep.start();
+        out().result(
+          { url: ep.url, region: o.region, accessKeyId, dir: o.dir },
+          `local KVS endpoint on ${ep.url} (region ${o.region}, access key ${accessKeyId}), sessions in ${o.dir}\nCtrl-C stops it`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await ep.stop();
+      },
+    );
   return kvs;
 }

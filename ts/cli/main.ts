@@ -30,26 +30,30 @@ export function buildProgram(): Command {
   program.addCommand(ptpCommand(out));
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
-  program.command('probe')
+  program
+    .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')
     .action(() => {
       const p = native().probe();
       const shipped = packageSourceHash();
       const sourcesMatch = shipped === undefined ? null : shipped === p.sourceHash;
-      const inside = p.dependencies === 'static' ? 'inside the addon' : 'the system\'s';
-      out().result({ file: nativePath(), ...p, packageSourceHash: shipped ?? null, sourcesMatch }, [
-        `addon    ${nativePath()}`,
-        `version  ${p.version} (core C++ ${p.coreCxxStandard}, N-API ${p.napiVersion})`,
-        `modules  ${p.modules.length ? p.modules.join(', ') : '(none yet)'}`,
-        `openssl  ${p.openssl.runtime}, Node's own (built against ${p.openssl.compiled})`,
-        `libcurl  ${p.libcurl.runtime}, ${inside}`,
-        `libusb   ${p.libusb ? `${p.libusb.runtime} (${p.libusb.compiled}), ${inside}` : 'not compiled in'}`,
-        `sources  ${p.sourceHash}${sourcesMatch === null ? '' : sourcesMatch ? ' (the package\'s cpp/ and binding/)' : ` (NOT the package's: ${shipped}; rebuild)`}`,
-      ].join('\n'));
+      const inside = p.dependencies === 'static' ? 'inside the addon' : "the system's";
+      out().result(
+        { file: nativePath(), ...p, packageSourceHash: shipped ?? null, sourcesMatch },
+        [
+          `addon    ${nativePath()}`,
+          `version  ${p.version} (core C++ ${p.coreCxxStandard}, N-API ${p.napiVersion})`,
+          `modules  ${p.modules.length ? p.modules.join(', ') : '(none yet)'}`,
+          `openssl  ${p.openssl.runtime}, Node's own (built against ${p.openssl.compiled})`,
+          `libcurl  ${p.libcurl.runtime}, ${inside}`,
+          `libusb   ${p.libusb ? `${p.libusb.runtime} (${p.libusb.compiled}), ${inside}` : 'not compiled in'}`,
+          `sources  ${p.sourceHash}${sourcesMatch === null ? '' : sourcesMatch ? " (the package's cpp/ and binding/)" : ` (NOT the package's: ${shipped}; rebuild)`}`,
+        ].join('\n'),
+      );
     });
 
   // Commands built apart from the program do not inherit exitOverride.
-  for (const c of allCommands(program)) c.exitOverride().showHelpAfterError("(add --help for usage)");
+  for (const c of allCommands(program)) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
 

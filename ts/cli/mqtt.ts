@@ -8,8 +8,16 @@ import { positiveInt, readFile } from './args';
 type Out = () => Output;
 
 export interface ConnOpts {
-  url: string; thing: string; cert?: string; key?: string; ca?: string; mqttVersion: string;
-  connectTimeout: number; outbox?: string; status: boolean; keepalive: number;
+  url: string;
+  thing: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  mqttVersion: string;
+  connectTimeout: number;
+  outbox?: string;
+  status: boolean;
+  keepalive: number;
 }
 
 /**
@@ -21,20 +29,29 @@ export interface ConnOpts {
 export function addConnectionOptions(c: Command, required = true, announce = true): Command {
   const url = '--url <url>';
   const urlHelp = `broker: mqtt://HOST:PORT (plain) or mqtts://HOST:PORT (mutual TLS; port 443 adds ALPN x-amzn-mqtt-ca)${required ? '' : '; without it nothing is published'}`;
-  return (required ? c.requiredOption(url, urlHelp).requiredOption('--thing <name>', 'thing name = client id') : c.option(url, urlHelp).option('--thing <name>', 'thing name = client id'))
+  return (
+    required
+      ? c.requiredOption(url, urlHelp).requiredOption('--thing <name>', 'thing name = client id')
+      : c.option(url, urlHelp).option('--thing <name>', 'thing name = client id')
+  )
     .option('--cert <file>', 'client certificate PEM (NAME.pem or NAME.chain.pem)')
     .option('--key <file>', 'client private key PEM')
-    .option('--ca <file>', 'CA certificate(s) that signed the broker\'s certificate')
+    .option('--ca <file>', "CA certificate(s) that signed the broker's certificate")
     .addOption(new Option('--mqtt-version <v>', 'MQTT protocol version').choices(['3.1.1', '5']).default('3.1.1'))
     .addOption(new Option('--connect-timeout <s>', 'give up connecting after this many seconds').argParser(positiveInt).default(30))
     .addOption(new Option('--keepalive <s>', 'keep-alive seconds').argParser(positiveInt).default(60))
     .option('--outbox <dir>', 'durable outbox directory: QoS 1 messages survive restarts until acknowledged')
-    .addOption(announce
-      ? new Option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)')
-      : new Option('--status', 'publish the retained cameras/{thing}/status (online, last will offline) as a camera does').default(false));
+    .addOption(
+      announce
+        ? new Option('--no-status', 'do not publish the retained cameras/{thing}/status (online, last will offline)')
+        : new Option('--status', 'publish the retained cameras/{thing}/status (online, last will offline) as a camera does').default(false),
+    );
 }
 
-export interface ConnOptsPartial extends Omit<ConnOpts, 'url' | 'thing'> { url?: string; thing?: string }
+export interface ConnOptsPartial extends Omit<ConnOpts, 'url' | 'thing'> {
+  url?: string;
+  thing?: string;
+}
 
 export function connectionOptions(o: ConnOpts): DeviceConnectionOptions {
   return {
@@ -54,7 +71,9 @@ export async function openConnection(o: ConnOpts, out: Output): Promise<DeviceCo
   // mqtt.js loads only when a command connects.
   const { DeviceConnection: Connection } = require('../mqtt') as typeof import('../mqtt');
   const conn = new Connection(connectionOptions(o));
-  conn.on('error', (e, { fatal }) => { if (!fatal) out.info(`  ${e.code}: ${e.message}`); });
+  conn.on('error', (e, { fatal }) => {
+    if (!fatal) out.info(`  ${e.code}: ${e.message}`);
+  });
   conn.on('reconnecting', ({ attempt, delayMs }) => out.info(`  reconnecting in ${delayMs} ms (attempt ${attempt})`));
   await conn.connect({ timeoutMs: o.connectTimeout * 1000 });
   return conn;
@@ -101,28 +120,42 @@ export function mqttCommand(out: Out): Command {
       }
       const ms = Date.now() - t0;
       const recovered = conn.recovered;
-      out().result({ topic: o.topic, count: o.count, qos, bytes: payload.length, connectMs: connectedMs, publishMs: ms, perSecond: Math.round((o.count / Math.max(ms, 1)) * 1000), flushed: recovered },
+      out().result(
+        {
+          topic: o.topic,
+          count: o.count,
+          qos,
+          bytes: payload.length,
+          connectMs: connectedMs,
+          publishMs: ms,
+          perSecond: Math.round((o.count / Math.max(ms, 1)) * 1000),
+          flushed: recovered,
+        },
         `published ${o.count} message(s) to ${o.topic} at QoS ${qos}${qos === 1 ? ' (all acknowledged)' : ''} in ${ms} ms` +
-        (recovered ? `\n  and ${recovered} message(s) an earlier run left in the outbox ${o.outbox}, all acknowledged` : ''));
+          (recovered ? `\n  and ${recovered} message(s) an earlier run left in the outbox ${o.outbox}, all acknowledged` : ''),
+      );
     });
 
-  addConnectionOptions(mqtt.command('flush').description('send what an earlier run left in the durable outbox (--outbox) and wait until the broker acknowledged all of it'))
-    .action(async (o: ConnOpts) => {
-      if (!o.outbox) throw new CamwireError('CLI_BAD_ARGUMENT', 'mqtt flush needs --outbox DIR (the outbox of the run that was interrupted)');
-      const output = out();
-      const t0 = Date.now();
-      const conn = await openConnection(o, output);
-      const recovered = conn.recovered;
-      if (recovered) output.info(`  ${recovered} message(s) in ${o.outbox}; sending`);
-      try {
-        await conn.drain();
-      } finally {
-        await conn.close();
-      }
-      const ms = Date.now() - t0;
-      out().result({ outbox: o.outbox, flushed: recovered, ms },
-        recovered ? `flushed ${recovered} message(s) from ${o.outbox}, all acknowledged, in ${ms} ms` : `the outbox ${o.outbox} was empty; nothing to send`);
-    });
+  addConnectionOptions(
+    mqtt.command('flush').description('send what an earlier run left in the durable outbox (--outbox) and wait until the broker acknowledged all of it'),
+  ).action(async (o: ConnOpts) => {
+    if (!o.outbox) throw new CamwireError('CLI_BAD_ARGUMENT', 'mqtt flush needs --outbox DIR (the outbox of the run that was interrupted)');
+    const output = out();
+    const t0 = Date.now();
+    const conn = await openConnection(o, output);
+    const recovered = conn.recovered;
+    if (recovered) output.info(`  ${recovered} message(s) in ${o.outbox}; sending`);
+    try {
+      await conn.drain();
+    } finally {
+      await conn.close();
+    }
+    const ms = Date.now() - t0;
+    out().result(
+      { outbox: o.outbox, flushed: recovered, ms },
+      recovered ? `flushed ${recovered} message(s) from ${o.outbox}, all acknowledged, in ${ms} ms` : `the outbox ${o.outbox} was empty; nothing to send`,
+    );
+  });
 
   addConnectionOptions(mqtt.command('sub').description('subscribe and print messages (one JSON line each with --json)'), true, false)
     .requiredOption('--topic <filter>', 'topic filter, e.g. cameras/camera001/#')
@@ -139,8 +172,17 @@ export function mqttCommand(out: Out): Command {
       let n = 0;
       let stopped = false;
       await new Promise<void>((resolve, reject) => {
-        const timer = o.timeout ? setTimeout(() => { stopped = true; reject(new CamwireError('MQTT_TIMEOUT', `${n} message(s) in ${o.timeout} s${o.count ? `, wanted ${o.count}` : ''}`)); }, o.timeout * 1000) : undefined;
-        const stop = () => { stopped = true; if (timer) clearTimeout(timer); resolve(); };
+        const timer = o.timeout
+          ? setTimeout(() => {
+              stopped = true;
+              reject(new CamwireError('MQTT_TIMEOUT', `${n} message(s) in ${o.timeout} s${o.count ? `, wanted ${o.count}` : ''}`));
+            }, o.timeout * 1000)
+          : undefined;
+        const stop = () => {
+          stopped = true;
+          if (timer) clearTimeout(timer);
+          resolve();
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         conn.on('message', (topic, payload, packet) => {
@@ -151,7 +193,9 @@ export function mqttCommand(out: Out): Command {
           else process.stdout.write(`${topic} ${payload.toString('utf8')}\n`);
           if (o.count && n >= o.count) stop();
         });
-        conn.on('error', (e, { fatal }) => { if (fatal) reject(e); });
+        conn.on('error', (e, { fatal }) => {
+          if (fatal) reject(e);
+        });
         conn.subscribe(o.topic, { qos: o.qos === '0' ? 0 : 1 }).then(() => output.info(`subscribed to ${o.topic}`), reject);
       }).finally(() => conn.close());
     });

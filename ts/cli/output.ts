@@ -70,7 +70,11 @@ export function printError(e: unknown, json: boolean): void {
 export class Progress {
   private last = 0;
   private readonly tty = process.stderr.isTTY === true;
-  constructor(private readonly total: number, private readonly label: string, private readonly enabled: boolean) {}
+  constructor(
+    private readonly total: number,
+    private readonly label: string,
+    private readonly enabled: boolean,
+  ) {}
   update(done: number): void {
     if (!this.enabled || !this.tty) return;
     const now = Date.now();

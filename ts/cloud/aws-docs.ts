@@ -69,12 +69,14 @@ export interface KvsRolePolicyOptions {
 export function kvsRolePolicy(o: KvsRolePolicyOptions = {}): IamPolicyDocument {
   return {
     Version: '2012-10-17',
-    Statement: [{
-      Effect: 'Allow',
-      Action: ['kinesisvideo:DescribeStream', 'kinesisvideo:GetDataEndpoint', 'kinesisvideo:PutMedia'],
-      // Stream ARNs end in /CREATION-TIME, hence the trailing /*.
-      Resource: `arn:aws:kinesisvideo:${awsRegion(o.region)}:${awsAccount(o.accountId)}:stream/\${credentials-iot:ThingName}/*`,
-    }],
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['kinesisvideo:DescribeStream', 'kinesisvideo:GetDataEndpoint', 'kinesisvideo:PutMedia'],
+        // Stream ARNs end in /CREATION-TIME, hence the trailing /*.
+        Resource: `arn:aws:kinesisvideo:${awsRegion(o.region)}:${awsAccount(o.accountId)}:stream/\${credentials-iot:ThingName}/*`,
+      },
+    ],
   };
 }
 
@@ -125,7 +127,10 @@ export function uploadsRuleTrustPolicy(o: Pick<UploadsRuleOptions, 'region' | 'a
 export function uploadsRuleRolePolicy(o: Pick<UploadsRuleOptions, 'region' | 'accountId' | 'queue'>): IamPolicyDocument {
   const region = awsRegion(o.region, 'the queue ARN');
   const account = awsAccount(o.accountId, 'the queue ARN');
-  return { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}` }] };
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}` }],
+  };
 }
 
 export interface TopicRulePayload {
@@ -221,7 +226,11 @@ export function backendPolicy(o: BackendPolicyOptions): IamPolicyDocument {
     { Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:${region}:${account}:topic/${topicRoot(o.topicRoot)}/*/upload-targets` },
   ];
   if (o.queue !== undefined) {
-    statements.push({ Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}` });
+    statements.push({
+      Effect: 'Allow',
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+      Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}`,
+    });
   }
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -77,9 +77,7 @@ export interface JitpTemplateBody {
 export function jitpTemplateBody(o: JitpOptions = {}): JitpTemplateBody {
   const thingProps: Record<string, unknown> = { ThingName: { Ref: 'AWS::IoT::Certificate::CommonName' } };
   if (o.thingTypeName) thingProps['ThingTypeName'] = o.thingTypeName;
-  const policyProps: Record<string, unknown> = o.policyName
-    ? { PolicyName: o.policyName }
-    : { PolicyDocument: JSON.stringify(iotPolicy(o)) };
+  const policyProps: Record<string, unknown> = o.policyName ? { PolicyName: o.policyName } : { PolicyDocument: JSON.stringify(iotPolicy(o)) };
   return {
     // Only parameters every camwire certificate carries: a declared parameter
     // the certificate lacks (Country, say) makes provisioning fail.

@@ -33,10 +33,18 @@ export function cosPresignerPolicy(o: CosPresignerPolicyOptions): CamPolicyDocum
   if (prefix.startsWith('/') || prefix.includes('*')) throw badArgument(`"${prefix}" is not a key prefix (no leading /, no *)`);
   return {
     version: '2.0',
-    statement: [{
-      effect: 'allow',
-      action: ['name/cos:PutObject', 'name/cos:InitiateMultipartUpload', 'name/cos:UploadPart', 'name/cos:CompleteMultipartUpload', 'name/cos:AbortMultipartUpload'],
-      resource: [`qcs::cos:${region}:uid/${m[1]}:${o.bucket}/${prefix}*`],
-    }],
+    statement: [
+      {
+        effect: 'allow',
+        action: [
+          'name/cos:PutObject',
+          'name/cos:InitiateMultipartUpload',
+          'name/cos:UploadPart',
+          'name/cos:CompleteMultipartUpload',
+          'name/cos:AbortMultipartUpload',
+        ],
+        resource: [`qcs::cos:${region}:uid/${m[1]}:${o.bucket}/${prefix}*`],
+      },
+    ],
   };
 }

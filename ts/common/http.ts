@@ -61,18 +61,24 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
       if (!req.writableFinished) req.destroy();
       f();
     };
-    const req = (isHttps ? https : http).request(u, { method: spec.method, headers, agent: isHttps ? agents.https : agents.http, ...(spec.signal ? { signal: spec.signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (d: Buffer) => {
-        // Error and result bodies are small XML; never hold more than 1 MiB of one.
-        if (size < 1 << 20) chunks.push(d);
-        size += d.length;
-      });
-      res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })));
-      res.on('error', (e) => settle(() => reject(e)));
-    });
-    req.setTimeout(idleMs, () => req.destroy(Object.assign(new Error(`no byte either way for ${Math.round(idleMs / 100) / 10} s (idle timeout)`), { code: 'ETIMEDOUT' })));
+    const req = (isHttps ? https : http).request(
+      u,
+      { method: spec.method, headers, agent: isHttps ? agents.https : agents.http, ...(spec.signal ? { signal: spec.signal } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          // Error and result bodies are small XML; never hold more than 1 MiB of one.
+          if (size < 1 << 20) chunks.push(d);
+          size += d.length;
+        });
+        res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })));
+        res.on('error', (e) => settle(() => reject(e)));
+      },
+    );
+    req.setTimeout(idleMs, () =>
+      req.destroy(Object.assign(new Error(`no byte either way for ${Math.round(idleMs / 100) / 10} s (idle timeout)`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', (e) => settle(() => reject(e)));
     // The response may end before 'close'; a request closed without one is a network failure.
     req.on('close', () => settle(() => reject(Object.assign(new Error('the connection closed before a response'), { code: 'ECONNRESET' }))));
@@ -91,9 +97,16 @@ export function request(spec: RequestSpec): Promise<HttpResponse> {
  * nothing per chunk. The file is closed however the request ends (a write
  * whose callback never comes because the request was destroyed included).
  */
-async function writeFileRange(req: http.ClientRequest, f: { path: string; start: number; length: number; chunkSize?: number }, onBytes?: (n: number) => void): Promise<void> {
+async function writeFileRange(
+  req: http.ClientRequest,
+  f: { path: string; start: number; length: number; chunkSize?: number },
+  onBytes?: (n: number) => void,
+): Promise<void> {
   const chunk = Math.min(f.chunkSize ?? 2 * 1024 * 1024, f.length);
-  const closed = new Promise<void>((resolve) => { if (req.destroyed) resolve(); else req.once('close', () => resolve()); });
+  const closed = new Promise<void>((resolve) => {
+    if (req.destroyed) resolve();
+    else req.once('close', () => resolve());
+  });
   const fh = await fs.promises.open(f.path, 'r');
   try {
     const bufs = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
@@ -139,19 +152,27 @@ export function httpError(res: HttpResponse, url: string, what: string): Camwire
   const where = `${what} (${redactUrl(url)})`;
   const text = `${res.status}${e.code ? ` ${e.code}` : ''}${e.message ? `: ${e.message}` : ''}`;
   if (e.code === 'SignatureDoesNotMatch' || e.code === 'HeadersNotSigned') {
-    return new CamwireError('UPLOAD_SIGNATURE_MISMATCH', `${where} was refused: ${text}`, { hint: 'send exactly the headers the target lists (a signed Content-Type must match byte for byte), or ask the back end for a fresh target' });
+    return new CamwireError('UPLOAD_SIGNATURE_MISMATCH', `${where} was refused: ${text}`, {
+      hint: 'send exactly the headers the target lists (a signed Content-Type must match byte for byte), or ask the back end for a fresh target',
+    });
   }
-  if (e.code === 'AccessDenied' && /expired/i.test(e.message ?? '') || /Request has expired/i.test(res.body)) {
+  if ((e.code === 'AccessDenied' && /expired/i.test(e.message ?? '')) || /Request has expired/i.test(res.body)) {
     return new CamwireError('UPLOAD_EXPIRED', `${where}: the pre-signed URL has expired (${text})`, { hint: 'ask the back end for a fresh upload target' });
   }
   if (e.code === 'EntityTooSmall') {
-    return new CamwireError('UPLOAD_PART_TOO_SMALL', `${where}: a part is below the store's minimum (${text})`, { hint: 'S3 needs parts of at least 5 MiB except the last (COS: 1 MB); ask for a larger partSize' });
+    return new CamwireError('UPLOAD_PART_TOO_SMALL', `${where}: a part is below the store's minimum (${text})`, {
+      hint: 'S3 needs parts of at least 5 MiB except the last (COS: 1 MB); ask for a larger partSize',
+    });
   }
   if (e.code === 'BadDigest' || e.code === 'InvalidDigest' || e.code === 'XAmzContentChecksumMismatch') {
-    return new CamwireError('UPLOAD_CHECKSUM_MISMATCH', `${where}: the store's checksum of the body differs from the one sent (${text})`, { hint: 'the file changed while it was read, or the target carries a wrong checksum' });
+    return new CamwireError('UPLOAD_CHECKSUM_MISMATCH', `${where}: the store's checksum of the body differs from the one sent (${text})`, {
+      hint: 'the file changed while it was read, or the target carries a wrong checksum',
+    });
   }
   if (e.code === 'NoSuchUpload') {
-    return new CamwireError('UPLOAD_NO_SUCH_UPLOAD', `${where}: the multipart upload no longer exists (${text})`, { hint: 'it was completed or aborted; ask the back end for a new target' });
+    return new CamwireError('UPLOAD_NO_SUCH_UPLOAD', `${where}: the multipart upload no longer exists (${text})`, {
+      hint: 'it was completed or aborted; ask the back end for a new target',
+    });
   }
   return new CamwireError('UPLOAD_HTTP_ERROR', `${where} failed: ${text}`);
 }

@@ -11,7 +11,8 @@
  * `x-cos-security-token`), and the session token KVS and the IoT credentials
  * provider hand out (`x-amz-security-token: …`, `"sessionToken": "…"`).
  */
-const SECRET_PARAMS = /^(x-amz-signature|x-amz-security-token|x-amz-credential|q-signature|q-ak|x-cos-security-token|signature|sign|sig|token|awsaccesskeyid)$/i;
+const SECRET_PARAMS =
+  /^(x-amz-signature|x-amz-security-token|x-amz-credential|q-signature|q-ak|x-cos-security-token|signature|sign|sig|token|awsaccesskeyid)$/i;
 const REDACTED = 'REDACTED';
 
 /** A URL with every secret query value replaced; the rest (host, path, expiry) kept for diagnosis. */
@@ -27,23 +28,30 @@ export function redactUrl(url: string): string {
   for (const [key] of params) if (SECRET_PARAMS.test(key)) changed = true;
   if (!changed) return url;
   // Rebuilt by hand so values that were not secret keep their own encoding.
-  const query = u.search.slice(1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    const rawKey = eq < 0 ? pair : pair.slice(0, eq);
-    let key = rawKey;
-    try {
-      key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
-    } catch {
-      // keep the raw key
-    }
-    return SECRET_PARAMS.test(key) ? `${rawKey}=${REDACTED}` : pair;
-  }).join('&');
+  const query = u.search
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const rawKey = eq < 0 ? pair : pair.slice(0, eq);
+      let key = rawKey;
+      try {
+        key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+      } catch {
+        // keep the raw key
+      }
+      return SECRET_PARAMS.test(key) ? `${rawKey}=${REDACTED}` : pair;
+    })
+    .join('&');
   return `${u.protocol}//${u.host}${u.pathname}?${query}${u.hash}`;
 }
 
 /** key=value secrets in text that is not a whole URL (a bare query string, a log line). */
 function redactQueryText(text: string): string {
-  return text.replace(/\b(X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|q-signature|q-ak|x-cos-security-token|Signature|sign|AWSAccessKeyId)=[^&\s"',;)]*/gi, `$1=${REDACTED}`);
+  return text.replace(
+    /\b(X-Amz-Signature|X-Amz-Security-Token|X-Amz-Credential|q-signature|q-ak|x-cos-security-token|Signature|sign|AWSAccessKeyId)=[^&\s"',;)]*/gi,
+    `$1=${REDACTED}`,
+  );
 }
 
 /** Redacts every secret inside a free text: URLs, authorization headers, tokens. */
@@ -61,7 +69,10 @@ export function redactText(text: string): string {
   out = out.replace(/\bAWS [A-Z0-9]{16,128}:[A-Za-z0-9+/=]{20,}/g, `AWS ${REDACTED}`);
   // Session tokens in headers and JSON (KVS, the IoT credentials provider, STS).
   out = out.replace(/((?:x-amz-security-token|x-cos-security-token|security-token)\s*[:=]\s*)[^\s"',;&]+/gi, `$1${REDACTED}`);
-  out = out.replace(/("(?:sessionToken|SessionToken|secretAccessKey|SecretAccessKey|accessKeyId|AccessKeyId|secretKey|token)"\s*:\s*")[^"]*"/g, `$1${REDACTED}"`);
+  out = out.replace(
+    /("(?:sessionToken|SessionToken|secretAccessKey|SecretAccessKey|accessKeyId|AccessKeyId|secretKey|token)"\s*:\s*")[^"]*"/g,
+    `$1${REDACTED}"`,
+  );
   return redactQueryText(out);
 }
 

@@ -48,9 +48,7 @@ export interface DemoStep {
   detail: string;
 }
 
-export type DemoEvent =
-  | { kind: 'step'; step: DemoStep }
-  | { kind: 'note'; at: number; text: string };
+export type DemoEvent = { kind: 'step'; step: DemoStep } | { kind: 'note'; at: number; text: string };
 
 export interface DemoOptions {
   /** Seconds of live H.264 into KVS (default 10). */
@@ -90,7 +88,10 @@ export interface DemoSummary {
   stream?: { frames: number; fragmentsPersisted: number; fragmentsAtEndpoint: number; framesAtEndpoint: number };
 }
 
-interface Waiter<T> { match: (v: T) => boolean; resolve: (v: T) => void }
+interface Waiter<T> {
+  match: (v: T) => boolean;
+  resolve: (v: T) => void;
+}
 
 /** Messages the app received, and promises for the ones still to come. */
 class Inbox {
@@ -111,7 +112,13 @@ class Inbox {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new CamwireError('DEMO_TIMEOUT', `no ${what} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const waiter: Waiter<{ topic: string; payload: string }> = { match, resolve: (m) => { clearTimeout(timer); resolve(m); } };
+      const waiter: Waiter<{ topic: string; payload: string }> = {
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
       this.waiters.push(waiter);
     });
   }
@@ -133,7 +140,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     try {
       if (o.signal?.aborted) throw interrupted();
       let onAbort = () => undefined as void;
-      const abort = new Promise<never>((_, reject) => { onAbort = () => reject(interrupted()); o.signal?.addEventListener('abort', onAbort, { once: true }); });
+      const abort = new Promise<never>((_, reject) => {
+        onAbort = () => reject(interrupted());
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+      });
       abort.catch(() => undefined);
       const { value, detail } = await Promise.race([fn(), abort]).finally(() => o.signal?.removeEventListener('abort', onAbort));
       const s: DemoStep = { step: name, ok: true, at, seconds: since() - at, ...(where ? { where } : {}), detail };
@@ -164,12 +174,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       const f = (n: string) => path.join(pkiDir, n);
       fs.mkdirSync(pkiDir, { recursive: true, mode: 0o700 });
       writePublicFile(f('ca.pem'), certPem);
-      for (const [name, c] of [['server', server], ['camera', camera], ['app', app]] as const) {
+      for (const [name, c] of [
+        ['server', server],
+        ['camera', camera],
+        ['app', app],
+      ] as const) {
         writePublicFile(f(`${name}.pem`), c.certPem);
         writePrivateKey(f(`${name}.key`), c.keyPem);
       }
       return {
-        value: { caPem: certPem, server, ca: f('ca.pem'), camera: { cert: f('camera.pem'), key: f('camera.key') }, app: { cert: f('app.pem'), key: f('app.key') } },
+        value: {
+          caPem: certPem,
+          server,
+          ca: f('ca.pem'),
+          camera: { cert: f('camera.pem'), key: f('camera.key') },
+          app: { cert: f('app.pem'), key: f('app.key') },
+        },
         detail: `CA + server, camera (CN ${DEMO_THING}) and app (CN ${DEMO_APP}) certificates, EC P-256, keys 0600`,
       };
     });
@@ -178,8 +198,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     const services = await step('services', '127.0.0.1', async () => {
       // Each behind its own fault proxy (camwire/local's LocalCloud): the URLs below are the proxies'.
       const cloud = await LocalCloud.start({
-        dir: root, tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem }, keys: DEMO_KEYS, region: DEMO_REGION,
-        buckets: [DEMO_BUCKET], operators: [DEMO_APP], roleAlias: 'camwire-demo-kvs',
+        dir: root,
+        tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.caPem },
+        keys: DEMO_KEYS,
+        region: DEMO_REGION,
+        buckets: [DEMO_BUCKET],
+        operators: [DEMO_APP],
+        roleAlias: 'camwire-demo-kvs',
       });
       cleanup.push(() => cloud.stop());
       cloud.broker!.on('refused', (r) => note(`broker refused ${r.clientId}: ${r.reason}`));
@@ -216,8 +241,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     const inbox = new Inbox();
     await step('app on MQTT', services.broker.url, async () => {
       const client = await mqtt.connectAsync(services.broker.url, {
-        clientId: DEMO_APP, protocolVersion: 4, clean: true, reconnectPeriod: 0,
-        ca: fs.readFileSync(pki.ca), cert: fs.readFileSync(pki.app.cert), key: fs.readFileSync(pki.app.key),
+        clientId: DEMO_APP,
+        protocolVersion: 4,
+        clean: true,
+        reconnectPeriod: 0,
+        ca: fs.readFileSync(pki.ca),
+        cert: fs.readFileSync(pki.app.cert),
+        key: fs.readFileSync(pki.app.key),
       });
       cleanup.push(() => client.endAsync(true));
       client.on('message', (topic, payload) => inbox.push(topic, payload.toString('utf8')));
@@ -229,11 +259,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     const agentConfig: AgentConfig = {
       thing: DEMO_THING,
       storage,
-      mqtt: { url: services.broker.url, cert: pki.camera.cert, key: pki.camera.key, ca: pki.ca, outboxDir: path.join(root, 'device', 'outbox'), cleanSession: false },
+      mqtt: {
+        url: services.broker.url,
+        cert: pki.camera.cert,
+        key: pki.camera.key,
+        ca: pki.ca,
+        outboxDir: path.join(root, 'device', 'outbox'),
+        cleanSession: false,
+      },
       ptp: { host: '127.0.0.1', port: 0, usb: false, name: 'camwire demo camera' },
       upload: { concurrency: 2, journalDir: path.join(root, 'device', 'journal'), jobsDir: path.join(root, 'device', 'jobs') },
       kvs: {
-        streamName: DEMO_STREAM, region: DEMO_REGION, endpoint: services.kvs.url, caFile: pki.ca, fragmentDurationMs: 2000,
+        streamName: DEMO_STREAM,
+        region: DEMO_REGION,
+        endpoint: services.kvs.url,
+        caFile: pki.ca,
+        fragmentDurationMs: 2000,
         source: { file: samples.live.file, fps: samples.live.fps, loop: false },
         iotCredentials: { endpoint: services.creds.url, roleAlias: 'camwire-demo-kvs', ca: pki.ca },
       },
@@ -263,14 +304,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           if (listed.size !== s.size) throw new CamwireError('DEMO_WRONG_SIZE', `the camera lists ${s.path} with ${listed.size} bytes, the file has ${s.size}`);
         }
         const credentials = o.faults?.presignSecret ? { ...DEMO_KEYS, secretAccessKey: o.faults.presignSecret } : DEMO_KEYS;
-        const base = (s: SampleFile) => ({ endpoint: services.s3.url, region: DEMO_REGION, bucket: DEMO_BUCKET, credentials,
-          key: `devices/${DEMO_THING}/${path.basename(s.path)}`, contentType: s.contentType, expiresIn: 900 });
+        const base = (s: SampleFile) => ({
+          endpoint: services.s3.url,
+          region: DEMO_REGION,
+          bucket: DEMO_BUCKET,
+          credentials,
+          key: `devices/${DEMO_THING}/${path.basename(s.path)}`,
+          contentType: s.contentType,
+          expiresIn: 900,
+        });
         const photo: UploadTarget = { ...(await presignPut(base(samples.photo))), object: { path: samples.photo.path } };
-        const trailer: UploadTarget = { ...(await presignMultipart({ ...base(samples.trailer), size: samples.trailer.size, partSize: 5 * MiB })), object: { path: samples.trailer.path } };
+        const trailer: UploadTarget = {
+          ...(await presignMultipart({ ...base(samples.trailer), size: samples.trailer.size, partSize: 5 * MiB })),
+          object: { path: samples.trailer.path },
+        };
         await ptp.sendTarget(photo);
         await ptp.sendTarget(trailer);
         return {
-          value: [{ target: photo, sample: samples.photo, key: base(samples.photo).key }, { target: trailer, sample: samples.trailer, key: base(samples.trailer).key }],
+          value: [
+            { target: photo, sample: samples.photo, key: base(samples.photo).key },
+            { target: trailer, sample: samples.trailer, key: base(samples.trailer).key },
+          ],
           detail: `listed ${objects.length} files; sent 2 targets (SetUploadTarget): ${path.basename(samples.photo.path)} single PUT, ${path.basename(samples.trailer.path)} multipart ${trailer.multipart!.parts.length} x 5 MiB`,
         };
       } finally {
@@ -281,9 +335,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     // 7. Results on MQTT, then each object downloaded and compared.
     for (const { target, sample, key } of targets) {
       await step(`upload ${path.basename(sample.path)}`, `s3://${DEMO_BUCKET}/${key}`, async () => {
-        const m = await inbox.wait((x) => x.topic === topics.uploads(DEMO_THING) && (JSON.parse(x.payload) as UploadResult).id === target.id, 60_000, `result for ${sample.path} on ${topics.uploads(DEMO_THING)}`);
+        const m = await inbox.wait(
+          (x) => x.topic === topics.uploads(DEMO_THING) && (JSON.parse(x.payload) as UploadResult).id === target.id,
+          60_000,
+          `result for ${sample.path} on ${topics.uploads(DEMO_THING)}`,
+        );
         const result = JSON.parse(m.payload) as UploadResult;
-        if (result.status !== 'uploaded') throw new CamwireError('DEMO_UPLOAD_FAILED', `the camera reports ${result.status}: ${result.error?.code ?? ''} ${result.error?.message ?? ''}`);
+        if (result.status !== 'uploaded')
+          throw new CamwireError('DEMO_UPLOAD_FAILED', `the camera reports ${result.status}: ${result.error?.code ?? ''} ${result.error?.message ?? ''}`);
         const s3 = new S3Client({ region: DEMO_REGION, endpoint: services.s3.url, forcePathStyle: true, credentials: DEMO_KEYS });
         const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: DEMO_BUCKET, Key: key }), { expiresIn: 60 });
         s3.destroy();
@@ -292,16 +351,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         const body = Buffer.from(await res.arrayBuffer());
         const got = sha256(body);
         const verified = got === sample.sha256 && (result.sha256 === undefined || result.sha256 === got);
-        if (!verified) throw new CamwireError('DEMO_SHA256_MISMATCH', `downloaded ${body.length} bytes with SHA-256 ${got}; the camera's file has ${sample.sha256}${result.sha256 ? `, the result says ${result.sha256}` : ''}`);
+        if (!verified)
+          throw new CamwireError(
+            'DEMO_SHA256_MISMATCH',
+            `downloaded ${body.length} bytes with SHA-256 ${got}; the camera's file has ${sample.sha256}${result.sha256 ? `, the result says ${result.sha256}` : ''}`,
+          );
         summary.uploads.push({ path: sample.path, key, bytes: body.length, parts: result.parts, sha256: got, verified });
-        return { value: undefined, detail: `result on MQTT (${result.parts} part${result.parts > 1 ? 's' : ''}, ${mb(result.bytes)}), downloaded, SHA-256 ${got.slice(0, 16)}... matches` };
+        return {
+          value: undefined,
+          detail: `result on MQTT (${result.parts} part${result.parts > 1 ? 's' : ''}, ${mb(result.bytes)}), downloaded, SHA-256 ${got.slice(0, 16)}... matches`,
+        };
       });
     }
 
     // 8. The live stream: every fragment PERSISTED, every frame at the endpoint.
     await step('live video to KVS', `${services.kvs.url} stream ${DEMO_STREAM}`, async () => {
       const timeoutMs = ((o.streamSeconds ?? 10) + 60) * 1000;
-      const stopped = await inbox.wait((x) => x.topic === topics.streams(DEMO_THING) && (JSON.parse(x.payload) as { event?: string }).event === 'stopped', timeoutMs, `stream "stopped" event on ${topics.streams(DEMO_THING)}`);
+      const stopped = await inbox.wait(
+        (x) => x.topic === topics.streams(DEMO_THING) && (JSON.parse(x.payload) as { event?: string }).event === 'stopped',
+        timeoutMs,
+        `stream "stopped" event on ${topics.streams(DEMO_THING)}`,
+      );
       const ev = JSON.parse(stopped.payload) as { status: string; metrics: KvsMetrics; error?: { code: string; message: string } };
       const ended = await streamEnded;
       if (ev.status !== 'ok') throw new CamwireError('DEMO_STREAM_FAILED', `the stream stopped with ${ev.error?.code}: ${ev.error?.message}`);
@@ -311,15 +381,26 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       const m = ended.metrics;
       summary.stream = { frames: m.framesStored, fragmentsPersisted: m.fragmentsPersisted, fragmentsAtEndpoint: fragments, framesAtEndpoint: frames };
       if (m.framesStored !== samples.live.frames) throw new CamwireError('DEMO_STREAM_SHORT', `${m.framesStored} of ${samples.live.frames} frames were stored`);
-      if (m.fragmentsPersisted !== fragments || m.framesDropped !== 0) throw new CamwireError('DEMO_STREAM_NOT_PERSISTED', `${m.fragmentsPersisted} fragments PERSISTED, ${fragments} at the endpoint, ${m.framesDropped} frames dropped`);
+      if (m.fragmentsPersisted !== fragments || m.framesDropped !== 0)
+        throw new CamwireError(
+          'DEMO_STREAM_NOT_PERSISTED',
+          `${m.fragmentsPersisted} fragments PERSISTED, ${fragments} at the endpoint, ${m.framesDropped} frames dropped`,
+        );
       if (frames < samples.live.frames) throw new CamwireError('DEMO_STREAM_SHORT', `the endpoint received ${frames} of ${samples.live.frames} frames`);
-      return { value: undefined, detail: `${m.framesStored} frames in ${m.fragmentsPersisted} fragments, all PERSISTED (${sessions.length} PutMedia session${sessions.length > 1 ? 's' : ''}, ${mb(m.bytesSent)} sent, started at +${streamStart.toFixed(1)}s); "stopped" event on MQTT` };
+      return {
+        value: undefined,
+        detail: `${m.framesStored} frames in ${m.fragmentsPersisted} fragments, all PERSISTED (${sessions.length} PutMedia session${sessions.length > 1 ? 's' : ''}, ${mb(m.bytesSent)} sent, started at +${streamStart.toFixed(1)}s); "stopped" event on MQTT`,
+      };
     });
 
     summary.ok = steps.every((s) => s.ok);
     if (o.keep) {
       await o.keep({
-        dir: root, thing: DEMO_THING, keys: DEMO_KEYS, photoPath: samples.photo.path, photo: path.basename(samples.photo.path),
+        dir: root,
+        thing: DEMO_THING,
+        keys: DEMO_KEYS,
+        photoPath: samples.photo.path,
+        photo: path.basename(samples.photo.path),
         mqtt: { url: services.broker.url, port: services.broker.port, ca: pki.ca, cert: pki.app.cert, key: pki.app.key },
         ptp: { port: ptpPort },
         s3: { endpoint: services.s3.url, bucket: DEMO_BUCKET, region: DEMO_REGION },
@@ -329,7 +410,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   } catch (e) {
     failure = e;
   } finally {
-    for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    for (const c of cleanup.reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
   }
   summary.seconds = since();

@@ -36,7 +36,12 @@ export function haveFfmpeg(): boolean {
 function ffmpeg(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
-      if (err) reject(new CamwireError('DEMO_FFMPEG_FAILED', `ffmpeg failed: ${String(stderr).trim() || err.message}`, { hint: 'run with --no-ffmpeg to use camwire\'s own samples' }));
+      if (err)
+        reject(
+          new CamwireError('DEMO_FFMPEG_FAILED', `ffmpeg failed: ${String(stderr).trim() || err.message}`, {
+            hint: "run with --no-ffmpeg to use camwire's own samples",
+          }),
+        );
       else resolve();
     });
   });
@@ -63,11 +68,64 @@ export async function makeSamples(storage: string, workDir: string, o: { streamS
   if (o.useFfmpeg) {
     await Promise.all([
       ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=4000x3000', '-frames:v', '1', '-q:v', '2', path.join(dcim, 'DSC00001.JPG')]),
-      ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '8',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M',
-        '-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart', path.join(dcim, 'trailer.mp4')]),
-      ffmpeg(['-f', 'lavfi', '-i', `testsrc=size=640x360:rate=${fps}`, '-frames:v', String(frames), '-pix_fmt', 'yuv420p', '-c:v', 'libx264',
-        '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0', '-g', String(fps), '-keyint_min', String(fps), '-sc_threshold', '0', '-f', 'h264', liveFile]),
+      ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=48000',
+        '-t',
+        '8',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-b:v',
+        '8M',
+        '-maxrate',
+        '8M',
+        '-bufsize',
+        '8M',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '128k',
+        '-movflags',
+        '+faststart',
+        path.join(dcim, 'trailer.mp4'),
+      ]),
+      ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc=size=640x360:rate=${fps}`,
+        '-frames:v',
+        String(frames),
+        '-pix_fmt',
+        'yuv420p',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-bf',
+        '0',
+        '-g',
+        String(fps),
+        '-keyint_min',
+        String(fps),
+        '-sc_threshold',
+        '0',
+        '-f',
+        'h264',
+        liveFile,
+      ]),
     ]);
     return {
       madeWith: 'ffmpeg',
@@ -97,7 +155,7 @@ export function bmpPhoto(width: number, height: number): Buffer {
   b.writeUInt32LE(54, 10);
   b.writeUInt32LE(40, 14);
   b.writeInt32LE(width, 18);
-  b.writeInt32LE(height, 22);  // bottom-up rows
+  b.writeInt32LE(height, 22); // bottom-up rows
   b.writeUInt16LE(1, 26);
   b.writeUInt16LE(24, 28);
   b.writeUInt32LE(row * height, 34);
@@ -106,9 +164,9 @@ export function bmpPhoto(width: number, height: number): Buffer {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = 54 + y * row + x * 3;
-      b[o] = (x * 255) / width;           // blue
-      b[o + 1] = (y * 255) / height;      // green
-      b[o + 2] = ((x + y) * 127) / (width + height) + 64;  // red
+      b[o] = (x * 255) / width; // blue
+      b[o + 1] = (y * 255) / height; // green
+      b[o + 2] = ((x + y) * 127) / (width + height) + 64; // red
     }
   }
   return b;

@@ -45,7 +45,9 @@ export class IotCredentialsProvider {
     const c = this.cached;
     const refreshBefore = this.o.refreshBeforeMs ?? 300_000;
     if (c && (!c.expiration || c.expiration.getTime() - Date.now() > refreshBefore)) return c;
-    this.inflight ??= this.fetch().finally(() => { this.inflight = undefined; });
+    this.inflight ??= this.fetch().finally(() => {
+      this.inflight = undefined;
+    });
     return this.inflight;
   }
 
@@ -54,35 +56,58 @@ export class IotCredentialsProvider {
     const url = new URL(`/role-aliases/${encodeURIComponent(this.o.roleAlias)}/credentials`, base);
     this.fetches++;
     return new Promise<AwsCredentials>((resolve, reject) => {
-      const req = https.get(url, {
-        cert: this.o.cert, key: this.o.key, ...(this.o.ca ? { ca: this.o.ca } : {}),
-        headers: { 'x-amzn-iot-thingname': this.o.thing, accept: 'application/json' },
-        timeout: this.o.timeoutMs ?? 10_000,
-      }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => { if (body.length < 65536) body += d.toString(); });
-        res.on('end', () => {
-          if (res.statusCode !== 200) {
-            const code = res.statusCode === 403 || res.statusCode === 401 ? 'KVS_CREDENTIALS_DENIED' : 'KVS_CREDENTIALS_FAILED';
-            reject(new CamwireError(code, `the IoT credentials provider answered ${res.statusCode} for role alias ${this.o.roleAlias} and thing ${this.o.thing}`, {
-              hint: 'the certificate must be attached to the thing, and its policy must allow iot:AssumeRoleWithCertificate on the role alias',
-            }));
-            return;
-          }
-          try {
-            const c = (JSON.parse(body) as { credentials?: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; expiration?: string } }).credentials;
-            if (!c?.accessKeyId || !c.secretAccessKey || !c.sessionToken || !c.expiration || Number.isNaN(Date.parse(c.expiration))) throw new Error('incomplete');
-            this.cached = { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: new Date(c.expiration) };
-            resolve(this.cached);
-          } catch {
-            reject(new CamwireError('KVS_CREDENTIALS_FAILED', 'the IoT credentials provider answered without complete credentials'));
-          }
-        });
-      });
+      const req = https.get(
+        url,
+        {
+          cert: this.o.cert,
+          key: this.o.key,
+          ...(this.o.ca ? { ca: this.o.ca } : {}),
+          headers: { 'x-amzn-iot-thingname': this.o.thing, accept: 'application/json' },
+          timeout: this.o.timeoutMs ?? 10_000,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => {
+            if (body.length < 65536) body += d.toString();
+          });
+          res.on('end', () => {
+            if (res.statusCode !== 200) {
+              const code = res.statusCode === 403 || res.statusCode === 401 ? 'KVS_CREDENTIALS_DENIED' : 'KVS_CREDENTIALS_FAILED';
+              reject(
+                new CamwireError(code, `the IoT credentials provider answered ${res.statusCode} for role alias ${this.o.roleAlias} and thing ${this.o.thing}`, {
+                  hint: 'the certificate must be attached to the thing, and its policy must allow iot:AssumeRoleWithCertificate on the role alias',
+                }),
+              );
+              return;
+            }
+            try {
+              const c = (JSON.parse(body) as { credentials?: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; expiration?: string } })
+                .credentials;
+              if (!c?.accessKeyId || !c.secretAccessKey || !c.sessionToken || !c.expiration || Number.isNaN(Date.parse(c.expiration)))
+                throw new Error('incomplete');
+              this.cached = {
+                accessKeyId: c.accessKeyId,
+                secretAccessKey: c.secretAccessKey,
+                sessionToken: c.sessionToken,
+                expiration: new Date(c.expiration),
+              };
+              resolve(this.cached);
+            } catch {
+              reject(new CamwireError('KVS_CREDENTIALS_FAILED', 'the IoT credentials provider answered without complete credentials'));
+            }
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const tls = /alert|certificate|SSL/i.test(`${e.code ?? ''} ${e.message}`);
-        reject(new CamwireError(tls ? 'KVS_CREDENTIALS_TLS' : 'KVS_CREDENTIALS_UNREACHABLE', `IoT credentials provider ${url.host}: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
+        reject(
+          new CamwireError(
+            tls ? 'KVS_CREDENTIALS_TLS' : 'KVS_CREDENTIALS_UNREACHABLE',
+            `IoT credentials provider ${url.host}: ${e.code ?? ''} ${e.message}`.trim(),
+            { cause: e },
+          ),
+        );
       });
     });
   }
@@ -100,10 +125,16 @@ export async function awsChainCredentials(o: { profile?: string } = {}): Promise
   const { defaultProvider } = require('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
   try {
     const c = await defaultProvider(o.profile ? { profile: o.profile } : {})();
-    return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}), ...(c.expiration ? { expiration: c.expiration } : {}) };
+    return {
+      accessKeyId: c.accessKeyId,
+      secretAccessKey: c.secretAccessKey,
+      ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
+      ...(c.expiration ? { expiration: c.expiration } : {}),
+    };
   } catch (e) {
     throw new CamwireError('KVS_NO_CREDENTIALS', `no AWS credentials found (${(e as Error).message.split('\n')[0]})`, {
-      cause: e, hint: 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or use the IoT credentials provider with the device certificate',
+      cause: e,
+      hint: 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or use the IoT credentials provider with the device certificate',
     });
   }
 }

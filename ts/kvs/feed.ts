@@ -27,7 +27,12 @@ export interface FeedClock {
   wait(ms: number, go: () => void): void;
 }
 
-const wallClock: FeedClock = { now: () => Date.now(), wait: (ms, go) => { setTimeout(go, ms); } };
+const wallClock: FeedClock = {
+  now: () => Date.now(),
+  wait: (ms, go) => {
+    setTimeout(go, ms);
+  },
+};
 
 /**
  * Frames the stream has taken so far: packaged or dropped. Read once the
@@ -42,14 +47,21 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
   const clock = o.clock ?? wallClock;
   const started = clock.now();
   do {
-    if (o.signal?.aborted) return;  // an abort that came before this pass: its event will not fire again
+    if (o.signal?.aborted) return; // an abort that came before this pass: its event will not fire again
     const src = open();
     await new Promise<void>((resolve, reject) => {
       // Not src.destroyed: a file stream destroys itself at its end while the last chunk may still be going in.
       let stopped = false;
-      const onAbort = () => { stopped = true; src.destroy(); resolve(); };
+      const onAbort = () => {
+        stopped = true;
+        src.destroy();
+        resolve();
+      };
       o.signal?.addEventListener('abort', onAbort, { once: true });
-      const done = (f: () => void) => { o.signal?.removeEventListener('abort', onAbort); f(); };
+      const done = (f: () => void) => {
+        o.signal?.removeEventListener('abort', onAbort);
+        f();
+      };
       src.on('error', (e: NodeJS.ErrnoException) => {
         stopped = true;
         done(() => reject(new CamwireError('CLI_FILE_NOT_FOUND', `cannot read ${o.what}: ${e.code ?? e.message}`, { cause: e })));
@@ -99,7 +111,10 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
         if (ended) done(resolve);
         else if (src.isPaused() && !stopped) src.resume();
       };
-      src.on('end', () => { ended = true; if (!busy) done(resolve); });
+      src.on('end', () => {
+        ended = true;
+        if (!busy) done(resolve);
+      });
       src.on('data', (chunk: Buffer | string) => put(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, 0));
     });
   } while (o.loop && !o.signal?.aborted);

@@ -29,7 +29,8 @@ export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promi
   const startMs = o.startMs ?? (absoluteTimecodes ? Date.now() : 0);
   const problems: string[] = [];
   if (!(fps > 0 && fps <= 1000)) problems.push('fps must be in (0, 1000]');
-  if (!Number.isInteger(fragmentDurationMs) || fragmentDurationMs < 0 || fragmentDurationMs > 30_000) problems.push('fragmentDurationMs must be a whole number in 0..30000');
+  if (!Number.isInteger(fragmentDurationMs) || fragmentDurationMs < 0 || fragmentDurationMs > 30_000)
+    problems.push('fragmentDurationMs must be a whole number in 0..30000');
   if (!Number.isSafeInteger(startMs) || startMs < 0) problems.push('startMs must be a non-negative whole number');
   if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
   const stack = new Error().stack;

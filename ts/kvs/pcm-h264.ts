@@ -18,7 +18,11 @@ class BitWriter {
   u(bits: number, value: number): this {
     for (let i = bits - 1; i >= 0; i--) {
       this.cur = (this.cur << 1) | ((value / 2 ** i) & 1);
-      if (++this.n === 8) { this.bytes.push(this.cur); this.cur = 0; this.n = 0; }
+      if (++this.n === 8) {
+        this.bytes.push(this.cur);
+        this.cur = 0;
+        this.n = 0;
+      }
     }
     return this;
   }
@@ -64,7 +68,10 @@ function nal(header: number, rbsp: Buffer): Buffer {
   let o = 5;
   let zeros = 0;
   for (const b of rbsp) {
-    if (zeros >= 2 && b <= 3) { out[o++] = 3; zeros = 0; }
+    if (zeros >= 2 && b <= 3) {
+      out[o++] = 3;
+      zeros = 0;
+    }
     out[o++] = b;
     zeros = b === 0 ? zeros + 1 : 0;
   }
@@ -72,8 +79,8 @@ function nal(header: number, rbsp: Buffer): Buffer {
 }
 
 export interface PcmVideoOptions {
-  width: number;   // multiple of 16
-  height: number;  // multiple of 16
+  width: number; // multiple of 16
+  height: number; // multiple of 16
   fps: number;
   frames: number;
   /** Pictures from one IDR to the next (default fps: one key frame a second). */
@@ -105,29 +112,49 @@ export function pcmH264(o: PcmVideoOptions): Buffer {
   const mbw = o.width / 16;
   const mbh = o.height / 16;
   const sps = new BitWriter()
-    .u(8, 66).u(8, 0xc0).u(8, 51)        // Baseline, constraint_set0/1, level 5.1 (I_PCM is a high bit rate)
-    .ue(0)                               // seq_parameter_set_id
-    .ue(0)                               // log2_max_frame_num_minus4: frame_num is 4 bits
-    .ue(2)                               // pic_order_cnt_type 2: output order = decoding order
-    .ue(1)                               // max_num_ref_frames
-    .u(1, 0)                             // gaps_in_frame_num_value_allowed_flag
-    .ue(mbw - 1).ue(mbh - 1)
-    .u(1, 1)                             // frame_mbs_only_flag
-    .u(1, 1)                             // direct_8x8_inference_flag
-    .u(1, 0)                             // frame_cropping_flag
-    .u(1, 1)                             // vui_parameters_present_flag
-    .u(1, 0).u(1, 0).u(1, 0).u(1, 0)     // aspect ratio, overscan, video signal type, chroma location: absent
-    .u(1, 1).u(32, 1000).u(32, Math.round(2000 * o.fps)).u(1, 1) // timing: a tick of 1/(2000 fps) s, so 29.97 or 0.5 fps are exact; fixed frame rate
-    .u(1, 0).u(1, 0).u(1, 0).u(1, 0)     // no HRD parameters, no pic_struct, no bitstream restriction
+    .u(8, 66)
+    .u(8, 0xc0)
+    .u(8, 51) // Baseline, constraint_set0/1, level 5.1 (I_PCM is a high bit rate)
+    .ue(0) // seq_parameter_set_id
+    .ue(0) // log2_max_frame_num_minus4: frame_num is 4 bits
+    .ue(2) // pic_order_cnt_type 2: output order = decoding order
+    .ue(1) // max_num_ref_frames
+    .u(1, 0) // gaps_in_frame_num_value_allowed_flag
+    .ue(mbw - 1)
+    .ue(mbh - 1)
+    .u(1, 1) // frame_mbs_only_flag
+    .u(1, 1) // direct_8x8_inference_flag
+    .u(1, 0) // frame_cropping_flag
+    .u(1, 1) // vui_parameters_present_flag
+    .u(1, 0)
+    .u(1, 0)
+    .u(1, 0)
+    .u(1, 0) // aspect ratio, overscan, video signal type, chroma location: absent
+    .u(1, 1)
+    .u(32, 1000)
+    .u(32, Math.round(2000 * o.fps))
+    .u(1, 1) // timing: a tick of 1/(2000 fps) s, so 29.97 or 0.5 fps are exact; fixed frame rate
+    .u(1, 0)
+    .u(1, 0)
+    .u(1, 0)
+    .u(1, 0) // no HRD parameters, no pic_struct, no bitstream restriction
     .trailing();
   const pps = new BitWriter()
-    .ue(0).ue(0)                         // pic_parameter_set_id, seq_parameter_set_id
-    .u(1, 0).u(1, 0)                     // CAVLC, no bottom_field_pic_order_in_frame
-    .ue(0)                               // one slice group
-    .ue(0).ue(0)                         // num_ref_idx_l0/l1_default_active_minus1
-    .u(1, 0).u(2, 0)                     // no weighted prediction
-    .se(0).se(0).se(0)                   // pic_init_qp/qs_minus26, chroma_qp_index_offset
-    .u(1, 0).u(1, 0).u(1, 0)             // deblocking control, constrained intra, redundant_pic_cnt: absent
+    .ue(0)
+    .ue(0) // pic_parameter_set_id, seq_parameter_set_id
+    .u(1, 0)
+    .u(1, 0) // CAVLC, no bottom_field_pic_order_in_frame
+    .ue(0) // one slice group
+    .ue(0)
+    .ue(0) // num_ref_idx_l0/l1_default_active_minus1
+    .u(1, 0)
+    .u(2, 0) // no weighted prediction
+    .se(0)
+    .se(0)
+    .se(0) // pic_init_qp/qs_minus26, chroma_qp_index_offset
+    .u(1, 0)
+    .u(1, 0)
+    .u(1, 0) // deblocking control, constrained intra, redundant_pic_cnt: absent
     .trailing();
   const parts: Buffer[] = [];
   const mb = new Uint8Array(384);
@@ -136,17 +163,18 @@ export function pcmH264(o: PcmVideoOptions): Buffer {
     const idr = i % gop === 0;
     if (idr) parts.push(nal(0x67, sps), nal(0x68, pps));
     const w = new BitWriter()
-      .ue(0)                             // first_mb_in_slice
-      .ue(7)                             // slice_type: I (every slice of the picture)
-      .ue(0)                             // pic_parameter_set_id
-      .u(4, (i % gop) % 16);             // frame_num (0 at each IDR)
-    if (idr) w.ue(idrId++ % 2);          // idr_pic_id differs between consecutive IDRs
-    if (idr) w.u(1, 0).u(1, 0);          // no_output_of_prior_pics_flag, long_term_reference_flag
-    else w.u(1, 0);                      // adaptive_ref_pic_marking_mode_flag: sliding window
-    w.se(0);                             // slice_qp_delta
+      .ue(0) // first_mb_in_slice
+      .ue(7) // slice_type: I (every slice of the picture)
+      .ue(0) // pic_parameter_set_id
+      .u(4, (i % gop) % 16); // frame_num (0 at each IDR)
+    if (idr) w.ue(idrId++ % 2); // idr_pic_id differs between consecutive IDRs
+    if (idr)
+      w.u(1, 0).u(1, 0); // no_output_of_prior_pics_flag, long_term_reference_flag
+    else w.u(1, 0); // adaptive_ref_pic_marking_mode_flag: sliding window
+    w.se(0); // slice_qp_delta
     for (let y = 0; y < mbh; y++) {
       for (let x = 0; x < mbw; x++) {
-        w.ue(25).alignZero();            // mb_type I_PCM, pcm_alignment_zero_bits
+        w.ue(25).alignZero(); // mb_type I_PCM, pcm_alignment_zero_bits
         drawMacroblock(x, y, i, o, mb);
         w.raw(mb);
       }

@@ -133,15 +133,22 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
       const tuning: KvsProducerTuning = {};
       for (const k of KVS_TUNING_KEYS) if (o[k] !== undefined) (tuning as Record<string, unknown>)[k] = o[k];
       const { streamName, region, dataEndpoint, caFile } = o;
-      this.producer = new (native().KvsProducer)({
-        ...tuning, streamName, region, dataEndpoint, caFile,
-        ...(caFile ? {} : { caPem: nodeTrustedCas() }),
-        controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
-        overflow: o.overflow ?? 'drop',
-        trimOnReceived: o.noRetention ?? false,
-        userAgent: o.userAgent ?? 'camwire',
-        metricsIntervalMs: o.metricsIntervalMs ?? 1000,
-      }, (events, queued) => this.onNative(events, queued));
+      this.producer = new (native().KvsProducer)(
+        {
+          ...tuning,
+          streamName,
+          region,
+          dataEndpoint,
+          caFile,
+          ...(caFile ? {} : { caPem: nodeTrustedCas() }),
+          controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
+          overflow: o.overflow ?? 'drop',
+          trimOnReceived: o.noRetention ?? false,
+          userAgent: o.userAgent ?? 'camwire',
+          metricsIntervalMs: o.metricsIntervalMs ?? 1000,
+        },
+        (events, queued) => this.onNative(events, queued),
+      );
     } catch (e) {
       throw fromNative(e, stack);
     }
@@ -159,7 +166,10 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
    */
   putFrame(frame: Buffer, t: { pts: number; dts?: number; keyframe?: boolean }): boolean {
     if (t.dts !== undefined && t.dts !== t.pts) {
-      throw new CamwireError('KVS_B_FRAMES_UNSUPPORTED', 'dts differs from pts: camwire streams H.264 without B-frames (encode with -bf 0), as KVS producers recommend');
+      throw new CamwireError(
+        'KVS_B_FRAMES_UNSUPPORTED',
+        'dts differs from pts: camwire streams H.264 without B-frames (encode with -bf 0), as KVS producers recommend',
+      );
     }
     if (this.fatal) throw this.fatal;
     let queued: number;
@@ -221,7 +231,10 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
         else this.once('drain', () => cb());
       },
       final: (cb) => {
-        this.close().then(() => cb(), (e: Error) => cb(e));
+        this.close().then(
+          () => cb(),
+          (e: Error) => cb(e),
+        );
       },
     });
   }
@@ -266,8 +279,12 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
     for (const e of events) {
       switch (e.type) {
         case 'ack':
-          this.emit('ack', { type: e.ackType, ...(e.timecode !== undefined ? { timecode: e.timecode } : {}), fragmentNumber: e.fragmentNumber,
-            ...(e.errorId !== undefined ? { errorId: e.errorId, errorCode: e.errorCode } : {}) } satisfies KvsAck);
+          this.emit('ack', {
+            type: e.ackType,
+            ...(e.timecode !== undefined ? { timecode: e.timecode } : {}),
+            fragmentNumber: e.fragmentNumber,
+            ...(e.errorId !== undefined ? { errorId: e.errorId, errorCode: e.errorCode } : {}),
+          } satisfies KvsAck);
           break;
         case 'connected':
           this.emit('connected', { connection: e.connection, endpoint: e.endpoint });

@@ -34,7 +34,10 @@ export interface LocalBrokerEvents {
   subscribed: [{ clientId: string; topics: string[] }];
 }
 
-interface AedesClient { id: string; conn: tls.TLSSocket }
+interface AedesClient {
+  id: string;
+  conn: tls.TLSSocket;
+}
 interface AedesBroker {
   handle(stream: tls.TLSSocket): unknown;
   close(cb?: () => void): void;
@@ -70,7 +73,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     // As the IoT policy's topicfilter cameras/${thing}/*: anything below the
     // camera's own root, wildcards included (they cannot reach above it).
     const allowed = (c: AedesClient | null, topic: string): boolean => {
-      if (!c) return true;  // the broker's own messages
+      if (!c) return true; // the broker's own messages
       const cn = identities.get(c);
       if (!cn) return false;
       return operators.has(cn) || topic.startsWith(`${root}/${cn}/`);
@@ -95,9 +98,12 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
         cb(ok ? null : new Error(`not authorized to publish to ${packet.topic}`));
       },
       authorizeSubscribe: (client, sub, cb) => {
-        if (allowed(client as unknown as AedesClient, sub.topic)) { cb(null, sub); return; }
+        if (allowed(client as unknown as AedesClient, sub.topic)) {
+          cb(null, sub);
+          return;
+        }
         this.emit('refused', { clientId: client.id, reason: `subscribe to ${sub.topic} is outside ${root}/{thing}/` });
-        cb(null, null);  // SUBACK 0x80 for this filter
+        cb(null, null); // SUBACK 0x80 for this filter
       },
     });
     broker.on('publish', (packet, client) => {
@@ -109,13 +115,19 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     });
     broker.on('clientDisconnect', (client) => this.emit('disconnected', { clientId: client.id }));
     this.broker = broker as unknown as AedesBroker;
-    this.server = tls.createServer({ cert: this.o.cert, key: this.o.key, ca: this.o.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
-      (socket) => { this.broker!.handle(socket); });
+    this.server = tls.createServer(
+      { cert: this.o.cert, key: this.o.key, ca: this.o.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      (socket) => {
+        this.broker!.handle(socket);
+      },
+    );
     this.server.on('connection', (socket: import('node:net').Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.on('tlsClientError', () => { /* an untrusted or missing client certificate: the handshake fails, nothing else to do */ });
+    this.server.on('tlsClientError', () => {
+      /* an untrusted or missing client certificate: the handshake fails, nothing else to do */
+    });
     try {
       this.port = await listenLocal(this.server, this.o.port ?? 0);
     } catch (e) {

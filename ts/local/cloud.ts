@@ -121,7 +121,13 @@ export class LocalCloud {
       this.urls.mqtt = `mqtts://${(await this.proxy('mqtt', broker.port)).url}`;
     }
     if (want.has('s3')) {
-      const s3 = new LocalS3Store({ dir: path.join(o.dir, 's3'), credentials: o.keys, region, buckets: o.buckets ?? ['media'], ...(o.minPartSize ? { minPartSize: o.minPartSize } : {}) });
+      const s3 = new LocalS3Store({
+        dir: path.join(o.dir, 's3'),
+        credentials: o.keys,
+        region,
+        buckets: o.buckets ?? ['media'],
+        ...(o.minPartSize ? { minPartSize: o.minPartSize } : {}),
+      });
       await s3.start();
       this.stops.push(() => s3.stop());
       this.s3 = s3;
@@ -129,7 +135,13 @@ export class LocalCloud {
     }
     if (want.has('kvs') || want.has('iot-credentials')) {
       const keys: LocalKvsCredentials[] = [o.keys];
-      const kvs = new LocalKvsEndpoint({ dir: path.join(o.dir, 'kvs'), credentials: keys, region, tls: { cert: o.tls.cert, key: o.tls.key }, ...(o.kvsFaults ? { faults: o.kvsFaults } : {}) });
+      const kvs = new LocalKvsEndpoint({
+        dir: path.join(o.dir, 'kvs'),
+        credentials: keys,
+        region,
+        tls: { cert: o.tls.cert, key: o.tls.key },
+        ...(o.kvsFaults ? { faults: o.kvsFaults } : {}),
+      });
       await kvs.start();
       this.stops.push(() => kvs.stop());
       this.kvs = kvs;
@@ -138,7 +150,11 @@ export class LocalCloud {
     }
     if (want.has('iot-credentials')) {
       const creds = new LocalIotCredentialsEndpoint({
-        ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key, roleAlias: o.roleAlias ?? 'camwire-kvs', kvs: this.kvs!,
+        ca: o.tls.ca,
+        cert: o.tls.cert,
+        key: o.tls.key,
+        roleAlias: o.roleAlias ?? 'camwire-kvs',
+        kvs: this.kvs!,
         ...(o.credentialsLifetimeSeconds ? { lifetimeSeconds: o.credentialsLifetimeSeconds } : {}),
       });
       await creds.start();

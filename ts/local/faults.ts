@@ -36,7 +36,14 @@ export interface FaultProxyEvents {
   closed: [info: { n: number; up: number; down: number; reset: boolean }];
 }
 
-interface Link { n: number; client: net.Socket; upstream: net.Socket; up: number; down: number; reset: boolean }
+interface Link {
+  n: number;
+  client: net.Socket;
+  upstream: net.Socket;
+  up: number;
+  down: number;
+  reset: boolean;
+}
 
 export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   private server: net.Server | undefined;
@@ -46,7 +53,10 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   port = 0;
 
   /** target: the service's port on 127.0.0.1. */
-  constructor(private readonly target: { port: number; host?: '127.0.0.1' }, private readonly listenPort = 0) {
+  constructor(
+    private readonly target: { port: number; host?: '127.0.0.1' },
+    private readonly listenPort = 0,
+  ) {
     super();
   }
 
@@ -69,7 +79,13 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     if (fault.kind === 'cut' && !(fault.afterBytes >= 0)) throw new CamwireError('CLI_BAD_ARGUMENT', `a cut after ${fault.afterBytes} bytes`);
     this.current = fault;
     for (const l of this.links) {
-      if (fault.kind === 'stall') { l.client.pause(); l.upstream.pause(); } else { l.client.resume(); l.upstream.resume(); }
+      if (fault.kind === 'stall') {
+        l.client.pause();
+        l.upstream.pause();
+      } else {
+        l.client.resume();
+        l.upstream.resume();
+      }
       if (fault.kind === 'cut' && l.up + l.down >= fault.afterBytes) this.reset(l);
     }
   }
@@ -122,7 +138,10 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     upstream.on('end', () => client.end());
     this.pipe(link, client, upstream, 'up');
     this.pipe(link, upstream, client, 'down');
-    if (fault.kind === 'stall') { client.pause(); upstream.pause(); }
+    if (fault.kind === 'stall') {
+      client.pause();
+      upstream.pause();
+    }
   }
 
   private pipe(link: Link, from: net.Socket, to: net.Socket, dir: 'up' | 'down'): void {
@@ -142,12 +161,17 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
         if (to.destroyed) return;
         if (!to.write(chunk)) {
           from.pause();
-          to.once('drain', () => { if (this.current.kind !== 'stall') from.resume(); });
+          to.once('drain', () => {
+            if (this.current.kind !== 'stall') from.resume();
+          });
         }
       };
       if (f.kind === 'delay' && f.ms > 0) {
         from.pause();
-        setTimeout(() => { send(); if (!to.writableNeedDrain && this.current.kind !== 'stall') from.resume(); }, f.ms);
+        setTimeout(() => {
+          send();
+          if (!to.writableNeedDrain && this.current.kind !== 'stall') from.resume();
+        }, f.ms);
       } else {
         send();
       }
@@ -197,7 +221,9 @@ export class HttpFaults {
     const f = this.queue[i]!;
     if (--f.left <= 0) this.queue.splice(i, 1);
     this.answered++;
-    const body = f.body ?? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Injected${f.status}</Code><Message>a fault injected by camwire's local stand-in</Message></Error>`;
+    const body =
+      f.body ??
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Injected${f.status}</Code><Message>a fault injected by camwire's local stand-in</Message></Error>`;
     const go = (): void => {
       if (res.writableEnded || res.destroyed) return;
       // The request body is not read: close the connection after the answer.

@@ -112,7 +112,9 @@ export class LocalKvsEndpoint {
 
   async start(): Promise<void> {
     fs.mkdirSync(this.o.dir, { recursive: true });
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { if (!this.httpFaults.answer(req, res)) this.route(req, res); };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!this.httpFaults.answer(req, res)) this.route(req, res);
+    };
     this.server = this.o.tls ? https.createServer({ cert: this.o.tls.cert, key: this.o.tls.key }, handler) : http.createServer(handler);
     this.port = await listenLocal(this.server, this.o.port ?? 0);
   }
@@ -124,20 +126,23 @@ export class LocalKvsEndpoint {
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method === 'POST' && url.pathname === '/getDataEndpoint') {
-      readBody(req, 1 << 20).then((body) => {
-        if (!this.authorized(req, res, url, crypto.createHash('sha256').update(body).digest('hex'))) return;
-        let streamName: unknown;
-        try {
-          streamName = (JSON.parse(body.toString()) as { StreamName?: unknown }).StreamName;
-        } catch {
-          streamName = undefined;
-        }
-        if (typeof streamName !== 'string' || !streamName) return this.json(res, 400, { message: 'StreamName is required' }, 'InvalidArgumentException');
-        this.dataEndpointCalls++;
-        const dead = this.dataEndpointCalls <= (this.o.faults?.deadDataEndpoint ?? 0);
-        // Port 9 (discard) on 127.0.0.1: nothing listens there in a test machine.
-        this.json(res, 200, { DataEndpoint: dead ? `${this.o.tls ? 'https' : 'http'}://127.0.0.1:9` : (this.publicUrl ?? this.url) });
-      }, () => res.destroy());
+      readBody(req, 1 << 20).then(
+        (body) => {
+          if (!this.authorized(req, res, url, crypto.createHash('sha256').update(body).digest('hex'))) return;
+          let streamName: unknown;
+          try {
+            streamName = (JSON.parse(body.toString()) as { StreamName?: unknown }).StreamName;
+          } catch {
+            streamName = undefined;
+          }
+          if (typeof streamName !== 'string' || !streamName) return this.json(res, 400, { message: 'StreamName is required' }, 'InvalidArgumentException');
+          this.dataEndpointCalls++;
+          const dead = this.dataEndpointCalls <= (this.o.faults?.deadDataEndpoint ?? 0);
+          // Port 9 (discard) on 127.0.0.1: nothing listens there in a test machine.
+          this.json(res, 200, { DataEndpoint: dead ? `${this.o.tls ? 'https' : 'http'}://127.0.0.1:9` : (this.publicUrl ?? this.url) });
+        },
+        () => res.destroy(),
+      );
       return;
     }
     if (req.method === 'POST' && url.pathname === '/putMedia') {
@@ -155,8 +160,10 @@ export class LocalKvsEndpoint {
   private putMedia(req: http.IncomingMessage, res: http.ServerResponse, cred: LocalKvsCredentials): void {
     const stream = String(req.headers['x-amzn-stream-name'] ?? '');
     const timecodeType = String(req.headers['x-amzn-fragment-timecode-type'] ?? '');
-    if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream)) return this.json(res, 400, { message: 'x-amzn-stream-name is required (1-256 of [a-zA-Z0-9_.-])' }, 'InvalidArgumentException');
-    if (timecodeType !== 'ABSOLUTE' && timecodeType !== 'RELATIVE') return this.json(res, 400, { message: 'x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE' }, 'InvalidArgumentException');
+    if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream))
+      return this.json(res, 400, { message: 'x-amzn-stream-name is required (1-256 of [a-zA-Z0-9_.-])' }, 'InvalidArgumentException');
+    if (timecodeType !== 'ABSOLUTE' && timecodeType !== 'RELATIVE')
+      return this.json(res, 400, { message: 'x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE' }, 'InvalidArgumentException');
     const session = ++this.sessionCounter;
     const record: SessionRecord = { stream, session, timecodeType, fragments: [], frameTimecodes: [], endedBy: 'aborted', frames: 0, bytes: 0 };
     this.sessions.push(record);
@@ -193,10 +200,15 @@ export class LocalKvsEndpoint {
       fd = undefined;
     };
     // As KVS: a session signed with temporary credentials ends when they expire.
-    const expiry = cred.expiration ? setTimeout(() => {
-      finish('token-expired');
-      dropConnection();
-    }, Math.max(0, cred.expiration.getTime() - Date.now())) : undefined;
+    const expiry = cred.expiration
+      ? setTimeout(
+          () => {
+            finish('token-expired');
+            dropConnection();
+          },
+          Math.max(0, cred.expiration.getTime() - Date.now()),
+        )
+      : undefined;
     // A dropped connection: what was already written (the acks) is flushed
     // and the socket half-closed (FIN), then destroyed. Destroying it at once
     // would reset it with the acks unsent, a different fault than the one named.
@@ -235,7 +247,11 @@ export class LocalKvsEndpoint {
               dropConnection();
               return;
             }
-            if (faults.errorAck && record.fragments.length >= faults.errorAck.afterFragments && (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))) {
+            if (
+              faults.errorAck &&
+              record.fragments.length >= faults.errorAck.afterFragments &&
+              (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))
+            ) {
               ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
               finish('fault-error');
               res.end();
@@ -271,7 +287,9 @@ export class LocalKvsEndpoint {
       return undefined;
     };
     const auth = String(req.headers['authorization'] ?? '');
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+      auth,
+    );
     if (!m) return deny('Missing or malformed Authorization header (AWS4-HMAC-SHA256 expected)');
     const [, akid, , region, service, signedHeaders, signature] = m;
     const cred = this.credentials.find((c) => c.accessKeyId === akid);
@@ -294,8 +312,16 @@ export class LocalKvsEndpoint {
       headers.push([name, Array.isArray(v) ? v.join(',') : v]);
     }
     const ours = signV4({
-      method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams.entries()], headers, payloadSha256,
-      accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, region: region!, service: service!, amzDate,
+      method: req.method ?? 'POST',
+      path: url.pathname,
+      query: [...url.searchParams.entries()],
+      headers,
+      payloadSha256,
+      accessKeyId: cred.accessKeyId,
+      secretAccessKey: cred.secretAccessKey,
+      region: region!,
+      service: service!,
+      amzDate,
     });
     if (!crypto.timingSafeEqual(Buffer.from(ours.signature), Buffer.from(signature!))) {
       return deny('The request signature we calculated does not match the signature you provided.');
@@ -304,7 +330,11 @@ export class LocalKvsEndpoint {
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown, errorType?: string): void {
-    res.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}), 'x-amzn-requestid': crypto.randomUUID() });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+      'x-amzn-requestid': crypto.randomUUID(),
+    });
     res.end(JSON.stringify(body));
   }
 }

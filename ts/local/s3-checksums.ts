@@ -11,10 +11,19 @@ import type http from 'node:http';
 
 /** The flexible checksums S3 accepts (x-amz-checksum-crc32, ...), as the S3 model in client-s3 lists them. */
 export const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'MD5', 'SHA1', 'SHA256', 'SHA512', 'XXHASH64', 'XXHASH3', 'XXHASH128'] as const;
-export type ChecksumAlgorithm = typeof CHECKSUM_ALGORITHMS[number];
+export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 
 const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = {
-  CRC32: 4, CRC32C: 4, CRC64NVME: 8, MD5: 16, SHA1: 20, SHA256: 32, SHA512: 64, XXHASH64: 8, XXHASH3: 8, XXHASH128: 16,
+  CRC32: 4,
+  CRC32C: 4,
+  CRC64NVME: 8,
+  MD5: 16,
+  SHA1: 20,
+  SHA256: 32,
+  SHA512: 64,
+  XXHASH64: 8,
+  XXHASH3: 8,
+  XXHASH128: 16,
 };
 const NODE_HASH: Partial<Record<ChecksumAlgorithm, string>> = { MD5: 'md5', SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' };
 
@@ -22,11 +31,19 @@ const NODE_HASH: Partial<Record<ChecksumAlgorithm, string>> = { MD5: 'md5', SHA1
 export const checksumHeader = (a: ChecksumAlgorithm): string => `x-amz-checksum-${a.toLowerCase()}`;
 
 /** A checksum of an object or part: the algorithm and the base64 of its big-endian digest. */
-export interface Checksum { algorithm: ChecksumAlgorithm; value: string }
+export interface Checksum {
+  algorithm: ChecksumAlgorithm;
+  value: string;
+}
 
 /** A request refused for its digests; always a 400 at S3. */
 export class ChecksumRefused extends Error {
-  constructor(readonly code: 'BadDigest' | 'InvalidDigest' | 'InvalidRequest', message: string) { super(message); }
+  constructor(
+    readonly code: 'BadDigest' | 'InvalidDigest' | 'InvalidRequest',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The algorithm named by x-amz-checksum-algorithm / x-amz-sdk-checksum-algorithm, or undefined for one S3 does not know. */
@@ -45,13 +62,21 @@ function header(headers: http.IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-interface Hash { update(chunk: Uint8Array): void; digest(): Promise<Uint8Array> }
+interface Hash {
+  update(chunk: Uint8Array): void;
+  digest(): Promise<Uint8Array>;
+}
 
 function hasher(a: ChecksumAlgorithm): Hash {
   const name = NODE_HASH[a];
   if (name) {
     const h = crypto.createHash(name);
-    return { update: (c) => { h.update(c); }, digest: async () => h.digest() };
+    return {
+      update: (c) => {
+        h.update(c);
+      },
+      digest: async () => h.digest(),
+    };
   }
   // Required here, not at the top: `import 'camwire'` (which exports the store) should not load the SDK's checksum code.
   if (a === 'CRC32' || a === 'CRC32C' || a === 'CRC64NVME') {
@@ -91,13 +116,17 @@ export class BodyDigests {
       // The SDK sends its MD5 as Content-MD5.
       const corresponding = given[0] === named || (named === 'MD5' && contentMd5 !== undefined);
       if (!corresponding && headers['x-amz-trailer'] === undefined) {
-        throw new ChecksumRefused('InvalidRequest', 'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.');
+        throw new ChecksumRefused(
+          'InvalidRequest',
+          'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+        );
       }
     }
     const algorithm = given[0];
     if (algorithm) {
       const value = header(headers, checksumHeader(algorithm))!.trim();
-      if (!decodeDigest(value, DIGEST_BYTES[algorithm])) throw new ChecksumRefused('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
+      if (!decodeDigest(value, DIGEST_BYTES[algorithm]))
+        throw new ChecksumRefused('InvalidRequest', `Value for ${checksumHeader(algorithm)} header is invalid.`);
       this.checksum = { algorithm, value };
       this.hash = hasher(algorithm);
     }
@@ -115,6 +144,7 @@ export class BodyDigests {
     if (this.md5 && !this.md5.equals(md5)) throw new ChecksumRefused('BadDigest', 'The Content-MD5 you specified did not match what we received.');
     if (!this.checksum || !this.hash) return;
     const got = Buffer.from(await this.hash.digest()).toString('base64');
-    if (got !== this.checksum.value) throw new ChecksumRefused('BadDigest', `The ${this.checksum.algorithm} you specified did not match the calculated checksum.`);
+    if (got !== this.checksum.value)
+      throw new ChecksumRefused('BadDigest', `The ${this.checksum.algorithm} you specified did not match the calculated checksum.`);
   }
 }

@@ -71,7 +71,10 @@ export interface DeviceConnectionEvents {
   delivered: [rec: OutboxRecord];
 }
 
-interface Delivery { resolve(): void; reject(e: Error): void }
+interface Delivery {
+  resolve(): void;
+  reject(e: Error): void;
+}
 
 export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   readonly thing: string;
@@ -133,14 +136,18 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     this.outbox = this.options.outboxDir ? await DurableOutbox.open(this.options.outboxDir) : new MemoryOutbox();
     this.toSend = this.outbox.pending();
     this.recovered = this.toSend.length;
-    const done = new Promise<void>((resolve, reject) => { this.firstConnect = { resolve, reject }; });
+    const done = new Promise<void>((resolve, reject) => {
+      this.firstConnect = { resolve, reject };
+    });
     let timer: NodeJS.Timeout | undefined;
     if (o.timeoutMs !== undefined) {
       timer = setTimeout(() => {
         const last = this.lastError;
-        this.failFirstConnect(last
-          ? new CamwireError(last.code, `${last.message} (gave up after ${o.timeoutMs} ms)`, { cause: last, ...(last.hint ? { hint: last.hint } : {}) })
-          : new CamwireError('MQTT_CONNECT_TIMEOUT', `no connection to ${this.options.url} within ${o.timeoutMs} ms`));
+        this.failFirstConnect(
+          last
+            ? new CamwireError(last.code, `${last.message} (gave up after ${o.timeoutMs} ms)`, { cause: last, ...(last.hint ? { hint: last.hint } : {}) })
+            : new CamwireError('MQTT_CONNECT_TIMEOUT', `no connection to ${this.options.url} within ${o.timeoutMs} ms`),
+        );
         void this.close({ force: true });
       }, o.timeoutMs);
     }
@@ -204,12 +211,16 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     this.lastError = undefined;
     const sessionPresent = packet.sessionPresent === true;
     if (this.options.status !== false) {
-      this.client!.publish(topics.status(this.thing), 'online', { qos: 1, retain: true }, () => { /* re-sent on next connect */ });
+      this.client!.publish(topics.status(this.thing), 'online', { qos: 1, retain: true }, () => {
+        /* re-sent on next connect */
+      });
     }
     if (!sessionPresent && this.subscriptions.size) {
       const subs: Record<string, { qos: 0 | 1 }> = {};
       for (const [t, qos] of this.subscriptions) subs[t] = { qos };
-      this.client!.subscribe(subs, () => { /* errors surface as 'error' events */ });
+      this.client!.subscribe(subs, () => {
+        /* errors surface as 'error' events */
+      });
     }
     this.emit('connect', { sessionPresent, attempt });
     if (this.firstConnect) {
@@ -313,8 +324,11 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
           if (typeof rc === 'number' && rc >= 0x80) {
             // MQTT 5 PUBACK with a failure reason: the broker will never take it.
             this.outbox.ack(rec.seq);
-            const e = new CamwireError(rc === 0x87 ? 'MQTT_PUBLISH_NOT_AUTHORIZED' : 'MQTT_PUBLISH_REFUSED',
-              `broker refused the message on ${rec.topic} (reason 0x${rc.toString(16)})`, { cause: err, hint: 'a camera may only publish under cameras/{thing}/' });
+            const e = new CamwireError(
+              rc === 0x87 ? 'MQTT_PUBLISH_NOT_AUTHORIZED' : 'MQTT_PUBLISH_REFUSED',
+              `broker refused the message on ${rec.topic} (reason 0x${rc.toString(16)})`,
+              { cause: err, hint: 'a camera may only publish under cameras/{thing}/' },
+            );
             this.settle(rec.seq, e);
             this.pump();
             return;
@@ -350,7 +364,9 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     const g = granted[0]?.qos ?? 0x80;
     if (g >= 0x80) {
       this.subscriptions.delete(filter);
-      throw new CamwireError('MQTT_SUBSCRIBE_REFUSED', `broker refused the subscription to ${filter} (0x${g.toString(16)})`, { hint: 'a camera may only subscribe under cameras/{thing}/' });
+      throw new CamwireError('MQTT_SUBSCRIBE_REFUSED', `broker refused the subscription to ${filter} (0x${g.toString(16)})`, {
+        hint: 'a camera may only subscribe under cameras/{thing}/',
+      });
     }
     return g;
   }
@@ -370,17 +386,25 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           client.publishAsync(topics.status(this.thing), 'offline', { qos: 1, retain: true }).catch(() => undefined),
-          new Promise((r) => { timer = setTimeout(r, 2000); }),
+          new Promise((r) => {
+            timer = setTimeout(r, 2000);
+          }),
         ]);
-        clearTimeout(timer);  // else a clean close keeps the process alive 2 s longer
+        clearTimeout(timer); // else a clean close keeps the process alive 2 s longer
       }
       // A clean end waits for this connection's in-flight PUBACKs; bounded, then forced.
       // mqtt.js ignores a second end() while the first waits, so the bound
       // destroys the socket itself: a broker that never acknowledges must not
       // keep the process alive.
       await new Promise<void>((res) => {
-        const t = setTimeout(() => { client.stream?.destroy(); res(); }, 5000);
-        client.end(o.force === true || !client.connected, {}, () => { clearTimeout(t); res(); });
+        const t = setTimeout(() => {
+          client.stream?.destroy();
+          res();
+        }, 5000);
+        client.end(o.force === true || !client.connected, {}, () => {
+          clearTimeout(t);
+          res();
+        });
       });
     }
     const closed = new CamwireError('MQTT_CLOSED', `connection closed with ${this.outbox?.size ?? 0} message(s) unacknowledged; they stay in the outbox`);
@@ -410,7 +434,9 @@ function checkCa(o: DeviceConnectionOptions): void {
   const text = Buffer.isBuffer(o.ca) ? o.ca.toString('latin1') : String(o.ca);
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) {
-    throw new CamwireError('MQTT_BAD_OPTIONS', 'the CA file (--ca) holds no PEM certificate', { hint: 'pass the certificate(s) of the CA that signed the broker\'s certificate (for AWS IoT: AmazonRootCA1.pem), a file with -----BEGIN CERTIFICATE-----' });
+    throw new CamwireError('MQTT_BAD_OPTIONS', 'the CA file (--ca) holds no PEM certificate', {
+      hint: "pass the certificate(s) of the CA that signed the broker's certificate (for AWS IoT: AmazonRootCA1.pem), a file with -----BEGIN CERTIFICATE-----",
+    });
   }
   blocks.forEach((b, i) => {
     try {

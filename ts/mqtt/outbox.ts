@@ -49,13 +49,26 @@ export class MemoryOutbox implements Outbox {
     this.records.set(rec.seq, rec);
     return rec;
   }
-  ack(seq: number): void { this.records.delete(seq); }
-  pending(): OutboxRecord[] { return [...this.records.values()]; }
-  get size(): number { return this.records.size; }
-  async close(): Promise<void> { /* nothing to release */ }
+  ack(seq: number): void {
+    this.records.delete(seq);
+  }
+  pending(): OutboxRecord[] {
+    return [...this.records.values()];
+  }
+  get size(): number {
+    return this.records.size;
+  }
+  async close(): Promise<void> {
+    /* nothing to release */
+  }
 }
 
-interface Waiter { rec: OutboxRecord; line: string; resolve(r: OutboxRecord): void; reject(e: Error): void }
+interface Waiter {
+  rec: OutboxRecord;
+  line: string;
+  resolve(r: OutboxRecord): void;
+  reject(e: Error): void;
+}
 
 export interface DurableOutboxStats {
   pending: number;
@@ -76,7 +89,11 @@ export class DurableOutbox implements Outbox {
   private linesInFile = 0;
   private readonly stats: DurableOutboxStats = { pending: 0, appended: 0, syncs: 0, compactions: 0, droppedTornLines: 0 };
 
-  private constructor(readonly file: string, private fd: number, private seq: number) {}
+  private constructor(
+    readonly file: string,
+    private fd: number,
+    private seq: number,
+  ) {}
 
   /** Opens (creating if needed) the journal in dir and replays it. */
   static async open(dir: string): Promise<DurableOutbox> {
@@ -98,7 +115,9 @@ export class DurableOutbox implements Outbox {
         try {
           o = JSON.parse(line) as typeof o;
         } catch {
-          throw new CamwireError('OUTBOX_CORRUPT', `${file} line ${i + 1} is not a journal record`, { hint: 'move the file aside to start a fresh outbox; its readable lines can be recovered by hand' });
+          throw new CamwireError('OUTBOX_CORRUPT', `${file} line ${i + 1} is not a journal record`, {
+            hint: 'move the file aside to start a fresh outbox; its readable lines can be recovered by hand',
+          });
         }
         if (typeof o.a === 'number') {
           records.delete(o.a);
@@ -178,7 +197,8 @@ export class DurableOutbox implements Outbox {
           }
         } catch (e) {
           this.failure = new CamwireError('OUTBOX_WRITE_FAILED', `could not write the outbox journal ${this.file}: ${(e as Error).message}`, {
-            cause: e, hint: 'free disk space or fix permissions, then restart: the journal is replayed and a torn last line dropped',
+            cause: e,
+            hint: 'free disk space or fix permissions, then restart: the journal is replayed and a torn last line dropped',
           });
           for (const w of [...batch, ...this.queue.splice(0)]) w.reject(this.failure);
           this.ackLines = [];

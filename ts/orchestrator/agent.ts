@@ -31,7 +31,10 @@ import { AgentConfig } from './config';
 import { StreamEventPublisher } from './stream-events';
 import { runUploadJob } from './upload-job';
 
-interface Job { target: UploadTarget; source: 'mqtt' | 'ptp' | 'restart' }
+interface Job {
+  target: UploadTarget;
+  source: 'mqtt' | 'ptp' | 'restart';
+}
 
 /** DeviceAgent's events, typed. */
 export interface DeviceAgentEvents {
@@ -67,9 +70,13 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
 
   constructor(readonly config: AgentConfig) {
     super();
-    this.uploader = new Uploader({ journalDir: config.upload.journalDir, thing: config.thing, signal: this.stopUploads.signal,
+    this.uploader = new Uploader({
+      journalDir: config.upload.journalDir,
+      thing: config.thing,
+      signal: this.stopUploads.signal,
       // A camera keeps the job: it retries until the target expires (an hour if its URLs do not say).
-      retryForMs: Infinity });
+      retryForMs: Infinity,
+    });
     this.uploader.on('retry', (r) => this.emit('retry', r));
   }
 
@@ -80,11 +87,19 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     if (c.mqtt) {
       const read = (f?: string) => (f ? fs.readFileSync(f) : undefined);
       this.conn = new DeviceConnection({
-        url: c.mqtt.url, thing: c.thing, status: true, clean: c.mqtt.cleanSession,
-        ...(c.mqtt.cert ? { cert: read(c.mqtt.cert)! } : {}), ...(c.mqtt.key ? { key: read(c.mqtt.key)! } : {}), ...(c.mqtt.ca ? { ca: read(c.mqtt.ca)! } : {}),
-        ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}), ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
+        url: c.mqtt.url,
+        thing: c.thing,
+        status: true,
+        clean: c.mqtt.cleanSession,
+        ...(c.mqtt.cert ? { cert: read(c.mqtt.cert)! } : {}),
+        ...(c.mqtt.key ? { key: read(c.mqtt.key)! } : {}),
+        ...(c.mqtt.ca ? { ca: read(c.mqtt.ca)! } : {}),
+        ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}),
+        ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
       });
-      this.conn.on('error', (e: CamwireError, info: { fatal: boolean }) => { if (!info.fatal) this.emit('warning', e); });
+      this.conn.on('error', (e: CamwireError, info: { fatal: boolean }) => {
+        if (!info.fatal) this.emit('warning', e);
+      });
       this.conn.on('message', (topic: string, payload: Buffer) => {
         if (topic === topics.uploadTargets(c.thing)) this.receive(payload, 'mqtt');
       });
@@ -92,14 +107,23 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       await this.conn.subscribe(topics.uploadTargets(c.thing), { qos: 1 });
     }
     if (c.ptp) {
-      this.camera = new PtpCamera({ storage: c.storage, host: c.ptp.host, port: c.ptp.port, usb: c.ptp.usb,
-        ...(c.ptp.name ? { name: c.ptp.name } : {}), ...(c.ptp.guid ? { guid: c.ptp.guid } : {}) });
+      this.camera = new PtpCamera({
+        storage: c.storage,
+        host: c.ptp.host,
+        port: c.ptp.port,
+        usb: c.ptp.usb,
+        ...(c.ptp.name ? { name: c.ptp.name } : {}),
+        ...(c.ptp.guid ? { guid: c.ptp.guid } : {}),
+      });
       this.camera.on('upload-target', (t: { target: UploadTarget }) => this.submit(t.target, 'ptp'));
       this.camera.on('rejected-target', (e: CamwireError) => this.emit('warning', e));
       this.started = this.camera.start();
     }
     // Jobs a previous run did not finish.
-    for (const f of fs.readdirSync(c.upload.jobsDir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of fs
+      .readdirSync(c.upload.jobsDir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       try {
         const job = JSON.parse(fs.readFileSync(path.join(c.upload.jobsDir, f), 'utf8')) as Job;
         this.enqueue({ target: parseUploadTarget(job.target), source: job.source });
@@ -118,12 +142,25 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     const c = this.config;
     const k = c.kvs!;
     const credentials = k.iotCredentials
-      ? new IotCredentialsProvider({ endpoint: k.iotCredentials.endpoint, roleAlias: k.iotCredentials.roleAlias, thing: c.thing,
-        cert: fs.readFileSync(c.mqtt!.cert!), key: fs.readFileSync(c.mqtt!.key!), ...(k.iotCredentials.ca ? { ca: fs.readFileSync(k.iotCredentials.ca) } : {}) })
+      ? new IotCredentialsProvider({
+          endpoint: k.iotCredentials.endpoint,
+          roleAlias: k.iotCredentials.roleAlias,
+          thing: c.thing,
+          cert: fs.readFileSync(c.mqtt!.cert!),
+          key: fs.readFileSync(c.mqtt!.key!),
+          ...(k.iotCredentials.ca ? { ca: fs.readFileSync(k.iotCredentials.ca) } : {}),
+        })
       : () => awsChainCredentials();
     const endpoint = k.endpoint ?? `https://kinesisvideo.${k.region}.amazonaws.com`;
-    this.stream = new KvsStream({ streamName: k.streamName, region: k.region, endpoint, credentials, fps: k.source.fps,
-      fragmentDurationMs: k.fragmentDurationMs, ...(k.caFile ? { caFile: k.caFile } : {}) });
+    this.stream = new KvsStream({
+      streamName: k.streamName,
+      region: k.region,
+      endpoint,
+      credentials,
+      fps: k.source.fps,
+      fragmentDurationMs: k.fragmentDurationMs,
+      ...(k.caFile ? { caFile: k.caFile } : {}),
+    });
     this.stream.on('warning', (e: CamwireError) => this.emit('warning', e));
     this.stream.on('error', (e: CamwireError) => this.emit('warning', e));
     if (this.conn) {
@@ -135,9 +172,15 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     const pattern = src.synthetic ? pcmH264({ ...src.synthetic, fps: src.fps, frames: Math.max(1, Math.round(src.fps)) }) : undefined;
     const open = pattern ? () => Readable.from([pattern]) : () => fs.createReadStream(src.file!, { highWaterMark: 256 << 10 });
     const loop = pattern ? true : src.loop;
-    this.feeding = feedAnnexB(this.stream, open,
-      { fps: src.fps, realtime: true, loop, signal: this.stopFeeding.signal, what: src.file ?? 'synthetic frames' })
-      .catch((e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e))); });
+    this.feeding = feedAnnexB(this.stream, open, {
+      fps: src.fps,
+      realtime: true,
+      loop,
+      signal: this.stopFeeding.signal,
+      what: src.file ?? 'synthetic frames',
+    }).catch((e: unknown) => {
+      this.emit('warning', e instanceof CamwireError ? e : new CamwireError('KVS_FAILED', String(e)));
+    });
     if (!loop) void this.feeding.then(() => this.stopStream());
   }
 
@@ -217,7 +260,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     try {
       real = fs.realpathSync(p);
     } catch {
-      return p;  // missing: the uploader reports UPLOAD_FILE_NOT_FOUND
+      return p; // missing: the uploader reports UPLOAD_FILE_NOT_FOUND
     }
     if (!inside(real)) throw outside();
     return real;
@@ -229,8 +272,15 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     let result: UploadResult;
     try {
       const file = this.resolve(target.object.path);
-      ({ result } = await runUploadJob({ file, target, uploader: this.uploader, source, thing: this.config.thing, waitForPuback: false,
-        ...(this.conn ? { connection: this.conn } : {}) }));
+      ({ result } = await runUploadJob({
+        file,
+        target,
+        uploader: this.uploader,
+        source,
+        thing: this.config.thing,
+        waitForPuback: false,
+        ...(this.conn ? { connection: this.conn } : {}),
+      }));
     } catch (e) {
       if (e instanceof CamwireError && e.code === 'UPLOAD_ABORTED') {
         // Stopped mid-upload: the job file and the journal stay; the next start resumes it.
@@ -241,8 +291,18 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       if (!r) {
         // Failed before the upload started (a path outside the storage): still a published result.
         const err = e instanceof CamwireError ? e : new CamwireError('UPLOAD_FAILED', String(e));
-        result = { version: 1, id: target.id, thing: this.config.thing, status: 'failed', bytes: 0, parts: target.multipart?.parts.length ?? 1,
-          source, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), error: { code: err.code, message: err.message } } as UploadResult;
+        result = {
+          version: 1,
+          id: target.id,
+          thing: this.config.thing,
+          status: 'failed',
+          bytes: 0,
+          parts: target.multipart?.parts.length ?? 1,
+          source,
+          startedAt: new Date().toISOString(),
+          completedAt: new Date().toISOString(),
+          error: { code: err.code, message: err.message },
+        } as UploadResult;
         if (this.conn) await this.conn.enqueue(topics.uploads(this.config.thing), JSON.stringify(result)).catch(() => undefined);
       } else {
         result = r;
@@ -269,8 +329,15 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     const bounded = (p: Promise<unknown>) => {
       let timer: NodeJS.Timeout | undefined;
       return Promise.race([
-        p.then(() => undefined, (e: unknown) => { this.emit('warning', e instanceof CamwireError ? e : new CamwireError('AGENT_STOP', String(e))); }),
-        new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
+        p.then(
+          () => undefined,
+          (e: unknown) => {
+            this.emit('warning', e instanceof CamwireError ? e : new CamwireError('AGENT_STOP', String(e)));
+          },
+        ),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
       ]).finally(() => clearTimeout(timer));
     };
     await Promise.all([bounded(this.stopStream()), bounded(Promise.all([...this.active.values()]))]);

@@ -45,7 +45,10 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   for (const k of Object.keys(c)) if (!known.has(k)) problems.push(`unknown key "${k}" (known: ${[...known].filter((x) => x !== '$comment').join(', ')})`);
   const file = (v: unknown, where: string, mustExist: boolean): string | undefined => {
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !v) { problems.push(`${where} must be a path`); return undefined; }
+    if (typeof v !== 'string' || !v) {
+      problems.push(`${where} must be a path`);
+      return undefined;
+    }
     const p = path.resolve(baseDir, v);
     if (mustExist && !fs.existsSync(p)) problems.push(`${where}: ${p} does not exist`);
     return p;
@@ -53,7 +56,11 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   let thing = '';
   if (typeof c['thing'] !== 'string') problems.push('thing is required (the thing name = MQTT client id)');
   else {
-    try { thing = checkThingName(c['thing']); } catch (e) { problems.push(`thing: ${(e as Error).message}`); }
+    try {
+      thing = checkThingName(c['thing']);
+    } catch (e) {
+      problems.push(`thing: ${(e as Error).message}`);
+    }
   }
   const storage = file(c['storage'], 'storage', true) ?? '';
   if (c['storage'] === undefined) problems.push('storage is required (the directory the camera serves and uploads from)');
@@ -87,21 +94,30 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     const host = p['host'] ?? '127.0.0.1';
     if (typeof host !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) problems.push('ptp.host must be an IPv4 address');
     if (p['usb'] !== undefined && typeof p['usb'] !== 'boolean') problems.push('ptp.usb must be true or false');
-    ptp = { host: String(host), port: Number(port), usb: p['usb'] === true, ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}), ...(typeof p['guid'] === 'string' ? { guid: p['guid'] } : {}) };
+    ptp = {
+      host: String(host),
+      port: Number(port),
+      usb: p['usb'] === true,
+      ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}),
+      ...(typeof p['guid'] === 'string' ? { guid: p['guid'] } : {}),
+    };
   }
   const u = isObj(c['upload']) ? c['upload'] : {};
   if (c['upload'] !== undefined && !isObj(c['upload'])) problems.push('upload must be an object');
   const concurrency = u['concurrency'] ?? 2;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) problems.push('upload.concurrency must be 1-16');
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
+    problems.push('upload.concurrency must be 1-16');
   const journalDir = file(u['journalDir'] ?? 'state/journal', 'upload.journalDir', false)!;
   const jobsDir = file(u['jobsDir'] ?? 'state/jobs', 'upload.jobsDir', false)!;
   let kvs: AgentConfig['kvs'];
   if (c['kvs'] !== undefined) {
     const k = isObj(c['kvs']) ? c['kvs'] : {};
     if (!isObj(c['kvs'])) problems.push('kvs must be an object');
-    if (typeof k['streamName'] !== 'string' || !/^[a-zA-Z0-9_.-]{1,256}$/.test(k['streamName'])) problems.push('kvs.streamName must be 1-256 of [a-zA-Z0-9_.-]');
+    if (typeof k['streamName'] !== 'string' || !/^[a-zA-Z0-9_.-]{1,256}$/.test(k['streamName']))
+      problems.push('kvs.streamName must be 1-256 of [a-zA-Z0-9_.-]');
     if (typeof k['region'] !== 'string' || !k['region']) problems.push('kvs.region is required');
-    if (k['endpoint'] !== undefined && (typeof k['endpoint'] !== 'string' || !/^https?:\/\//.test(k['endpoint']))) problems.push('kvs.endpoint must be an http(s) URL');
+    if (k['endpoint'] !== undefined && (typeof k['endpoint'] !== 'string' || !/^https?:\/\//.test(k['endpoint'])))
+      problems.push('kvs.endpoint must be an http(s) URL');
     const fragment = k['fragmentDurationMs'] ?? 2000;
     if (typeof fragment !== 'number' || fragment < 1000 || fragment > 10000) problems.push('kvs.fragmentDurationMs must be 1000-10000');
     const s = isObj(k['source']) ? k['source'] : {};
@@ -126,19 +142,34 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
       const i = isObj(k['iotCredentials']) ? k['iotCredentials'] : {};
       if (typeof i['endpoint'] !== 'string' || typeof i['roleAlias'] !== 'string') problems.push('kvs.iotCredentials needs endpoint and roleAlias');
       if (!mqtt?.cert || !mqtt.key) problems.push('kvs.iotCredentials uses the device certificate: configure mqtt.cert and mqtt.key');
-      iot = { endpoint: String(i['endpoint']), roleAlias: String(i['roleAlias']), ...(i['ca'] !== undefined ? { ca: file(i['ca'], 'kvs.iotCredentials.ca', true)! } : {}) };
+      iot = {
+        endpoint: String(i['endpoint']),
+        roleAlias: String(i['roleAlias']),
+        ...(i['ca'] !== undefined ? { ca: file(i['ca'], 'kvs.iotCredentials.ca', true)! } : {}),
+      };
     }
     kvs = {
-      streamName: String(k['streamName']), region: String(k['region']), ...(typeof k['endpoint'] === 'string' ? { endpoint: k['endpoint'] } : {}),
+      streamName: String(k['streamName']),
+      region: String(k['region']),
+      ...(typeof k['endpoint'] === 'string' ? { endpoint: k['endpoint'] } : {}),
       ...(k['caFile'] !== undefined ? { caFile: file(k['caFile'], 'kvs.caFile', true)! } : {}),
-      fragmentDurationMs: Number(fragment), source: { ...(src !== undefined ? { file: src } : {}), ...(synthetic ? { synthetic } : {}), fps: Number(fps), loop: s['loop'] !== false }, ...(iot ? { iotCredentials: iot } : {}),
+      fragmentDurationMs: Number(fragment),
+      source: { ...(src !== undefined ? { file: src } : {}), ...(synthetic ? { synthetic } : {}), fps: Number(fps), loop: s['loop'] !== false },
+      ...(iot ? { iotCredentials: iot } : {}),
     };
   }
   if (!mqtt && !ptp) problems.push('nothing to do: configure mqtt (targets from the cloud) and/or ptp (targets from the app)');
   if (problems.length) {
     throw new CamwireError('CONFIG_INVALID', `the device configuration has ${problems.length} problem(s): ${problems.join('; ')}`, { details: { problems } });
   }
-  return { thing, storage, ...(mqtt ? { mqtt } : {}), ...(ptp ? { ptp } : {}), upload: { concurrency: Number(concurrency), journalDir, jobsDir }, ...(kvs ? { kvs } : {}) };
+  return {
+    thing,
+    storage,
+    ...(mqtt ? { mqtt } : {}),
+    ...(ptp ? { ptp } : {}),
+    upload: { concurrency: Number(concurrency), journalDir, jobsDir },
+    ...(kvs ? { kvs } : {}),
+  };
 }
 
 export function loadAgentConfig(file: string): AgentConfig {

@@ -24,7 +24,11 @@ export interface StreamEvent {
 export class StreamEventPublisher {
   private pending: Array<Promise<void>> = [];
 
-  constructor(private readonly conn: DeviceConnection, private readonly thing: string, private readonly streamName: string) {}
+  constructor(
+    private readonly conn: DeviceConnection,
+    private readonly thing: string,
+    private readonly streamName: string,
+  ) {}
 
   publish(event: StreamEvent['event'], fields: Record<string, unknown> = {}): void {
     const msg: StreamEvent = { version: 1, thing: this.thing, stream: this.streamName, event, at: new Date().toISOString(), ...fields };

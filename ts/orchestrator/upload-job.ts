@@ -36,11 +36,18 @@ export async function runUploadJob(o: UploadJobOptions): Promise<UploadJobOutcom
     failure = e;
     const err = e instanceof CamwireError ? e : new CamwireError('UPLOAD_FAILED', String(e), { cause: e });
     result = {
-      version: 1, id: o.target.id, ...(o.thing ? { thing: o.thing } : {}), status: 'failed',
-      ...(o.target.objectUrl ? { objectUrl: o.target.objectUrl } : {}), bytes: 0,
+      version: 1,
+      id: o.target.id,
+      ...(o.thing ? { thing: o.thing } : {}),
+      status: 'failed',
+      ...(o.target.objectUrl ? { objectUrl: o.target.objectUrl } : {}),
+      bytes: 0,
       ...(o.target.contentType ? { contentType: o.target.contentType } : {}),
-      parts: o.target.multipart?.parts.length ?? 1, ...(o.source ? { source: o.source } : {}),
-      startedAt, completedAt: new Date().toISOString(), error: { code: err.code, message: err.message },
+      parts: o.target.multipart?.parts.length ?? 1,
+      ...(o.source ? { source: o.source } : {}),
+      startedAt,
+      completedAt: new Date().toISOString(),
+      error: { code: err.code, message: err.message },
     };
   }
   if (o.thing && result.thing === undefined) result = { ...result, thing: o.thing };

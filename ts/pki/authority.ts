@@ -68,7 +68,9 @@ function checkHostNames(names: string[]): void {
   for (const n of names) {
     if (isIP(n)) continue;
     if (n.length > 253 || !DNS_NAME.test(n)) {
-      throw new CamwireError('PKI_BAD_NAME', `"${n}" is neither an IP address nor a DNS name`, { hint: 'give the name or address clients connect to, e.g. --host mqtt.example.com --host 192.0.2.10' });
+      throw new CamwireError('PKI_BAD_NAME', `"${n}" is neither an IP address nor a DNS name`, {
+        hint: 'give the name or address clients connect to, e.g. --host mqtt.example.com --host 192.0.2.10',
+      });
     }
   }
 }
@@ -166,13 +168,22 @@ export class CertificateAuthority {
     const keyType = options.keyType ?? 'rsa';
     const pair = await generateKeyPair(keyType);
     const usage = keyType === 'rsa' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
-    const san = new x509.SubjectAlternativeNameExtension(altNames.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })));
-    const issued = await this.sign(`CN=${dnEscape(commonName)}`, pair.keys.publicKey, keyType, [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usage, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      san,
-    ], options, 365);
+    const san = new x509.SubjectAlternativeNameExtension(
+      altNames.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })),
+    );
+    const issued = await this.sign(
+      `CN=${dnEscape(commonName)}`,
+      pair.keys.publicKey,
+      keyType,
+      [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(usage, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        san,
+      ],
+      options,
+      365,
+    );
     return { ...issued, keyPem: await exportPrivateKeyPem(pair.keys.privateKey) };
   }
 
@@ -192,10 +203,7 @@ export class CertificateAuthority {
       signingKey: this.signingKey,
       signingAlgorithm: signingAlgorithm(this.keyType),
       entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: now })),
-      extensions: [
-        crlNumberExtension(options.crlNumber ?? BigInt(Date.now())),
-        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
-      ],
+      extensions: [crlNumberExtension(options.crlNumber ?? BigInt(Date.now())), await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)],
     });
     return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
   }
@@ -227,16 +235,31 @@ export class CertificateAuthority {
    */
   async verificationCertificate(registrationCode: string, options: Validity = {}): Promise<IssuedCertificate & { keyPem: string }> {
     if (!/^[A-Za-z0-9]{8,128}$/.test(registrationCode)) {
-      throw new CamwireError('PKI_BAD_REGISTRATION_CODE', `"${registrationCode}" does not look like an AWS IoT registration code (letters and digits, from \`aws iot get-registration-code\`)`);
+      throw new CamwireError(
+        'PKI_BAD_REGISTRATION_CODE',
+        `"${registrationCode}" does not look like an AWS IoT registration code (letters and digits, from \`aws iot get-registration-code\`)`,
+      );
     }
     const pair = await generateKeyPair(this.keyType);
-    const issued = await this.sign(`CN=${registrationCode}`, pair.keys.publicKey, this.keyType, [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-    ], options, 30);
+    const issued = await this.sign(
+      `CN=${registrationCode}`,
+      pair.keys.publicKey,
+      this.keyType,
+      [new x509.BasicConstraintsExtension(false, undefined, true)],
+      options,
+      30,
+    );
     return { ...issued, keyPem: await exportPrivateKeyPem(pair.keys.privateKey) };
   }
 
-  private async sign(subject: string, publicKey: x509.PublicKeyType, keyType: KeyType, extensions: x509.Extension[], v: Validity, defaultDays: number): Promise<IssuedCertificate> {
+  private async sign(
+    subject: string,
+    publicKey: x509.PublicKeyType,
+    keyType: KeyType,
+    extensions: x509.Extension[],
+    v: Validity,
+    defaultDays: number,
+  ): Promise<IssuedCertificate> {
     const { notBefore, notAfter } = validity(v, defaultDays);
     const serialNumber = randomSerial();
     const cert = await x509.X509CertificateGenerator.create({
@@ -260,9 +283,7 @@ export class CertificateAuthority {
 }
 
 function clientExtensions(keyType: KeyType): x509.Extension[] {
-  const usage = keyType === 'rsa'
-    ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-    : x509.KeyUsageFlags.digitalSignature;
+  const usage = keyType === 'rsa' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(usage, true),

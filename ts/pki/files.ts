@@ -22,7 +22,8 @@ export interface WriteOptions {
 export function refuseExisting(files: string[], options: WriteOptions = {}): void {
   if (options.overwrite) return;
   for (const file of files) {
-    if (fs.existsSync(file)) throw new CamwireError('PKI_FILE_EXISTS', `${file} already exists`, { hint: 'pass --force to replace it, or choose another --out directory' });
+    if (fs.existsSync(file))
+      throw new CamwireError('PKI_FILE_EXISTS', `${file} already exists`, { hint: 'pass --force to replace it, or choose another --out directory' });
   }
 }
 
@@ -67,7 +68,9 @@ export function nextCrlNumber(dir: string): bigint {
   if (fs.existsSync(file)) {
     const text = fs.readFileSync(file, 'utf8').trim();
     if (!/^[0-9A-Fa-f]{1,40}$/.test(text)) {
-      throw new CamwireError('PKI_BAD_CRL_NUMBER', `${file} does not hold a hexadecimal CRL number ("${text.slice(0, 40)}")`, { hint: 'write the next CRL number in hex (e.g. 01), as openssl ca does' });
+      throw new CamwireError('PKI_BAD_CRL_NUMBER', `${file} does not hold a hexadecimal CRL number ("${text.slice(0, 40)}")`, {
+        hint: 'write the next CRL number in hex (e.g. 01), as openssl ca does',
+      });
     }
     n = BigInt(`0x${text}`);
   }

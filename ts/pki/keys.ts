@@ -7,7 +7,6 @@ import { createPrivateKey, webcrypto } from 'node:crypto';
 import { x509 } from './x509';
 import { CamwireError } from '../errors';
 
-
 export type KeyType = 'rsa' | 'ec';
 export const KEY_TYPES: readonly KeyType[] = ['rsa', 'ec'];
 
@@ -31,7 +30,7 @@ function importAlgorithm(type: KeyType): RsaHashedImportParams | EcKeyImportPara
 
 /** The algorithm a key of this type signs certificates with. */
 export function signingAlgorithm(type: KeyType): Algorithm | EcdsaParams {
-  return type === 'rsa' ? { name: RSA_ALGORITHM.name } : { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams;
+  return type === 'rsa' ? { name: RSA_ALGORITHM.name } : ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams);
 }
 
 export async function generateKeyPair(type: KeyType): Promise<KeyPair> {

@@ -159,7 +159,6 @@ export interface PtpObject {
   modified: string;
 }
 
-
 export type PtpAddress = { kind: 'ptpip'; host: string; port: number } | { kind: 'usb'; bus: number; address: number };
 
 /** `ptpip:HOST[:PORT]` (or HOST[:PORT]), `usb` (the first PTP camera) or `usb:BUS:DEV`. */
@@ -199,7 +198,9 @@ export class PtpClient {
     if (a.kind === 'usb') {
       await client.call(() => client.c.connectUsb(a.bus, a.address, { timeoutMs: o.timeoutMs ?? 5000 }));
     } else {
-      await client.call(() => client.c.connect(a.host, a.port, { name: o.name ?? 'camwire', ...(o.guid ? { guid: o.guid } : {}), timeoutMs: o.timeoutMs ?? 5000 }));
+      await client.call(() =>
+        client.c.connect(a.host, a.port, { name: o.name ?? 'camwire', ...(o.guid ? { guid: o.guid } : {}), timeoutMs: o.timeoutMs ?? 5000 }),
+      );
     }
     const info = await client.deviceInfo();
     client.supportsPartial = info.operations.includes(0x101b);

@@ -12,7 +12,24 @@ import { CamwireError } from '../errors';
 import { UploadTarget } from '../common/upload-target';
 
 /** Headers COS lets a signature cover (plus every x-cos-* and x-ci-*). */
-const SIGNABLE = new Set(['cache-control', 'content-disposition', 'content-encoding', 'content-length', 'content-md5', 'content-type', 'expect', 'expires', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-unmodified-since', 'origin', 'range', 'transfer-encoding']);
+const SIGNABLE = new Set([
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-length',
+  'content-md5',
+  'content-type',
+  'expect',
+  'expires',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-unmodified-since',
+  'origin',
+  'range',
+  'transfer-encoding',
+]);
 
 /** encodeURIComponent plus the characters it leaves alone but COS expects encoded. */
 export function cosEncode(s: string): string {
@@ -20,7 +37,9 @@ export function cosEncode(s: string): string {
 }
 
 function canonical(map: Record<string, string>): { list: string; keys: string } {
-  const entries = Object.entries(map).map(([k, v]) => [cosEncode(k).toLowerCase(), cosEncode(v)] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const entries = Object.entries(map)
+    .map(([k, v]) => [cosEncode(k).toLowerCase(), cosEncode(v)] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return { list: entries.map(([k, v]) => `${k}=${v}`).join('&'), keys: entries.map(([k]) => k).join(';') };
 }
 
@@ -38,10 +57,12 @@ export interface CosSignInput {
 
 /** The authorization string (q-sign-algorithm=sha1&q-ak=...&q-signature=...). */
 export function cosAuthorization(i: CosSignInput): string {
-  const headers = Object.fromEntries(Object.entries(i.headers ?? {}).filter(([k]) => {
-    const l = k.toLowerCase();
-    return SIGNABLE.has(l) || l.startsWith('x-cos-') || l.startsWith('x-ci-');
-  }));
+  const headers = Object.fromEntries(
+    Object.entries(i.headers ?? {}).filter(([k]) => {
+      const l = k.toLowerCase();
+      return SIGNABLE.has(l) || l.startsWith('x-cos-') || l.startsWith('x-ci-');
+    }),
+  );
   const q = canonical(i.query ?? {});
   const h = canonical(headers);
   const signKey = crypto.createHmac('sha1', i.secretKey).update(i.keyTime).digest('hex');
@@ -49,8 +70,13 @@ export function cosAuthorization(i: CosSignInput): string {
   const stringToSign = ['sha1', i.keyTime, crypto.createHash('sha1').update(formatString, 'utf8').digest('hex'), ''].join('\n');
   const signature = crypto.createHmac('sha1', signKey).update(stringToSign).digest('hex');
   return [
-    'q-sign-algorithm=sha1', `q-ak=${i.secretId}`, `q-sign-time=${i.keyTime}`, `q-key-time=${i.keyTime}`,
-    `q-header-list=${h.keys}`, `q-url-param-list=${q.keys}`, `q-signature=${signature}`,
+    'q-sign-algorithm=sha1',
+    `q-ak=${i.secretId}`,
+    `q-sign-time=${i.keyTime}`,
+    `q-key-time=${i.keyTime}`,
+    `q-header-list=${h.keys}`,
+    `q-url-param-list=${q.keys}`,
+    `q-signature=${signature}`,
   ].join('&');
 }
 
@@ -75,25 +101,54 @@ export interface CosPresignOptions {
   now?: Date;
 }
 
-interface CosContext { host: string; base: string; pathname: string; keyTime: string; start: number; seconds: number }
+interface CosContext {
+  host: string;
+  base: string;
+  pathname: string;
+  keyTime: string;
+  start: number;
+  seconds: number;
+}
 
 function context(o: CosPresignOptions): CosContext {
-  if (!/^[a-z0-9-]+-\d+$/.test(o.bucket)) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `"${o.bucket}" is not a COS bucket name with its APPID (name-1250000000)`);
+  if (!/^[a-z0-9-]+-\d+$/.test(o.bucket))
+    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `"${o.bucket}" is not a COS bucket name with its APPID (name-1250000000)`);
   const seconds = o.expiresIn ?? 3600;
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `expiry of ${seconds} s is outside 1-604800`);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604800)
+    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `expiry of ${seconds} s is outside 1-604800`);
   const host = o.host ?? `${o.bucket}.cos.${o.region}.myqcloud.com`;
   const start = Math.floor((o.now ?? new Date()).getTime() / 1000) - 1;
-  return { host, base: `${o.protocol ?? 'https'}://${host}`, pathname: '/' + o.key.split('/').map(cosEncode).join('/'), keyTime: `${start};${start + seconds}`, start, seconds };
+  return {
+    host,
+    base: `${o.protocol ?? 'https'}://${host}`,
+    pathname: '/' + o.key.split('/').map(cosEncode).join('/'),
+    keyTime: `${start};${start + seconds}`,
+    start,
+    seconds,
+  };
 }
 
 /** A URL for one request, its signature in the query (COS "pre-signed URL"). */
 function signedUrl(o: CosPresignOptions, c: CosContext, method: string, query: Record<string, string>, headers: Record<string, string>): string {
-  const auth = cosAuthorization({ secretId: o.secretId, secretKey: o.secretKey, method, pathname: `/${o.key}`, query, headers: { host: c.host, ...headers }, keyTime: c.keyTime });
-  const own = Object.entries(query).map(([k, v]) => `${cosEncode(k)}=${cosEncode(v)}`).join('&');
+  const auth = cosAuthorization({
+    secretId: o.secretId,
+    secretKey: o.secretKey,
+    method,
+    pathname: `/${o.key}`,
+    query,
+    headers: { host: c.host, ...headers },
+    keyTime: c.keyTime,
+  });
+  const own = Object.entries(query)
+    .map(([k, v]) => `${cosEncode(k)}=${cosEncode(v)}`)
+    .join('&');
   return `${c.base}${c.pathname}?${own ? `${own}&` : ''}${auth}${o.sessionToken ? `&x-cos-security-token=${cosEncode(o.sessionToken)}` : ''}`;
 }
 
-function targetBase(o: CosPresignOptions, c: CosContext): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
+function targetBase(
+  o: CosPresignOptions,
+  c: CosContext,
+): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
   return {
     version: 1,
     id: o.id ?? crypto.randomUUID(),
@@ -107,7 +162,8 @@ function targetBase(o: CosPresignOptions, c: CosContext): Pick<UploadTarget, 've
 /** The target's share: a COS pre-signed GET of the object with its own validity. */
 function cosShare(o: CosPresignOptions): Pick<UploadTarget, 'share'> {
   const seconds = o.shareExpiresIn ?? 604800;
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${seconds} s is outside 0-604800 (0 for no share)`);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 604800)
+    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${seconds} s is outside 0-604800 (0 for no share)`);
   if (!seconds) return {};
   const c = context({ ...o, expiresIn: seconds });
   return { share: { url: signedUrl(o, c, 'GET', {}, {}), expiresAt: new Date((c.start + c.seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') } };
@@ -133,7 +189,15 @@ export async function presignCosMultipart(o: CosPresignOptions & { size: number;
   const count = Math.max(1, Math.ceil(o.size / partSize));
   if (count > 10000) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `${count} parts exceed COS's 10000; use a larger part size`);
   const headers: Record<string, string> = { host: c.host, ...(o.contentType ? { 'content-type': o.contentType } : {}) };
-  const authorization = cosAuthorization({ secretId: o.secretId, secretKey: o.secretKey, method: 'POST', pathname: `/${o.key}`, query: { uploads: '' }, headers, keyTime: c.keyTime });
+  const authorization = cosAuthorization({
+    secretId: o.secretId,
+    secretKey: o.secretKey,
+    method: 'POST',
+    pathname: `/${o.key}`,
+    query: { uploads: '' },
+    headers,
+    keyTime: c.keyTime,
+  });
   let res: Response;
   try {
     res = await fetch(`${c.base}${c.pathname}?uploads`, {

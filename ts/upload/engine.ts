@@ -99,7 +99,9 @@ export class Uploader extends EventEmitter<UploaderEvents> {
 
     const expiry = targetExpiry(target);
     if (expiry && expiry.getTime() <= Date.now()) {
-      throw new CamwireError('UPLOAD_EXPIRED', `upload target ${target.id} expired at ${expiry.toISOString()}; nothing was sent`, { hint: 'ask the back end for a fresh upload target' });
+      throw new CamwireError('UPLOAD_EXPIRED', `upload target ${target.id} expired at ${expiry.toISOString()}; nothing was sent`, {
+        hint: 'ask the back end for a fresh upload target',
+      });
     }
     let st: fs.Stats;
     try {
@@ -119,10 +121,19 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       ({ etag, parts } = await this.multipart(file, st, target));
     }
     const result: UploadResult = {
-      version: 1, id: target.id, ...(this.o.thing ? { thing: this.o.thing } : {}), status: 'uploaded',
-      ...(target.objectUrl ? { objectUrl: target.objectUrl } : {}), bytes: st.size, sha256: await hashing,
-      ...(etag ? { etag } : {}), ...(target.contentType ? { contentType: target.contentType } : {}), parts,
-      ...(this.o.source ? { source: this.o.source } : {}), startedAt, completedAt: new Date().toISOString(),
+      version: 1,
+      id: target.id,
+      ...(this.o.thing ? { thing: this.o.thing } : {}),
+      status: 'uploaded',
+      ...(target.objectUrl ? { objectUrl: target.objectUrl } : {}),
+      bytes: st.size,
+      sha256: await hashing,
+      ...(etag ? { etag } : {}),
+      ...(target.contentType ? { contentType: target.contentType } : {}),
+      parts,
+      ...(this.o.source ? { source: this.o.source } : {}),
+      startedAt,
+      completedAt: new Date().toISOString(),
       ...shareOf(target),
     };
     this.journal?.put({ id: target.id, file: { size: st.size, mtimeMs: st.mtimeMs }, parts: {}, result });
@@ -133,7 +144,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const put = target.put!;
     const headers = await fillChecksums(file, put.headers ?? {});
     const progress = this.progressTracker(size, 1);
-    const res = await this.withRetries('PUT', () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size, chunkSize: 4 * 1024 * 1024 }, onBytes: progress.bytes }), target);
+    const res = await this.withRetries(
+      'PUT',
+      () => ({ method: 'PUT', url: put.url, headers, file: { path: file, start: 0, length: size, chunkSize: 4 * 1024 * 1024 }, onBytes: progress.bytes }),
+      target,
+    );
     if (res.status < 200 || res.status >= 300) throw httpError(res, put.url, 'PUT');
     progress.partDone();
     return header(res, 'etag');
@@ -143,7 +158,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const mp = target.multipart!;
     const needed = Math.max(1, Math.ceil(st.size / mp.partSize));
     if (needed !== mp.parts.length) {
-      throw new CamwireError('UPLOAD_TARGET_INVALID', `the target has ${mp.parts.length} part URL(s) of ${mp.partSize} bytes, but ${file} (${st.size} bytes) needs ${needed}`, { hint: 'presign the target for this file\'s size' });
+      throw new CamwireError(
+        'UPLOAD_TARGET_INVALID',
+        `the target has ${mp.parts.length} part URL(s) of ${mp.partSize} bytes, but ${file} (${st.size} bytes) needs ${needed}`,
+        { hint: "presign the target for this file's size" },
+      );
     }
     let entry = this.journal?.get(target.id);
     if (entry && (entry.file.size !== st.size || entry.file.mtimeMs !== st.mtimeMs)) entry = undefined; // the file changed: start over
@@ -161,10 +180,17 @@ export class Uploader extends EventEmitter<UploaderEvents> {
         const part = p;
         const length = partLength(part.partNumber, mp.partSize, st.size);
         try {
-          const res = await this.withRetries(`part ${part.partNumber}`, () => ({ method: 'PUT', url: part.url, file: { path: file, start: (part.partNumber - 1) * mp.partSize, length }, onBytes: progress.bytes }), target);
+          const res = await this.withRetries(
+            `part ${part.partNumber}`,
+            () => ({ method: 'PUT', url: part.url, file: { path: file, start: (part.partNumber - 1) * mp.partSize, length }, onBytes: progress.bytes }),
+            target,
+          );
           if (res.status < 200 || res.status >= 300) throw httpError(res, part.url, `part ${part.partNumber}`);
           const tag = header(res, 'etag');
-          if (!tag) throw new CamwireError('UPLOAD_HTTP_ERROR', `part ${part.partNumber} was stored but the response has no ETag`, { hint: 'a browser-style proxy may strip it; camwire needs it for CompleteMultipartUpload' });
+          if (!tag)
+            throw new CamwireError('UPLOAD_HTTP_ERROR', `part ${part.partNumber} was stored but the response has no ETag`, {
+              hint: 'a browser-style proxy may strip it; camwire needs it for CompleteMultipartUpload',
+            });
           etags.set(part.partNumber, tag);
           save();
           progress.partDone();
@@ -178,10 +204,18 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       await this.abortIfFatal(target, failure);
       throw failure;
     }
-    const xml = '<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-      [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([n, tag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${xmlEscape(quote(tag))}</ETag></Part>`).join('') +
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      [...etags.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([n, tag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${xmlEscape(quote(tag))}</ETag></Part>`)
+        .join('') +
       '</CompleteMultipartUpload>';
-    const res = await this.withRetries('CompleteMultipartUpload', () => ({ method: 'POST', url: mp.completeUrl, headers: { 'content-type': 'application/xml' }, body: xml }), target);
+    const res = await this.withRetries(
+      'CompleteMultipartUpload',
+      () => ({ method: 'POST', url: mp.completeUrl, headers: { 'content-type': 'application/xml' }, body: xml }),
+      target,
+    );
     // S3 can answer 200 and put an <Error> in the body.
     const inner = s3Error(res.body);
     if (res.status < 200 || res.status >= 300 || inner.code) {
@@ -189,7 +223,10 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       await this.abortIfFatal(target, err);
       throw err;
     }
-    const finalTag = /<ETag>([\s\S]*?)<\/ETag>/.exec(res.body)?.[1]?.replace(/&quot;/g, '"').replace(/&#34;/g, '"');
+    const finalTag = /<ETag>([\s\S]*?)<\/ETag>/
+      .exec(res.body)?.[1]
+      ?.replace(/&quot;/g, '"')
+      .replace(/&#34;/g, '"');
     return { ...(finalTag ? { etag: finalTag } : {}), parts: mp.parts.length };
   }
 
@@ -225,7 +262,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw aborted();
       if (expiry !== undefined && Date.now() >= expiry) {
-        throw new CamwireError('UPLOAD_EXPIRED', `${what}: upload target ${target.id} expired at ${new Date(expiry).toISOString()} after ${attempt - 1} attempt(s)`, { hint: 'ask the back end for a fresh upload target; re-running with it resumes from the journal only if it is the same multipart upload' });
+        throw new CamwireError(
+          'UPLOAD_EXPIRED',
+          `${what}: upload target ${target.id} expired at ${new Date(expiry).toISOString()} after ${attempt - 1} attempt(s)`,
+          { hint: 'ask the back end for a fresh upload target; re-running with it resumes from the journal only if it is the same multipart upload' },
+        );
       }
       const s = spec();
       let res: HttpResponse | undefined;
@@ -249,12 +290,21 @@ export class Uploader extends EventEmitter<UploaderEvents> {
         let limit = `${spent} (retrying for at most ${Math.round(budgetMs / 1000)} s)`;
         if (attempt >= maxAttempts) limit = `${attempt} attempt(s), the limit`;
         else if (expiry !== undefined && wakeAt >= expiry && wakeAt <= deadline) limit = `${spent}, until the target expires`;
-        throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed after ${limit}; last: ${why}`, { cause: netErr, hint: 'check the network and the store (--retry-for sets how long to keep trying); re-running the same target resumes from the journal' });
+        throw new CamwireError('UPLOAD_NETWORK', `${what} (${redactUrl(s.url)}) failed after ${limit}; last: ${why}`, {
+          cause: netErr,
+          hint: 'check the network and the store (--retry-for sets how long to keep trying); re-running the same target resumes from the journal',
+        });
       }
       this.emit('retry', { what, attempt, delayMs, error: why });
       await new Promise<void>((r) => {
-        const wake = () => { clearTimeout(timer); r(); };
-        const timer = setTimeout(() => { signal?.removeEventListener('abort', wake); r(); }, delayMs);
+        const wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener('abort', wake);
+          r();
+        }, delayMs);
         signal?.addEventListener('abort', wake, { once: true });
       });
     }
@@ -274,9 +324,19 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       this.emit('progress', { bytes, totalBytes, partsDone, parts, bytesPerSecond: Math.round(sent / Math.max(0.001, (now - t0) / 1000)) });
     };
     return {
-      bytes: (n: number) => { sent += n; emit(false); },
-      resumedPart: (n: number) => { confirmed += n; sent += n; partsDone++; },
-      partDone: () => { partsDone++; emit(true); },
+      bytes: (n: number) => {
+        sent += n;
+        emit(false);
+      },
+      resumedPart: (n: number) => {
+        confirmed += n;
+        sent += n;
+        partsDone++;
+      },
+      partDone: () => {
+        partsDone++;
+        emit(true);
+      },
     };
   }
 }
@@ -293,7 +353,11 @@ async function fillChecksums(file: string, given: Record<string, string>): Promi
     const lower = name.toLowerCase();
     if (lower === 'content-md5') headers[name] = await digestFile(file, 'md5', 'base64');
     else if (lower === 'x-amz-checksum-sha256') headers[name] = await digestFile(file, 'sha256', 'base64');
-    else throw new CamwireError('UPLOAD_TARGET_INVALID', `put.headers.${name} is empty; only content-md5 and x-amz-checksum-sha256 may be left for camwire to compute`);
+    else
+      throw new CamwireError(
+        'UPLOAD_TARGET_INVALID',
+        `put.headers.${name} is empty; only content-md5 and x-amz-checksum-sha256 may be left for camwire to compute`,
+      );
   }
   return headers;
 }
@@ -318,7 +382,10 @@ function xmlEscape(s: string): string {
 function digestFile(file: string, algorithm: 'md5' | 'sha256', encoding: 'hex' | 'base64'): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = crypto.createHash(algorithm);
-    fs.createReadStream(file, { highWaterMark: 1 << 20 }).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(h.digest(encoding)));
+    fs.createReadStream(file, { highWaterMark: 1 << 20 })
+      .on('data', (d) => h.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest(encoding)));
   });
 }
 
@@ -331,7 +398,9 @@ function sha256File(file: string): Promise<string> {
     const w = new Worker(HASH_WORKER, { eval: true, workerData: { file } });
     w.once('message', (hex: string) => resolve(hex));
     w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new CamwireError('UPLOAD_FILE_NOT_FOUND', `hashing ${file} failed (worker exit ${code})`)); });
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new CamwireError('UPLOAD_FILE_NOT_FOUND', `hashing ${file} failed (worker exit ${code})`));
+    });
   });
 }
 

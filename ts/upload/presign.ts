@@ -7,7 +7,13 @@
  */
 import crypto from 'node:crypto';
 import {
-  S3Client, GetObjectCommand, PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
+  S3Client,
+  GetObjectCommand,
+  PutObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CamwireError } from '../errors';
@@ -55,7 +61,8 @@ function expiresIn(o: PresignBase): number {
 
 function shareSeconds(o: PresignBase): number {
   const s = o.shareExpiresIn ?? 604800;
-  if (!Number.isInteger(s) || s < 0 || s > 604800) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${s} s is outside 0-604800 (7 days; 0 for no share)`);
+  if (!Number.isInteger(s) || s < 0 || s > 604800)
+    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `share expiry of ${s} s is outside 0-604800 (7 days; 0 for no share)`);
   return s;
 }
 
@@ -129,7 +136,11 @@ export async function presignMultipart(o: PresignBase & { size: number; partSize
   // S3: every part but the last at least 5 MiB, at most 5 GiB (a one-part upload may be smaller).
   const minPart = o.minPartSize ?? S3_MIN_PART;
   if (count > 1 && partSize < minPart) {
-    throw new CamwireError('PRESIGN_BAD_ARGUMENT', `parts of ${partSize} bytes are below the store's minimum of ${minPart} bytes (S3: 5 MiB) for every part but the last`, { hint: `use --part-size ${minPart} or more (the default is 8 MiB), or presign put for a file this small` });
+    throw new CamwireError(
+      'PRESIGN_BAD_ARGUMENT',
+      `parts of ${partSize} bytes are below the store's minimum of ${minPart} bytes (S3: 5 MiB) for every part but the last`,
+      { hint: `use --part-size ${minPart} or more (the default is 8 MiB), or presign put for a file this small` },
+    );
   }
   if (partSize > S3_MAX_PART) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `parts of ${partSize} bytes exceed S3's maximum of 5 GiB`);
   if (count > 10000) throw new CamwireError('PRESIGN_BAD_ARGUMENT', `${count} parts of ${partSize} bytes exceed S3's 10000; use a larger part size`);
@@ -138,16 +149,22 @@ export async function presignMultipart(o: PresignBase & { size: number; partSize
     const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, ...(o.contentType ? { ContentType: o.contentType } : {}) }));
     const uploadId = created.UploadId;
     if (!uploadId) throw new CamwireError('PRESIGN_FAILED', 'CreateMultipartUpload returned no UploadId');
-    const parts = await Promise.all(Array.from({ length: count }, async (_, i) => ({
-      partNumber: i + 1,
-      url: await getSignedUrl(s3, new UploadPartCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId, PartNumber: i + 1 }), { expiresIn: seconds }),
-    })));
-    const completeUrl = await getSignedUrl(s3, new CompleteMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
+    const parts = await Promise.all(
+      Array.from({ length: count }, async (_, i) => ({
+        partNumber: i + 1,
+        url: await getSignedUrl(s3, new UploadPartCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId, PartNumber: i + 1 }), { expiresIn: seconds }),
+      })),
+    );
+    const completeUrl = await getSignedUrl(s3, new CompleteMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), {
+      expiresIn: seconds,
+    });
     const abortUrl = await getSignedUrl(s3, new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
     return { ...common(o, seconds), multipart: { partSize, parts, completeUrl, abortUrl }, ...(await share(s3, o)) };
   } catch (e) {
     if (e instanceof CamwireError) throw e;
-    throw new CamwireError('PRESIGN_FAILED', `CreateMultipartUpload on ${o.bucket}/${o.key} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    throw new CamwireError('PRESIGN_FAILED', `CreateMultipartUpload on ${o.bucket}/${o.key} failed: ${(e as Error).name}: ${(e as Error).message}`, {
+      cause: e,
+    });
   } finally {
     s3.destroy();
   }

@@ -13,13 +13,44 @@ import { redactUrl } from './redact';
 import { parseUploadTarget, UploadTarget } from '../common/upload-target';
 
 const TYPES: Record<string, string> = {
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.bmp': 'image/bmp', '.webp': 'image/webp',
-  '.heic': 'image/heic', '.heif': 'image/heif', '.tif': 'image/tiff', '.tiff': 'image/tiff', '.dng': 'image/x-adobe-dng',
-  '.cr2': 'image/x-canon-cr2', '.cr3': 'image/x-canon-cr3', '.nef': 'image/x-nikon-nef', '.arw': 'image/x-sony-arw', '.raf': 'image/x-fuji-raf',
-  '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.mkv': 'video/x-matroska', '.webm': 'video/webm', '.avi': 'video/x-msvideo',
-  '.mts': 'video/mp2t', '.ts': 'video/mp2t', '.h264': 'video/h264', '.264': 'video/h264', '.h265': 'video/h265', '.hevc': 'video/h265',
-  '.mp3': 'audio/mpeg', '.aac': 'audio/aac', '.m4a': 'audio/mp4', '.wav': 'audio/wav',
-  '.json': 'application/json', '.txt': 'text/plain', '.csv': 'text/csv', '.log': 'text/plain', '.xml': 'application/xml', '.zip': 'application/zip',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.bmp': 'image/bmp',
+  '.webp': 'image/webp',
+  '.heic': 'image/heic',
+  '.heif': 'image/heif',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.dng': 'image/x-adobe-dng',
+  '.cr2': 'image/x-canon-cr2',
+  '.cr3': 'image/x-canon-cr3',
+  '.nef': 'image/x-nikon-nef',
+  '.arw': 'image/x-sony-arw',
+  '.raf': 'image/x-fuji-raf',
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.mkv': 'video/x-matroska',
+  '.webm': 'video/webm',
+  '.avi': 'video/x-msvideo',
+  '.mts': 'video/mp2t',
+  '.ts': 'video/mp2t',
+  '.h264': 'video/h264',
+  '.264': 'video/h264',
+  '.h265': 'video/h265',
+  '.hevc': 'video/h265',
+  '.mp3': 'audio/mpeg',
+  '.aac': 'audio/aac',
+  '.m4a': 'audio/mp4',
+  '.wav': 'audio/wav',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+  '.csv': 'text/csv',
+  '.log': 'text/plain',
+  '.xml': 'application/xml',
+  '.zip': 'application/zip',
 };
 
 /** The MIME type for a file name, or application/octet-stream. */
@@ -55,7 +86,9 @@ export function putUrlTarget(url: string, o: PutUrlOptions): UploadTarget {
   try {
     u = new URL(url);
   } catch {
-    throw new CamwireError('UPLOAD_TARGET_INVALID', `the PUT URL is not a valid URL: ${redactUrl(url)}`, { hint: 'give the whole pre-signed URL, in quotes (it contains &)' });
+    throw new CamwireError('UPLOAD_TARGET_INVALID', `the PUT URL is not a valid URL: ${redactUrl(url)}`, {
+      hint: 'give the whole pre-signed URL, in quotes (it contains &)',
+    });
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new CamwireError('UPLOAD_TARGET_INVALID', `the PUT URL must be http(s), not ${u.protocol}`);
   const headers: Record<string, string> = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
