@@ -20,6 +20,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^\\.\\.?/'] }] },
   },
   {
+    // Tests read the package's own CommonJS scripts and package.json, and the COS SDK (CommonJS, no types).
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-require-imports': ['error', { allow: ['^\\.\\./package\\.json$', '^\\.\\./scripts/', '^cos-nodejs-sdk-v5$'] }] },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
     rules: {

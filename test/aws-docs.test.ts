@@ -287,7 +287,6 @@ test('tencent-cos.md: the lifecycle snippet is valid JavaScript', (t) => {
 });
 
 test('the lifecycle JSON is the XML COS documents once cos-nodejs-sdk-v5 sends it', async (t) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const COS = require('cos-nodejs-sdk-v5') as new (o: Record<string, unknown>) => {
     putBucketLifecycle(p: Record<string, unknown>, cb: (err: unknown) => void): void;
   };

@@ -5,7 +5,6 @@ import { native, nativePath } from '../ts/native';
 import { CertificateAuthority } from '../ts/pki';
 import { run, ROOT } from './helpers/run';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../package.json') as { version: string };
 
 test('probe reports the build: version, C++14 core, N-API 8, its modules', (t) => {

@@ -17,9 +17,7 @@ import { makeClip, probe } from './helpers/h264';
 import { ROOT, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { TARGETS } = require('../scripts/prebuild.js') as { TARGETS: Record<string, { file: string; qemu?: string }> };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sourceHash } = require('../scripts/source-hash.js') as { sourceHash(): string };
 
 const dir = tempDir('prebuild-arm');

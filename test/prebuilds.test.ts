@@ -17,18 +17,15 @@ interface Target {
   file: string;
   machine: string;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { TARGETS, ALLOWED_NEEDED, inspect } = require('../scripts/prebuild.js') as {
   TARGETS: Record<string, Target>;
   ALLOWED_NEEDED: RegExp[];
   inspect(file: string): { machine: string; needed: string[] };
 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { checkPrebuilds, stampOf } = require('../scripts/check-prebuilds.js') as {
   checkPrebuilds(dir?: string): { hash: string; problems: string[] };
   stampOf(file: string): string | undefined;
 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sourceHash, INPUTS } = require('../scripts/source-hash.js') as { sourceHash(dir?: string): string; INPUTS: string[] };
 
 const dir = tempDir('prebuilds');

@@ -47,7 +47,6 @@ test('a user who cannot install gets the missing packages and the one apt-get li
 });
 
 test('npm test provisions before it builds', (t) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pkg = require('../package.json') as { scripts: Record<string, string> };
   t.regex(pkg.scripts['test']!, /^node scripts\/provision\.js test && npm run compile/);
   t.regex(pkg.scripts['prebuild']!, /^node scripts\/provision\.js prebuild && node scripts\/prebuild\.js/);

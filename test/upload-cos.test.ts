@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { cosAuthorization, presignCosMultipart, presignCosPut } from '../ts/upload/cos';
 import { parseUploadTarget, targetExpiry } from '../ts/upload';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const COS = require('cos-nodejs-sdk-v5') as { getAuthorization(o: Record<string, unknown>): string };
 
 const rnd = (n: number) =>

@@ -291,7 +291,7 @@ let cached: { binding: NativeBinding; file: string } | undefined;
 
 function load(): { binding: NativeBinding; file: string } {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node-gyp-build is CommonJS and loads only with the addon
   const gypBuild = require('node-gyp-build') as { path(dir: string): string };
   let file: string;
   try {
@@ -303,7 +303,7 @@ function load(): { binding: NativeBinding; file: string } {
     });
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the addon path is known only at run time
     cached = { binding: require(file) as NativeBinding, file };
   } catch (e) {
     throw new CamwireError('NATIVE_LOAD_FAILED', `the camwire native addon at ${file} did not load: ${(e as Error).message}`, { cause: e });
@@ -324,7 +324,7 @@ export function native(): NativeBinding {
 export function packageSourceHash(): string | undefined {
   const script = path.join(packageRoot, 'scripts', 'source-hash.js');
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the hash script sits beside the addon and may be absent
     return (require(script) as { sourceHash(): string }).sourceHash();
   } catch {
     return undefined;

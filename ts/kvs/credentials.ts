@@ -121,7 +121,7 @@ export class IotCredentialsProvider {
 export async function awsChainCredentials(o: { profile?: string } = {}): Promise<AwsCredentials> {
   // camwire pins the SDK in its lockfile: its notice about future releases needing Node 22 does not apply.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS SDK loads only when the AWS chain is used (device path stays light)
   const { defaultProvider } = require('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
   try {
     const c = await defaultProvider(o.profile ? { profile: o.profile } : {})();

@@ -80,11 +80,11 @@ function hasher(a: ChecksumAlgorithm): Hash {
   }
   // Required here, not at the top: `import 'camwire'` (which exports the store) should not load the SDK's checksum code.
   if (a === 'CRC32' || a === 'CRC32C' || a === 'CRC64NVME') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the CRC implementations load only when a request asks for them
     const crc = require('@aws-sdk/checksums/crc') as typeof import('@aws-sdk/checksums/crc');
     return a === 'CRC32' ? new crc.Crc32() : a === 'CRC32C' ? new crc.Crc32c() : new crc.Crc64Nvme();
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the XXHASH implementations load only when a request asks for them
   const xxh = require('@aws-sdk/checksums/xxh') as typeof import('@aws-sdk/checksums/xxh');
   return a === 'XXHASH64' ? new xxh.Xxh64() : a === 'XXHASH3' ? new xxh.Xxh3_64() : new xxh.Xxh3_128();
 }
