@@ -99,7 +99,7 @@ export function mqttCommand(out: Out): Command {
       const conn = await openConnection(o, output);
       const connectedMs = Date.now() - started;
       const qos = o.qos === '0' ? 0 : 1;
-      const progress = new Progress(o.count, 'publishing', !output.json && o.count > 1);
+      const progress = new Progress('publishing', !output.json && o.count > 1);
       let done = 0;
       const t0 = Date.now();
       try {
@@ -108,7 +108,7 @@ export function mqttCommand(out: Out): Command {
         const sends: Promise<void>[] = [];
         for (let i = 0; i < o.count; i++) {
           const body = templated ? Buffer.from(text.split('{n}').join(String(i))) : payload;
-          const p = conn.publish(o.topic, body, { qos, retain: o.retain }).then(() => progress.update(++done));
+          const p = conn.publish(o.topic, body, { qos, retain: o.retain }).then(() => progress.update(++done, o.count));
           sends.push(p);
           if (qos === 0) await p;
         }

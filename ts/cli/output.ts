@@ -66,23 +66,35 @@ export function printError(e: unknown, json: boolean): void {
   if (err.code === 'INTERNAL' && e instanceof Error && e.stack && process.env['CAMWIRE_DEBUG']) process.stderr.write(redactText(e.stack) + '\n');
 }
 
-/** A one-line progress bar that redraws itself on a TTY and stays silent elsewhere. */
+/**
+ * The one progress bar of the CLI: one line on stderr that redraws itself at
+ * most every 100 ms on a TTY (and once more at the end), silent elsewhere and
+ * with --json. Used by `mqtt pub --count` and `upload`.
+ */
 export class Progress {
   private last = 0;
+  private open = false;
   private readonly tty = process.stderr.isTTY === true;
   constructor(
-    private readonly total: number,
     private readonly label: string,
     private readonly enabled: boolean,
   ) {}
-  update(done: number): void {
+  /** done of total; detail replaces the default "done/total" after the bar. */
+  update(done: number, total: number, detail?: string): void {
     if (!this.enabled || !this.tty) return;
     const now = Date.now();
-    if (done < this.total && now - this.last < 100) return;
+    if (done < total && now - this.last < 100) return;
     this.last = now;
     const width = 30;
-    const filled = Math.round((done / Math.max(1, this.total)) * width);
-    process.stderr.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total}`);
-    if (done >= this.total) process.stderr.write('\n');
+    const filled = Math.min(width, Math.round((done / Math.max(1, total)) * width));
+    process.stderr.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${detail ?? `${done}/${total}`}   `);
+    this.open = true;
+    if (done >= total) this.end();
+  }
+  /** Ends the bar's line, if one is drawn (a failure before the end leaves none half-written). */
+  end(): void {
+    if (!this.open) return;
+    this.open = false;
+    process.stderr.write('\n');
   }
 }

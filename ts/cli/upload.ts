@@ -5,7 +5,7 @@ import { CamwireError } from '../errors';
 import { looksLikeUrl, parseHeaderArgs, parseUploadTarget, putUrlTarget, Uploader, UploadResult } from '../upload';
 import { deviceKey } from '../upload';
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
-import { Output } from './output';
+import { Output, Progress } from './output';
 import { positiveInt, readFile } from './args';
 
 type Out = () => Output;
@@ -98,15 +98,10 @@ export function uploadCommand(out: Out): Command {
         ...(o.thing ? { thing: o.thing } : {}),
         source: o.source,
       });
-      const tty = process.stderr.isTTY === true && !output.json;
-      uploader.on('progress', (p) => {
-        if (!tty) return;
-        const width = 24;
-        const filled = Math.round((p.bytes / Math.max(1, p.totalBytes)) * width);
-        process.stderr.write(
-          `\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mib(p.bytes)} / ${mib(p.totalBytes)}  part ${p.partsDone}/${p.parts}  ${mib(p.bytesPerSecond)}/s   `,
-        );
-      });
+      const progress = new Progress('uploading', !output.json);
+      uploader.on('progress', (p) =>
+        progress.update(p.bytes, p.totalBytes, `${mib(p.bytes)} / ${mib(p.totalBytes)}  part ${p.partsDone}/${p.parts}  ${mib(p.bytesPerSecond)}/s`),
+      );
       uploader.on('retry', (r) => output.info(`\n  retrying ${r.what} in ${r.delayMs} ms (attempt ${r.attempt}: ${r.error})`));
       uploader.on('resumed', (r) => output.info(`  resuming: parts ${r.parts.join(', ')} are already uploaded`));
       const conn = o.url ? await openConnection(o as ConnOpts, output) : undefined;
@@ -122,7 +117,7 @@ export function uploadCommand(out: Out): Command {
           source: o.source,
         }));
       } finally {
-        if (tty) process.stderr.write('\n');
+        progress.end();
         await conn?.close();
       }
       output.result(
