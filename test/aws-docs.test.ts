@@ -327,8 +327,9 @@ test('generators refuse a bad region, account id, role ARN or name with PKI_BAD_
     t.throws(() => kvsRolePolicy({ region }), badArgument(/not an AWS region/), region);
     t.throws(() => uploadsTopicRule({ ...ok, region }), badArgument(/not an AWS region/), region);
   }
-  t.throws(() => iotPolicy({ region: 'cn-north-1' }), badArgument(/partition/));
-  t.throws(() => uploadsTopicRule({ ...ok, region: 'us-gov-west-1' }), badArgument(/partition/));
+  // aws-cn and aws-us-gov are written for (test/aws-china.test.ts); the ISO partitions are not.
+  t.throws(() => iotPolicy({ region: 'us-iso-east-1' }), badArgument(/aws-iso partition/));
+  t.throws(() => uploadsTopicRule({ ...ok, region: 'us-isob-east-1' }), badArgument(/aws-iso-b partition/));
   for (const accountId of ['12345678901', '1234567890123', 'abcdefghijkl']) {
     t.throws(() => backendPolicy({ accountId, bucket: 'media' }), badArgument(/12-digit/), accountId);
     t.throws(() => uploadsRuleRolePolicy({ ...ok, accountId }), badArgument(/12-digit/), accountId);
@@ -336,7 +337,7 @@ test('generators refuse a bad region, account id, role ARN or name with PKI_BAD_
   // The queue URL and the rule's source ARN cannot be wildcards.
   t.throws(() => uploadsTopicRule({ region: '*', accountId: '123456789012' }), badArgument(/region .* is needed/));
   t.throws(() => uploadsRuleTrustPolicy({ region: 'eu-west-1', accountId: '*' }), badArgument(/account id is needed/));
-  for (const roleArn of ['camwire-uploads-rule', 'arn:aws:iam::123:role/x', 'arn:aws:iam::123456789012:user/x', 'arn:aws-cn:iam::123456789012:role/x']) {
+  for (const roleArn of ['camwire-uploads-rule', 'arn:aws:iam::123:role/x', 'arn:aws:iam::123456789012:user/x', 'arn:aws-iso:iam::123456789012:role/x']) {
     t.throws(() => uploadsTopicRule({ ...ok, roleArn }), badArgument(/not an IAM role ARN/), roleArn);
   }
   t.throws(() => jitpRegistrationConfig({ roleArn: 'arn:aws:iam::123456789012:role/' }), badArgument(/IAM role ARN/));

@@ -113,6 +113,11 @@ export const ERROR_CODES = {
     'A value for a deployment document is not of the form AWS takes (region, account id, role ARN, names).',
     'Fix the value; the message names the expected form.',
   ),
+  PKI_PARTITION_MISMATCH: e(
+    'pki',
+    'A region and a role (or an explicit partition) from different AWS partitions: AWS China (aws-cn) has its own accounts, roles and ARNs.',
+    "Use a role of the region's partition (arn:aws-cn:iam::… with cn-north-1 or cn-northwest-1), or the region the role belongs to.",
+  ),
   PKI_BAD_KEY_TYPE: e('pki', 'Unknown key type.', 'Use rsa or ec.'),
   PKI_BAD_VALIDITY: e('pki', 'The validity in days is out of range (1 to 36500).', 'Choose a validity in range.'),
   PKI_BAD_NAME: e(
@@ -294,6 +299,11 @@ export const ERROR_CODES = {
     'Check the endpoint (`aws iot describe-endpoint --endpoint-type iot:CredentialProvider`).',
   ),
   KVS_NOT_AUTHORIZED: e('kvs', 'KVS refused the signature or the credentials (401/403).', 'Check the access key, secret, session token and the device clock.'),
+  KVS_REGION_UNSUPPORTED: e(
+    'kvs',
+    'Kinesis Video Streams is not offered in that region (in AWS China: Beijing, cn-north-1, only); refused before any request.',
+    'Stream to the region the message names (--region cn-north-1), or give --endpoint explicitly.',
+  ),
   KVS_STREAM_NOT_FOUND: e(
     'kvs',
     'The stream does not exist (404).',

@@ -6,6 +6,8 @@ export { native, nativePath } from './native';
 export type { NativeBinding, NativeProbe, LibraryVersion } from './native';
 export * as pki from './pki';
 export * as cloud from './cloud';
+export { partitionOf, kvsControlEndpoint, serviceEndpoint } from './common/partition';
+export type { AwsPartition, PartitionName } from './common/partition';
 export * as mqtt from './mqtt';
 export { CertificateAuthority } from './pki';
 export { DeviceConnection, DurableOutbox, topics } from './mqtt';

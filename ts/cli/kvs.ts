@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsCredentialSource, KvsStream, packageAnnexB } from '../kvs';
+import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsCredentialSource, KvsStream, kvsControlEndpoint, packageAnnexB } from '../kvs';
 import { LocalKvsEndpoint } from '../local';
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
@@ -75,7 +75,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
     conn = await openConnection({ ...o, url: o.url, thing: o.thing }, out);
   }
-  const endpoint = o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`;
+  const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
   const s = new KvsStream({
     streamName: o.stream,
     region: o.region,
@@ -91,6 +91,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream)
       : undefined;
   events?.attach(s, { region: o.region, endpoint });
+  out.info(`streaming to ${o.stream} in ${o.region} via ${endpoint}`);
   let persisted = 0;
   s.on('ack', (a: { type: string }) => {
     if (a.type === 'PERSISTED') persisted++;
@@ -161,7 +162,7 @@ export function kvsCommand(out: Out): Command {
       .option('--region <region>', 'AWS region', process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'])
       .option(
         '--endpoint <url>',
-        'control plane URL for GetDataEndpoint (default https://kinesisvideo.REGION.amazonaws.com; a local one: camwire kvs serve-local)',
+        "control plane URL for GetDataEndpoint (default the region's, e.g. https://kinesisvideo.cn-north-1.amazonaws.com.cn; a local one: camwire kvs serve-local)",
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: the system's)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))

@@ -179,13 +179,14 @@ export function pkiCommand(out: Out): Command {
     });
 
   const policyOptions = (c: Command) =>
-    outOption(c.option('--region <region>', 'AWS region (default: any)').option('--account-id <id>', '12-digit AWS account id (default: any)')).option(
-      '--role-alias <name>',
-      'also allow iot:AssumeRoleWithCertificate on this IoT role alias (credentials for KVS)',
-    );
+    outOption(
+      partitionOption(
+        c.option('--region <region>', 'AWS region, e.g. cn-north-1 (default: any)').option('--account-id <id>', '12-digit AWS account id (default: any)'),
+      ),
+    ).option('--role-alias <name>', 'also allow iot:AssumeRoleWithCertificate on this IoT role alias (credentials for KVS)');
 
   policyOptions(pki.command('policy').description('the AWS IoT policy: client id = thing name, topics only under cameras/{thing}/')).action(
-    (o: { region?: string; accountId?: string; roleAlias?: string; out?: string }) => {
+    (o: { region?: string; partition?: Partition; accountId?: string; roleAlias?: string; out?: string }) => {
       emitJson(docs().iotPolicy(clean(o)), o.out, out());
     },
   );
@@ -201,6 +202,7 @@ export function pkiCommand(out: Out): Command {
   ).action(
     (o: {
       region?: string;
+      partition?: Partition;
       accountId?: string;
       roleAlias?: string;
       out?: string;
@@ -254,15 +256,31 @@ export function pkiCommand(out: Out): Command {
   return pki;
 }
 
-function clean(o: { region?: string; accountId?: string; roleAlias?: string }): { region?: string; accountId?: string; roleAlias?: string } {
-  return { ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}), ...(o.roleAlias ? { roleAlias: o.roleAlias } : {}) };
+type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
+
+function clean(o: { region?: string; partition?: Partition; accountId?: string; roleAlias?: string }): {
+  region?: string;
+  partition?: Partition;
+  accountId?: string;
+  roleAlias?: string;
+} {
+  return {
+    ...(o.region ? { region: o.region } : {}),
+    ...(o.partition ? { partition: o.partition } : {}),
+    ...(o.accountId ? { accountId: o.accountId } : {}),
+    ...(o.roleAlias ? { roleAlias: o.roleAlias } : {}),
+  };
 }
+
+/** For documents without --region: the partition of their ARNs (the region decides when given). */
+const partitionOption = (c: Command) =>
+  c.addOption(new Option('--partition <name>', 'partition of the ARNs when no --region is given (AWS China: aws-cn)').choices(['aws', 'aws-cn', 'aws-us-gov']));
 
 const outOption = (c: Command) => c.option('--out <file>', 'write to a file instead of stdout');
 const regionAccount = (c: Command, required: boolean) =>
   required
     ? c.requiredOption('--region <region>', 'AWS region').requiredOption('--account-id <id>', '12-digit AWS account id')
-    : c.option('--region <region>', 'AWS region (default: any)').option('--account-id <id>', '12-digit AWS account id (default: any)');
+    : partitionOption(c.option('--region <region>', 'AWS region (default: any)').option('--account-id <id>', '12-digit AWS account id (default: any)'));
 const prefixOption = (c: Command) => c.option('--prefix <prefix>', "object key prefix ('' for the whole bucket)", 'devices/');
 const abortDaysOption = (c: Command) =>
   c.addOption(new Option('--days <n>', 'abort multipart uploads unfinished after this many days').argParser(positiveInt).default(7));
@@ -272,8 +290,12 @@ function awsDocsCommand(out: Out): Command {
   const aws = new Command('aws').description(
     "JSON for the AWS side beyond the IoT policy: IAM roles (JITP, KVS credentials, topic rule), the uploads rule, S3 lifecycle, the back end's policy, a Route53 CNAME",
   );
-  type RA = { region?: string; accountId?: string; out?: string };
-  const ra = (o: RA) => ({ ...(o.region ? { region: o.region } : {}), ...(o.accountId ? { accountId: o.accountId } : {}) });
+  type RA = { region?: string; partition?: Partition; accountId?: string; out?: string };
+  const ra = (o: RA) => ({
+    ...(o.region ? { region: o.region } : {}),
+    ...(o.partition ? { partition: o.partition } : {}),
+    ...(o.accountId ? { accountId: o.accountId } : {}),
+  });
   const queueOption = (c: Command) => c.option('--queue <name>', 'standard SQS queue name', docs().DEFAULT_UPLOADS_QUEUE);
 
   outOption(

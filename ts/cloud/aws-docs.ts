@@ -6,7 +6,7 @@
  * end's policy; a Route53 CNAME for a custom IoT domain. Each is the JSON the
  * matching `aws` command takes (docs/aws-setup.md, checked by a test).
  */
-import { awsAccount, awsRegion, badArgument, checkName, checkRoleArn } from './aws-arn';
+import { arnPartition, awsAccount, awsRegion, badArgument, checkName, checkRoleArn, dnsSuffix, PartitionHint } from './aws-arn';
 
 export interface IamStatement {
   Effect: 'Allow' | 'Deny';
@@ -54,8 +54,10 @@ export function kvsRoleTrustPolicy(): IamPolicyDocument {
 }
 
 export interface KvsRolePolicyOptions {
-  /** Region of the streams; `*` when absent. */
+  /** Region of the streams (its partition's ARNs); `*` when absent. */
   region?: string;
+  /** Without a region: the partition of the ARNs (default aws). */
+  partition?: PartitionHint['partition'];
   /** Account of the streams; `*` when absent. */
   accountId?: string;
 }
@@ -74,7 +76,7 @@ export function kvsRolePolicy(o: KvsRolePolicyOptions = {}): IamPolicyDocument {
         Effect: 'Allow',
         Action: ['kinesisvideo:DescribeStream', 'kinesisvideo:GetDataEndpoint', 'kinesisvideo:PutMedia'],
         // Stream ARNs end in /CREATION-TIME, hence the trailing /*.
-        Resource: `arn:aws:kinesisvideo:${awsRegion(o.region)}:${awsAccount(o.accountId)}:stream/\${credentials-iot:ThingName}/*`,
+        Resource: `${arnPartition(o)}:kinesisvideo:${awsRegion(o.region)}:${awsAccount(o.accountId)}:stream/\${credentials-iot:ThingName}/*`,
       },
     ],
   };
@@ -119,7 +121,7 @@ export function uploadsRuleTrustPolicy(o: Pick<UploadsRuleOptions, 'region' | 'a
   const account = awsAccount(o.accountId, 'the rule ARN');
   return trust('iot.amazonaws.com', {
     StringEquals: { 'aws:SourceAccount': account },
-    ArnLike: { 'aws:SourceArn': `arn:aws:iot:${region}:${account}:rule/${ruleName(o.ruleName)}` },
+    ArnLike: { 'aws:SourceArn': `${arnPartition(o)}:iot:${region}:${account}:rule/${ruleName(o.ruleName)}` },
   });
 }
 
@@ -129,7 +131,7 @@ export function uploadsRuleRolePolicy(o: Pick<UploadsRuleOptions, 'region' | 'ac
   const account = awsAccount(o.accountId, 'the queue ARN');
   return {
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}` }],
+    Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `${arnPartition(o)}:sqs:${region}:${account}:${queueName(o.queue)}` }],
   };
 }
 
@@ -150,14 +152,15 @@ export interface TopicRulePayload {
 export function uploadsTopicRule(o: UploadsRuleOptions): TopicRulePayload {
   const region = awsRegion(o.region, 'the queue URL');
   const account = awsAccount(o.accountId, 'the queue URL');
-  const roleArn = checkRoleArn(o.roleArn ?? `arn:aws:iam::${account}:role/${DEFAULT_UPLOADS_RULE_ROLE}`);
+  const arn = arnPartition(o);
+  const roleArn = checkRoleArn(o.roleArn ?? `${arn}:iam::${account}:role/${DEFAULT_UPLOADS_RULE_ROLE}`);
   const root = topicRoot(o.topicRoot);
   return {
     sql: `SELECT * FROM '${root}/+/uploads'`,
     description: `camwire upload results (${root}/{thing}/uploads) to SQS for the back end`,
     awsIotSqlVersion: '2016-03-23',
     ruleDisabled: false,
-    actions: [{ sqs: { queueUrl: `https://sqs.${region}.amazonaws.com/${account}/${queueName(o.queue)}`, roleArn, useBase64: false } }],
+    actions: [{ sqs: { queueUrl: `https://sqs.${region}.${dnsSuffix(region)}/${account}/${queueName(o.queue)}`, roleArn, useBase64: false } }],
   };
 }
 
@@ -195,8 +198,10 @@ export function bucketLifecycle(o: LifecycleOptions = {}): BucketLifecycle {
 }
 
 export interface BackendPolicyOptions {
-  /** Region of the IoT topics (and the queue); `*` when absent. */
+  /** Region of the IoT topics (and the queue), and so the partition of every ARN; `*` when absent. */
   region?: string;
+  /** Without a region: the partition of the ARNs (default aws). */
+  partition?: PartitionHint['partition'];
   /** Account of the IoT topics (and the queue); `*` when absent. */
   accountId?: string;
   bucket: string;
@@ -221,15 +226,16 @@ function checkBucketName(bucket: string): string {
 export function backendPolicy(o: BackendPolicyOptions): IamPolicyDocument {
   const region = awsRegion(o.region);
   const account = awsAccount(o.accountId);
+  const arn = arnPartition(o);
   const statements: IamStatement[] = [
-    { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: `arn:aws:s3:::${checkBucketName(o.bucket)}/${keyPrefix(o.prefix)}*` },
-    { Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:${region}:${account}:topic/${topicRoot(o.topicRoot)}/*/upload-targets` },
+    { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: `${arn}:s3:::${checkBucketName(o.bucket)}/${keyPrefix(o.prefix)}*` },
+    { Effect: 'Allow', Action: 'iot:Publish', Resource: `${arn}:iot:${region}:${account}:topic/${topicRoot(o.topicRoot)}/*/upload-targets` },
   ];
   if (o.queue !== undefined) {
     statements.push({
       Effect: 'Allow',
       Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
-      Resource: `arn:aws:sqs:${region}:${account}:${queueName(o.queue)}`,
+      Resource: `${arn}:sqs:${region}:${account}:${queueName(o.queue)}`,
     });
   }
   return { Version: '2012-10-17', Statement: statements };

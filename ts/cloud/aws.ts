@@ -4,13 +4,15 @@
  * and the Just-in-Time Provisioning template that creates the thing from the
  * certificate's CN on first connect.
  */
-import { awsAccount, awsRegion, checkRoleAlias, checkRoleArn } from './aws-arn';
+import { arnPartition, awsAccount, awsRegion, checkRoleAlias, checkRoleArn, PartitionHint } from './aws-arn';
 
 const THING = '${iot:Connection.Thing.ThingName}';
 
 export interface PolicyOptions {
-  /** AWS region, e.g. eu-west-1; `*` (any) when absent. */
+  /** AWS region, e.g. eu-west-1 or cn-north-1 (its partition's ARNs: arn:aws-cn in China); `*` (any) when absent. */
   region?: string;
+  /** Without a region: the partition of the ARNs (default aws; aws-cn for AWS China). */
+  partition?: PartitionHint['partition'];
   /** 12-digit account id; `*` when absent. */
   accountId?: string;
   /** Topic root; DESIGN.md fixes `cameras`. */
@@ -28,8 +30,8 @@ export interface IotPolicyDocument {
   Statement: Array<{ Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, string>> }>;
 }
 
-function arnPrefix(o: PolicyOptions): string {
-  return `arn:aws:iot:${awsRegion(o.region)}:${awsAccount(o.accountId)}`;
+function arnPrefix(o: PolicyOptions & { roleArn?: string }): string {
+  return `${arnPartition(o)}:iot:${awsRegion(o.region)}:${awsAccount(o.accountId)}`;
 }
 
 /**
@@ -99,6 +101,6 @@ export function jitpTemplateBody(o: JitpOptions = {}): JitpTemplateBody {
  * the provisioning role.
  */
 export function jitpRegistrationConfig(o: JitpOptions = {}): { templateBody: string; roleArn: string } {
-  const roleArn = checkRoleArn(o.roleArn ?? `arn:aws:iam::${o.accountId ?? '123456789012'}:role/camwire-jitp`);
-  return { templateBody: JSON.stringify(jitpTemplateBody(o)), roleArn };
+  const roleArn = checkRoleArn(o.roleArn ?? `${arnPartition(o)}:iam::${o.accountId ?? '123456789012'}:role/camwire-jitp`);
+  return { templateBody: JSON.stringify(jitpTemplateBody({ ...o, roleArn })), roleArn };
 }

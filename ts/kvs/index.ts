@@ -5,3 +5,4 @@ export * from './stream';
 export * from './feed';
 export { pcmH264 } from './pcm-h264';
 export type { PcmVideoOptions } from './pcm-h264';
+export { kvsControlEndpoint } from '../common/partition';

@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
+import { kvsControlEndpoint } from '../common/partition';
 import { CamwireError } from '../errors';
 import { fromNative, KVS_TUNING_KEYS, KvsProducerTuning, native, nativeError, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
 
@@ -63,7 +64,7 @@ export type KvsCredentialSource = AwsCredentials | (() => Promise<AwsCredentials
 export interface KvsStreamOptions extends KvsProducerTuning {
   streamName: string;
   region: string;
-  /** Control plane URL for GetDataEndpoint (default https://kinesisvideo.{region}.amazonaws.com). */
+  /** Control plane URL for GetDataEndpoint (default the region's: https://kinesisvideo.cn-north-1.amazonaws.com.cn in Beijing; a region without KVS is KVS_REGION_UNSUPPORTED). */
   endpoint?: string;
   /** Skip GetDataEndpoint and PutMedia straight here. */
   dataEndpoint?: string;
@@ -141,7 +142,7 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
           dataEndpoint,
           caFile,
           ...(caFile ? {} : { caPem: nodeTrustedCas() }),
-          controlEndpoint: o.endpoint ?? `https://kinesisvideo.${o.region}.amazonaws.com`,
+          controlEndpoint: o.endpoint ?? kvsControlEndpoint(o.region),
           overflow: o.overflow ?? 'drop',
           trimOnReceived: o.noRetention ?? false,
           userAgent: o.userAgent ?? 'camwire',

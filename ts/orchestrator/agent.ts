@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsMetrics, KvsStream, pcmH264 } from '../kvs';
+import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsMetrics, KvsStream, kvsControlEndpoint, pcmH264 } from '../kvs';
 import { DeviceConnection, topics } from '../mqtt';
 import { PtpCamera, PtpCameraStarted } from '../ptp';
 import { parseUploadTarget, Uploader, UploaderEvents, UploadResult, UploadTarget } from '../upload';
@@ -151,7 +151,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
           ...(k.iotCredentials.ca ? { ca: fs.readFileSync(k.iotCredentials.ca) } : {}),
         })
       : () => awsChainCredentials();
-    const endpoint = k.endpoint ?? `https://kinesisvideo.${k.region}.amazonaws.com`;
+    const endpoint = k.endpoint ?? kvsControlEndpoint(k.region);
     this.stream = new KvsStream({
       streamName: k.streamName,
       region: k.region,

@@ -20,7 +20,7 @@ import { CamwireError } from '../errors';
 import { UploadTarget } from '../common/upload-target';
 
 export interface PresignBase {
-  /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:8080; default AWS for the region. */
+  /** e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:8080; default the region's S3 (s3.cn-north-1.amazonaws.com.cn in China). */
   endpoint?: string;
   region?: string;
   bucket: string;
@@ -78,27 +78,29 @@ function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function objectUrl(o: PresignBase): string {
-  const key = o.key.split('/').map(encodeURIComponent).join('/');
-  if (o.endpoint) {
-    const base = o.endpoint.replace(/\/$/, '');
-    if (o.pathStyle === false) {
-      const u = new URL(base);
-      return `${u.protocol}//${o.bucket}.${u.host}/${key}`;
-    }
-    return `${base}/${o.bucket}/${key}`;
-  }
-  return `https://${o.bucket}.s3.${o.region ?? 'us-east-1'}.amazonaws.com/${key}`;
+/**
+ * Where the object lives: a signed URL of it without its query, as the SDK
+ * resolved it (the region's partition and DNS suffix, amazonaws.com.cn in
+ * China; path-style or virtual-hosted; a custom endpoint).
+ */
+function objectUrl(signed: string): string {
+  const u = new URL(signed);
+  u.search = '';
+  return u.toString();
 }
 
-function common(o: PresignBase, seconds: number): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
+function common(
+  o: PresignBase,
+  seconds: number,
+  signed: string,
+): Pick<UploadTarget, 'version' | 'id' | 'object' | 'expiresAt' | 'objectUrl'> & { contentType?: string } {
   return {
     version: 1,
     id: o.id ?? crypto.randomUUID(),
     object: { path: o.key },
     ...(o.contentType ? { contentType: o.contentType } : {}),
     expiresAt: isoSeconds(Date.now() + seconds * 1000),
-    objectUrl: objectUrl(o),
+    objectUrl: objectUrl(signed),
   };
 }
 
@@ -112,7 +114,7 @@ export async function presignPut(o: PresignBase): Promise<UploadTarget> {
       expiresIn: seconds,
       ...(o.contentType ? { signableHeaders: new Set(['content-type']) } : {}),
     });
-    return { ...common(o, seconds), put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} }, ...(await share(s3, o)) };
+    return { ...common(o, seconds, url), put: { url, headers: o.contentType ? { 'content-type': o.contentType } : {} }, ...(await share(s3, o)) };
   } finally {
     s3.destroy();
   }
@@ -159,7 +161,7 @@ export async function presignMultipart(o: PresignBase & { size: number; partSize
       expiresIn: seconds,
     });
     const abortUrl = await getSignedUrl(s3, new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: o.key, UploadId: uploadId }), { expiresIn: seconds });
-    return { ...common(o, seconds), multipart: { partSize, parts, completeUrl, abortUrl }, ...(await share(s3, o)) };
+    return { ...common(o, seconds, completeUrl), multipart: { partSize, parts, completeUrl, abortUrl }, ...(await share(s3, o)) };
   } catch (e) {
     if (e instanceof CamwireError) throw e;
     throw new CamwireError('PRESIGN_FAILED', `CreateMultipartUpload on ${o.bucket}/${o.key} failed: ${(e as Error).name}: ${(e as Error).message}`, {
