@@ -1,5 +1,5 @@
 /**
- * docs/aws-setup.md and docs/tencent-cos.md say what they do: every ```json
+ * docs/aws-setup.md, docs/aws-china.md and docs/tencent-cos.md say what they do: every ```json
  * block is exactly what the camwire command in the HTML comment above it
  * prints (a block without such a comment fails), every camwire command line
  * in a shell block parses against the real CLI (subcommands, options,
@@ -31,7 +31,7 @@ import { CamwireError } from '../ts/errors';
 import { camwire, ROOT, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
-const DOCS = ['aws-setup.md', 'tencent-cos.md'];
+const DOCS = ['aws-setup.md', 'aws-china.md', 'tencent-cos.md'];
 
 interface Block {
   lang: string;
