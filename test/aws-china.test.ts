@@ -7,6 +7,8 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   backendPolicy,
   iotPolicy,
@@ -21,8 +23,10 @@ import {
 import { kvsControlEndpoint, partitionOf, serviceEndpoint } from '../ts/common/partition';
 import { CamwireError, isCamwireError } from '../ts/errors';
 import { KvsStream } from '../ts/kvs';
+import { parseAgentConfig } from '../ts/orchestrator/config';
 import { presignPut } from '../ts/upload/presign';
 import { camwire, ROOT, run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
 
 const ACCOUNT = '123456789012';
 const REGIONS = [
@@ -244,4 +248,20 @@ test('camwire kvs stream --region cn-north-1 goes to kinesisvideo.cn-north-1.ama
   t.teardown(() => p.kill('SIGKILL'));
   await seen;
   t.regex(err, /^streaming to s in cn-north-1 via https:\/\/kinesisvideo\.cn-north-1\.amazonaws\.com\.cn\n/);
+});
+
+test('a device configuration with KVS in cn-northwest-1 and no endpoint is CONFIG_INVALID, naming the region that has it', (t) => {
+  const root = tempDir('china-config');
+  fs.mkdirSync(path.join(root, 'storage'));
+  const config = (region: string, endpoint?: string) => ({
+    thing: 'camera001',
+    storage: 'storage',
+    ptp: { port: 0 },
+    kvs: { streamName: 'camera001', region, ...(endpoint ? { endpoint } : {}), source: { synthetic: true } },
+  });
+  const e = t.throws(() => parseAgentConfig(config('cn-northwest-1'), root));
+  t.true(isCamwireError(e, 'CONFIG_INVALID'), String(e));
+  t.regex((e as CamwireError).message, /kvs\.region: Kinesis Video Streams is not offered in cn-northwest-1; in aws-cn it is offered in cn-north-1/);
+  t.notThrows(() => parseAgentConfig(config('cn-north-1'), root));
+  t.notThrows(() => parseAgentConfig(config('cn-northwest-1', 'https://127.0.0.1:4443'), root));
 });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
 import { checkThingName } from '../common/thing-name';
+import { kvsControlEndpoint } from '../common/partition';
 
 export interface AgentConfig {
   thing: string;
@@ -118,6 +119,14 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     if (typeof k['region'] !== 'string' || !k['region']) problems.push('kvs.region is required');
     if (k['endpoint'] !== undefined && (typeof k['endpoint'] !== 'string' || !/^https?:\/\//.test(k['endpoint'])))
       problems.push('kvs.endpoint must be an http(s) URL');
+    // Without an endpoint the region's own is used: it must be a region that offers KVS (AWS China: cn-north-1 only).
+    if (k['endpoint'] === undefined && typeof k['region'] === 'string' && k['region']) {
+      try {
+        kvsControlEndpoint(k['region']);
+      } catch (e) {
+        problems.push(`kvs.region: ${(e as Error).message}`);
+      }
+    }
     const fragment = k['fragmentDurationMs'] ?? 2000;
     if (typeof fragment !== 'number' || fragment < 1000 || fragment > 10000) problems.push('kvs.fragmentDurationMs must be 1000-10000');
     const s = isObj(k['source']) ? k['source'] : {};
