@@ -265,3 +265,9 @@ test('a device configuration with KVS in cn-northwest-1 and no endpoint is CONFI
   t.notThrows(() => parseAgentConfig(config('cn-north-1'), root));
   t.notThrows(() => parseAgentConfig(config('cn-northwest-1', 'https://127.0.0.1:4443'), root));
 });
+
+test('a KVS region that is no region name is KVS_BAD_OPTIONS, not an unresolvable host', (t) => {
+  const e = t.throws(() => new KvsStream({ streamName: 's', region: 'Beijing', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+  t.true(isCamwireError(e, 'KVS_BAD_OPTIONS'), String(e));
+  t.regex((e as CamwireError).message, /"Beijing" is not an AWS region name/);
+});

@@ -83,8 +83,13 @@ export function serviceEndpoint(service: string, region: string): string {
   return `https://${service}.${region}.${partitionOf(region).dnsSuffix}`;
 }
 
-/** The KVS control plane of a region, after checking the region offers KVS. */
+/** The KVS control plane of a region, after checking the region offers KVS (KVS_BAD_OPTIONS for a name that is no region). */
 export function kvsControlEndpoint(region: string): string {
-  checkServiceOffered('kinesisvideo', region);
-  return serviceEndpoint('kinesisvideo', region);
+  try {
+    checkServiceOffered('kinesisvideo', region);
+    return serviceEndpoint('kinesisvideo', region);
+  } catch (e) {
+    if (e instanceof CamwireError && e.code === 'PKI_BAD_ARGUMENT') throw new CamwireError('KVS_BAD_OPTIONS', e.message, { cause: e });
+    throw e;
+  }
 }

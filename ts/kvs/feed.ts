@@ -72,13 +72,15 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
       const piece = o.realtime ? 512 : Infinity;
       let busy = false;
       let ended = false;
-      const pace = (go: () => void, spins = 0): void => {
+      const pace = (go: () => void, spins = 0, waits = 0): void => {
         const m = s.metrics();
         // Pieces not parsed yet hold frames not counted yet: let the native side catch up first
-        // (a few turns of the loop; on a machine too busy for that, a short wait on the clock).
-        if (m.queuedFrames > 0 && !stopped) {
-          if (spins < 100) setImmediate(() => pace(go, spins + 1));
-          else clock.wait(5, () => pace(go, 0));
+        // (a few turns of the loop; on a machine too busy for that, short waits on the clock). A
+        // queue that does not move for 200 such waits (a stream that stopped) no longer holds the
+        // source back: the next put says what happened to the stream.
+        if (m.queuedFrames > 0 && !stopped && waits < 200) {
+          if (spins < 100) setImmediate(() => pace(go, spins + 1, waits));
+          else clock.wait(5, () => pace(go, 0, waits + 1));
           return;
         }
         const ahead = (framesIn(m) * 1000) / o.fps - (clock.now() - started);
