@@ -27,9 +27,9 @@ module.exports = {
     },
     {
       name: 'core-files',
-      comment: 'errors.ts and native.ts sit below everything but the redactor.',
+      comment: 'errors.ts, the error catalogue and native.ts sit below everything but the redactor.',
       severity: 'error',
-      from: { path: '^ts/(errors|native)\\.ts$' },
+      from: { path: '^ts/(errors|error-codes|error-docs|native)\\.ts$' },
       to: { path: '^ts/', pathNot: ['^ts/errors\\.ts$', '^ts/error-codes\\.ts$', '^ts/native\\.ts$', '^ts/common/redact\\.ts$'] },
     },
     {

@@ -25,12 +25,19 @@ const cxx = ['cpp', 'binding', 'test/cpp', 'test/fuzz'].flatMap((d) => files(d, 
 const web = ['ts', 'test', 'bench', 'scripts', 'bin'].flatMap((d) => files(d, /\.(ts|js|cjs|mjs)$/)).filter((f) => !f.startsWith(path.join('test', '.api-')));
 web.push('eslint.config.mjs', '.dependency-cruiser.cjs');
 
-const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
+const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 256 << 20 });
 let failed = false;
 
+// The style is clang-format 14's (Debian 12): another version formats some constructs differently.
+const version = run('clang-format', ['--version']);
+if (version.error) {
+  console.error(`format: clang-format: ${version.error.code === 'ENOENT' ? 'not found (apt-get install clang-format)' : version.error.message}`);
+  process.exit(1);
+}
+if (!/version 14\./.test(version.stdout)) console.error(`format: warning: ${version.stdout.trim()}; the style is held with clang-format 14`);
 const cf = run('clang-format', check ? ['--dry-run', '--Werror', ...cxx] : ['-i', ...cxx]);
 if (cf.error) {
-  console.error('format: clang-format not found (apt-get install clang-format)');
+  console.error(`format: clang-format: ${cf.error.message}`);
   process.exit(1);
 }
 if (cf.status !== 0) {
@@ -41,6 +48,10 @@ if (cf.status !== 0) {
 
 const prettier = path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs');
 const pr = run(process.execPath, [prettier, check ? '--check' : '--write', '--log-level', check ? 'warn' : 'error', ...web]);
+if (pr.error) {
+  console.error(`format: prettier: ${pr.error.message}`);
+  process.exit(1);
+}
 if (pr.status !== 0) {
   failed = true;
   process.stderr.write(pr.stderr.replace(/^\[warn\] /gm, 'format: prettier would change '));

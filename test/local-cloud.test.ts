@@ -196,6 +196,14 @@ test.serial('cut and delay: curl through the S3 proxy gets a cut-off body after 
   const slow = await run('curl', ['-sS', '-o', path.join(dir, 'slow.bin'), get]);
   t.is(slow.status, 0, slow.stderr);
   t.true(fs.readFileSync(path.join(dir, 'slow.bin')).equals(body));
+  // Switched while chunks are held: what was delayed still goes first, in order, nothing lost.
+  cloud.proxies.s3!.set({ kind: 'delay', ms: 30 });
+  const switching = run('curl', ['-sS', '-o', path.join(dir, 'switch.bin'), get]);
+  await new Promise((r) => setTimeout(r, 100));
+  cloud.proxies.s3!.set({ kind: 'pass' });
+  const switched = await switching;
+  t.is(switched.status, 0, switched.stderr);
+  t.true(fs.readFileSync(path.join(dir, 'switch.bin')).equals(body));
 });
 
 async function presignGet(key: string): Promise<string> {

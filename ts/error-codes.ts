@@ -292,7 +292,11 @@ export const ERROR_CODES = {
     "Check the role alias, the policy's iot:AssumeRoleWithCertificate and the thing name header.",
   ),
   KVS_CREDENTIALS_FAILED: e('kvs', 'The IoT credentials provider answered an error or an unreadable body.', 'Read the status in the message.'),
-  KVS_CREDENTIALS_TLS: e('kvs', 'TLS with the IoT credentials provider failed (trust or the client certificate).', 'Check `--ca` and the device certificate.'),
+  KVS_CREDENTIALS_TLS: e(
+    'kvs',
+    'TLS with the IoT credentials provider failed (trust or the client certificate).',
+    "Check `--iot-ca` (the provider's CA; default Node's roots) and the device certificate.",
+  ),
   KVS_CREDENTIALS_UNREACHABLE: e(
     'kvs',
     'The IoT credentials provider cannot be reached.',
@@ -325,7 +329,7 @@ export const ERROR_CODES = {
   KVS_TLS: e(
     'kvs',
     "The KVS endpoint's TLS certificate is not trusted.",
-    "Pass the endpoint's CA (`--ca`); Node's roots are used by default; verification stays on.",
+    "Pass the endpoint's CA (`--endpoint-ca`, or kvs.caFile in a device configuration); Node's roots are used by default; verification stays on.",
   ),
   KVS_UNREACHABLE: w(
     'kvs',

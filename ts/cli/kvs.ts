@@ -70,12 +70,13 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
+  // Before any connection: a region without KVS (or no region at all) is refused with nothing opened.
+  const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
   let conn: DeviceConnection | undefined;
   if (o.url) {
     if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
     conn = await openConnection({ ...o, url: o.url, thing: o.thing }, out);
   }
-  const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
   const s = new KvsStream({
     streamName: o.stream,
     region: o.region,
@@ -164,7 +165,7 @@ export function kvsCommand(out: Out): Command {
         '--endpoint <url>',
         "control plane URL for GetDataEndpoint (default the region's, e.g. https://kinesisvideo.cn-north-1.amazonaws.com.cn; a local one: camwire kvs serve-local)",
       )
-      .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: the system's)")
+      .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
       .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
       .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))

@@ -333,7 +333,7 @@ function awsDocsCommand(out: Out): Command {
   outOption(
     queueOption(
       regionAccount(aws.command('uploads-rule').description('the --topic-rule-payload of aws iot create-topic-rule: cameras/+/uploads to the SQS queue'), true),
-    ).option('--role-arn <arn>', `role the rule runs as (default arn:aws:iam::ACCOUNT:role/${docs().DEFAULT_UPLOADS_RULE_ROLE})`),
+    ).option('--role-arn <arn>', `role the rule runs as (default arn:PARTITION:iam::ACCOUNT:role/${docs().DEFAULT_UPLOADS_RULE_ROLE}, the region's partition)`),
   ).action((o: RA & { queue: string; roleArn?: string }) =>
     emitJson(
       docs().uploadsTopicRule({ region: o.region!, accountId: o.accountId!, queue: o.queue, ...(o.roleArn ? { roleArn: o.roleArn } : {}) }),

@@ -105,7 +105,7 @@ export interface UploadsRuleOptions {
   queue?: string;
   /** Topic rule name (default camwire_uploads). */
   ruleName?: string;
-  /** Role the rule runs as (default arn:aws:iam::ACCOUNT:role/camwire-uploads-rule). */
+  /** Role the rule runs as (default arn:PARTITION:iam::ACCOUNT:role/camwire-uploads-rule, in the region's partition). */
   roleArn?: string;
   /** Topic root; DESIGN.md fixes `cameras`. */
   topicRoot?: string;

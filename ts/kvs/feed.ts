@@ -80,7 +80,7 @@ export async function feedAnnexB(s: KvsStream, open: () => Readable, o: FeedOpti
         // source back: the next put says what happened to the stream.
         if (m.queuedFrames > 0 && !stopped && waits < 200) {
           if (spins < 100) setImmediate(() => pace(go, spins + 1, waits));
-          else clock.wait(5, () => pace(go, 0, waits + 1));
+          else setTimeout(() => pace(go, 0, waits + 1), 5); // the native side's time, not the pacing clock's
           return;
         }
         const ahead = (framesIn(m) * 1000) / o.fps - (clock.now() - started);

@@ -15,7 +15,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
-import { CamwireError } from '../errors';
 import { listenLocal } from './server';
 
 export type ProxyFault =
@@ -36,6 +35,22 @@ export interface FaultProxyEvents {
   closed: [info: { n: number; up: number; down: number; reset: boolean }];
 }
 
+/** One direction of a connection: the bytes read and not yet passed on, in order. */
+interface Flow {
+  from: net.Socket;
+  to: net.Socket;
+  dir: 'up' | 'down';
+  queue: Buffer[];
+  /** A delay timer is holding the head of the queue. */
+  timer: NodeJS.Timeout | undefined;
+  /** The head waited its delay already. */
+  due: boolean;
+  /** Waiting for `to` to drain. */
+  draining: boolean;
+  /** `from` ended: end `to` once the queue is empty. */
+  ended: boolean;
+}
+
 interface Link {
   n: number;
   client: net.Socket;
@@ -43,6 +58,7 @@ interface Link {
   up: number;
   down: number;
   reset: boolean;
+  flows: Flow[];
 }
 
 export class FaultProxy extends EventEmitter<FaultProxyEvents> {
@@ -73,20 +89,21 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     return this.current;
   }
 
-  /** Switches the fault for new bytes and new connections (a stall also holds the open ones; pass releases them). */
+  /**
+   * Switches the fault for new bytes and new connections. A stall also holds
+   * the open ones; what a delay holds stays in order and goes on once its
+   * time is up (or at once after pass).
+   */
   set(fault: ProxyFault): void {
-    if (fault.kind === 'delay' && !(fault.ms >= 0)) throw new CamwireError('CLI_BAD_ARGUMENT', `a delay of ${fault.ms} ms`);
-    if (fault.kind === 'cut' && !(fault.afterBytes >= 0)) throw new CamwireError('CLI_BAD_ARGUMENT', `a cut after ${fault.afterBytes} bytes`);
+    if (fault.kind === 'delay' && !(fault.ms >= 0)) throw new RangeError(`FaultProxy: a delay of ${fault.ms} ms`);
+    if (fault.kind === 'cut' && !(fault.afterBytes >= 0)) throw new RangeError(`FaultProxy: a cut after ${fault.afterBytes} bytes`);
     this.current = fault;
-    for (const l of this.links) {
-      if (fault.kind === 'stall') {
-        l.client.pause();
-        l.upstream.pause();
-      } else {
-        l.client.resume();
-        l.upstream.resume();
+    for (const l of [...this.links]) {
+      if (fault.kind === 'cut' && l.up + l.down >= fault.afterBytes) {
+        this.reset(l);
+        continue;
       }
-      if (fault.kind === 'cut' && l.up + l.down >= fault.afterBytes) this.reset(l);
+      for (const f of l.flows) this.pump(l, f);
     }
   }
 
@@ -119,13 +136,24 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host ?? '127.0.0.1');
-    const link: Link = { n, client, upstream, up: 0, down: 0, reset: false };
+    const flow = (from: net.Socket, to: net.Socket, dir: 'up' | 'down'): Flow => ({
+      from,
+      to,
+      dir,
+      queue: [],
+      timer: undefined,
+      due: false,
+      draining: false,
+      ended: false,
+    });
+    const link: Link = { n, client, upstream, up: 0, down: 0, reset: false, flows: [flow(client, upstream, 'up'), flow(upstream, client, 'down')] };
     this.links.add(link);
     let closed = false;
     const close = (): void => {
       if (closed) return;
       closed = true;
       this.links.delete(link);
+      for (const f of link.flows) if (f.timer) clearTimeout(f.timer);
       client.destroy();
       upstream.destroy();
       this.emit('closed', { n, up: link.up, down: link.down, reset: link.reset });
@@ -134,48 +162,69 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       s.on('error', close);
       s.on('close', close);
     }
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    this.pipe(link, client, upstream, 'up');
-    this.pipe(link, upstream, client, 'down');
-    if (fault.kind === 'stall') {
-      client.pause();
-      upstream.pause();
+    for (const f of link.flows) {
+      f.from.on('data', (chunk: Buffer) => {
+        f.queue.push(chunk);
+        // One chunk in hand at a time: the sender waits while it is held (backpressure, delay, stall).
+        f.from.pause();
+        this.pump(link, f);
+      });
+      f.from.on('end', () => {
+        f.ended = true;
+        this.pump(link, f);
+      });
     }
   }
 
-  private pipe(link: Link, from: net.Socket, to: net.Socket, dir: 'up' | 'down'): void {
-    from.on('data', (chunk: Buffer) => {
-      const f = this.current;
-      if (f.kind === 'cut') {
-        const room = f.afterBytes - (link.up + link.down);
+  /** Passes on what a flow holds, in order, as far as the current fault lets it. */
+  private pump(link: Link, f: Flow): void {
+    if (link.reset || f.to.destroyed) return;
+    for (;;) {
+      const fault = this.current;
+      if (fault.kind === 'stall' || f.draining) return;
+      const chunk = f.queue[0];
+      if (!chunk) {
+        if (f.ended) {
+          if (!f.to.writableEnded) f.to.end();
+        } else {
+          f.from.resume();
+        }
+        return;
+      }
+      if (fault.kind !== 'delay' && f.timer) {
+        clearTimeout(f.timer);
+        f.timer = undefined;
+      }
+      if (fault.kind === 'delay' && fault.ms > 0 && !f.due) {
+        f.timer ??= setTimeout(() => {
+          f.timer = undefined;
+          f.due = true;
+          this.pump(link, f);
+        }, fault.ms);
+        return;
+      }
+      if (fault.kind === 'cut') {
+        const room = fault.afterBytes - (link.up + link.down);
         if (room <= 0) return this.reset(link);
         if (chunk.length >= room) {
-          link[dir] += room;
-          to.write(chunk.subarray(0, room), () => this.reset(link));
+          link[f.dir] += room;
+          f.queue.length = 0;
+          f.to.write(chunk.subarray(0, room), () => this.reset(link));
           return;
         }
       }
-      link[dir] += chunk.length;
-      const send = (): void => {
-        if (to.destroyed) return;
-        if (!to.write(chunk)) {
-          from.pause();
-          to.once('drain', () => {
-            if (this.current.kind !== 'stall') from.resume();
-          });
-        }
-      };
-      if (f.kind === 'delay' && f.ms > 0) {
-        from.pause();
-        setTimeout(() => {
-          send();
-          if (!to.writableNeedDrain && this.current.kind !== 'stall') from.resume();
-        }, f.ms);
-      } else {
-        send();
+      f.queue.shift();
+      f.due = false;
+      link[f.dir] += chunk.length;
+      if (!f.to.write(chunk)) {
+        f.draining = true;
+        f.to.once('drain', () => {
+          f.draining = false;
+          this.pump(link, f);
+        });
+        return;
       }
-    });
+    }
   }
 
   private reset(l: Link): void {
@@ -226,13 +275,26 @@ export class HttpFaults {
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Injected${f.status}</Code><Message>a fault injected by camwire's local stand-in</Message></Error>`;
     const go = (): void => {
       if (res.writableEnded || res.destroyed) return;
-      // The request body is not read: close the connection after the answer.
       res.writeHead(f.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close', ...f.headers });
       res.end(body);
-      req.resume();
     };
-    if (f.delayMs) setTimeout(go, f.delayMs);
-    else go();
+    // The answer goes once the request body is read (and thrown away), so a client still sending
+    // it meets the answer, not a reset; a body that never ends gets it after 2 s anyway.
+    req.resume();
+    let sent = false;
+    const answer = (): void => {
+      if (sent) return;
+      sent = true;
+      clearTimeout(cap);
+      if (f.delayMs) setTimeout(go, f.delayMs);
+      else go();
+    };
+    const cap = setTimeout(answer, 2000);
+    if (req.complete) answer();
+    else {
+      req.once('end', answer);
+      req.once('error', answer);
+    }
     return true;
   }
 }

@@ -160,7 +160,8 @@ export class LocalKvsEndpoint {
   private putMedia(req: http.IncomingMessage, res: http.ServerResponse, cred: LocalKvsCredentials): void {
     const stream = String(req.headers['x-amzn-stream-name'] ?? '');
     const timecodeType = String(req.headers['x-amzn-fragment-timecode-type'] ?? '');
-    if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream))
+    // Not only dots: the name is a directory under dir.
+    if (!/^[a-zA-Z0-9_.-]{1,256}$/.test(stream) || /^\.+$/.test(stream))
       return this.json(res, 400, { message: 'x-amzn-stream-name is required (1-256 of [a-zA-Z0-9_.-])' }, 'InvalidArgumentException');
     if (timecodeType !== 'ABSOLUTE' && timecodeType !== 'RELATIVE')
       return this.json(res, 400, { message: 'x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE' }, 'InvalidArgumentException');
