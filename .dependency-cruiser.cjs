@@ -43,7 +43,7 @@ module.exports = {
       name: 'through-the-door',
       comment: 'Composition layers import a capability (or local/) through its index file.',
       severity: 'error',
-      from: { path: '^ts/(cli|demo|orchestrator)/' },
+      from: { path: '^ts/(cli|demo|orchestrator|testbench)/' },
       to: { path: '^ts/(pki|cloud|mqtt|upload|kvs|ptp|local)/', pathNot: ['^ts/[a-z]+/index\\.ts$', '^ts/upload/(presign|cos)\\.ts$'] },
     },
     {
@@ -57,8 +57,8 @@ module.exports = {
       name: 'no-composition-below',
       comment: 'Nothing under the composition layers imports them.',
       severity: 'error',
-      from: { path: '^ts/', pathNot: '^ts/(cli|demo|orchestrator|index\\.ts)' },
-      to: { path: '^ts/(cli|demo|orchestrator)/' },
+      from: { path: '^ts/', pathNot: '^ts/(cli|demo|orchestrator|testbench|index\\.ts)' },
+      to: { path: '^ts/(cli|demo|orchestrator|testbench)/' },
     },
     {
       name: 'no-circular',

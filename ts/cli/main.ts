@@ -10,6 +10,7 @@ import { kvsCommand } from './kvs';
 import { ptpCommand } from './ptp';
 import { deviceCommand } from './device';
 import { demoCommand } from './demo';
+import { testbenchCommand } from './testbench';
 
 const { version } = require('../../package.json') as { version: string };
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   program.addCommand(ptpCommand(out));
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
+  program.addCommand(testbenchCommand(out));
   program
     .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')
