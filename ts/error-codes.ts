@@ -15,7 +15,7 @@ export interface ErrorCodeInfo {
   readonly warning?: true;
 }
 
-export type ErrorArea = 'native' | 'cli' | 'device' | 'demo' | 'pki' | 'mqtt' | 'upload' | 'presign' | 'local' | 'kvs' | 'sigv4' | 'ptp';
+export type ErrorArea = 'native' | 'cli' | 'device' | 'demo' | 'pki' | 'mqtt' | 'upload' | 'presign' | 'local' | 'kvs' | 'sigv4' | 'ptp' | 'testbench';
 
 export const ERROR_AREAS: Record<ErrorArea, string> = {
   native: 'The native addon',
@@ -30,6 +30,7 @@ export const ERROR_AREAS: Record<ErrorArea, string> = {
   kvs: 'Kinesis Video Streams producer, packaging and credentials',
   sigv4: 'SigV4 signing in the native core',
   ptp: 'PTP: the simulated camera and the initiator, PTP/IP and USB',
+  testbench: 'The device test bench (camwire testbench)',
 };
 
 const e = (area: ErrorArea, meaning: string, action: string): ErrorCodeInfo => ({ area, meaning, action });
@@ -430,6 +431,20 @@ export const ERROR_CODES = {
   PTP_STALL: e('ptp', 'A USB endpoint stalled.', 'Reconnect the camera; report it if it repeats.'),
   PTP_NO_LIBUSB: e('ptp', 'This build of camwire has no libusb.', 'Use a prebuild (libusb inside) or build with libusb-1.0-0-dev.'),
   PTP_NO_UMOCKDEV: e('ptp', 'The virtual USB camera needs umockdev 0.16 or later.', 'apt-get install umockdev'),
+  // testbench
+  TESTBENCH_NO_BENCH: e('testbench', 'The directory holds no bench.json of version 1.', 'Make the bench with `camwire testbench init --out DIR --thing NAME`.'),
+  TESTBENCH_PORT_BUSY: e(
+    'testbench',
+    'A port the bench serves on (bench.json) is taken: another testbench run, or another program.',
+    'Stop the other run, or make the bench with other ports (`testbench init --mqtt-port … --force`).',
+  ),
+  TESTBENCH_NO_CASES: e('testbench', '--cases matched no case.', '`camwire testbench list` shows every case id; globs such as `mqtt.*` work.'),
+  TESTBENCH_DEVICE_EXITED: e(
+    'testbench',
+    'The device command exited before the bench was done with it.',
+    "The device's own output is in the run directory (device.log); run the command by hand to see why.",
+  ),
+  TESTBENCH_FAILED: e('testbench', 'At least one case failed.', 'The report says which and why (evidence and timeline per case).'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every code a CamwireError can carry. */

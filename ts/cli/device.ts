@@ -15,6 +15,9 @@ export function deviceCommand(out: Out): Command {
       const agent = new DeviceAgent(loadAgentConfig(o.config));
       const line = (v: Record<string, unknown>, human: string) => out().event(v, human);
       agent.on('job', (j: { id: string; source: string }) => line({ event: 'job', ...j }, `job ${j.id} (from ${j.source})`));
+      agent.on('duplicate', (j: { id: string; source: string }) =>
+        line({ event: 'duplicate', ...j }, `${j.id}: seen again (from ${j.source}); already done, its result published again`),
+      );
       agent.on('result', (r: UploadResult) =>
         line({ event: 'result', result: r }, `${r.id}: ${r.status}${r.error ? ` ${r.error.code}: ${r.error.message}` : ` ${r.bytes} bytes`}`),
       );

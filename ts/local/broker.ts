@@ -26,12 +26,24 @@ export interface LocalBrokerOptions {
   topicRoot?: string;
 }
 
+/** What a client's CONNECT said (the device test bench checks it). */
+export interface ConnectInfo {
+  keepalive: number;
+  clean: boolean;
+  protocolVersion: number;
+  will?: { topic: string; payload: string; qos: number; retain: boolean };
+}
+
 export interface LocalBrokerEvents {
-  connected: [{ clientId: string; cn: string }];
+  connected: [{ clientId: string; cn: string; connect?: ConnectInfo }];
   disconnected: [{ clientId: string }];
   refused: [{ clientId: string; cn?: string; reason: string }];
-  published: [{ clientId: string; topic: string; bytes: number; retain: boolean }];
-  subscribed: [{ clientId: string; topics: string[] }];
+  /** Every message the broker took (a will included); payload is the message itself. */
+  published: [{ clientId: string; topic: string; bytes: number; retain: boolean; qos: number; dup: boolean; payload: Buffer }];
+  subscribed: [{ clientId: string; topics: string[]; qos: number[] }];
+  ping: [{ clientId: string }];
+  /** A PUBLISH held without its PUBACK (withholdPuback). */
+  withheld: [{ clientId: string; topic: string; messageId?: number }];
 }
 
 interface AedesClient {
@@ -48,6 +60,9 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
   private server: tls.Server | undefined;
   private broker: AedesBroker | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
+  /** Publishes whose authorisation (and so PUBACK and delivery) is held. */
+  private readonly held: Array<(err: Error | null) => void> = [];
+  private withhold: { match: (topic: string) => boolean; left: number } | undefined;
   port = 0;
 
   constructor(private readonly o: LocalBrokerOptions) {
@@ -58,6 +73,37 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     return `mqtts://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * The next `count` QoS 1 PUBLISHes whose topic matches get no PUBACK and
+   * are not delivered (their authorisation is held), as when the broker's
+   * answer is lost; releaseWithheld() fails them. For the test bench: a
+   * device must send such a message again after it reconnects.
+   */
+  withholdPuback(match: (topic: string) => boolean, count = 1): void {
+    this.withhold = { match, left: count };
+  }
+
+  /** Ends every held PUBLISH (refused; its client is gone by then, usually). Returns how many. */
+  releaseWithheld(): number {
+    const held = this.held.splice(0);
+    this.withhold = undefined;
+    for (const cb of held) cb(new Error('withheld by the test bench'));
+    return held.length;
+  }
+
+  /** Publishes as the broker itself (the back end's side of the bench), resolving once stored and sent on. */
+  publish(topic: string, payload: string | Buffer, o: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const broker = this.broker as unknown as {
+      publish(p: object, cb: (e?: Error) => void): void;
+    };
+    return new Promise((resolve, reject) =>
+      broker.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos ?? 1, retain: o.retain ?? false, dup: false, messageId: 0 },
+        (e?: Error) => (e ? reject(e) : resolve()),
+      ),
+    );
+  }
+
   async start(): Promise<void> {
     // aedes is an ES module; camwire is CommonJS: load it on demand.
     const { Aedes } = await import('aedes');
@@ -66,6 +112,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     // The CN is read once, at CONNECT: a will is authorised after the link
     // died, when the socket may no longer have a peer certificate to ask.
     const identities = new WeakMap<object, string>();
+    const connects = new WeakMap<object, ConnectInfo>();
     const peerCn = (c: AedesClient): string | undefined => {
       const cn = c.conn.getPeerCertificate?.()?.subject?.CN;
       return Array.isArray(cn) ? cn[0] : cn;
@@ -79,6 +126,21 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       return operators.has(cn) || topic.startsWith(`${root}/${cn}/`);
     };
     const broker = await Aedes.createBroker({
+      preConnect: (client, packet, done) => {
+        const p = packet as unknown as {
+          keepalive?: number;
+          clean?: boolean;
+          protocolVersion?: number;
+          will?: { topic: string; payload: Buffer; qos: number; retain: boolean };
+        };
+        connects.set(client, {
+          keepalive: p.keepalive ?? 0,
+          clean: p.clean !== false,
+          protocolVersion: p.protocolVersion ?? 4,
+          ...(p.will ? { will: { topic: p.will.topic, payload: Buffer.from(p.will.payload ?? '').toString('utf8'), qos: p.will.qos, retain: !!p.will.retain } } : {}),
+        });
+        done(null, true);
+      },
       authenticate: (client, _u, _p, done) => {
         const c = client as unknown as AedesClient;
         const cn = peerCn(c);
@@ -89,12 +151,20 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
           return;
         }
         identities.set(client, cn);
-        this.emit('connected', { clientId: c.id, cn });
+        const connect = connects.get(client);
+        this.emit('connected', { clientId: c.id, cn, ...(connect ? { connect } : {}) });
         done(null, true);
       },
       authorizePublish: (client, packet, cb) => {
         const ok = allowed(client as unknown as AedesClient | null, packet.topic);
         if (!ok && client) this.emit('refused', { clientId: client.id, reason: `publish to ${packet.topic} is outside ${root}/{thing}/` });
+        const w = this.withhold;
+        if (ok && client && packet.qos === 1 && w && w.left > 0 && w.match(packet.topic)) {
+          w.left--;
+          this.held.push(cb);
+          this.emit('withheld', { clientId: client.id, topic: packet.topic, ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}) });
+          return;
+        }
         cb(ok ? null : new Error(`not authorized to publish to ${packet.topic}`));
       },
       authorizeSubscribe: (client, sub, cb) => {
@@ -107,12 +177,24 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       },
     });
     broker.on('publish', (packet, client) => {
-      if (client) this.emit('published', { clientId: client.id, topic: packet.topic, bytes: packet.payload?.length ?? 0, retain: packet.retain });
+      if (client) {
+        const payload = Buffer.from(packet.payload ?? '');
+        this.emit('published', {
+          clientId: client.id,
+          topic: packet.topic,
+          bytes: payload.length,
+          retain: packet.retain,
+          qos: packet.qos,
+          dup: !!(packet as { dup?: boolean }).dup,
+          payload,
+        });
+      }
     });
     broker.on('subscribe', (subs, client) => {
-      const granted = subs.filter((x) => (x.qos as number) !== 128).map((x) => x.topic);
-      if (granted.length) this.emit('subscribed', { clientId: client.id, topics: granted });
+      const granted = subs.filter((x) => (x.qos as number) !== 128);
+      if (granted.length) this.emit('subscribed', { clientId: client.id, topics: granted.map((x) => x.topic), qos: granted.map((x) => x.qos) });
     });
+    broker.on('ping', (_p, client) => this.emit('ping', { clientId: client.id }));
     broker.on('clientDisconnect', (client) => this.emit('disconnected', { clientId: client.id }));
     this.broker = broker as unknown as AedesBroker;
     this.server = tls.createServer(
@@ -136,6 +218,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
   }
 
   async stop(): Promise<void> {
+    this.releaseWithheld();
     const broker = this.broker;
     if (broker) await new Promise<void>((r) => broker.close(() => r()));
     for (const s of this.sockets) s.destroy();

@@ -42,6 +42,15 @@ export interface LocalCloudOptions {
   kvsFaults?: LocalKvsFaults;
   /** The S3 store's smallest part (default 5 MiB, as S3). */
   minPartSize?: number;
+  /** Fixed ports for the proxies (default any free ones): a camera's configuration names them. */
+  ports?: Partial<Record<LocalService, number>>;
+  /**
+   * Where the proxies listen (default 127.0.0.1; the services behind them
+   * always do). Only the device test bench sets it: a camera on the LAN.
+   */
+  listenHost?: string;
+  /** The host in the URLs handed out (and in GetDataEndpoint's answer): the one the camera dials (default listenHost). */
+  publicHost?: string;
 }
 
 export interface LocalCloudUrls {
@@ -101,8 +110,13 @@ export class LocalCloud {
     if (failed) throw failed.reason;
   }
 
+  private at(p: FaultProxy): string {
+    const host = this.options.publicHost ?? this.options.listenHost ?? '127.0.0.1';
+    return `${host.includes(':') ? `[${host}]` : host}:${p.port}`;
+  }
+
   private async proxy(name: LocalService, port: number): Promise<FaultProxy> {
-    const p = new FaultProxy({ port });
+    const p = new FaultProxy({ port }, this.options.ports?.[name] ?? 0, this.options.listenHost ?? '127.0.0.1');
     await p.start();
     this.stops.push(() => p.stop());
     this.proxies[name] = p;
@@ -118,7 +132,7 @@ export class LocalCloud {
       await broker.start();
       this.stops.push(() => broker.stop());
       this.broker = broker;
-      this.urls.mqtt = `mqtts://${(await this.proxy('mqtt', broker.port)).url}`;
+      this.urls.mqtt = `mqtts://${this.at(await this.proxy('mqtt', broker.port))}`;
     }
     if (want.has('s3')) {
       const s3 = new LocalS3Store({
@@ -131,7 +145,7 @@ export class LocalCloud {
       await s3.start();
       this.stops.push(() => s3.stop());
       this.s3 = s3;
-      this.urls.s3 = `http://${(await this.proxy('s3', s3.port)).url}`;
+      this.urls.s3 = `http://${this.at(await this.proxy('s3', s3.port))}`;
     }
     if (want.has('kvs') || want.has('iot-credentials')) {
       const keys: LocalKvsCredentials[] = [o.keys];
@@ -145,7 +159,7 @@ export class LocalCloud {
       await kvs.start();
       this.stops.push(() => kvs.stop());
       this.kvs = kvs;
-      this.urls.kvs = `https://${(await this.proxy('kvs', kvs.port)).url}`;
+      this.urls.kvs = `https://${this.at(await this.proxy('kvs', kvs.port))}`;
       kvs.publicUrl = this.urls.kvs;
     }
     if (want.has('iot-credentials')) {
@@ -160,7 +174,7 @@ export class LocalCloud {
       await creds.start();
       this.stops.push(() => creds.stop());
       this.credentials = creds;
-      this.urls.iotCredentials = `https://${(await this.proxy('iot-credentials', creds.port)).url}`;
+      this.urls.iotCredentials = `https://${this.at(await this.proxy('iot-credentials', creds.port))}`;
     }
   }
 }

@@ -30,7 +30,7 @@ export type ProxyFault =
 
 export interface FaultProxyEvents {
   /** A connection came in: its number (from 1) and what the fault did with it. */
-  connection: [info: { n: number; fault: ProxyFault['kind'] }];
+  connection: [info: { n: number; fault: ProxyFault['kind']; from: string; upstream: number }];
   /** A connection ended: bytes each way, and whether a fault reset it. */
   closed: [info: { n: number; up: number; down: number; reset: boolean }];
 }
@@ -66,18 +66,32 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   private readonly links = new Set<Link>();
   private count = 0;
   private current: ProxyFault = { kind: 'pass' };
+  private redirect: number | undefined;
   port = 0;
 
-  /** target: the service's port on 127.0.0.1. */
+  /**
+   * target: the service's port on 127.0.0.1. listenHost: 127.0.0.1 unless
+   * the device test bench serves a camera on the LAN.
+   */
   constructor(
     private readonly target: { port: number; host?: '127.0.0.1' },
     private readonly listenPort = 0,
+    private readonly listenHost = '127.0.0.1',
   ) {
     super();
   }
 
+  /**
+   * New connections go to another port on 127.0.0.1 (a stand-in that shows
+   * other certificates, for a TLS case) until retarget() without a port;
+   * open connections stay where they are.
+   */
+  retarget(port?: number): void {
+    this.redirect = port;
+  }
+
   get url(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.listenHost}:${this.port}`;
   }
 
   /** Connections accepted so far. */
@@ -116,7 +130,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => this.accept(client));
-    this.port = await listenLocal(this.server, this.listenPort);
+    this.port = await listenLocal(this.server, this.listenPort, this.listenHost);
   }
 
   async stop(): Promise<void> {
@@ -129,13 +143,14 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   private accept(client: net.Socket): void {
     const n = ++this.count;
     const fault = this.current;
-    this.emit('connection', { n, fault: fault.kind });
+    const port = this.redirect ?? this.target.port;
+    this.emit('connection', { n, fault: fault.kind, from: `${client.remoteAddress ?? '?'}:${client.remotePort ?? 0}`, upstream: port });
     if (fault.kind === 'refuse') {
       client.on('error', () => undefined);
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect(this.target.port, this.target.host ?? '127.0.0.1');
+    const upstream = net.connect(port, this.target.host ?? '127.0.0.1');
     const flow = (from: net.Socket, to: net.Socket, dir: 'up' | 'down'): Flow => ({
       from,
       to,

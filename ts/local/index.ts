@@ -6,7 +6,7 @@
  * 'camwire' loads none of them (nor aedes).
  */
 export { LocalBroker } from './broker';
-export type { LocalBrokerOptions, LocalBrokerEvents } from './broker';
+export type { LocalBrokerOptions, LocalBrokerEvents, ConnectInfo } from './broker';
 export { LocalS3Store } from './s3';
 export type { LocalS3Options, LocalS3Request } from './s3';
 export { LocalKvsEndpoint } from './kvs-endpoint';

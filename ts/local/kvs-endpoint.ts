@@ -83,6 +83,8 @@ export class LocalKvsEndpoint {
   dataEndpointCalls = 0;
   private fragmentCounter = BigInt('91343852333181432511524306419788296366724229586');
   readonly sessions: SessionRecord[] = [];
+  /** Requests refused for their signature (SigV4), with why. */
+  readonly authFailures: Array<{ at: number; path: string; message: string }> = [];
   port = 0;
   /** Error answers given before the endpoint sees a request (e.g. 500 to the next PutMedia). */
   readonly httpFaults = new HttpFaults();
@@ -284,6 +286,7 @@ export class LocalKvsEndpoint {
   /** Verifies the SigV4 Authorization header; answers 403 and returns undefined when it does not match. */
   private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL, payloadSha256: string): LocalKvsCredentials | undefined {
     const deny = (message: string) => {
+      this.authFailures.push({ at: Date.now(), path: url.pathname, message });
       this.json(res, 403, { message }, 'NotAuthorizedException');
       return undefined;
     };

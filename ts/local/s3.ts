@@ -47,6 +47,8 @@ export interface LocalS3Request {
   /** Body bytes received. */
   bytes: number;
   code?: string;
+  /** UploadPart's part number. */
+  partNumber?: number;
 }
 
 interface ObjectMeta {
@@ -112,7 +114,17 @@ export class LocalS3Store extends EventEmitter<LocalS3Events> {
     fs.mkdirSync(path.join(this.o.dir, 'tmp'), { recursive: true });
     this.server = http.createServer((req, res) => {
       if (this.faults.answer(req, res)) {
-        res.once('finish', () => this.emit('request', { method: req.method ?? '', operation: 'Fault', status: res.statusCode, bytes: 0 }));
+        // The path's key, when it parses: timelines tell which object's request was refused.
+        const key = /^\/[^/?]+\/([^?]+)/.exec(req.url ?? '')?.[1];
+        let decoded: string | undefined;
+        try {
+          decoded = key ? decodeURIComponent(key) : undefined;
+        } catch {
+          decoded = undefined;
+        }
+        res.once('finish', () =>
+          this.emit('request', { method: req.method ?? '', operation: 'Fault', status: res.statusCode, bytes: 0, ...(decoded ? { key: decoded } : {}) }),
+        );
         return;
       }
       this.handle(req, res).catch(() => res.destroy()); // handle() answers every error itself; this is the last resort
@@ -164,6 +176,7 @@ export class LocalS3Store extends EventEmitter<LocalS3Events> {
       if (key) record.key = key;
       const q = url.searchParams;
       record.operation = operation(req.method ?? '', bucket, key, q, req.headers);
+      if (record.operation === 'UploadPart') record.partNumber = Number(q.get('partNumber'));
       const payloadHash = this.authenticate(req, url, bucket, key);
       await this.dispatch(record, req, res, bucket, key, q, payloadHash);
       record.status = res.statusCode;

@@ -2,11 +2,15 @@
 import type { IncomingMessage } from 'node:http';
 import { Server } from 'node:net';
 
-/** Listens on 127.0.0.1 (port 0 = any free one) and returns the port. */
-export async function listenLocal(server: Server, port = 0): Promise<number> {
+/**
+ * Listens on 127.0.0.1 (port 0 = any free one) and returns the port. Only
+ * the device test bench passes another host: the address a camera on the LAN
+ * reaches it by, which its operator chose (`testbench init --host`).
+ */
+export async function listenLocal(server: Server, port = 0, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return (server.address() as { port: number }).port;
 }

@@ -13,7 +13,7 @@
  * a source played once ends the stream when it runs out (waiting for
  * PERSISTED), as stop() does.
  *
- * Events: `job` ({ id, source }) when a job starts, `result` (UploadResult),
+ * Events: `job` ({ id, source }) when a job starts, `duplicate` ({ id, source }) when a done job's target comes again (its result is published again), `result` (UploadResult),
  * `warning` (CamwireError: a rejected target, a failed publish), `ready`,
  * `stream-stopped` ({ metrics, error? }) when the KVS stream has ended,
  * `checkpoint` ({ id }) for each upload stop() cut short (it resumes on the next start).
@@ -31,6 +31,8 @@ import { AgentConfig } from './config';
 import { StreamEventPublisher } from './stream-events';
 import { runUploadJob } from './upload-job';
 
+const DONE_KEEP_MS = 7 * 24 * 3600_000;
+
 interface Job {
   target: UploadTarget;
   source: 'mqtt' | 'ptp' | 'restart';
@@ -40,6 +42,8 @@ interface Job {
 export interface DeviceAgentEvents {
   /** A job started (its target came over MQTT, PTP, or was resumed after a restart). */
   job: [info: { id: string; source: Job['source'] }];
+  /** A target whose job is done came again: its result was published again, nothing uploaded. */
+  duplicate: [info: { id: string; source: Job['source'] }];
   /** An upload request failed and will be tried again. */
   retry: [info: UploaderEvents['retry'][0]];
   /** What the camera published for a job. */
@@ -84,6 +88,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     const c = this.config;
     fs.mkdirSync(c.upload.jobsDir, { recursive: true });
     fs.mkdirSync(c.upload.journalDir, { recursive: true });
+    this.pruneDone();
     if (c.mqtt) {
       const read = (f?: string) => (f ? fs.readFileSync(f) : undefined);
       this.conn = new DeviceConnection({
@@ -96,6 +101,7 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
         ...(c.mqtt.ca ? { ca: read(c.mqtt.ca)! } : {}),
         ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}),
         ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
+        ...(c.mqtt.keepaliveSeconds ? { keepaliveSeconds: c.mqtt.keepaliveSeconds } : {}),
       });
       this.conn.on('error', (e: CamwireError, info: { fatal: boolean }) => {
         if (!info.fatal) this.emit('warning', e);
@@ -218,10 +224,16 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
     this.submit(target, source);
   }
 
-  /** Takes a target: persisted first, then queued; one job per id. */
+  /** Takes a target: persisted first, then queued; one job per id, and a target whose job is done gets its result again. */
   submit(target: UploadTarget, source: Job['source']): void {
     if (this.stopping) return;
     if (this.active.has(target.id) || this.queue.some((j) => j.target.id === target.id)) return;
+    const done = this.doneResult(target.id);
+    if (done) {
+      this.emit('duplicate', { id: target.id, source });
+      if (this.conn) void this.conn.enqueue(topics.uploads(this.config.thing), JSON.stringify(done)).catch(() => undefined);
+      return;
+    }
     const file = this.jobFile(target.id);
     const tmp = `${file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify({ target, source }));
@@ -236,6 +248,33 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
 
   private jobFile(id: string): string {
     return path.join(this.config.upload.jobsDir, `${encodeURIComponent(id)}.json`);
+  }
+
+  /** Where a finished job's result is kept (a week: no SigV4 URL outlives it), so a target seen again is not uploaded again. */
+  private doneFile(id: string): string {
+    return path.join(this.config.upload.jobsDir, 'done', `${encodeURIComponent(id)}.json`);
+  }
+
+  private doneResult(id: string): UploadResult | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.doneFile(id), 'utf8')) as UploadResult;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private pruneDone(): void {
+    const dir = path.join(this.config.upload.jobsDir, 'done');
+    fs.mkdirSync(dir, { recursive: true });
+    const old = Date.now() - DONE_KEEP_MS;
+    for (const f of fs.readdirSync(dir)) {
+      const p = path.join(dir, f);
+      try {
+        if (fs.statSync(p).mtimeMs < old) fs.rmSync(p, { force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
   }
 
   private pump(): void {
@@ -309,6 +348,9 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
       }
     }
     // The result is in the outbox (durable with outboxDir): the job is done.
+    const done = this.doneFile(target.id);
+    fs.writeFileSync(`${done}.tmp`, JSON.stringify(result));
+    fs.renameSync(`${done}.tmp`, done);
     fs.rmSync(this.jobFile(target.id), { force: true });
     this.camera?.setLastUploadStatus(`${target.id} ${result.status}`);
     this.emit('result', result);

@@ -15,7 +15,17 @@ export interface AgentConfig {
   /** The camera's store: what PTP serves and where upload targets' object paths point. */
   storage: string;
   /** cleanSession false (the default): the broker keeps the subscription and queues QoS 1 targets while the camera is away. */
-  mqtt?: { url: string; cert?: string; key?: string; ca?: string; outboxDir?: string; protocolVersion?: 4 | 5; cleanSession: boolean };
+  mqtt?: {
+    url: string;
+    cert?: string;
+    key?: string;
+    ca?: string;
+    outboxDir?: string;
+    protocolVersion?: 4 | 5;
+    cleanSession: boolean;
+    /** MQTT keep-alive (default 60 s; AWS IoT takes 30-1200). */
+    keepaliveSeconds?: number;
+  };
   ptp?: { host: string; port: number; usb: boolean; name?: string; guid?: string };
   upload: { concurrency: number; journalDir: string; jobsDir: string };
   kvs?: {
@@ -76,6 +86,8 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     const pv = m['protocolVersion'];
     if (pv !== undefined && pv !== 4 && pv !== 5) problems.push('mqtt.protocolVersion must be 4 (3.1.1) or 5');
     if (m['cleanSession'] !== undefined && typeof m['cleanSession'] !== 'boolean') problems.push('mqtt.cleanSession must be true or false');
+    const ka = m['keepaliveSeconds'];
+    if (ka !== undefined && (typeof ka !== 'number' || !Number.isInteger(ka) || ka < 1 || ka > 1200)) problems.push('mqtt.keepaliveSeconds must be 1-1200');
     mqtt = {
       url: String(url),
       ...(m['cert'] !== undefined ? { cert: file(m['cert'], 'mqtt.cert', true)! } : {}),
@@ -84,6 +96,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
       ...(m['outboxDir'] !== undefined ? { outboxDir: file(m['outboxDir'], 'mqtt.outboxDir', false)! } : {}),
       ...(pv === 4 || pv === 5 ? { protocolVersion: pv } : {}),
       cleanSession: m['cleanSession'] === true,
+      ...(typeof ka === 'number' ? { keepaliveSeconds: ka } : {}),
     };
   }
   let ptp: AgentConfig['ptp'];
