@@ -233,7 +233,7 @@ test('htmlReport: every report string escaped, the header, a row and a section p
   t.true(svg.includes('rotate(-90)" text-anchor="middle">ms</text>'), 'the unit on the y axis');
   t.true(svg.includes('>sample (1 to 6)</text>'), 'the x axis label');
   t.true(svg.includes('>8000</text>') && svg.includes('>0</text>'), 'ticks and values labelled');
-  t.true(failed.includes('<h3>Reconnect intervals</h3>'));
+  t.true(svg.includes('<text class="chart-title" x="64" y="16">Reconnect intervals</text>'), 'the chart titled');
 
   // No chart for a case without one; a skipped case's reason is its verdict.
   t.false(section(html, 0).includes('<svg'));

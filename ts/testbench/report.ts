@@ -210,6 +210,7 @@ section.case { border: 1px solid #d1d9e0; border-left-width: 6px; border-radius:
 section.case.passed { border-left-color: #1a7f37; } section.case.failed { border-left-color: #cf222e; } section.case.skipped { border-left-color: #9a6700; }
 .verdict { font-weight: 600; } section.failed .verdict { color: #a40e26; }
 ul.evidence { margin: 0; padding-left: 20px; } ul.evidence li { white-space: pre-wrap; word-break: break-word; }
+table.timeline th:nth-child(1), table.timeline th:nth-child(2) { width: 6em; } figure { margin: 14px 0 0; }
 table.timeline td.what { white-space: pre-wrap; word-break: break-word; } .who-bench { color: #0550ae; } .who-device { color: #8250df; } .who-check { color: #116329; }
 .none { color: #59636e; font-style: italic; }
 svg.chart { max-width: 100%; height: auto; } svg .bar { fill: #0969da; } svg .grid { stroke: #eaeef2; } svg .axis { stroke: #59636e; }
@@ -238,7 +239,7 @@ function caseSection(c: CaseResult, anchor: string): string {
     }
     out.push('</tbody></table>');
   }
-  if (c.chart) out.push(`<h3>${esc(c.chart.title)}</h3>`, `<figure>${svgChart(c.chart)}</figure>`);
+  if (c.chart) out.push(`<figure>${svgChart(c.chart)}</figure>`);
   out.push('</section>');
   return out.join('\n');
 }
