@@ -47,6 +47,7 @@ const TEST = [
   ['memcached', cmd('memcached'), "Swift's proxy cache"],
   ['awscli', cmd('aws'), "the aws CLI against the demo's S3 store (demo --keep commands)"],
   ['python3-boto3', file('/usr/lib/python3/dist-packages/boto3/__init__.py'), 'botocore presigns the bare PUT URLs camwire uploads to'],
+  ['python3-paho-mqtt', file('/usr/lib/python3/dist-packages/paho/mqtt/client.py'), 'paho-mqtt 1.6: the Python camera of the test bench (testbench_device.py)'],
   ['ffmpeg', cmd('ffprobe'), 'ffmpeg/ffprobe check every MKV'],
   ['gphoto2', cmd('gphoto2'), 'the PTP initiator peer'],
   ['umockdev', cmd('umockdev-run'), 'the virtual USB camera'],
