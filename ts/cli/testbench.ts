@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { positiveInt } from './args';
 import { Output } from './output';
+import { CamwireError } from '../errors';
 
 type Out = () => Output;
+const isJson = () => process.argv.includes('--json');
 
 /** `camwire testbench`: the local bench a camera's firmware is tested on (docs/testbench.md). */
 export function testbenchCommand(out: Out): Command {
@@ -54,5 +56,66 @@ export function testbenchCommand(out: Out): Command {
         );
       },
     );
+  bench
+    .command('run')
+    .description('serve the bench and run its cases against the device; JUnit XML and HTML reports; exits 1 if a case failed')
+    .requiredOption('--dir <dir>', 'the bench directory (testbench init)')
+    .option('--device-cmd <cmd>', 'start the device with this command (sh -c, in the bench directory); the bench may kill and restart it')
+    .option('--ptp <host:port>', "the device's PTP/IP address (default: device.json's ptp section)")
+    .option('--cases <glob...>', 'only the cases whose id matches (e.g. "mqtt.*" upload.put)')
+    .option('--junit <file>', 'write a JUnit XML report')
+    .option('--html <file>', 'write a one-page HTML report')
+    .addOption(new Option('--wait <s>', 'how long to wait for the device to connect first').argParser(positiveInt))
+    .action(async (o: { dir: string; deviceCmd?: string; ptp?: string; cases?: string[]; junit?: string; html?: string; wait?: number }) => {
+      const { runBench, writeReports, jsonLine } = require('../testbench') as typeof import('../testbench');
+      const output = out();
+      const tty = process.stderr.isTTY === true && !isJson();
+      let current = '';
+      const line = (s: string) => {
+        if (tty) process.stderr.write(`\r\x1b[K${s.slice(0, (process.stderr.columns ?? 100) - 1)}`);
+      };
+      if (!o.deviceCmd && !isJson()) output.info(`waiting for the device to connect to the bench (external device; ${o.wait ?? 300} s)…`);
+      const report = await runBench({
+        dir: o.dir,
+        ...(o.deviceCmd ? { deviceCmd: o.deviceCmd } : {}),
+        ...(o.ptp ? { ptp: o.ptp } : {}),
+        ...(o.cases ? { cases: o.cases } : {}),
+        firstConnectMs: (o.wait ?? (o.deviceCmd ? 60 : 300)) * 1000,
+        onCaseStart: (c, i, n) => {
+          current = `[${i + 1}/${n}] ${c.id}`;
+          line(`${current}: ${c.title}`);
+        },
+        onNote: (_c, e) => line(`${current}: ${e.who}: ${e.what}`),
+        onCaseEnd: (r) => {
+          if (tty) process.stderr.write('\r\x1b[K');
+          if (isJson()) process.stdout.write(jsonLine(r) + '\n');
+          else
+            output.info(
+              `${r.status === 'passed' ? 'PASS' : r.status === 'failed' ? 'FAIL' : 'SKIP'} ${r.id} (${(r.durationMs / 1000).toFixed(1)} s)${r.message ? `: ${r.message}` : ''}`,
+            );
+        },
+      });
+      writeReports(report, { ...(o.junit ? { junit: o.junit } : {}), ...(o.html ? { html: o.html } : {}) });
+      const s = report.summary;
+      const summary = `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s`;
+      if (!isJson()) output.info(summary + (o.junit ? `; JUnit ${o.junit}` : '') + (o.html ? `; HTML ${o.html}` : ''));
+      else process.stdout.write(JSON.stringify({ summary: s, durationMs: report.durationMs }) + '\n');
+      if (s.failed)
+        throw new CamwireError(
+          'TESTBENCH_FAILED',
+          `${s.failed} of ${s.total} case(s) failed: ${report.cases
+            .filter((c) => c.status === 'failed')
+            .map((c) => c.id)
+            .join(', ')}`,
+        );
+    });
+  bench
+    .command('list')
+    .description('every case, in run order, with what it checks')
+    .action(() => {
+      const { benchCases } = require('../testbench') as typeof import('../testbench');
+      const cases = benchCases().map((c) => ({ id: c.id, family: c.family, title: c.title, checks: c.checks }));
+      out().result(cases, () => cases.map((c) => `${c.id.padEnd(26)} ${c.title}\n${' '.repeat(27)}${c.checks}`).join('\n'));
+    });
   return bench;
 }

@@ -137,7 +137,9 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
           keepalive: p.keepalive ?? 0,
           clean: p.clean !== false,
           protocolVersion: p.protocolVersion ?? 4,
-          ...(p.will ? { will: { topic: p.will.topic, payload: Buffer.from(p.will.payload ?? '').toString('utf8'), qos: p.will.qos, retain: !!p.will.retain } } : {}),
+          ...(p.will
+            ? { will: { topic: p.will.topic, payload: Buffer.from(p.will.payload ?? '').toString('utf8'), qos: p.will.qos, retain: !!p.will.retain } }
+            : {}),
         });
         done(null, true);
       },

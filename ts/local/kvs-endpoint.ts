@@ -69,6 +69,8 @@ export interface SessionRecord {
   fragments: StoredFragment[];
   frameTimecodes: number[];
   endedBy: 'client' | 'fault-drop' | 'fault-error' | 'malformed' | 'aborted' | 'token-expired';
+  /** Fragments acknowledged PERSISTED in this session. */
+  persisted?: number;
   /** Frames and MKV bytes received in this session. */
   frames: number;
   bytes: number;
@@ -225,6 +227,7 @@ export class LocalKvsEndpoint {
       if (!current) return;
       ack('RECEIVED', current);
       ack('PERSISTED', current);
+      record.persisted = (record.persisted ?? 0) + 1;
     };
     req.on('data', (chunk: Buffer) => {
       if (ended) return;
@@ -243,21 +246,24 @@ export class LocalKvsEndpoint {
       }
       for (const ev of events) {
         if (ev.kind === 'cluster') {
+          // An ERROR ack takes the place of the fragment's PERSISTED, as KVS answers a fragment it could not keep.
+          if (
+            current &&
+            faults.errorAck &&
+            record.fragments.length >= faults.errorAck.afterFragments &&
+            (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))
+          ) {
+            ack('RECEIVED', current);
+            ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
+            finish('fault-error');
+            res.end();
+            return;
+          }
           closeFragment();
           if (current) {
             if (faults.dropAfterFragments !== undefined && record.fragments.length >= faults.dropAfterFragments) {
               finish('fault-drop');
               dropConnection();
-              return;
-            }
-            if (
-              faults.errorAck &&
-              record.fragments.length >= faults.errorAck.afterFragments &&
-              (!faults.errorAck.sessions || faults.errorAck.sessions.includes(session))
-            ) {
-              ack('ERROR', current, { ErrorId: faults.errorAck.errorId, ErrorCode: faults.errorAck.errorCode ?? 'INJECTED' });
-              finish('fault-error');
-              res.end();
               return;
             }
           }

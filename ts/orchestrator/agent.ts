@@ -102,10 +102,11 @@ export class DeviceAgent extends EventEmitter<DeviceAgentEvents> {
         ...(c.mqtt.outboxDir ? { outboxDir: c.mqtt.outboxDir } : {}),
         ...(c.mqtt.protocolVersion ? { protocolVersion: c.mqtt.protocolVersion } : {}),
         ...(c.mqtt.keepaliveSeconds ? { keepaliveSeconds: c.mqtt.keepaliveSeconds } : {}),
+        // A camera never gives up on its broker: a refused certificate (a server being re-keyed, a
+        // man in the middle) is reported and tried again after the backoff, like any other failure.
+        retryFatal: true,
       });
-      this.conn.on('error', (e: CamwireError, info: { fatal: boolean }) => {
-        if (!info.fatal) this.emit('warning', e);
-      });
+      this.conn.on('error', (e: CamwireError) => this.emit('warning', e));
       this.conn.on('message', (topic: string, payload: Buffer) => {
         if (topic === topics.uploadTargets(c.thing)) this.receive(payload, 'mqtt');
       });

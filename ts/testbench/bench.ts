@@ -18,6 +18,9 @@ import { UploadTarget } from '../upload';
 import { presignMultipart, presignPut } from '../upload/presign';
 import { topics } from '../mqtt';
 import { BenchConfig } from './init';
+import { BENCH_OBJECTS, BENCH_PART_SIZE } from './objects';
+
+export { BENCH_OBJECTS, BENCH_PART_SIZE, benchObjectBytes, writeBenchObjects } from './objects';
 
 /** One thing the device (or the bench) did, at a time in ms (Date.now()). */
 export type BenchEvent = { at: number } & (
@@ -48,41 +51,14 @@ export function loadBench(dir: string): BenchFiles {
   try {
     config = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchConfig;
   } catch (e) {
-    throw new CamwireError('TESTBENCH_NO_BENCH', `${file} is missing or unreadable (${(e as Error).message}); make one with camwire testbench init --out ${dir} --thing NAME`);
+    throw new CamwireError(
+      'TESTBENCH_NO_BENCH',
+      `${file} is missing or unreadable (${(e as Error).message}); make one with camwire testbench init --out ${dir} --thing NAME`,
+    );
   }
   if (config.version !== 1 || !config.thing || !config.ports || !config.files)
     throw new CamwireError('TESTBENCH_NO_BENCH', `${file} is not a bench.json of version 1; make one with camwire testbench init`);
   return { dir: abs, config, read: (rel: string) => fs.readFileSync(path.join(abs, rel), 'utf8') };
-}
-
-/** The files the upload cases send, made at init (and again here when missing), with their SHA-256. */
-export const BENCH_OBJECTS = {
-  photo: { path: 'DCIM/100CAMWR/TB000001.JPG', size: 200 * 1024, contentType: 'image/jpeg' },
-  video: { path: 'DCIM/100CAMWR/TB000002.MP4', size: 1024 * 1024, contentType: 'video/mp4' },
-} as const;
-/** The S3 store's smallest part on the bench, so a 1 MiB video is a multipart upload of several parts. */
-export const BENCH_PART_SIZE = 128 * 1024;
-
-export function benchObjectBytes(name: keyof typeof BENCH_OBJECTS): Buffer {
-  // Deterministic content, so a camera loaded with these files once and the bench agree on the SHA-256.
-  const o = BENCH_OBJECTS[name];
-  const out = Buffer.alloc(o.size);
-  let block = crypto.createHash('sha256').update(`camwire testbench ${o.path}`).digest();
-  for (let off = 0; off < o.size; off += block.length) {
-    block.copy(out, off);
-    block = crypto.createHash('sha256').update(block).digest();
-  }
-  return out;
-}
-
-export function writeBenchObjects(storage: string): void {
-  for (const name of Object.keys(BENCH_OBJECTS) as Array<keyof typeof BENCH_OBJECTS>) {
-    const file = path.join(storage, BENCH_OBJECTS[name].path);
-    const want = benchObjectBytes(name);
-    if (fs.existsSync(file) && fs.statSync(file).size === want.length && fs.readFileSync(file).equals(want)) continue;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, want);
-  }
 }
 
 export class Bench {
@@ -156,7 +132,14 @@ export class Bench {
     const b = this.cloud.broker;
     if (b) {
       b.on('connected', (x) => {
-        if (x.clientId === thing) this.record({ at: now(), kind: 'connect', keepalive: x.connect?.keepalive ?? 0, clean: x.connect?.clean ?? true, ...(x.connect?.will ? { will: x.connect.will } : {}) });
+        if (x.clientId === thing)
+          this.record({
+            at: now(),
+            kind: 'connect',
+            keepalive: x.connect?.keepalive ?? 0,
+            clean: x.connect?.clean ?? true,
+            ...(x.connect?.will ? { will: x.connect.will } : {}),
+          });
       });
       b.on('refused', (x) => {
         if (x.clientId === thing || x.cn === thing) this.record({ at: now(), kind: 'refused', reason: x.reason });
@@ -191,7 +174,8 @@ export class Bench {
     const server = tls.createServer({ cert: this.files.read(cert), key: this.files.read(key), requestCert: false });
     server.on('secureConnection', (s) => {
       let appBytes = 0;
-      const done = () => this.record({ at: Date.now(), kind: 'impostor', which, handshake: 'done', detail: `TLS ${s.getProtocol() ?? ''} completed`, appBytes });
+      const done = () =>
+        this.record({ at: Date.now(), kind: 'impostor', which, handshake: 'done', detail: `TLS ${s.getProtocol() ?? ''} completed`, appBytes });
       s.on('data', (d: Buffer) => {
         appBytes += d.length;
       });

@@ -96,11 +96,20 @@ export class CaseContext {
     }
   }
 
-  /** Waits until the device is connected to the broker (and subscribed, after its first connect). */
-  async connected(timeoutMs: number, since = this.t0): Promise<number> {
-    const e = await this.waitFor('the device connecting to the broker', timeoutMs, () =>
-      this.bench.connected ? this.bench.since(since, 'connect').at(-1) ?? this.bench.events.filter((x) => x.kind === 'connect').at(-1) : undefined,
-    );
+  /**
+   * Waits until the device is connected to the broker and has taken the
+   * CONNACK: it said `online` since (or 1.5 s went by, for a device that does
+   * not publish a status). Returns when the connection was made.
+   */
+  async connected(timeoutMs: number, since = 0): Promise<number> {
+    const status = `cameras/${this.bench.thing}/status`;
+    const e = await this.waitFor('the device connecting to the broker', timeoutMs, () => {
+      if (!this.bench.connected) return undefined;
+      const c = this.bench.events.filter((x) => x.kind === 'connect').at(-1)!;
+      if (c.at < since) return undefined;
+      const online = this.bench.since(c.at, 'publish').some((p) => p.topic === status && p.payload.toString() === 'online');
+      return online || Date.now() - c.at >= 1500 ? c : undefined;
+    });
     return e.at;
   }
 }

@@ -16,11 +16,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { CamwireError } from '../errors';
+import { writeBenchObjects } from './objects';
 import { CertificateAuthority, checkThingName, refuseExisting, writePrivateKey, writePublicFile } from '../pki';
 
 export const BENCH_VERSION = 1;
 
 /** The ports `testbench run` listens on unless bench.json says otherwise. */
+/** Where the reference camera (camwire device with the bench's device.json) serves PTP/IP. */
+export const DEVICE_PTP_PORT = 19740;
+
 export const DEFAULT_BENCH_PORTS = { mqtt: 18883, s3: 19000, kvs: 19443, iotCredentials: 19444 } as const;
 
 export interface BenchConfig {
@@ -130,7 +134,17 @@ export async function initBench(o: BenchInitOptions): Promise<BenchInitResult> {
     $comment: `camwire testbench: the device under test, for \`camwire device --config ${path.join(dir, 'device.json')}\` or a camera's own firmware. The bench serves it with \`camwire testbench run --dir ${dir}\`.`,
     thing,
     storage: 'storage',
-    mqtt: { url: `mqtts://${hostInUrl}:${ports.mqtt}`, cert: rel.deviceChain, key: rel.deviceKey, ca: rel.ca, outboxDir: 'state/outbox' },
+    mqtt: {
+      url: `mqtts://${hostInUrl}:${ports.mqtt}`,
+      cert: rel.deviceChain,
+      key: rel.deviceKey,
+      ca: rel.ca,
+      outboxDir: 'state/outbox',
+      // Short, so the keep-alive case is quick; a camera with its own value is waited for up to 1.5 times it.
+      keepaliveSeconds: 15,
+    },
+    // The reference camera's PTP/IP responder, for the ptp cases (a real camera: testbench run --ptp ITS_ADDRESS:15740).
+    ptp: { host: net.isIPv4(host) ? host : '127.0.0.1', port: DEVICE_PTP_PORT },
     upload: { concurrency: 2, journalDir: 'state/journal', jobsDir: 'state/jobs' },
     kvs: {
       streamName: config.stream,
@@ -169,5 +183,6 @@ export async function initBench(o: BenchInitOptions): Promise<BenchInitResult> {
   key('bench.json', JSON.stringify(config, null, 2) + '\n');
   pub('device.json', JSON.stringify(deviceConfig, null, 2) + '\n');
   fs.mkdirSync(abs('storage/DCIM/100CAMWR'), { recursive: true });
+  writeBenchObjects(abs('storage'));
   return { dir, config, written };
 }
