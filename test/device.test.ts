@@ -206,7 +206,12 @@ test.serial('a target over MQTT and one over PTP (a ticket sent by gphoto2) both
       .digest('hex'),
   );
   // The jobs are done: nothing left for a restart.
-  t.deepEqual(fs.readdirSync(path.join(dir, 'both', 'jobs')), []);
+  // Job files are gone; done/ keeps the results, so a target seen again is not uploaded again.
+  t.deepEqual(
+    fs.readdirSync(path.join(dir, 'both', 'jobs')).filter((n) => n.endsWith('.json')),
+    [],
+  );
+  t.is(fs.readdirSync(path.join(dir, 'both', 'jobs', 'done')).length, 2);
   // A target naming a file outside the storage is a failed result, not a read of that file.
   const escape = await presignPut(presignBase('devices/camera001/passwd', 'escape'));
   await backend.publish('cameras/camera001/upload-targets', JSON.stringify({ ...escape, object: { path: '../../../../etc/passwd' } }));
@@ -252,7 +257,7 @@ const stoppedMidUpload = test.macro(async (t, signal: 'SIGKILL' | 'SIGTERM') => 
     results.some((r) => r.id === `${name}-long`),
     'no result before the restart',
   );
-  t.is(fs.readdirSync(path.join(dir, name, 'jobs')).length, 1, 'the job survived');
+  t.is(fs.readdirSync(path.join(dir, name, 'jobs')).filter((n) => n.endsWith('.json')).length, 1, 'the job survived');
   const second = startAgent(file);
   t.teardown(() => {
     second.proc.kill('SIGKILL');

@@ -439,11 +439,6 @@ export const ERROR_CODES = {
     'Stop the other run, or make the bench with other ports (`testbench init --mqtt-port … --force`).',
   ),
   TESTBENCH_NO_CASES: e('testbench', '--cases matched no case.', '`camwire testbench list` shows every case id; globs such as `mqtt.*` work.'),
-  TESTBENCH_DEVICE_EXITED: e(
-    'testbench',
-    'The device command exited before the bench was done with it.',
-    "The device's own output is in the run directory (device.log); run the command by hand to see why.",
-  ),
   TESTBENCH_FAILED: e('testbench', 'At least one case failed.', 'The report says which and why (evidence and timeline per case).'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
