@@ -34,7 +34,7 @@ test.serial('the reference camera passes every case; JUnit read back by junit2js
   // The done-when bound: the whole run in under 3 minutes on this machine.
   t.true(r.ms < 180_000, `the run took ${r.ms} ms`);
 
-  const { parse } = (await import('junit2json')) as typeof import('junit2json');
+  const { parse } = await import('junit2json');
   const parsed = (await parse(fs.readFileSync(junit, 'utf8'))) as {
     tests?: number;
     failures?: number;
