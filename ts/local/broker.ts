@@ -35,8 +35,11 @@ export interface ConnectInfo {
 }
 
 export interface LocalBrokerEvents {
-  connected: [{ clientId: string; cn: string; connect?: ConnectInfo }];
-  disconnected: [{ clientId: string }];
+  /** conn: a serial per connection, so a takeover (new connection before the old one's close) is told apart. */
+  connected: [{ clientId: string; cn: string; conn: number; connect?: ConnectInfo }];
+  disconnected: [{ clientId: string; conn: number }];
+  /** A TLS handshake that failed (no or a bad client certificate, a protocol mismatch). */
+  'tls-error': [{ message: string; remote: string }];
   refused: [{ clientId: string; cn?: string; reason: string }];
   /** Every message the broker took (a will included); payload is the message itself. */
   published: [{ clientId: string; topic: string; bytes: number; retain: boolean; qos: number; dup: boolean; payload: Buffer }];
@@ -62,7 +65,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
   private readonly sockets = new Set<import('node:net').Socket>();
   /** Publishes whose authorisation (and so PUBACK and delivery) is held. */
   private readonly held: Array<(err: Error | null) => void> = [];
-  private withhold: { match: (topic: string) => boolean; left: number } | undefined;
+  private withhold: { match: (topic: string, payload: Buffer) => boolean; left: number } | undefined;
   port = 0;
 
   constructor(private readonly o: LocalBrokerOptions) {
@@ -79,7 +82,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
    * answer is lost; releaseWithheld() fails them. For the test bench: a
    * device must send such a message again after it reconnects.
    */
-  withholdPuback(match: (topic: string) => boolean, count = 1): void {
+  withholdPuback(match: (topic: string, payload: Buffer) => boolean, count = 1): void {
     this.withhold = { match, left: count };
   }
 
@@ -113,6 +116,8 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
     // died, when the socket may no longer have a peer certificate to ask.
     const identities = new WeakMap<object, string>();
     const connects = new WeakMap<object, ConnectInfo>();
+    const serials = new WeakMap<object, number>();
+    let serial = 0;
     const peerCn = (c: AedesClient): string | undefined => {
       const cn = c.conn.getPeerCertificate?.()?.subject?.CN;
       return Array.isArray(cn) ? cn[0] : cn;
@@ -154,14 +159,15 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
         }
         identities.set(client, cn);
         const connect = connects.get(client);
-        this.emit('connected', { clientId: c.id, cn, ...(connect ? { connect } : {}) });
+        serials.set(client, ++serial);
+        this.emit('connected', { clientId: c.id, cn, conn: serial, ...(connect ? { connect } : {}) });
         done(null, true);
       },
       authorizePublish: (client, packet, cb) => {
         const ok = allowed(client as unknown as AedesClient | null, packet.topic);
         if (!ok && client) this.emit('refused', { clientId: client.id, reason: `publish to ${packet.topic} is outside ${root}/{thing}/` });
         const w = this.withhold;
-        if (ok && client && packet.qos === 1 && w && w.left > 0 && w.match(packet.topic)) {
+        if (ok && client && packet.qos === 1 && w && w.left > 0 && w.match(packet.topic, Buffer.from(packet.payload ?? ''))) {
           w.left--;
           this.held.push(cb);
           this.emit('withheld', { clientId: client.id, topic: packet.topic, ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}) });
@@ -197,7 +203,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       if (granted.length) this.emit('subscribed', { clientId: client.id, topics: granted.map((x) => x.topic), qos: granted.map((x) => x.qos) });
     });
     broker.on('ping', (_p, client) => this.emit('ping', { clientId: client.id }));
-    broker.on('clientDisconnect', (client) => this.emit('disconnected', { clientId: client.id }));
+    broker.on('clientDisconnect', (client) => this.emit('disconnected', { clientId: client.id, conn: serials.get(client) ?? 0 }));
     this.broker = broker as unknown as AedesBroker;
     this.server = tls.createServer(
       { cert: this.o.cert, key: this.o.key, ca: this.o.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
@@ -209,7 +215,8 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.on('tlsClientError', () => {
+    this.server.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => {
+      this.emit('tls-error', { message: e.message, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` });
       /* an untrusted or missing client certificate: the handshake fails, nothing else to do */
     });
     try {

@@ -25,9 +25,10 @@ export { BENCH_OBJECTS, BENCH_PART_SIZE, benchObjectBytes, writeBenchObjects } f
 /** One thing the device (or the bench) did, at a time in ms (Date.now()). */
 export type BenchEvent = { at: number } & (
   | { kind: 'tcp'; service: string; n: number; fault: string; upstream: number }
-  | { kind: 'connect'; keepalive: number; clean: boolean; will?: { topic: string; payload: string; qos: number; retain: boolean } }
+  | { kind: 'tls-error'; message: string }
+  | { kind: 'connect'; conn: number; keepalive: number; clean: boolean; will?: { topic: string; payload: string; qos: number; retain: boolean } }
   | { kind: 'refused'; reason: string }
-  | { kind: 'disconnect' }
+  | { kind: 'disconnect'; conn: number }
   | { kind: 'publish'; topic: string; payload: Buffer; qos: number; retain: boolean; dup: boolean }
   | { kind: 'subscribe'; topics: string[]; qos: number[] }
   | { kind: 'ping' }
@@ -83,8 +84,11 @@ export class Bench {
     const c = files.config;
     const f = c.files;
     const hosts = c.hosts.length ? c.hosts : ['127.0.0.1'];
-    // 127.0.0.1 only, unless the bench was made for a camera on the LAN: then every address (the certificate names the hosts).
-    const listenHost = hosts.every((h) => h === '127.0.0.1' || h === 'localhost') ? '127.0.0.1' : '0.0.0.0';
+    // 127.0.0.1 unless the bench was made for a camera on the LAN: then the address the camera dials
+    // (every IPv4 address when that is a DNS name; the certificate names the hosts either way).
+    const first = hosts[0]!;
+    const loopback = (h: string) => h === '127.0.0.1' || h === 'localhost' || h === '::1';
+    const listenHost = loopback(first) ? '127.0.0.1' : net.isIP(first) ? first : '0.0.0.0';
     const kvsFaults: LocalKvsFaults = {};
     let cloud: LocalCloud;
     try {
@@ -99,7 +103,7 @@ export class Bench {
         minPartSize: BENCH_PART_SIZE,
         ports: { mqtt: c.ports.mqtt, s3: c.ports.s3, kvs: c.ports.kvs, 'iot-credentials': c.ports.iotCredentials },
         listenHost,
-        publicHost: hosts[0]!,
+        publicHost: loopback(first) ? '127.0.0.1' : first,
         ...(o.services ? { services: o.services } : {}),
       });
     } catch (e) {
@@ -132,20 +136,24 @@ export class Bench {
     const b = this.cloud.broker;
     if (b) {
       b.on('connected', (x) => {
-        if (x.clientId === thing)
-          this.record({
-            at: now(),
-            kind: 'connect',
-            keepalive: x.connect?.keepalive ?? 0,
-            clean: x.connect?.clean ?? true,
-            ...(x.connect?.will ? { will: x.connect.will } : {}),
-          });
+        if (x.clientId !== thing) return;
+        this.live.add(x.conn);
+        this.record({
+          at: now(),
+          kind: 'connect',
+          conn: x.conn,
+          keepalive: x.connect?.keepalive ?? 0,
+          clean: x.connect?.clean ?? true,
+          ...(x.connect?.will ? { will: x.connect.will } : {}),
+        });
       });
       b.on('refused', (x) => {
         if (x.clientId === thing || x.cn === thing) this.record({ at: now(), kind: 'refused', reason: x.reason });
       });
       b.on('disconnected', (x) => {
-        if (x.clientId === thing) this.record({ at: now(), kind: 'disconnect' });
+        if (x.clientId !== thing) return;
+        this.live.delete(x.conn);
+        this.record({ at: now(), kind: 'disconnect', conn: x.conn });
       });
       b.on('published', (x) => {
         if (x.clientId === thing) this.record({ at: now(), kind: 'publish', topic: x.topic, payload: x.payload, qos: x.qos, retain: x.retain, dup: x.dup });
@@ -153,6 +161,7 @@ export class Bench {
       b.on('subscribed', (x) => {
         if (x.clientId === thing) this.record({ at: now(), kind: 'subscribe', topics: x.topics, qos: x.qos });
       });
+      b.on('tls-error', (x) => this.record({ at: now(), kind: 'tls-error', message: x.message }));
       b.on('ping', (x) => {
         if (x.clientId === thing) this.record({ at: now(), kind: 'ping' });
       });
@@ -205,14 +214,12 @@ export class Bench {
     return this.events.filter((e): e is Extract<BenchEvent, { kind: K }> => e.at >= t && e.kind === kind);
   }
 
-  /** Is the device connected to the broker now (its last connect not followed by a disconnect)? */
+  /** The device's connections the broker holds (a takeover overlaps two for a moment). */
+  private readonly live = new Set<number>();
+
+  /** Is the device connected to the broker now? */
   get connected(): boolean {
-    for (let i = this.events.length - 1; i >= 0; i--) {
-      const k = this.events[i]!.kind;
-      if (k === 'connect') return true;
-      if (k === 'disconnect') return false;
-    }
-    return false;
+    return this.live.size > 0;
   }
 
   /** The S3 endpoint as the camera dials it. */

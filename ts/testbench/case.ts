@@ -105,7 +105,7 @@ export class CaseContext {
     const status = `cameras/${this.bench.thing}/status`;
     const e = await this.waitFor('the device connecting to the broker', timeoutMs, () => {
       if (!this.bench.connected) return undefined;
-      const c = this.bench.events.filter((x) => x.kind === 'connect').at(-1)!;
+      const c = this.bench.since(0, 'connect').at(-1)!;
       if (c.at < since) return undefined;
       const online = this.bench.since(c.at, 'publish').some((p) => p.topic === status && p.payload.toString() === 'online');
       return online || Date.now() - c.at >= 1500 ? c : undefined;

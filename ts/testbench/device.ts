@@ -64,22 +64,26 @@ export class DeviceProcess {
     });
   }
 
-  /** SIGKILL, as when the power goes; resolves when it is gone. */
+  /** SIGKILL now, without waiting (the bench itself is being stopped). */
+  killNow(): void {
+    this.expectingExit = true;
+    this.signal('SIGKILL');
+  }
+
+  /** SIGKILL to the whole group, as when the power goes; resolves when the command is gone. */
   async kill(): Promise<void> {
     this.expectingExit = true;
     this.signal('SIGKILL');
     await this.exited(10_000);
   }
 
-  /** SIGTERM, then SIGKILL after graceMs. */
+  /** SIGTERM to the group, then SIGKILL to whatever of it is left after graceMs (children that outlived sh included). */
   async stop(graceMs = 10_000): Promise<void> {
-    if (!this.running) return;
+    if (!this.child) return;
     this.expectingExit = true;
     this.signal('SIGTERM');
-    if (!(await this.exited(graceMs))) {
-      this.signal('SIGKILL');
-      await this.exited(5000);
-    }
+    await this.exited(graceMs);
+    this.signal('SIGKILL');
   }
 
   /** The log's last lines, for a failure's evidence. */

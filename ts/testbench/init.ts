@@ -144,7 +144,8 @@ export async function initBench(o: BenchInitOptions): Promise<BenchInitResult> {
       keepaliveSeconds: 15,
     },
     // The reference camera's PTP/IP responder, for the ptp cases (a real camera: testbench run --ptp ITS_ADDRESS:15740).
-    ptp: { host: net.isIPv4(host) ? host : '127.0.0.1', port: DEVICE_PTP_PORT },
+    // Only on this machine: a camera on the LAN has its own address (testbench run --ptp).
+    ...(host === '127.0.0.1' ? { ptp: { host: '127.0.0.1', port: DEVICE_PTP_PORT } } : {}),
     upload: { concurrency: 2, journalDir: 'state/journal', jobsDir: 'state/jobs' },
     kvs: {
       streamName: config.stream,

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CamwireError } from '../errors';
+import { redactText } from '../common/redact';
 import { Bench, loadBench, writeBenchObjects } from './bench';
 import { BenchCase, CaseContext, CaseFailure, CaseSkip, DeviceSide } from './case';
 import { kvsCases } from './cases/kvs';
@@ -113,6 +114,8 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
   const ptp = o.ptp ?? (ptpConf ? `${ptpConf.host ?? '127.0.0.1'}:${ptpConf.port ?? 15740}` : undefined);
   // A fresh record each run: the store, the KVS sessions, the device's log.
   const runDir = path.join(files.dir, 'run');
+  // Another run on this bench (or anything on its ports) is found before its record is wiped.
+  await probePorts(files.config.ports);
   fs.rmSync(runDir, { recursive: true, force: true });
   fs.mkdirSync(runDir, { recursive: true });
   writeBenchObjects(path.join(files.dir, 'storage'));
@@ -120,6 +123,15 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
   const bench = await Bench.start(files);
   const device: DeviceSide = { config, ...(ptp ? { ptp } : {}) };
   const results: CaseResult[] = [];
+  // Ctrl-C (or a kill) of the bench takes the device with it: it runs in its own process group.
+  const interrupted = (sig: NodeJS.Signals) => {
+    device.process?.killNow();
+    process.kill(process.pid, sig);
+  };
+  const onSigint = () => interrupted('SIGINT');
+  const onSigterm = () => interrupted('SIGTERM');
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
   try {
     if (o.deviceCmd) {
       device.process = new DeviceProcess(o.deviceCmd, path.join(runDir, 'device.log'), files.dir);
@@ -128,12 +140,27 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
     let i = 0;
     for (const c of cases) {
       o.onCaseStart?.(c, i, cases.length);
-      const r = await runCase(bench, device, c, o, i === 0 ? (o.firstConnectMs ?? 60_000) : undefined);
+      const never = i > 0 && !bench.since(0, 'connect').length;
+      const r = never
+        ? {
+            id: c.id,
+            family: c.family,
+            title: c.title,
+            checks: c.checks,
+            status: 'failed' as const,
+            durationMs: 0,
+            message: `not run: the device never connected to the broker (see ${cases[0]!.id})`,
+            evidence: [],
+            timeline: [],
+          }
+        : await runCase(bench, device, c, o, i === 0 ? (o.firstConnectMs ?? 60_000) : undefined);
       results.push(r);
       o.onCaseEnd?.(r, i, cases.length);
       i++;
     }
   } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     await device.process?.stop();
     await bench.stop();
   }
@@ -157,7 +184,18 @@ async function runCase(bench: Bench, device: DeviceSide, c: BenchCase, o: RunBen
   let status: CaseResult['status'] = 'passed';
   let message: string | undefined;
   try {
-    if (firstConnectMs) await ctx.connected(firstConnectMs, 0);
+    if (firstConnectMs) {
+      try {
+        await ctx.connected(firstConnectMs, 0);
+      } catch (e) {
+        // Why it never came, as far as the broker saw: a refused client id, a failed TLS handshake, no TCP connection at all.
+        const tcp = bench.since(0, 'tcp').filter((x) => x.service === 'mqtt').length;
+        ctx.evidence(`TCP connections to the MQTT port: ${tcp}`);
+        for (const r of bench.since(0, 'refused').slice(0, 3)) ctx.evidence(`broker refused: ${r.reason}`);
+        for (const r of bench.since(0, 'tls-error').slice(0, 3)) ctx.evidence(`TLS handshake failed at the broker: ${r.message}`);
+        throw e;
+      }
+    }
     await c.run(ctx);
   } catch (e) {
     if (e instanceof CaseSkip) {
@@ -187,13 +225,32 @@ async function runCase(bench: Bench, device: DeviceSide, c: BenchCase, o: RunBen
       ctx.note('bench', 'device started again after it exited');
     }
   }
+  // A device's output can hold pre-signed URLs: reports never carry their signatures.
   return {
     ...base,
     status,
     durationMs: Date.now() - ctx.t0,
-    ...(message ? { message } : {}),
-    evidence: ctx.evidenceLines,
-    timeline: ctx.timeline,
+    ...(message ? { message: redactText(message) } : {}),
+    evidence: ctx.evidenceLines.map(redactText),
+    timeline: ctx.timeline.map((e) => ({ ...e, what: redactText(e.what) })),
     ...(ctx.chartData ? { chart: ctx.chartData } : {}),
   };
+}
+
+async function probePorts(ports: Record<string, number>): Promise<void> {
+  const net = await import('node:net');
+  for (const [name, port] of Object.entries(ports)) {
+    await new Promise<void>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new CamwireError(
+            'TESTBENCH_PORT_BUSY',
+            `the bench's ${name} port ${port} is in use (${e.code ?? e.message}): another testbench run on this bench, or another program; stop it or make the bench with other ports (testbench init --${name === 'iotCredentials' ? 'credentials' : name}-port …)`,
+          ),
+        ),
+      );
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+    });
+  }
 }

@@ -19,9 +19,15 @@ const sessionFile = (ctx: CaseContext, s: SessionRecord, ext: 'mkv' | 'json') =>
 const ended = (ctx: CaseContext, s: SessionRecord) => fs.existsSync(sessionFile(ctx, s, 'json'));
 const fragments = (ctx: CaseContext) => sessions(ctx).reduce((n, s) => n + s.fragments.length, 0);
 
-/** Frame timecodes over every session, deduplicated, in order, and the gaps wider than 2.5 frame periods between them. */
+/** The frame timecodes of a session's PERSISTED fragments (acks come in order: the first `persisted` fragments). */
+function persistedFrames(s: SessionRecord): number[] {
+  const n = s.fragments.slice(0, s.persisted ?? 0).reduce((a, f) => a + f.frames, 0);
+  return s.frameTimecodes.slice(0, n);
+}
+
+/** PERSISTED frame timecodes over every session, deduplicated, in order, and the gaps wider than 2.5 frame periods between them. */
 function gaps(ctx: CaseContext, from: number, to: number): { frames: number; period: number; gaps: Array<[number, number]> } {
-  const all = [...new Set(sessions(ctx).flatMap((s) => s.frameTimecodes))].filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  const all = [...new Set(sessions(ctx).flatMap(persistedFrames))].filter((t) => t >= from && t <= to).sort((a, b) => a - b);
   const d = all.slice(1).map((x, i) => x - all[i]!);
   const period = [...d].sort((a, b) => a - b)[Math.floor(d.length / 2)] ?? 0;
   const wide: Array<[number, number]> = [];
@@ -98,15 +104,18 @@ export const kvsCases: BenchCase[] = [
       const s = await streaming(ctx, 2);
       const before = sessions(ctx).length;
       const t0 = s.fragments.at(-1)!.timecode;
-      ctx.bench.cloud.proxies.kvs!.drop();
-      ctx.note('bench', 'PutMedia connection reset');
+      const dropped = ctx.bench.cloud.proxies.kvs!.drop();
+      ctx.note('bench', `PutMedia connection reset (${dropped})`);
+      ctx.check(dropped >= 1, 'no PutMedia connection was open to cut');
       const next = await ctx.waitFor('a new session with fragments', STREAM_MS, () =>
         sessions(ctx)
           .slice(before)
           .find((x) => x.fragments.length >= 2),
       );
       ctx.note('device', `session ${next.session} starts at fragment ${next.fragments[0]!.timecode}`);
+      await ctx.waitFor('the new session persisting its first fragments', STREAM_MS, () => (next.persisted ?? 0) >= 2);
       const g = gaps(ctx, t0 - 2000, next.fragments[1]!.timecode);
+      ctx.check(g.frames > 0, 'no PERSISTED frames around the cut');
       ctx.evidence(`${g.frames} frames from ${t0 - 2000} ms, period ${g.period} ms, gaps: ${g.gaps.map(([a, b]) => `${a}-${b}`).join(', ') || 'none'}`);
       ctx.check(!g.gaps.length, `frames lost across the cut: ${g.gaps.map(([a, b]) => `${a}..${b} ms`).join(', ')}`);
     },
@@ -119,11 +128,28 @@ export const kvsCases: BenchCase[] = [
       'each ended session: every fragment it sent was acknowledged PERSISTED, and ffprobe decodes as many frames from the stored MKV as the endpoint parsed, without errors',
     unavailable: noKvs,
     async run(ctx: CaseContext) {
-      await streaming(ctx, 3);
+      const live = await streaming(ctx, 3);
+      // Run alone, nothing has ended a session yet: the bench ends one (a reset, as kvs.cut does).
+      if (!sessions(ctx).some((s) => ended(ctx, s) && s.frames > 0)) {
+        await ctx.sleep(1500);
+        ctx.bench.cloud.proxies.kvs!.drop();
+        ctx.note('bench', `session ${live.session} ended by a reset, to read it back`);
+      }
       const done = await ctx.waitFor('an ended session', STREAM_MS, () => {
         const e = sessions(ctx).filter((s) => ended(ctx, s) && s.frames > 0);
         return e.length ? e : undefined;
       });
+      // The live session: every fragment but the one in flight acknowledged.
+      const now = sessions(ctx)
+        .filter((s) => !ended(ctx, s))
+        .at(-1);
+      if (now) {
+        ctx.evidence(`live session ${now.session}: ${now.fragments.length} fragments, ${now.persisted ?? 0} PERSISTED`);
+        ctx.check(
+          now.fragments.length - (now.persisted ?? 0) <= 2,
+          `live session ${now.session}: ${now.fragments.length - (now.persisted ?? 0)} fragments not completed`,
+        );
+      }
       for (const s of done) {
         const file = sessionFile(ctx, s, 'mkv');
         const { stdout, stderr } = await run(

@@ -3,7 +3,7 @@
  * device.json's ptp section): the bench is the app, with camwire's initiator
  * and with gphoto2 (any standard initiator must be able to hand a ticket over).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PtpClient } from '../../ptp';
 import { BenchCase, CaseContext, DeviceSide } from '../case';
 import { BENCH_OBJECTS, benchObjectBytes } from '../bench';
+import { checkUploaded, resultOf } from './upload';
 
 const noPtp = (d: DeviceSide) => (d.ptp ? undefined : 'the device serves no PTP/IP (give --ptp HOST:PORT, or a ptp section in device.json)');
 const RESULT_MS = 45_000;
@@ -29,11 +30,27 @@ async function session<T>(ctx: CaseContext, f: (c: PtpClient) => Promise<T>): Pr
   }
 }
 
-async function awaitResult(ctx: CaseContext, since: number, id: string): Promise<void> {
-  const r = await ctx.waitFor(`the result of ${id} on cameras/${ctx.bench.thing}/uploads`, RESULT_MS, () => ctx.bench.results(since, id)[0]);
-  ctx.note('device', `result: ${String(r.result?.['status'])}`, r.at);
-  ctx.check(r.result?.['status'] === 'uploaded', `the upload of the handed-over target failed: ${JSON.stringify(r.result?.['error'])}`);
-  ctx.evidence(`result source: ${String(r.result?.['source'])}, sha256 ${String(r.result?.['sha256'])}`);
+/** The handed-over target's result: uploaded, the stored object the file, the result the contract. */
+async function awaitResult(ctx: CaseContext, since: number, id: string, key: string): Promise<void> {
+  const result = await resultOf(ctx, since, id, RESULT_MS);
+  ctx.evidence(`result source: ${String(result['source'])}`);
+  checkUploaded(ctx, result, key, 'photo');
+}
+
+/** gphoto2 without blocking the bench's services while it runs. */
+function gphoto2(args: string[], cwd: string): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('gphoto2', args, { cwd, env: { ...process.env, HOME: cwd } });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('error', (e) => resolve({ status: null, out: e.message }));
+    p.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, out });
+    });
+  });
 }
 
 /** Bytes that are not PTP/IP, sent on fresh connections: the responder must survive every one. */
@@ -93,7 +110,7 @@ export const ptpCases: BenchCase[] = [
     async run(ctx: CaseContext) {
       await ctx.connected(RESULT_MS, 0);
       const t = Date.now();
-      const { target } = await ctx.bench.putTarget('ptp.handover-vendor');
+      const { target, key } = await ctx.bench.putTarget('ptp.handover-vendor');
       await session(ctx, async (c) => {
         try {
           await c.sendTarget(target);
@@ -102,7 +119,7 @@ export const ptpCases: BenchCase[] = [
         }
       });
       ctx.note('bench', `SetUploadTarget ${target.id}: OK`);
-      await awaitResult(ctx, t, target.id);
+      await awaitResult(ctx, t, target.id, key);
     },
   },
   {
@@ -114,21 +131,18 @@ export const ptpCases: BenchCase[] = [
     async run(ctx: CaseContext) {
       await ctx.connected(RESULT_MS, 0);
       const t = Date.now();
-      const { target } = await ctx.bench.putTarget('ptp.handover-ticket');
+      const { target, key } = await ctx.bench.putTarget('ptp.handover-ticket');
       const dir = fs.mkdtempSync(path.join(ctx.bench.files.dir, 'run', 'gphoto2-'));
       const ticket = path.join(dir, `TB${Date.now() % 100000}.camwire.json`);
       fs.writeFileSync(ticket, JSON.stringify(target));
       const addr = ctx.device.ptp!;
       const port = addr.slice(addr.lastIndexOf(':') + 1);
-      const r = spawnSync('gphoto2', ['--port', `ptpip:${addr}:${port}`, '--folder', '/store_00010001/DCIM', '--upload-file', ticket], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { ...process.env, HOME: dir },
-        timeout: 60_000,
-      });
+      const r = await gphoto2(['--port', `ptpip:${addr}:${port}`, '--folder', '/store_00010001/DCIM', '--upload-file', ticket], dir);
+      // The ticket holds pre-signed URLs: it does not stay on disk.
+      fs.rmSync(dir, { recursive: true, force: true });
       ctx.note('bench', `gphoto2 --upload-file ${path.basename(ticket)}: exit ${r.status}`);
-      ctx.check(r.status === 0, `gphoto2 could not send the ticket: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}`);
-      await awaitResult(ctx, t, target.id);
+      ctx.check(r.status === 0, `gphoto2 could not send the ticket: ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+      await awaitResult(ctx, t, target.id, key);
     },
   },
   {
