@@ -135,8 +135,8 @@ const RULES: Rule[] = [
   {
     rule: 'no-retry',
     fails: {
-      // The case counts the 503 answers before it reads the result: one seen means no retry.
-      'upload.retry-503': /^expected the two 503 answers to be seen, got 1$/,
+      // The device gives up after the first 503: the result says failed, and the case says so.
+      'upload.retry-503': /^the device gave up after 1 503 answer\(s\) instead of retrying: \{"code":"UPLOAD_/,
       'upload.reset-mid-body':
         /^the upload failed: \{"code":"UPLOAD_NETWORK","message":"PUT \(http:\/\/127\.0\.0\.1:\d+\/[^)]+\) failed after 1 attempt\(s\); last: \w+/,
     },
@@ -299,4 +299,43 @@ test.serial('ptp.malformed: a responder that stops listening after a malformed p
     'ptp.download',
   ]);
   t.regex(fs.readFileSync(path.join(dir, 'run', 'device.log'), 'utf8'), /malformed first packet \(length 4, type 1\): the front gives up/);
+});
+
+test.serial('tls.mutual: a camera whose client id is not its certificate CN is refused, and the run says so at once', async (t) => {
+  t.timeout(90_000);
+  const dir = await makeBench(path.join(work, 'wrong-client-id'), 'idcam', (d) => {
+    mqttOnly(d);
+    d['thing'] = 'notidcam'; // the certificate still says idcam
+  });
+  const r = await runBench(dir, ['--device-cmd', referenceDevice(dir), '--cases', 'tls.mutual', 'mqtt.status', '--wait', '30']);
+  t.is(r.status, 1, explain(r));
+  t.is(r.byId.get('tls.mutual')?.status, 'failed');
+  t.regex(r.byId.get('tls.mutual')?.message ?? '', /^the broker refused the device: client id "notidcam" is not the certificate's CN "idcam"$/);
+  t.true((r.byId.get('tls.mutual')?.durationMs ?? 99_999) < 20_000, 'the refusal ends the wait');
+  t.regex(r.byId.get('mqtt.status')?.message ?? '', /^not run: the device never connected/);
+});
+
+test.serial('ptp.session and the handovers: nothing answering at --ptp fails each with the address', async (t) => {
+  t.timeout(120_000);
+  const dir = await makeBench(path.join(work, 'ptp-nobody'), 'ptpcam', mqttOnly);
+  const port = await freePort();
+  const r = await runBench(dir, [
+    '--device-cmd',
+    pythonDevice(dir),
+    '--ptp',
+    `127.0.0.1:${port}`,
+    '--cases',
+    'mqtt.status',
+    'ptp.session',
+    'ptp.handover-vendor',
+  ]);
+  verdicts(
+    t,
+    r,
+    {
+      'ptp.session': new RegExp(`^no PTP/IP session with 127\\.0\\.0\\.1:${port}: `),
+      'ptp.handover-vendor': new RegExp(`^no PTP/IP session with 127\\.0\\.0\\.1:${port}: `),
+    },
+    ['mqtt.status'],
+  );
 });

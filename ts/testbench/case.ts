@@ -104,6 +104,9 @@ export class CaseContext {
   async connected(timeoutMs: number, since = 0): Promise<number> {
     const status = `cameras/${this.bench.thing}/status`;
     const e = await this.waitFor('the device connecting to the broker', timeoutMs, () => {
+      // A refusal (a client id that is not the certificate's CN) ends the wait at once, with its reason.
+      const refused = this.bench.since(since, 'refused').find((r) => /client id/.test(r.reason));
+      if (refused && !this.bench.since(since, 'connect').some((c) => c.at > refused.at)) this.fail(`the broker refused the device: ${refused.reason}`);
       if (!this.bench.connected) return undefined;
       const c = this.bench.since(0, 'connect').at(-1)!;
       if (c.at < since) return undefined;

@@ -125,7 +125,7 @@ export const kvsCases: BenchCase[] = [
     family: 'kvs',
     title: 'every fragment PERSISTED and every frame decodable',
     checks:
-      'each ended session: every fragment it sent was acknowledged PERSISTED, and ffprobe decodes as many frames from the stored MKV as the endpoint parsed, without errors',
+      'each ended session: every fragment it sent was acknowledged PERSISTED, and ffprobe decodes at least as many frames from the stored MKV as the endpoint parsed',
     unavailable: noKvs,
     async run(ctx: CaseContext) {
       const live = await streaming(ctx, 3);
@@ -166,7 +166,8 @@ export const kvsCases: BenchCase[] = [
         ctx.evidence(
           `session ${s.session} (${s.endedBy}): ${s.fragments.length} fragments, ${s.persisted ?? 0} PERSISTED; ${s.frames} frames parsed, ${decoded} decoded (${st?.codec_name ?? '?'})${errs.length ? `; ffprobe: ${errs.slice(0, 3).join(' | ')}` : ''}`,
         );
-        ctx.check(decoded === s.frames, `session ${s.session}: ffprobe decoded ${decoded} frames of the ${s.frames} the endpoint received`);
+        // The stored file may hold a little more than was parsed (the chunk after a fault), never less.
+        ctx.check(decoded >= s.frames, `session ${s.session}: ffprobe decoded ${decoded} frames of the ${s.frames} the endpoint received`);
         ctx.check(s.endedBy !== 'malformed', `session ${s.session} was refused as malformed MKV`);
         const unacked = s.fragments.length - (s.persisted ?? 0);
         ctx.check(unacked <= 1, `session ${s.session}: ${unacked} fragments were not completed (not PERSISTED)`);

@@ -120,6 +120,10 @@ export const uploadCases: BenchCase[] = [
       for (const e of ctx.bench.since(t, 's3').filter((x) => x.request.key === key)) ctx.note('device', `${e.request.method} → ${e.request.status}`, e.at);
       const faulted = reqs.filter((r) => r.status === 503);
       ctx.evidence(`requests: ${reqs.map((r) => r.status).join(', ')}`);
+      ctx.check(
+        result['status'] !== 'failed',
+        `the device gave up after ${faulted.length} 503 answer(s) instead of retrying: ${JSON.stringify(result['error'])}`,
+      );
       ctx.check(faulted.length === 2, `expected the two 503 answers to be seen, got ${faulted.length}`);
       checkUploaded(ctx, result, key, 'photo');
     },
