@@ -339,3 +339,23 @@ test.serial('ptp.session and the handovers: nothing answering at --ptp fails eac
     ['mqtt.status'],
   );
 });
+
+test.serial('--break subscribe-qos0: mqtt.subscribe fails, mqtt.status passes', async (t) => {
+  t.timeout(90_000);
+  const dir = await makeBench(path.join(work, 'subscribe-qos0'), 'pycam', mqttOnly);
+  const r = await runBench(dir, ['--device-cmd', pythonDevice(dir, ['subscribe-qos0']), '--cases', 'mqtt.status', 'mqtt.subscribe']);
+  verdicts(t, r, { 'mqtt.subscribe': /^cameras\/pycam\/upload-targets was subscribed at QoS 0: targets would be lost while the device is away$/ }, [
+    'mqtt.status',
+  ]);
+});
+
+test.serial('ptp.handover-ticket: a read-only responder (SendObjectInfo refused) fails it; the session still works', async (t) => {
+  t.timeout(120_000);
+  const dir = await makeBench(path.join(work, 'ptp-read-only'), 'ptpcam', mqttOnly);
+  const store = card(dir);
+  const port = await freePort();
+  // A responder that refuses SendObjectInfo/SendObject: a ticket file cannot be handed over.
+  const cmd = `${pythonDevice(dir)} & exec ${node} "${CLI}" ptp serve --read-only --port ${port} --storage "${store}"`;
+  const r = await runBench(dir, ['--device-cmd', cmd, '--ptp', `127.0.0.1:${port}`, '--cases', 'ptp.session', 'ptp.handover-ticket']);
+  verdicts(t, r, { 'ptp.handover-ticket': /^gphoto2 could not send the ticket: / }, ['ptp.session']);
+});

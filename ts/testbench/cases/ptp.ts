@@ -141,7 +141,13 @@ export const ptpCases: BenchCase[] = [
       // The ticket holds pre-signed URLs: it does not stay on disk.
       fs.rmSync(dir, { recursive: true, force: true });
       ctx.note('bench', `gphoto2 --upload-file ${path.basename(ticket)}: exit ${r.status}`);
-      ctx.check(r.status === 0, `gphoto2 could not send the ticket: ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+      // gphoto2's own error lines, not its advice on how to file a bug report.
+      const lines = r.out
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const errors = lines.filter((l) => /^\*\*\* Error|^Error|failed/.test(l));
+      ctx.check(r.status === 0, `gphoto2 could not send the ticket: ${(errors.length ? errors : lines.slice(-2)).slice(0, 3).join(' | ')}`);
       await awaitResult(ctx, t, target.id, key);
     },
   },
