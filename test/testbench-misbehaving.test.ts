@@ -307,7 +307,7 @@ test.serial('tls.mutual: a camera whose client id is not its certificate CN is r
     mqttOnly(d);
     d['thing'] = 'notidcam'; // the certificate still says idcam
   });
-  const r = await runBench(dir, ['--device-cmd', referenceDevice(dir), '--cases', 'tls.mutual', 'mqtt.status', '--wait', '30']);
+  const r = await runBench(dir, ['--device-cmd', referenceDevice(dir), '--cases', 'tls.mutual', 'mqtt.status', '--wait', '30'], { timeoutMs: 75_000 });
   t.is(r.status, 1, explain(r));
   t.is(r.byId.get('tls.mutual')?.status, 'failed');
   t.regex(r.byId.get('tls.mutual')?.message ?? '', /^the broker refused the device: client id "notidcam" is not the certificate's CN "idcam"$/);

@@ -229,7 +229,18 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
   async stop(): Promise<void> {
     this.releaseWithheld();
     const broker = this.broker;
-    if (broker) await new Promise<void>((r) => broker.close(() => r()));
+    // aedes waits for each client to close; one caught mid-CONNECT (refused, or its socket gone) may never
+    // report it, so the close is bounded and the sockets are destroyed either way.
+    if (broker) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => broker.close(() => r())),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, 3000);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     for (const s of this.sockets) s.destroy();
     const server = this.server;
     if (server) await new Promise<void>((r) => server.close(() => r()));

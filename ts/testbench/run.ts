@@ -162,7 +162,15 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     await device.process?.stop();
-    await bench.stop();
+    // Bounded: a service that will not close must not keep a finished run (and its report) from ending.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      bench.stop().catch(() => undefined),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 15_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
   const count = (s: CaseResult['status']) => results.filter((r) => r.status === s).length;
   return {
