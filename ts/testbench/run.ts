@@ -138,9 +138,18 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
       device.process.start();
     }
     let i = 0;
+    // The first case that runs waits for the device's first connection; after it, a device that never came fails the rest at once.
+    let waited = false;
+    let first = '';
     for (const c of cases) {
       o.onCaseStart?.(c, i, cases.length);
-      const never = i > 0 && !bench.since(0, 'connect').length;
+      const never = waited && !bench.since(0, 'connect').length;
+      const runs = !never && !c.unavailable?.(device);
+      const wait = runs && !waited ? (o.firstConnectMs ?? 60_000) : undefined;
+      if (runs && !waited) {
+        waited = true;
+        first = c.id;
+      }
       const r = never
         ? {
             id: c.id,
@@ -149,11 +158,11 @@ export async function runBench(o: RunBenchOptions): Promise<BenchReport> {
             checks: c.checks,
             status: 'failed' as const,
             durationMs: 0,
-            message: `not run: the device never connected to the broker (see ${cases[0]!.id})`,
+            message: `not run: the device never connected to the broker (see ${first})`,
             evidence: [],
             timeline: [],
           }
-        : await runCase(bench, device, c, o, i === 0 ? (o.firstConnectMs ?? 60_000) : undefined);
+        : await runCase(bench, device, c, o, wait);
       results.push(r);
       o.onCaseEnd?.(r, i, cases.length);
       i++;
