@@ -273,8 +273,20 @@ export class Bench {
     return { target, key, parts: target.multipart!.parts.length };
   }
 
-  /** Publishes a target to the device at QoS 1 (as the back end does). */
+  /**
+   * Publishes a target to the device at QoS 1 (as the back end does), once
+   * the device has subscribed to its targets at least once (its session keeps
+   * the subscription after that): a target sent between its CONNACK and its
+   * SUBSCRIBE would be lost by any broker. After 10 s it is sent anyway.
+   */
   async sendTarget(target: UploadTarget): Promise<void> {
+    const want = topics.uploadTargets(this.thing);
+    const root = `cameras/${this.thing}/`;
+    const covers = (f: string) => f === want || f === `${root}#` || f === `${root}+` || f === 'cameras/+/upload-targets' || f === '#';
+    for (let end = Date.now() + 10_000; Date.now() < end;) {
+      if (this.events.some((e) => e.kind === 'subscribe' && e.topics.some(covers))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await this.cloud.broker!.publish(topics.uploadTargets(this.thing), JSON.stringify(target), { qos: 1 });
   }
 
