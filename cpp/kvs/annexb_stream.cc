@@ -10,16 +10,17 @@ bool StartsWithStartCode(const uint8_t* data, size_t size) {
   return size >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 1;
 }
 
-AccessUnit WholeAccessUnit(const uint8_t* data, size_t size) {
+AccessUnit WholeAccessUnit(const uint8_t* data, size_t size, Codec codec) {
   AccessUnit au;
-  au.nals = SplitAnnexB(data, size);
-  for (const auto& n : au.nals) au.keyframe |= n.type == kIdrSlice;
+  au.codec = codec;
+  au.nals = SplitAnnexB(data, size, codec);
+  for (const auto& n : au.nals) au.keyframe |= IsKeyframeNal(codec, n.type);
   return au;
 }
 
 bool HasSlice(const AccessUnit& au) {
   for (const auto& n : au.nals) {
-    if (n.type == kIdrSlice || n.type == kNonIdrSlice) return true;
+    if (IsSlice(au.codec, n.type)) return true;
   }
   return false;
 }
@@ -36,17 +37,21 @@ Status AnnexBStream::Finish(const Sink& sink) {
 }
 
 Status AnnexBStream::Drain(bool final, const Sink& sink) {
-  std::vector<NalUnit> nals = SplitAnnexB(buf_.data(), buf_.size());
+  std::vector<NalUnit> nals = SplitAnnexB(buf_.data(), buf_.size(), codec_);
   // The last NAL unit may still be arriving: it is not judged until it is
   // followed by another (or the stream ends).
   if (!final && !nals.empty()) nals.pop_back();
+  const uint8_t sps_type = codec_ == Codec::kH265 ? 33 : kSps;
+  const uint8_t pps_type = codec_ == Codec::kH265 ? 34 : kPps;
+  auto keep = [&](std::vector<uint8_t>& into, const NalUnit& n) {
+    into.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+  };
   for (const auto& n : nals) {
-    if (n.type == kSps && sps_.empty())
-      sps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
-    if (n.type == kPps && pps_.empty())
-      pps_.assign(buf_.begin() + static_cast<std::ptrdiff_t>(n.offset), buf_.begin() + static_cast<std::ptrdiff_t>(n.offset + n.size));
+    if (codec_ == Codec::kH265 && n.type == 32 && vps_.empty()) keep(vps_, n);
+    if (n.type == sps_type && sps_.empty()) keep(sps_, n);
+    if (n.type == pps_type && pps_.empty()) keep(pps_, n);
   }
-  std::vector<AccessUnit> aus = GroupAccessUnits(buf_.data(), nals);
+  std::vector<AccessUnit> aus = GroupAccessUnits(buf_.data(), nals, codec_);
   // The last unit may gain more slices: kept, unless the stream has ended.
   size_t keep_from = buf_.size();
   if (!final && !aus.empty()) {

@@ -23,19 +23,23 @@ class AnnexBStream {
   // Called with the buffer the unit's NAL offsets refer to; valid during the call.
   using Sink = std::function<Status(const uint8_t* data, const AccessUnit& au)>;
 
-  explicit AnnexBStream(size_t max_unit_bytes = 32u << 20) : max_unit_(max_unit_bytes) {}
+  explicit AnnexBStream(size_t max_unit_bytes = 32u << 20, Codec codec = Codec::kH264) : max_unit_(max_unit_bytes), codec_(codec) {}
 
   Status Feed(const uint8_t* data, size_t size, const Sink& sink);
   Status Finish(const Sink& sink);
 
-  // The first SPS and PPS seen (with their NAL headers), for the track.
+  // The first VPS (H.265), SPS and PPS seen (with their NAL headers), for the track.
+  const std::vector<uint8_t>& vps() const { return vps_; }
   const std::vector<uint8_t>& sps() const { return sps_; }
   const std::vector<uint8_t>& pps() const { return pps_; }
+  Codec codec() const { return codec_; }
 
  private:
   Status Drain(bool final, const Sink& sink);
   size_t max_unit_;
+  Codec codec_;
   std::vector<uint8_t> buf_;
+  std::vector<uint8_t> vps_;
   std::vector<uint8_t> sps_;
   std::vector<uint8_t> pps_;
 };
@@ -48,7 +52,7 @@ bool HasSlice(const AccessUnit& au);
 
 // One frame given whole (putFrame): its NAL units as one access unit, with
 // the key-frame flag from its slices.
-AccessUnit WholeAccessUnit(const uint8_t* data, size_t size);
+AccessUnit WholeAccessUnit(const uint8_t* data, size_t size, Codec codec = Codec::kH264);
 
 }  // namespace h264
 }  // namespace camwire

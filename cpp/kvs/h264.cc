@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "kvs/h265.h"
 
 namespace camwire {
 namespace h264 {
@@ -81,7 +82,11 @@ Status Malformed(const std::string& what) { return Status::Error("H264_MALFORMED
 
 }  // namespace
 
-std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size) {
+bool IsAud(Codec codec, uint8_t type) { return codec == Codec::kH265 ? type == 35 : type == kAud; }
+bool IsSlice(Codec codec, uint8_t type) { return codec == Codec::kH265 ? type < 32 : (type == kNonIdrSlice || type == kIdrSlice); }
+bool IsKeyframeNal(Codec codec, uint8_t type) { return codec == Codec::kH265 ? (type >= 16 && type <= 23) : type == kIdrSlice; }
+
+std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size, Codec codec) {
   std::vector<NalUnit> out;
   size_t start = SIZE_MAX;  // first byte of the current unit
   auto finish = [&](size_t end) {
@@ -91,7 +96,7 @@ std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size) {
       NalUnit n;
       n.offset = start;
       n.size = end - start;
-      n.type = data[start] & 0x1f;
+      n.type = NalTypeOf(codec, data[start]);
       out.push_back(n);
     }
   };
@@ -232,7 +237,8 @@ Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, cons
   return out;
 }
 
-std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<NalUnit>& nals) {
+std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<NalUnit>& nals, Codec codec) {
+  if (codec == Codec::kH265) return h265::GroupAccessUnits(data, nals);
   std::vector<AccessUnit> out;
   AccessUnit cur;
   bool cur_has_slice = false;
@@ -262,7 +268,7 @@ std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<
 size_t AvccSize(const AccessUnit& au) {
   size_t total = 0;
   for (const NalUnit& n : au.nals) {
-    if (n.type != kAud) total += 4 + n.size;
+    if (!IsAud(au.codec, n.type)) total += 4 + n.size;
   }
   return total;
 }
@@ -276,7 +282,7 @@ std::vector<uint8_t> ToAvcc(const uint8_t* data, const AccessUnit& au) {
 
 void AppendAvcc(std::vector<uint8_t>& out, const uint8_t* data, const AccessUnit& au) {
   for (const NalUnit& n : au.nals) {
-    if (n.type == kAud) continue;
+    if (IsAud(au.codec, n.type)) continue;
     const uint32_t len = static_cast<uint32_t>(n.size);
     AppendBe32(out, len);
     out.insert(out.end(), data + n.offset, data + n.offset + n.size);

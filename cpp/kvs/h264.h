@@ -14,6 +14,12 @@
 namespace camwire {
 namespace h264 {
 
+// The two NAL-unit video codecs KVS takes in Annex-B form. The splitting,
+// access-unit and AVCC code below serves both; NalUnit::type is the codec's
+// own nal_unit_type (H.264: low 5 bits of the one-byte header; H.265: bits
+// 1-6 of the two-byte header). H.265 specifics live in kvs/h265.h.
+enum class Codec : uint8_t { kH264, kH265 };
+
 enum NalType : uint8_t {
   kNonIdrSlice = 1,
   kIdrSlice = 5,
@@ -26,13 +32,20 @@ enum NalType : uint8_t {
 struct NalUnit {
   size_t offset = 0;  // of the first byte after the start code
   size_t size = 0;    // without the start code and trailing zero bytes
-  uint8_t type = 0;   // nal_unit_type (low 5 bits of the header byte)
+  uint8_t type = 0;   // nal_unit_type of the codec (see Codec)
 };
+
+// nal_unit_type from a unit's first header byte.
+inline uint8_t NalTypeOf(Codec codec, uint8_t header) { return codec == Codec::kH265 ? static_cast<uint8_t>((header >> 1) & 0x3f) : header & 0x1f; }
+// Access unit delimiters (dropped from AVCC), picture-carrying units, random-access pictures.
+bool IsAud(Codec codec, uint8_t type);
+bool IsSlice(Codec codec, uint8_t type);
+bool IsKeyframeNal(Codec codec, uint8_t type);
 
 // Splits an Annex-B buffer into NAL units. Bytes before the first start code
 // are ignored; zero bytes that precede the next start code (trailing_zero_8bits)
 // are not part of a unit.
-std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size);
+std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size, Codec codec = Codec::kH264);
 
 // Removes emulation prevention bytes (00 00 03 -> 00 00) from a NAL payload.
 std::vector<uint8_t> Unescape(const uint8_t* data, size_t size);
@@ -59,13 +72,15 @@ Result<std::vector<uint8_t>> BuildAvcC(const uint8_t* sps, size_t sps_size, cons
 // One access unit (a frame): its NAL units in stream order.
 struct AccessUnit {
   std::vector<NalUnit> nals;
-  bool keyframe = false;  // contains an IDR slice
+  bool keyframe = false;  // contains an IDR slice (H.265: an IRAP picture)
+  Codec codec = Codec::kH264;
 };
 
 // Groups NAL units into access units: a new one starts at an AUD, at an
 // SPS/PPS/SEI after a slice, or at a slice whose first_mb_in_slice is 0 after
 // another slice (H.264 7.4.1.2.3, the cases encoders produce).
-std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<NalUnit>& nals);
+// H.265 units are grouped by h265::GroupAccessUnits (the same rules in HEVC's terms).
+std::vector<AccessUnit> GroupAccessUnits(const uint8_t* data, const std::vector<NalUnit>& nals, Codec codec = Codec::kH264);
 
 // The AVCC form of an access unit: each NAL as a 4-byte big-endian length
 // followed by the unit. AUDs are dropped, as Matroska muxers do.
