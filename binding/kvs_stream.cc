@@ -46,6 +46,7 @@ Napi::Object MetricsObject(Napi::Env env, const Metrics& m) {
   n("acksError", static_cast<double>(m.acks_error));
   n("persistLatencyMs", static_cast<double>(m.last_persist_latency_ms));
   n("connectionAgeMs", static_cast<double>(m.connection_age_ms));
+  n("clockOffsetMs", static_cast<double>(m.clock_offset_ms));
   o.Set("dataEndpoint", m.data_endpoint);
   return o;
 }

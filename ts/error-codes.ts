@@ -303,6 +303,11 @@ export const ERROR_CODES = {
     'The IoT credentials provider cannot be reached.',
     'Check the endpoint (`aws iot describe-endpoint --endpoint-type iot:CredentialProvider`).',
   ),
+  KVS_CLOCK_SKEW: e(
+    'kvs',
+    'A warning: KVS refused the signing time (403 "Signature expired" / "not yet current"); the producer measured the offset from the service\'s Date header and signs with the corrected time from then on.',
+    'Nothing is lost; set up NTP on the camera (the offset is in the metrics as clockOffsetMs).',
+  ),
   KVS_NOT_AUTHORIZED: e('kvs', 'KVS refused the signature or the credentials (401/403).', 'Check the access key, secret, session token and the device clock.'),
   KVS_REGION_UNSUPPORTED: e(
     'kvs',

@@ -97,6 +97,8 @@ export interface NativeKvsMetrics {
   /** From a fragment's first byte sent to its PERSISTED ack, for the latest one. */
   persistLatencyMs: number;
   connectionAgeMs: number;
+  /** The service's clock minus this machine's, measured when it refused a signing time as skewed (0 until then). */
+  clockOffsetMs: number;
   dataEndpoint: string;
 }
 

@@ -21,5 +21,9 @@ inline uint64_t Elapsed(uint64_t now, uint64_t then) { return now > then ? now -
 // The SigV4 x-amz-date form of a wall-clock time: 20240102T030405Z.
 std::string AmzDate(uint64_t wall_ms);
 
+// An HTTP Date header (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT")
+// as epoch ms; false when it is not one.
+bool ParseHttpDate(const std::string& value, uint64_t* wall_ms);
+
 }  // namespace kvs
 }  // namespace camwire

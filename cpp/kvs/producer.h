@@ -67,6 +67,7 @@ struct Metrics {
   uint64_t acks_error = 0;
   uint64_t last_persist_latency_ms = 0;  // frame enqueued -> its fragment PERSISTED
   uint64_t connection_age_ms = 0;
+  int64_t clock_offset_ms = 0;  // the service's clock minus ours, once a skewed signature was refused (0 before)
   std::string data_endpoint;
 };
 

@@ -21,6 +21,11 @@ void MetricsRecorder::SetPersistLatency(uint64_t ms) {
   m_.last_persist_latency_ms = ms;
 }
 
+void MetricsRecorder::SetClockOffset(int64_t ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  m_.clock_offset_ms = ms;
+}
+
 uint64_t MetricsRecorder::OpenedConnection(const std::string& endpoint) {
   std::lock_guard<std::mutex> lock(mu_);
   ++m_.connections;

@@ -19,6 +19,7 @@ class MetricsRecorder {
   void AddBytesSent(uint64_t n);
   void CountAck(AckType type);
   void SetPersistLatency(uint64_t ms);
+  void SetClockOffset(int64_t ms);
   // A PutMedia connection is being opened to `endpoint`; returns its number.
   uint64_t OpenedConnection(const std::string& endpoint);
   // The latest connection's number and endpoint.

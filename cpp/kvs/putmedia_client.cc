@@ -156,10 +156,17 @@ size_t HttpExchange::OnHeader(char* data, size_t size, size_t n, void* user) {
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon);
       for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string v = line.substr(colon + 1);
+      v.erase(0, v.find_first_not_of(' '));
       if (name == "x-amzn-errortype" || name == "x-amz-errortype") {
-        std::string v = line.substr(colon + 1);
-        v.erase(0, v.find_first_not_of(' '));
         x->error_type_ = v.substr(0, 200);
+      } else if (name == "date") {
+        uint64_t server = 0;
+        if (ParseHttpDate(v, &server)) {
+          // The Date is truncated to the second: its middle is the best estimate.
+          x->server_offset_ms_ = static_cast<int64_t>(server + 500) - static_cast<int64_t>(WallMs());
+          x->has_server_date_ = true;
+        }
       }
     }
   }

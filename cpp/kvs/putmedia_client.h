@@ -89,6 +89,13 @@ class HttpExchange {
   bool streaming() const { return streaming_; }
   const std::string& response_body() const { return response_body_; }
   const std::string& error_type() const { return error_type_; }
+  // The response's Date header minus the local wall clock when it arrived
+  // (ms; whole seconds of resolution). false when the answer had no Date.
+  bool server_clock_offset(int64_t* offset_ms) const {
+    if (!has_server_date_) return false;
+    *offset_ms = server_offset_ms_;
+    return true;
+  }
   const char* curl_error() const { return errbuf_; }
   // curl's error buffer, or the message of `result` when it is empty.
   std::string ErrorText(CURLcode result) const;
@@ -110,6 +117,8 @@ class HttpExchange {
   bool headers_done_ = false;
   std::string response_body_;  // GetDataEndpoint, or an error body (bounded)
   std::string error_type_;     // x-amzn-ErrorType
+  bool has_server_date_ = false;
+  int64_t server_offset_ms_ = 0;
   char errbuf_[CURL_ERROR_SIZE] = {0};
 };
 

@@ -59,6 +59,12 @@ FailureVerdict ClassifyFailure(const TransferFailure& f, FailureCounters* counte
   return v;
 }
 
+bool IsClockSkewFailure(const TransferFailure& f) {
+  if (f.status != 403 && f.status != 400 && f.status != 401) return false;
+  const auto has = [&](const char* s) { return f.body.find(s) != std::string::npos || f.error_type.find(s) != std::string::npos; };
+  return has("Signature expired") || has("Signature not yet current") || has("RequestTimeTooSkewed") || has("RequestExpired");
+}
+
 bool StreamLevelAckError(uint64_t id) { return id == 4008 || id == 4010 || id == 4012 || (id >= 4500 && id <= 4507); }
 
 std::string AckErrorMessage(const Ack& a) {

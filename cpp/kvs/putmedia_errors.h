@@ -21,7 +21,15 @@ struct TransferFailure {
   std::string body;        // the error body (bounded)
   std::string error_type;  // x-amzn-ErrorType
   std::string curl_error;
+  bool has_server_clock = false;  // the answer had a Date header
+  int64_t server_clock_offset_ms = 0;
 };
+
+// A 403 (or 400) that says the request's signing time is outside the
+// service's window: "Signature expired", "Signature not yet current",
+// RequestTimeTooSkewed. The producer corrects its signing clock from the
+// answer's Date header and retries.
+bool IsClockSkewFailure(const TransferFailure& f);
 
 // Consecutive failures, kept by the session across exchanges.
 struct FailureCounters {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -56,7 +57,45 @@ TransferFailure Session::FailureOf(CURLcode result) const {
   f.body = conn_->http->response_body();
   f.error_type = conn_->http->error_type();
   f.curl_error = conn_->http->ErrorText(result);
+  f.has_server_clock = conn_->http->server_clock_offset(&f.server_clock_offset_ms);
   return f;
+}
+
+uint64_t Session::ServiceWallMs() const {
+  const int64_t t = static_cast<int64_t>(WallMs()) + clock_offset_ms_;
+  return t > 0 ? static_cast<uint64_t>(t) : 0;
+}
+
+namespace {
+// "15 min 3 s", "2 h 5 min", "800 ms".
+std::string Span(int64_t ms) {
+  const uint64_t a = static_cast<uint64_t>(ms < 0 ? -ms : ms);
+  if (a < 1000) return std::to_string(a) + " ms";
+  const uint64_t s = (a + 500) / 1000;
+  if (s < 60) return std::to_string(s) + " s";
+  if (s < 3600) return std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s";
+  return std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min";
+}
+}  // namespace
+
+bool Session::CorrectClock(const TransferFailure& f) {
+  if (!IsClockSkewFailure(f) || !f.has_server_clock) return false;
+  const int64_t measured = f.server_clock_offset_ms;
+  // Corrected already and refused with about the same offset: the clock is not the problem.
+  if (clock_corrected_ && std::llabs(measured - clock_offset_ms_) < 2000) return false;
+  clock_offset_ms_ = measured;
+  clock_corrected_ = true;
+  metrics_.SetClockOffset(measured);
+  CAMWIRE_KVS_TRACE("clock skew: service clock %lld ms from ours", static_cast<long long>(measured));
+  if (!skew_warned_) {
+    skew_warned_ = true;
+    events_.Error("KVS_CLOCK_SKEW",
+                  "the local clock is " + Span(measured) + (measured > 0 ? " behind" : " ahead of") +
+                      " the service's (measured from its Date header after it refused the signing time); signing with the corrected time from now on",
+                  false);
+  }
+  state_ = SessionState::kIdle;  // retried at once, with the corrected time
+  return true;
 }
 
 // ---- opening connections -------------------------------------------------------------
@@ -67,7 +106,7 @@ void Session::StartEndpointRequest(CURLM* multi) {
   uint64_t gen = 0;
   const Credentials cr = queue_.CurrentCredentials(&gen);
   std::unique_ptr<Connection> c(new Connection(ConnectionPurpose::kGetDataEndpoint, *this, store_, metrics_, packager_));
-  Result<std::unique_ptr<HttpExchange>> x = NewGetDataEndpointRequest(o_, u.value(), cr, WallMs(), c.get());
+  Result<std::unique_ptr<HttpExchange>> x = NewGetDataEndpointRequest(o_, u.value(), cr, ServiceWallMs(), c.get());
   if (!x.ok()) return Fail(x.status().code(), x.status().message());
   c->http = std::move(x).value();
   c->creds_gen = gen;
@@ -85,11 +124,12 @@ void Session::StartPutMedia(CURLM* multi) {
   std::unique_ptr<Connection> c(new Connection(ConnectionPurpose::kPutMedia, *this, store_, metrics_, packager_));
   c->creds_gen = gen;
   c->creds_expiration_ms = cr.expiration_ms;
+  c->started_wall = ServiceWallMs();
   std::array<uint8_t, 16> uid{};
   for (auto& b : uid) b = static_cast<uint8_t>(rng_());
   c->header = mkv::StreamHeader(packager_.track(), uid, o_.user_agent);
   store_.Rewind();
-  Result<std::unique_ptr<HttpExchange>> x = NewPutMediaRequest(o_, u.value(), cr, WallMs(), c.get());
+  Result<std::unique_ptr<HttpExchange>> x = NewPutMediaRequest(o_, u.value(), cr, ServiceWallMs(), c.get());
   if (!x.ok()) return Fail(x.status().code(), x.status().message());
   c->http = std::move(x).value();
   conn_ = std::move(c);
@@ -177,6 +217,7 @@ void Session::EndpointDone(CURLcode result, uint64_t now) {
     events_.Error("KVS_BAD_RESPONSE", "GetDataEndpoint answered without a DataEndpoint URL", false);
     return ScheduleRetry(now);
   }
+  if (CorrectClock(f)) return;
   Apply(ClassifyFailure(f, &failures_, o_.max_auth_failures, !o_.data_endpoint.empty()), now);
 }
 
@@ -222,6 +263,7 @@ void Session::PutMediaDone(CURLcode result, uint64_t now) {
     if (had_persisted) backoff_.Reset();
     return;
   }
+  if (CorrectClock(f)) return;
   Apply(ClassifyFailure(f, &failures_, o_.max_auth_failures, !o_.data_endpoint.empty()), now);
 }
 
@@ -301,7 +343,7 @@ bool Session::StepConnection(uint64_t now, bool closing, uint64_t* deadline) {
   const bool flushed = packager_.flushed();
   if (c->ending == Ending::kNone) {
     const uint64_t age = Elapsed(now, c->started_ms);
-    const uint64_t wall = WallMs();
+    const uint64_t wall = ServiceWallMs();  // expirations are the service's times
     // Rotate before the signing credentials expire (the service ends the
     // session then), once newer ones have been handed over.
     const uint64_t exp = c->creds_expiration_ms;

@@ -57,6 +57,13 @@ class Session {
   bool StepConnection(uint64_t now, bool closing, uint64_t* deadline);
   void EmitClosed(const std::string& code, const std::string& message);
   TransferFailure FailureOf(CURLcode result) const;
+  // A refused signing time (403 "Signature expired" / "not yet current"):
+  // measures the offset from the answer's Date, keeps it for every later
+  // signature, warns once and retries at once. false: not a skew, or the
+  // correction was already made and did not help (the usual 403 handling).
+  bool CorrectClock(const TransferFailure& f);
+  // The wall clock as the service sees it: for signing and expiry checks.
+  uint64_t ServiceWallMs() const;
 
   const ProducerOptions& o_;
   FragmentStore& store_;
@@ -76,6 +83,9 @@ class Session {
   uint64_t next_metrics_ = 0;
   uint64_t close_deadline_ = 0;
   std::mt19937_64 rng_;
+  int64_t clock_offset_ms_ = 0;
+  bool clock_corrected_ = false;
+  bool skew_warned_ = false;
 };
 
 }  // namespace kvs

@@ -2,6 +2,7 @@
 // answers, and what a failed exchange or an ERROR ack means.
 #include <gtest/gtest.h>
 
+#include "kvs/clock.h"
 #include "kvs/http_text.h"
 #include "kvs/input_queue.h"
 #include "kvs/putmedia_errors.h"
@@ -118,6 +119,35 @@ TEST(KvsFailureMap, HttpStatuses) {
   dropped.result = CURLE_RECV_ERROR;
   dropped.curl_error = "reset";
   EXPECT_EQ(ClassifyFailure(dropped, &c, 2, false).code, "KVS_CONNECTION_DROPPED");
+}
+
+TEST(KvsClock, ParseHttpDate) {
+  uint64_t ms = 0;
+  ASSERT_TRUE(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT", &ms));
+  EXPECT_EQ(ms, 784111777000ull);
+  ASSERT_TRUE(ParseHttpDate("Mon, 07 Dec 2026 03:09:11 GMT", &ms));
+  EXPECT_EQ(AmzDate(ms), "20261207T030911Z");
+  for (const char* bad : {"", "Sun 06 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 32 Nov 1994 08:49:37 GMT",
+                          "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Nov 1969 08:49:37 GMT", "garbage"}) {
+    EXPECT_FALSE(ParseHttpDate(bad, &ms)) << bad;
+  }
+  EXPECT_FALSE(ParseHttpDate(std::string(100, 'x'), &ms));
+}
+
+TEST(KvsFailureMap, ClockSkewIsRecognised) {
+  TransferFailure f;
+  f.status = 403;
+  f.body = "{\"message\":\"Signature expired: 20150830T123600Z is now earlier than 20150830T124000Z (20150830T124500Z - 5 min.)\"}";
+  EXPECT_TRUE(IsClockSkewFailure(f));
+  f.body = "{\"message\":\"Signature not yet current: 20150830T125000Z is still later than 20150830T124959Z (20150830T124459Z + 5 min.)\"}";
+  EXPECT_TRUE(IsClockSkewFailure(f));
+  f.body = "{\"message\":\"The security token included in the request is invalid.\"}";
+  EXPECT_FALSE(IsClockSkewFailure(f));
+  f.body = "";
+  f.error_type = "RequestTimeTooSkewed";
+  EXPECT_TRUE(IsClockSkewFailure(f));
+  f.status = 500;
+  EXPECT_FALSE(IsClockSkewFailure(f));
 }
 
 TEST(KvsFailureMap, AckErrors) {

@@ -97,7 +97,12 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   s.on('ack', (a: { type: string }) => {
     if (a.type === 'PERSISTED') persisted++;
   });
-  s.on('warning', (e: CamwireError) => out.info(`  ${e.code}: ${e.message}`));
+  // Warnings are lines on stderr, and with --json the result lists them (the first 100).
+  const warnings: Array<{ code: string; message: string }> = [];
+  s.on('warning', (e: CamwireError) => {
+    if (warnings.length < 100) warnings.push({ code: e.code, message: e.message });
+    out.info(`  ${e.code}: ${e.message}`);
+  });
   s.on('dropped', (d: { frames: number }) => out.info(`  dropped ${d.frames} frame(s): the store is full`));
   s.on('error', () => undefined); // close() rejects with it
   const tty = process.stderr.isTTY === true && !out.json;
@@ -134,6 +139,8 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       fragmentsPersisted: metrics.fragmentsPersisted,
       bytesSent: metrics.bytesSent,
       connections: metrics.connections,
+      clockOffsetMs: metrics.clockOffsetMs,
+      warnings,
       ms: Date.now() - t0,
     },
     `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
@@ -191,6 +198,17 @@ export function kvsCommand(out: Out): Command {
     .option('--stall-acks', 'fault: send no acks', false)
     .option('--answer-without-acks', 'fault: answer each PutMedia 200 at once and acknowledge nothing', false)
     .option('--discard', 'keep nothing (only counts): for benchmarks', false)
+    .addOption(
+      new Option('--error-fragments <list>', 'fault: answer these fragments (1-based, comma-separated) with an ERROR ack the first time they arrive').argParser(
+        (v: string) => v.split(',').map((x) => positiveInt(x)),
+      ),
+    )
+    .addOption(new Option('--error-every <n>', 'fault: answer every n-th fragment with an ERROR ack the first time it arrives').argParser(positiveInt))
+    .addOption(
+      new Option('--clock-offset <s>', "fault: the endpoint's clock runs this many seconds ahead (negative: behind); signatures are judged by it").argParser(
+        Number,
+      ),
+    )
     .action(
       async (o: {
         port: number;
@@ -201,7 +219,12 @@ export function kvsCommand(out: Out): Command {
         stallAcks: boolean;
         answerWithoutAcks: boolean;
         discard: boolean;
+        errorFragments?: number[];
+        errorEvery?: number;
+        clockOffset?: number;
       }) => {
+        if (o.clockOffset !== undefined && !Number.isFinite(o.clockOffset))
+          throw new CamwireError('CLI_USAGE', '--clock-offset takes seconds, e.g. 900 or -120');
         // The endpoint checks signatures against the credentials in this environment;
         // it never invents and prints a secret.
         const accessKeyId = process.env['AWS_ACCESS_KEY_ID'];
@@ -217,7 +240,11 @@ export function kvsCommand(out: Out): Command {
           region: o.region,
           credentials: [{ accessKeyId, secretAccessKey }],
           discard: o.discard,
+          ...(o.clockOffset !== undefined ? { clockOffsetMs: Math.round(o.clockOffset * 1000) } : {}),
           faults: {
+            ...(o.errorFragments || o.errorEvery
+              ? { errorAcks: { ...(o.errorFragments ? { fragments: o.errorFragments } : {}), ...(o.errorEvery ? { every: o.errorEvery } : {}) } }
+              : {}),
             ...(o.dropAfter ? { dropAfterFragments: o.dropAfter } : {}),
             ...(o.errorAfter ? { errorAck: { afterFragments: o.errorAfter, errorId: 5000 } } : {}),
             stallAcks: o.stallAcks,

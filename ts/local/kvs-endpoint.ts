@@ -37,6 +37,13 @@ export interface LocalKvsFaults {
   answerWithoutAcks?: boolean;
   /** Answer the first n GetDataEndpoint calls with an endpoint where nothing listens. */
   deadDataEndpoint?: number;
+  /**
+   * ERROR acks for named fragments: the n-th distinct fragment of a stream
+   * (1-based, by cluster timecode, counted across sessions) is answered
+   * RECEIVED then ERROR the first time it arrives, and the session ends; sent
+   * again, it is kept. `every: k` names every k-th fragment.
+   */
+  errorAcks?: { fragments?: number[]; every?: number; errorId?: number; errorCode?: string };
 }
 
 export interface LocalKvsOptions {
@@ -49,6 +56,12 @@ export interface LocalKvsOptions {
   faults?: LocalKvsFaults;
   /** Largest clock skew accepted in x-amz-date (default 5 minutes, as AWS). */
   maxSkewMs?: number;
+  /**
+   * The endpoint's clock runs this many ms ahead of the machine's (negative:
+   * behind): signing times are judged by it and every answer's Date header
+   * tells it, as a service whose clock disagrees with the camera's.
+   */
+  clockOffsetMs?: number;
   /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Keep no bytes: no files, no frame list, only counts (benchmarks). */
@@ -94,10 +107,14 @@ export class LocalKvsEndpoint {
   publicUrl: string | undefined;
 
   private readonly credentials: LocalKvsCredentials[];
+  private clockOffsetMs: number;
+  private readonly seenFragments = new Map<string, Map<number, number>>();
+  private readonly erroredFragments = new Set<string>();
 
   constructor(private readonly o: LocalKvsOptions) {
     if (!o.credentials.length) throw new CamwireError('KVS_BAD_OPTIONS', 'the local endpoint needs at least one credential pair');
     this.credentials = [...o.credentials];
+    this.clockOffsetMs = o.clockOffsetMs ?? 0;
   }
 
   /** Accepts requests signed with these temporary credentials until they expire (the IoT credentials provider's). */
@@ -125,6 +142,37 @@ export class LocalKvsEndpoint {
 
   async stop(): Promise<void> {
     await closeServer(this.server);
+  }
+
+  /** Moves the endpoint's clock (ms ahead of the machine's; negative: behind). */
+  setClockOffset(ms: number): void {
+    this.clockOffsetMs = ms;
+  }
+
+  /** The endpoint's own time. */
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** The n-th distinct fragment of the stream (1-based), by cluster timecode. */
+  private fragmentIndex(stream: string, timecode: number): number {
+    let seen = this.seenFragments.get(stream);
+    if (!seen) this.seenFragments.set(stream, (seen = new Map()));
+    let n = seen.get(timecode);
+    if (n === undefined) seen.set(timecode, (n = seen.size + 1));
+    return n;
+  }
+
+  /** Whether the fault names this fragment for an ERROR ack now (once per fragment). */
+  private namedError(stream: string, timecode: number): boolean {
+    const f = this.o.faults?.errorAcks;
+    if (!f) return false;
+    const n = this.fragmentIndex(stream, timecode);
+    const named = (f.fragments?.includes(n) ?? false) || (f.every !== undefined && f.every > 0 && n % f.every === 0);
+    const key = `${stream}\u0000${timecode}`;
+    if (!named || this.erroredFragments.has(key)) return false;
+    this.erroredFragments.add(key);
+    return true;
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -181,7 +229,7 @@ export class LocalKvsEndpoint {
     let fd = discard ? undefined : fs.openSync(path.join(dir, `session-${session}.mkv`), 'w');
     const reader: NativeMkvReader = new (native().MkvReader)();
     const faults = this.o.faults ?? {};
-    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID() });
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': crypto.randomUUID(), date: new Date(this.now()).toUTCString() });
     if (faults.answerWithoutAcks) {
       // The body is still read (and stored) as it comes; nothing is acknowledged.
       res.end();
@@ -245,6 +293,13 @@ export class LocalKvsEndpoint {
         return;
       }
       for (const ev of events) {
+        if (ev.kind === 'cluster' && current && this.namedError(stream, current.timecode)) {
+          ack('RECEIVED', current);
+          ack('ERROR', current, { ErrorId: faults.errorAcks?.errorId ?? 5000, ErrorCode: faults.errorAcks?.errorCode ?? 'INJECTED' });
+          finish('fault-error');
+          res.end();
+          return;
+        }
         if (ev.kind === 'cluster') {
           // An ERROR ack takes the place of the fragment's PERSISTED, as KVS answers a fragment it could not keep.
           if (
@@ -268,6 +323,7 @@ export class LocalKvsEndpoint {
             }
           }
           current = { timecode: ev.timecode, frames: 0, keyframes: 0, bytes: 0 };
+          this.fragmentIndex(stream, ev.timecode);
           record.fragments.push(current);
           ack('BUFFERING', current);
         } else if (ev.kind === 'frame' && current) {
@@ -281,6 +337,13 @@ export class LocalKvsEndpoint {
     });
     req.on('end', () => {
       if (ended) return;
+      if (current && this.namedError(stream, current.timecode)) {
+        ack('RECEIVED', current);
+        ack('ERROR', current, { ErrorId: faults.errorAcks?.errorId ?? 5000, ErrorCode: faults.errorAcks?.errorCode ?? 'INJECTED' });
+        finish('fault-error');
+        res.end();
+        return;
+      }
       closeFragment();
       finish('client');
       res.end();
@@ -291,9 +354,9 @@ export class LocalKvsEndpoint {
 
   /** Verifies the SigV4 Authorization header; answers 403 and returns undefined when it does not match. */
   private authorized(req: http.IncomingMessage, res: http.ServerResponse, url: URL, payloadSha256: string): LocalKvsCredentials | undefined {
-    const deny = (message: string) => {
+    const deny = (message: string, errorType = 'NotAuthorizedException') => {
       this.authFailures.push({ at: Date.now(), path: url.pathname, message });
-      this.json(res, 403, { message }, 'NotAuthorizedException');
+      this.json(res, 403, { message }, errorType);
       return undefined;
     };
     const auth = String(req.headers['authorization'] ?? '');
@@ -314,7 +377,19 @@ export class LocalKvsEndpoint {
     const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
     if (!d) return deny('x-amz-date is missing or malformed');
     const when = Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!);
-    if (Math.abs(Date.now() - when) > (this.o.maxSkewMs ?? 300_000)) return deny(`Signature expired: ${amzDate} is outside the 5 minute window`);
+    // AWS's words for a signing time outside the window, judged by this endpoint's clock.
+    const now = this.now();
+    const window = this.o.maxSkewMs ?? 300_000;
+    const amz = (t: number) =>
+      new Date(t)
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
+    const minutes = `${Math.round(window / 60_000)} min.`;
+    if (when < now - window)
+      return deny(`Signature expired: ${amzDate} is now earlier than ${amz(now - window)} (${amz(now)} - ${minutes})`, 'InvalidSignatureException');
+    if (when > now + window)
+      return deny(`Signature not yet current: ${amzDate} is still later than ${amz(now + window)} (${amz(now)} + ${minutes})`, 'InvalidSignatureException');
     const headers: Array<[string, string]> = [];
     for (const name of signedHeaders!.split(';')) {
       const v = req.headers[name];
@@ -342,6 +417,7 @@ export class LocalKvsEndpoint {
   private json(res: http.ServerResponse, status: number, body: unknown, errorType?: string): void {
     res.writeHead(status, {
       'content-type': 'application/json',
+      date: new Date(this.now()).toUTCString(),
       ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
       'x-amzn-requestid': crypto.randomUUID(),
     });
