@@ -1,4 +1,4 @@
-// packageAnnexB(buffer, options) -> Promise<{ mkv, frames, fragments, width, height }>
+// packageAnnexB(buffer, options) -> Promise<{ mkv, frames, fragments, width, height, codec }>
 // Runs the core's Annex-B -> MKV packager on a worker thread. The input
 // Buffer is pinned (referenced, not copied) until the work is done; the MKV
 // bytes are handed to JS without a copy.
@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "kvs/mkv.h"
+#include "kvs/video_track.h"
 #include "options.h"
 
 namespace camwire_binding {
@@ -48,6 +49,7 @@ class PackageWorker : public Napi::AsyncWorker {
     out.Set("fragments", Napi::Number::New(env, static_cast<double>(result_->fragments)));
     out.Set("width", Napi::Number::New(env, result_->width));
     out.Set("height", Napi::Number::New(env, result_->height));
+    out.Set("codec", camwire::kvs::CodecName(result_->codec));
     deferred_.Resolve(out);
   }
 
@@ -78,6 +80,9 @@ Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   options.fragment_duration_ms = static_cast<uint64_t>(RequiredNumber(args, o, "fragmentDurationMs").Int64Value());
   options.absolute_timecodes = RequiredBool(args, o, "absoluteTimecodes");
   options.start_ms = static_cast<uint64_t>(RequiredNumber(args, o, "startMs").Int64Value());
+  const std::string codec = Str(o, "codec", "auto");
+  options.detect_codec = codec == "auto";
+  options.codec = codec == "h265" ? camwire::h264::Codec::kH265 : camwire::h264::Codec::kH264;
   std::random_device rd;
   for (auto& b : options.segment_uid) b = static_cast<uint8_t>(rd());
   auto* worker = new PackageWorker(env, input, options);

@@ -115,6 +115,8 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.region = Str(js, "region");
   o.control_endpoint = Str(js, "controlEndpoint");
   o.data_endpoint = Str(js, "dataEndpoint");
+  const std::string codec = Str(js, "codec", "auto");
+  o.codec = codec == "h265" ? camwire::kvs::CodecChoice::kH265 : codec == "h264" ? camwire::kvs::CodecChoice::kH264 : camwire::kvs::CodecChoice::kAuto;
   o.store.fragment_duration_ms = U64(js, "fragmentDurationMs", o.store.fragment_duration_ms);
   o.store.max_bytes = U64(js, "storeBytes", o.store.max_bytes);
   o.store.max_duration_ms = U64(js, "storeDurationMs", o.store.max_duration_ms);

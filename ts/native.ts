@@ -41,6 +41,8 @@ export interface NativePackageResult {
   fragments: number;
   width: number;
   height: number;
+  /** The video codec packaged. */
+  codec: 'h264' | 'h265';
 }
 
 export interface NativeSignRequest {
@@ -123,6 +125,8 @@ export type NativeKvsEvent =
  * into cpp/kvs/producer.h's ProducerOptions, whose defaults are given here.
  */
 export interface KvsProducerTuning {
+  /** The video codec of the frames: H.264 or H.265 in Annex-B form, or found from the first parameter sets (default 'auto'). */
+  codec?: 'h264' | 'h265' | 'auto';
   /** A new fragment starts on the first key frame after this long (default 2000 ms; 1000-10000). */
   fragmentDurationMs?: number;
   /** Bound of the fragment store in bytes (default 64 MiB). */
@@ -158,6 +162,7 @@ export interface KvsProducerTuning {
 
 /** Every key of KvsProducerTuning (the compiler holds the list whole). */
 export const KVS_TUNING_KEYS = [
+  'codec',
   'fragmentDurationMs',
   'storeBytes',
   'storeDurationMs',
@@ -259,7 +264,10 @@ export interface NativeBinding {
   MkvReader: new () => NativeMkvReader;
   /** SigV4 header signing by the C++ core (the producer's signer). */
   signV4(request: NativeSignRequest): NativeSigned;
-  packageAnnexB(h264: Buffer, options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number }): Promise<NativePackageResult>;
+  packageAnnexB(
+    h264: Buffer,
+    options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number; codec: string },
+  ): Promise<NativePackageResult>;
 }
 
 /**

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "kvs/video_track.h"
+
 namespace camwire {
 namespace h264 {
 
@@ -37,6 +39,13 @@ Status AnnexBStream::Finish(const Sink& sink) {
 }
 
 Status AnnexBStream::Drain(bool final, const Sink& sink) {
+  if (detect_) {
+    if (!kvs::DetectCodec(buf_.data(), buf_.size(), &codec_)) {
+      if (!final && buf_.size() < (1u << 20)) return Status::Ok();
+      codec_ = Codec::kH264;
+    }
+    detect_ = false;
+  }
   std::vector<NalUnit> nals = SplitAnnexB(buf_.data(), buf_.size(), codec_);
   // The last NAL unit may still be arriving: it is not judged until it is
   // followed by another (or the stream ends).

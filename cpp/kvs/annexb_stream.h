@@ -25,6 +25,11 @@ class AnnexBStream {
 
   explicit AnnexBStream(size_t max_unit_bytes = 32u << 20, Codec codec = Codec::kH264) : max_unit_(max_unit_bytes), codec_(codec) {}
 
+  // The codec is found from the first parameter sets (kvs::DetectCodec)
+  // instead of given: nothing is handed out until it is known (H.264 when a
+  // megabyte or the end of the stream has not told).
+  void AutoDetect() { detect_ = true; }
+
   Status Feed(const uint8_t* data, size_t size, const Sink& sink);
   Status Finish(const Sink& sink);
 
@@ -38,6 +43,7 @@ class AnnexBStream {
   Status Drain(bool final, const Sink& sink);
   size_t max_unit_;
   Codec codec_;
+  bool detect_ = false;
   std::vector<uint8_t> buf_;
   std::vector<uint8_t> vps_;
   std::vector<uint8_t> sps_;

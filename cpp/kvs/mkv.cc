@@ -4,8 +4,10 @@
 
 #include "common/bytes.h"
 
+#include "kvs/annexb_stream.h"
 #include "kvs/ebml.h"
 #include "kvs/h264.h"
+#include "kvs/video_track.h"
 
 namespace camwire {
 namespace mkv {
@@ -166,35 +168,34 @@ Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data,
 
 Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const PackageOptions& o) {
   if (!(o.fps > 0 && o.fps <= 1000)) return Status::Error("KVS_BAD_OPTIONS", "fps must be in (0, 1000]");
-  std::vector<h264::NalUnit> nals = h264::SplitAnnexB(data, size);
-  const h264::NalUnit* sps = nullptr;
-  const h264::NalUnit* pps = nullptr;
-  for (const auto& n : nals) {
-    if (n.type == h264::kSps && !sps) sps = &n;
-    if (n.type == h264::kPps && !pps) pps = &n;
-    if (sps && pps) break;
+  h264::Codec codec = o.codec;
+  if (o.detect_codec && !kvs::DetectCodec(data, size, &codec)) {
+    return Status::Error("KVS_NO_CODEC_DATA", "the stream has no H.264 or H.265 parameter sets (Annex-B with start codes expected)");
   }
-  if (!sps || !pps) return Status::Error("KVS_NO_CODEC_DATA", "the H.264 stream has no SPS and PPS (Annex-B with start codes expected)");
-  Result<std::vector<uint8_t>> avcc = h264::BuildAvcC(data + sps->offset, sps->size, data + pps->offset, pps->size);
-  if (!avcc.ok()) return avcc.status();
-  Result<h264::SpsInfo> info = h264::ParseSps(data + sps->offset, sps->size);
-  if (!info.ok()) return info.status();
-
+  std::vector<h264::NalUnit> nals = h264::SplitAnnexB(data, size, codec);
+  std::vector<h264::AccessUnit> units = h264::GroupAccessUnits(data, nals, codec);
+  kvs::ParameterSets ps;
+  for (const h264::AccessUnit& au : units) {
+    ps.Collect(data, au);
+    if (ps.Complete(codec)) break;
+  }
+  if (!ps.Complete(codec)) {
+    return Status::Error("KVS_NO_CODEC_DATA", codec == h264::Codec::kH265 ? "the H.265 stream has no VPS, SPS and PPS (Annex-B with start codes expected)"
+                                                                          : "the H.264 stream has no SPS and PPS (Annex-B with start codes expected)");
+  }
+  Result<VideoTrack> t = kvs::MakeVideoTrack(codec, ps, {});
+  if (!t.ok()) return t.status();
+  VideoTrack track = std::move(t).value();
   PackageResult r;
-  r.width = info.value().width;
-  r.height = info.value().height;
-  VideoTrack track;
-  track.width = r.width;
-  track.height = r.height;
-  track.codec_private = std::move(avcc).value();
+  r.width = track.width;
+  r.height = track.height;
+  r.codec = codec;
   r.mkv = StreamHeader(track, o.segment_uid, "camwire");
   r.mkv.reserve(r.mkv.size() + size + size / 16);
   Fragmenter frag(o.fragment_duration_ms, o.absolute_timecodes);
   uint64_t index = 0;
-  for (const h264::AccessUnit& au : h264::GroupAccessUnits(data, nals)) {
-    bool has_slice = false;
-    for (const auto& n : au.nals) has_slice |= (n.type == h264::kIdrSlice || n.type == h264::kNonIdrSlice);
-    if (!has_slice) continue;                  // parameter sets alone are not a frame
+  for (const h264::AccessUnit& au : units) {
+    if (!h264::HasSlice(au)) continue;         // parameter sets alone are not a frame
     if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
     const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
     bool started = false;
@@ -202,7 +203,7 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
     if (!s.ok()) return s;
     ++index;
   }
-  if (index == 0) return Status::Error("KVS_NO_FRAMES", "the H.264 stream has no key frame");
+  if (index == 0) return Status::Error("KVS_NO_FRAMES", std::string("the ") + (codec == h264::Codec::kH265 ? "H.265" : "H.264") + " stream has no key frame");
   r.frames = frag.frames();
   r.fragments = frag.fragments();
   return r;

@@ -81,6 +81,8 @@ struct PackageOptions {
   bool absolute_timecodes = false;
   uint64_t start_ms = 0;  // pts of the first frame
   std::array<uint8_t, 16> segment_uid{};
+  bool detect_codec = true;                // find H.264 or H.265 from the parameter sets
+  h264::Codec codec = h264::Codec::kH264;  // when not detected
 };
 
 struct PackageResult {
@@ -89,9 +91,10 @@ struct PackageResult {
   uint64_t fragments = 0;
   uint32_t width = 0;
   uint32_t height = 0;
+  h264::Codec codec = h264::Codec::kH264;
 };
 
-// A whole Annex-B H.264 elementary stream to one MKV (the offline sink of
+// A whole Annex-B H.264 or H.265 elementary stream to one MKV (the offline sink of
 // `camwire kvs stream --out`, and what the producer sends on one connection).
 Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const PackageOptions& options);
 

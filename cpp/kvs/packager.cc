@@ -37,33 +37,38 @@ void DropRun::FlushIfLong(uint64_t now) {
 
 // ---- Packager ------------------------------------------------------------------
 
-bool Packager::SetTrack(const uint8_t* sps, size_t sps_size, const uint8_t* pps, size_t pps_size) {
-  Result<std::vector<uint8_t>> avcc = o_.codec_private.empty() ? h264::BuildAvcC(sps, sps_size, pps, pps_size) : Result<std::vector<uint8_t>>(o_.codec_private);
-  if (!avcc.ok()) {
-    events_.Error(avcc.status().code(), avcc.status().message(), false);
+Packager::Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, EventEmitter& events, DropRun& drops, Producer::ReleaseSink release)
+    : o_(o),
+      store_(store),
+      queue_(queue),
+      events_(events),
+      drops_(drops),
+      release_(std::move(release)),
+      annexb_(32u << 20, o.codec == CodecChoice::kH265 ? h264::Codec::kH265 : h264::Codec::kH264) {
+  if (o.codec == CodecChoice::kAuto) {
+    annexb_.AutoDetect();
+  } else {
+    codec_known_ = true;
+    codec_ = o.codec == CodecChoice::kH265 ? h264::Codec::kH265 : h264::Codec::kH264;
+  }
+}
+
+bool Packager::SetTrack(h264::Codec codec) {
+  Result<mkv::VideoTrack> t = MakeVideoTrack(codec, params_, o_.codec_private);
+  if (!t.ok()) {
+    params_ = ParameterSets();  // a malformed set is not kept: the next ones are tried
+    events_.Error(t.status().code(), t.status().message(), false);
     return false;
   }
-  Result<h264::SpsInfo> info = h264::ParseSps(sps, sps_size);
-  if (!info.ok()) {
-    events_.Error(info.status().code(), info.status().message(), false);
-    return false;
-  }
-  track_.codec_private = std::move(avcc).value();
-  track_.width = info.value().width;
-  track_.height = info.value().height;
+  track_ = std::move(t).value();
   have_track_ = true;
   return true;
 }
 
 bool Packager::Package(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts) {
   if (!have_track_) {
-    const h264::NalUnit* sps = nullptr;
-    const h264::NalUnit* pps = nullptr;
-    for (const auto& n : au.nals) {
-      if (n.type == h264::kSps && !sps) sps = &n;
-      if (n.type == h264::kPps && !pps) pps = &n;
-    }
-    if (sps && pps) SetTrack(data + sps->offset, sps->size, data + pps->offset, pps->size);
+    params_.Collect(data, au);
+    if (params_.Complete(au.codec)) SetTrack(au.codec);
     if (!have_track_ || !au.keyframe) {
       // Nothing can be sent before a key frame with its parameter sets.
       drops_.Note(pts, 1);
@@ -113,9 +118,15 @@ bool Packager::Drain() {
         if (!s.ok()) events_.Error(s.code(), s.message(), false);
       }
     } else {
-      h264::AccessUnit au = h264::WholeAccessUnit(q.data, q.size);
-      if (q.keyframe != KeyframeHint::kFromNals) au.keyframe = q.keyframe == KeyframeHint::kYes;
-      taken = Package(q.data, au, q.pts);
+      // A frame given whole: the codec is the option's, or found from the first frames' parameter sets.
+      if (!codec_known_) codec_known_ = DetectCodec(q.data, q.size, &codec_);
+      if (!codec_known_) {
+        drops_.Note(q.pts, 1);
+      } else {
+        h264::AccessUnit au = h264::WholeAccessUnit(q.data, q.size, codec_);
+        if (q.keyframe != KeyframeHint::kFromNals) au.keyframe = q.keyframe == KeyframeHint::kYes;
+        taken = Package(q.data, au, q.pts);
+      }
     }
     if (!taken) break;
     queue_.PopFront();

@@ -36,8 +36,7 @@ class DropRun {
 
 class Packager {
  public:
-  Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, EventEmitter& events, DropRun& drops, Producer::ReleaseSink release)
-      : o_(o), store_(store), queue_(queue), events_(events), drops_(drops), release_(std::move(release)) {}
+  Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& queue, EventEmitter& events, DropRun& drops, Producer::ReleaseSink release);
 
   // Packages queued input, about kDrainBudget bytes per loop turn so that
   // sending interleaves with packaging. Returns true when input is left.
@@ -52,7 +51,7 @@ class Packager {
   const mkv::VideoTrack& track() const { return track_; }
 
  private:
-  bool SetTrack(const uint8_t* sps, size_t sps_size, const uint8_t* pps, size_t pps_size);
+  bool SetTrack(h264::Codec codec);
   // Puts one access unit into the store. false: the store is full and the
   // policy is to block (the caller keeps the frame queued).
   bool Package(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts);
@@ -71,6 +70,9 @@ class Packager {
   uint64_t annexb_index_ = 0;
   uint64_t annexb_start_ = 0;
   bool annexb_finished_ = false;
+  bool codec_known_ = false;  // for putFrame input (an Annex-B stream finds its own)
+  h264::Codec codec_ = h264::Codec::kH264;
+  ParameterSets params_;
   bool have_track_ = false;
   mkv::VideoTrack track_;
   bool flushed_ = false;

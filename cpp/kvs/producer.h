@@ -24,6 +24,7 @@
 #include "kvs/ack_parser.h"
 #include "kvs/fragment_store.h"
 #include "kvs/sigv4.h"
+#include "kvs/video_track.h"
 
 namespace camwire {
 namespace kvs {
@@ -47,12 +48,13 @@ struct ProducerOptions {
   uint64_t persist_timeout_ms = 30000;           // how long close() waits for the last PERSISTED
   uint64_t backoff_base_ms = 100;
   uint64_t backoff_max_ms = 10000;
-  uint32_t max_auth_failures = 3;       // consecutive 401/403 before giving up
-  uint32_t max_fragment_errors = 3;     // ERROR acks for one fragment before it is dropped
-  double annexb_fps = 30;               // timestamps for putAnnexB streams
-  uint64_t annexb_start_ms = 0;         // first putAnnexB timestamp (0: the wall clock)
-  uint64_t metrics_interval_ms = 1000;  // 0: no metrics events
-  std::vector<uint8_t> codec_private;   // avcC; default: from the first SPS/PPS seen
+  uint32_t max_auth_failures = 3;          // consecutive 401/403 before giving up
+  uint32_t max_fragment_errors = 3;        // ERROR acks for one fragment before it is dropped
+  double annexb_fps = 30;                  // timestamps for putAnnexB streams
+  uint64_t annexb_start_ms = 0;            // first putAnnexB timestamp (0: the wall clock)
+  uint64_t metrics_interval_ms = 1000;     // 0: no metrics events
+  CodecChoice codec = CodecChoice::kAuto;  // H.264 or H.265; kAuto: from the first parameter sets
+  std::vector<uint8_t> codec_private;      // avcC / hvcC; default: from the first parameter sets seen
 };
 
 struct Metrics {

@@ -17,6 +17,7 @@ interface StreamOpts extends ConnOptsPartial {
   endpoint?: string;
   endpointCa?: string;
   fps: number;
+  codec: 'h264' | 'h265' | 'auto';
   fragmentMs: number;
   storeMb: number;
   realtime: boolean;
@@ -38,11 +39,11 @@ function readInput(input: string): Buffer {
 async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
   const h264 = readInput(o.input);
   const t0 = Date.now();
-  const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute });
+  const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute, codec: o.codec });
   fs.writeFileSync(o.out!, r.mkv);
   out.result(
-    { out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, ms: Date.now() - t0 },
-    `${o.out}: ${r.frames} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
+    { out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, codec: r.codec, ms: Date.now() - t0 },
+    `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
   );
 }
 
@@ -83,6 +84,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     endpoint,
     credentials,
     fps: o.fps,
+    codec: o.codec,
     fragmentDurationMs: o.fragmentMs,
     storeBytes: o.storeMb << 20,
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
@@ -163,8 +165,8 @@ export function kvsCommand(out: Out): Command {
   addConnectionOptions(
     kvs
       .command('stream')
-      .description('stream Annex-B H.264 into KVS with PutMedia (the native producer), or with --out package it into an MKV file (no network)')
-      .requiredOption('--input <file>', 'Annex-B H.264 (- for stdin, e.g. ffmpeg ... -f h264 -)')
+      .description('stream Annex-B H.264 or H.265 into KVS with PutMedia (the native producer), or with --out package it into an MKV file (no network)')
+      .requiredOption('--input <file>', 'Annex-B H.264 or H.265 (- for stdin, e.g. ffmpeg ... -f h264 - or -f hevc -)')
       .option('--out <file>', 'offline sink: write the MKV PutMedia would send to this file instead')
       .option('--stream <name>', 'KVS stream name (required unless --out)')
       .option('--region <region>', 'AWS region', process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'])
@@ -174,6 +176,7 @@ export function kvsCommand(out: Out): Command {
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
+      .addOption(new Option('--codec <codec>', 'video codec of the input (auto: from its parameter sets)').choices(['h264', 'h265', 'auto']).default('auto'))
       .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
       .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))
       .option('--realtime', "feed a file no faster than its frame rate (a live camera's pace)", false)

@@ -1,5 +1,5 @@
 /**
- * H.264 to the MKV that KVS PutMedia takes, packaged by the native core on a
+ * H.264 or H.265 to the MKV that KVS PutMedia takes, packaged by the native core on a
  * worker thread: one EBML header, one Segment, a Cluster per fragment starting
  * on a key frame, AVCC frames in SimpleBlocks, avcC CodecPrivate from the
  * stream's SPS/PPS.
@@ -16,11 +16,13 @@ export interface PackageOptions {
   absoluteTimecodes?: boolean;
   /** Timestamp of the first frame in ms (default 0, or now with absoluteTimecodes). */
   startMs?: number;
+  /** H.264 or H.265, or found from the stream's parameter sets (default 'auto'). */
+  codec?: 'h264' | 'h265' | 'auto';
 }
 
 export type PackageResult = NativePackageResult;
 
-/** Packages an Annex-B H.264 elementary stream into one MKV. The input Buffer is read in place, not copied. */
+/** Packages an Annex-B H.264 or H.265 elementary stream into one MKV. The input Buffer is read in place, not copied. */
 export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promise<PackageResult> {
   if (!Buffer.isBuffer(h264)) throw new CamwireError('KVS_BAD_OPTIONS', 'packageAnnexB needs a Buffer of Annex-B H.264');
   const fps = o.fps ?? 30;
@@ -32,10 +34,12 @@ export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promi
   if (!Number.isInteger(fragmentDurationMs) || fragmentDurationMs < 0 || fragmentDurationMs > 30_000)
     problems.push('fragmentDurationMs must be a whole number in 0..30000');
   if (!Number.isSafeInteger(startMs) || startMs < 0) problems.push('startMs must be a non-negative whole number');
+  const codec = o.codec ?? 'auto';
+  if (!['h264', 'h265', 'auto'].includes(codec)) problems.push("codec must be 'h264', 'h265' or 'auto'");
   if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
   const stack = new Error().stack;
   try {
-    return await native().packageAnnexB(h264, { fps, fragmentDurationMs, absoluteTimecodes, startMs });
+    return await native().packageAnnexB(h264, { fps, fragmentDurationMs, absoluteTimecodes, startMs, codec });
   } catch (e) {
     throw fromNative(e, stack);
   }

@@ -124,6 +124,9 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
   constructor(private readonly o: KvsStreamOptions) {
     super();
     if (!o.credentials) throw new CamwireError('KVS_BAD_OPTIONS', 'credentials are required (static keys, the AWS chain, or the IoT credentials provider)');
+    if (o.codec !== undefined && !['h264', 'h265', 'auto'].includes(o.codec)) {
+      throw new CamwireError('KVS_BAD_OPTIONS', "codec must be 'h264', 'h265' or 'auto'");
+    }
     if (o.fragmentDurationMs !== undefined && !(o.fragmentDurationMs >= 1000 && o.fragmentDurationMs <= 10000)) {
       throw new CamwireError('KVS_BAD_OPTIONS', 'fragmentDurationMs must be 1000-10000 (KVS refuses fragments longer than 10 s)');
     }
