@@ -58,16 +58,20 @@ struct SpsInfo {
   uint8_t chroma_format_idc = 1;
   uint8_t bit_depth_luma = 8;
   uint8_t bit_depth_chroma = 8;
-  uint32_t width = 0;   // after the conformance window
-  uint32_t height = 0;  // after the conformance window
+  uint32_t width = 0;         // after the conformance window
+  uint32_t height = 0;        // after the conformance window
+  uint32_t coded_width = 0;   // pic_width_in_luma_samples
+  uint32_t coded_height = 0;  // pic_height_in_luma_samples
 };
 
-// Parses a sequence parameter set NAL unit (with its two-byte header).
+// Parses a sequence parameter set NAL unit (with its two-byte header) up to
+// the bit depths; what follows them is not read. Errors: H265_MALFORMED_SPS.
 Result<SpsInfo> ParseSps(const uint8_t* nal, size_t size);
 
 // HEVCDecoderConfigurationRecord from one VPS, SPS and PPS, each with its
 // NAL header: what Matroska's CodecPrivate holds for V_MPEGH/ISO/HEVC.
-// lengthSizeMinusOne is 3 (4-byte lengths, as the AVCC form writes).
+// lengthSizeMinusOne is 3 (4-byte lengths, as the AVCC form writes). Errors:
+// H265_MALFORMED_VPS / _SPS / _PPS (wrong NAL type or header, over 65535 bytes).
 Result<std::vector<uint8_t>> BuildHvcC(const uint8_t* vps, size_t vps_size, const uint8_t* sps, size_t sps_size, const uint8_t* pps, size_t pps_size);
 
 }  // namespace h265
