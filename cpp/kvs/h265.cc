@@ -19,9 +19,10 @@ namespace {
 constexpr uint32_t kMaxPicSide = 16888;
 // hvcC stores each unit's length in 16 bits.
 constexpr size_t kMaxParamSetBytes = 0xffff;
-// The fields ParseSps reads end within the first ~175 RBSP bytes even with
-// every ue(v) at its 63-bit worst (PTL with six sub-layers is 12 + 2 + 66
-// bytes); emulation prevention adds at most one byte in three. Only this much
+// The fields ParseSps reads end within the first 166 RBSP bytes even with
+// every ue(v) at its 63-bit worst (1 + 12 + 2 + 72 bytes of profile_tier_level
+// with six sub-layers, then ten ue(v) and two flags); emulation prevention
+// adds at most one byte in two. Only this much
 // of the NAL is unescaped, so a large SPS costs no more than a small one.
 constexpr size_t kSpsPrefixBytes = 512;
 
@@ -89,7 +90,7 @@ std::string CheckHeader(const uint8_t* nal, size_t size, uint8_t want_type, cons
   if (size > kMaxParamSetBytes) return std::string(name) + " longer than 65535 bytes";
   if ((nal[0] & 0x80) != 0) return std::string(name) + ": forbidden_zero_bit is set";
   const uint8_t type = static_cast<uint8_t>((nal[0] >> 1) & 0x3f);
-  if (type != want_type) return std::string("not a ") + name + " NAL unit (type " + std::to_string(type) + ")";
+  if (type != want_type) return std::string(name) + " expected, got NAL unit type " + std::to_string(type);
   const unsigned layer = ((nal[0] & 1u) << 5) | (nal[1] >> 3);
   if (layer != 0) return std::string(name) + " of layer " + std::to_string(layer) + " (only the base layer is supported)";
   if ((nal[1] & 7) == 0) return std::string(name) + ": nuh_temporal_id_plus1 is 0";
@@ -238,11 +239,11 @@ Result<std::vector<uint8_t>> BuildHvcC(const uint8_t* vps, size_t vps_size, cons
   // (1), lengthSizeMinusOne 3 (2): 4-byte lengths, as the AVCC form writes.
   out.push_back(static_cast<uint8_t>((s.max_sub_layers << 3) | (s.temporal_id_nesting ? 4 : 0) | 3));
   out.push_back(3);  // numOfArrays: VPS, SPS, PPS
-  // array_completeness 1, as camwire's brief for KVS asks: every parameter
-  // set a decoder needs to start is here. ffmpeg's Matroska muxer writes 0,
-  // which 14496-15 reads as "more of this type may follow in the stream" --
-  // and they do: the AVCC frames keep their in-band VPS/SPS/PPS. Decoders
-  // take both; the test notes this as the one byte per array that differs.
+  // array_completeness 1: the record holds every parameter set a decoder
+  // needs to start. Strictly (14496-15 8.3.3.1.2) 1 also says no unit of
+  // that type is in the stream, and the AVCC frames keep their in-band
+  // VPS/SPS/PPS; ffmpeg's Matroska muxer writes 0 for that reason. ffmpeg's
+  // decoder ignores the flag (the same frames decode with either).
   const uint8_t* units[3] = {vps, sps, pps};
   const size_t sizes[3] = {vps_size, sps_size, pps_size};
   const uint8_t types[3] = {kVps, kSps, kPps};

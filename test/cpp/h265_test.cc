@@ -460,7 +460,7 @@ TEST(H265Sps, OutOfRangeFieldsAreRefusedWithAReason) {
   ExpectMalformed(s, "bit_depth_chroma");
   s = SpsSpec();
   s.type = kPps;
-  ExpectMalformed(s, "not a SPS");
+  ExpectMalformed(s, "SPS expected, got NAL unit type 34");
   s = SpsSpec();
   s.layer = 1;
   ExpectMalformed(s, "layer 1");
