@@ -17,9 +17,15 @@ namespace {
 
 class PackageWorker : public Napi::AsyncWorker {
  public:
-  PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options)
+  PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options, Napi::Value audio)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(options), data_(input.Data()), size_(input.Length()) {
     input_ref_ = Napi::Persistent(input);
+    if (audio.IsBuffer()) {
+      Napi::Buffer<uint8_t> a = audio.As<Napi::Buffer<uint8_t>>();
+      audio_ref_ = Napi::Persistent(a);
+      options_.audio_data = a.Data();
+      options_.audio_size = a.Length();
+    }
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -36,6 +42,7 @@ class PackageWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     input_ref_.Reset();
+    audio_ref_.Reset();
     if (!status_.ok()) {
       deferred_.Reject(StatusError(env, status_).Value());
       return;
@@ -50,17 +57,23 @@ class PackageWorker : public Napi::AsyncWorker {
     out.Set("width", Napi::Number::New(env, result_->width));
     out.Set("height", Napi::Number::New(env, result_->height));
     out.Set("codec", camwire::kvs::CodecName(result_->codec));
+    out.Set("audioFrames", Napi::Number::New(env, static_cast<double>(result_->audio_frames)));
+    out.Set("audioMs", Napi::Number::New(env, static_cast<double>(result_->audio_ms)));
+    out.Set("audioRate", Napi::Number::New(env, result_->audio_rate));
+    out.Set("audioChannels", Napi::Number::New(env, result_->audio_channels));
     deferred_.Resolve(out);
   }
 
   void OnError(const Napi::Error& e) override {
     input_ref_.Reset();
+    audio_ref_.Reset();
     deferred_.Reject(e.Value());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Buffer<uint8_t>> input_ref_;
+  Napi::Reference<Napi::Buffer<uint8_t>> audio_ref_;
   camwire::mkv::PackageOptions options_;
   const uint8_t* data_;
   size_t size_;
@@ -83,9 +96,18 @@ Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   const std::string codec = Str(o, "codec", "auto");
   options.detect_codec = codec == "auto";
   options.codec = codec == "h265" ? camwire::h264::Codec::kH265 : camwire::h264::Codec::kH264;
+  Napi::Value audio = o.Get("audio");
+  if (!audio.IsUndefined() && !audio.IsBuffer()) args.Fail("options.audio must be a Buffer");
+  if (audio.IsBuffer()) {
+    const std::string format = Str(o, "audioFormat", "adts");
+    using A = camwire::mkv::PackageOptions::Audio;
+    options.audio = format == "alaw" ? A::kAlaw : format == "mulaw" ? A::kMulaw : A::kAdts;
+    options.audio_rate = U32(o, "audioRate", 8000);
+    options.audio_channels = U32(o, "audioChannels", 1);
+  }
   std::random_device rd;
   for (auto& b : options.segment_uid) b = static_cast<uint8_t>(rd());
-  auto* worker = new PackageWorker(env, input, options);
+  auto* worker = new PackageWorker(env, input, options, audio);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

@@ -388,6 +388,30 @@ export const ERROR_CODES = {
   KVS_MKV_MALFORMED: e('kvs', 'MKV bytes (a PutMedia body read by the local endpoint or the reader) are malformed.', 'Check the producer that wrote them.'),
   H264_MALFORMED_SPS: e('kvs', 'An H.264 SPS could not be parsed.', 'Check the encoder output; camwire needs SPS for the codec private data.'),
   H264_MALFORMED_PPS: e('kvs', 'An H.264 PPS could not be parsed.', 'Check the encoder output.'),
+  H265_MALFORMED_SPS: e(
+    'kvs',
+    'An H.265 SPS could not be parsed (profile/tier/level, picture size, conformance window, bit depth).',
+    'Check the encoder output; camwire needs VPS, SPS and PPS for the hvcC record.',
+  ),
+  H265_MALFORMED_VPS: e('kvs', 'An H.265 VPS is not one (wrong NAL type or size).', 'Check the encoder output.'),
+  H265_MALFORMED_PPS: e('kvs', 'An H.265 PPS is not one (wrong NAL type or size).', 'Check the encoder output.'),
+  AAC_NO_SYNC: e('kvs', 'The audio input holds no ADTS frame (no sync word within 64 KiB).', 'Give AAC with ADTS headers (ffmpeg ... -c:a aac -f adts).'),
+  AAC_BAD_HEADER: e(
+    'kvs',
+    'An ADTS header is malformed (sync word, layer, frame length); the message gives the byte offset.',
+    'Check the encoder output; camwire does not resynchronise silently.',
+  ),
+  AAC_UNSUPPORTED: e(
+    'kvs',
+    'An ADTS stream camwire cannot store: a reserved sampling index, an in-band channel configuration (PCE) or several raw blocks per frame.',
+    'Re-encode with a plain AAC-LC configuration (ffmpeg -c:a aac).',
+  ),
+  AAC_CONFIG_CHANGED: e(
+    'kvs',
+    "The AAC configuration (object type, rate or channels) changed mid-stream; Matroska's CodecPrivate holds one.",
+    'Keep the encoder settings for the whole stream, or start a new one.',
+  ),
+  AAC_TRUNCATED: e('kvs', 'The ADTS stream ends inside a frame.', 'The last frame is incomplete; check that the whole file was written.'),
 
   // sigv4
   SIGV4_NO_CREDENTIALS: e('sigv4', 'No access key id or secret to sign with.', 'Give credentials.'),

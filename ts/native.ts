@@ -43,6 +43,11 @@ export interface NativePackageResult {
   height: number;
   /** The video codec packaged. */
   codec: 'h264' | 'h265';
+  /** The audio track (0 when there is none): frames, duration in ms, rate and channels. */
+  audioFrames: number;
+  audioMs: number;
+  audioRate: number;
+  audioChannels: number;
 }
 
 export interface NativeSignRequest {
@@ -266,7 +271,17 @@ export interface NativeBinding {
   signV4(request: NativeSignRequest): NativeSigned;
   packageAnnexB(
     h264: Buffer,
-    options: { fps: number; fragmentDurationMs: number; absoluteTimecodes: boolean; startMs: number; codec: string },
+    options: {
+      fps: number;
+      fragmentDurationMs: number;
+      absoluteTimecodes: boolean;
+      startMs: number;
+      codec: string;
+      audio?: Buffer;
+      audioFormat?: string;
+      audioRate?: number;
+      audioChannels?: number;
+    },
   ): Promise<NativePackageResult>;
 }
 

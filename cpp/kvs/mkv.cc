@@ -1,9 +1,11 @@
 #include "kvs/mkv.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/bytes.h"
 
+#include "kvs/aac.h"
 #include "kvs/annexb_stream.h"
 #include "kvs/ebml.h"
 #include "kvs/h264.h"
@@ -17,12 +19,13 @@ constexpr uint32_t kEbml = 0x1A45DFA3, kEbmlVersion = 0x4286, kEbmlReadVersion =
                    kDocType = 0x4282, kDocTypeVersion = 0x4287, kDocTypeReadVersion = 0x4285;
 constexpr uint32_t kSegment = 0x18538067, kInfo = 0x1549A966, kSegmentUid = 0x73A4, kTimecodeScale = 0x2AD7B1, kMuxingApp = 0x4D80, kWritingApp = 0x5741;
 constexpr uint32_t kTracks = 0x1654AE6B, kTrackEntry = 0xAE, kTrackNumber = 0xD7, kTrackUid = 0x73C5, kTrackType = 0x83, kName = 0x536E, kCodecId = 0x86,
-                   kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0, kPixelHeight = 0xBA;
+                   kCodecPrivate = 0x63A2, kVideo = 0xE0, kPixelWidth = 0xB0, kPixelHeight = 0xBA, kAudio = 0xE1, kSamplingFrequency = 0xB5, kChannels = 0x9F;
 constexpr uint32_t kCluster = 0x1F43B675, kTimecode = 0xE7, kPosition = 0xA7, kSimpleBlock = 0xA3;
 constexpr uint32_t kTags = 0x1254C367, kTag = 0x7373, kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
 }  // namespace id
 
-std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app) {
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app,
+                                  const AudioTrack* audio) {
   std::vector<uint8_t> out;
   ebml::Writer w(out);
   size_t h = w.Begin(id::kEbml, 1);
@@ -56,6 +59,20 @@ std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint
   }
   if (!track.codec_private.empty()) w.Binary(id::kCodecPrivate, track.codec_private.data(), track.codec_private.size());
   w.End(entry);
+  if (audio) {
+    size_t a = w.Begin(id::kTrackEntry, 4);
+    w.UInt(id::kTrackNumber, 2);
+    w.UInt(id::kTrackUid, audio->track_uid, 8);
+    w.UInt(id::kTrackType, 2);
+    w.String(id::kName, audio->name);
+    w.String(id::kCodecId, audio->codec_id);
+    if (!audio->codec_private.empty()) w.Binary(id::kCodecPrivate, audio->codec_private.data(), audio->codec_private.size());
+    size_t settings = w.Begin(id::kAudio, 4);
+    w.Float(id::kSamplingFrequency, audio->sample_rate);
+    w.UInt(id::kChannels, audio->channels);
+    w.End(settings);
+    w.End(a);
+  }
   w.End(tracks);
   return out;
 }
@@ -138,10 +155,10 @@ void Fragmenter::Commit(uint64_t pts_ms) {
 }
 
 namespace {
-void AppendBlockHeader(std::vector<uint8_t>& out, size_t payload, int64_t relative_ms, bool keyframe) {
+void AppendBlockHeader(std::vector<uint8_t>& out, size_t payload, int64_t relative_ms, bool keyframe, uint8_t track = 1) {
   ebml::AppendId(out, id::kSimpleBlock);
-  ebml::AppendVint(out, payload + 4, 8);  // 8-byte size, as the KVS producer writes
-  out.push_back(0x81);                    // track 1
+  ebml::AppendVint(out, payload + 4, 8);              // 8-byte size, as the KVS producer writes
+  out.push_back(static_cast<uint8_t>(0x80 | track));  // the track number as a 1-byte vint
   AppendBe16(out, static_cast<uint16_t>(relative_ms));
   out.push_back(keyframe ? 0x80 : 0x00);
 }
@@ -156,6 +173,23 @@ Status Fragmenter::Add(std::vector<uint8_t>& out, const uint8_t* frame, size_t s
   return Status::Ok();
 }
 
+Status Fragmenter::AddAudio(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool* taken) {
+  *taken = false;
+  if (have_audio_ && pts_ms <= last_audio_pts_) {
+    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING",
+                         "audio timestamp " + std::to_string(pts_ms) + " ms is not after the previous one (" + std::to_string(last_audio_pts_) + " ms)");
+  }
+  if (!in_cluster_ || pts_ms < cluster_pts_) return Status::Ok();
+  if (pts_ms - cluster_pts_ > 32767) return Status::Error("KVS_TIMECODE_RANGE", "an audio frame is more than 32.7 s after its cluster's video key frame");
+  AppendBlockHeader(out, size, static_cast<int64_t>(pts_ms - cluster_pts_), true, 2);
+  out.insert(out.end(), frame, frame + size);
+  have_audio_ = true;
+  last_audio_pts_ = pts_ms;
+  ++audio_frames_;
+  *taken = true;
+  return Status::Ok();
+}
+
 Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment) {
   Result<int64_t> rel = Prepare(out, pts_ms, au.keyframe, started_fragment);
   if (!rel.ok()) return rel.status();
@@ -165,6 +199,67 @@ Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data,
   Commit(pts_ms);
   return Status::Ok();
 }
+
+namespace {
+
+struct AudioFrame {
+  const uint8_t* data;
+  size_t size;
+  uint64_t pts;
+  uint64_t duration_ms;
+};
+
+// The audio input as frames timed by their sample count from start_ms. ADTS
+// payloads point into the input (a whole buffer: the parser hands out
+// complete frames in place) or into `keep`.
+Status ReadAudio(const PackageOptions& o, AudioTrack* track, std::vector<AudioFrame>* frames, std::vector<std::vector<uint8_t>>& keep) {
+  auto pts_of = [&](uint64_t samples, uint32_t rate) { return o.start_ms + (samples * 1000 + rate / 2) / rate; };
+  if (o.audio == PackageOptions::Audio::kAdts) {
+    aac::AdtsStream adts;
+    uint64_t samples = 0;
+    const aac::AdtsStream::Sink sink = [&](const uint8_t* p, size_t n, const aac::AdtsHeader& h) {
+      const bool inside = p >= o.audio_data && p + n <= o.audio_data + o.audio_size;
+      if (!inside) {
+        keep.emplace_back(p, p + n);
+        p = keep.back().data();
+      }
+      const uint64_t pts = pts_of(samples, h.sample_rate);
+      samples += h.samples;
+      frames->push_back({p, n, pts, pts_of(samples, h.sample_rate) - pts});
+      return Status::Ok();
+    };
+    Status s = adts.Feed(o.audio_data, o.audio_size, sink);
+    if (s.ok()) s = adts.Finish(sink);
+    if (!s.ok()) return s;
+    if (!adts.have_config()) return Status::Error("AAC_NO_SYNC", "the audio input holds no ADTS frame");
+    track->codec_id = "A_AAC";
+    track->sample_rate = adts.config().sample_rate;
+    track->channels = adts.config().channel_config;
+    track->codec_private = aac::AudioSpecificConfig(adts.config());
+    return Status::Ok();
+  }
+  // G.711: one byte per sample and channel, in 20 ms frames.
+  if (o.audio_rate < 1000 || o.audio_rate > 192000 || o.audio_channels < 1 || o.audio_channels > 8) {
+    return Status::Error("KVS_BAD_OPTIONS", "G.711 audio needs a rate of 1000-192000 Hz and 1-8 channels");
+  }
+  const bool alaw = o.audio == PackageOptions::Audio::kAlaw;
+  track->codec_id = "A_MS/ACM";
+  track->sample_rate = o.audio_rate;
+  track->channels = o.audio_channels;
+  track->codec_private = aac::G711WaveFormatEx(alaw, o.audio_rate, static_cast<uint16_t>(o.audio_channels));
+  const size_t frame_bytes = static_cast<size_t>(o.audio_rate / 50) * o.audio_channels;
+  if (o.audio_size == 0) return Status::Error("KVS_BAD_OPTIONS", "the G.711 audio input is empty");
+  uint64_t samples = 0;
+  for (size_t off = 0; off < o.audio_size; off += frame_bytes) {
+    const size_t n = std::min(frame_bytes, o.audio_size - off);
+    const uint64_t pts = pts_of(samples, o.audio_rate);
+    samples += n / o.audio_channels;
+    frames->push_back({o.audio_data + off, n, pts, pts_of(samples, o.audio_rate) - pts});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const PackageOptions& o) {
   if (!(o.fps > 0 && o.fps <= 1000)) return Status::Error("KVS_BAD_OPTIONS", "fps must be in (0, 1000]");
@@ -190,19 +285,50 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
   r.width = track.width;
   r.height = track.height;
   r.codec = codec;
-  r.mkv = StreamHeader(track, o.segment_uid, "camwire");
+  AudioTrack audio;
+  std::vector<AudioFrame> audio_frames;
+  std::vector<std::vector<uint8_t>> audio_copies;  // frames the parser could not hand out in place
+  if (o.audio != PackageOptions::Audio::kNone) {
+    Status s = ReadAudio(o, &audio, &audio_frames, audio_copies);
+    if (!s.ok()) return s;
+    r.audio_rate = audio.sample_rate;
+    r.audio_channels = audio.channels;
+  }
+  r.mkv = StreamHeader(track, o.segment_uid, "camwire", o.audio != PackageOptions::Audio::kNone ? &audio : nullptr);
   r.mkv.reserve(r.mkv.size() + size + size / 16);
   Fragmenter frag(o.fragment_duration_ms, o.absolute_timecodes);
   uint64_t index = 0;
+  size_t next_audio = 0;
+  uint64_t audio_end = 0;
+  // Audio before `until` goes in first: blocks are interleaved by time, and
+  // a cluster holds the audio from its key frame up to the next cluster's.
+  auto put_audio = [&](uint64_t until, bool all) -> Status {
+    for (; next_audio < audio_frames.size() && (all || audio_frames[next_audio].pts < until); ++next_audio) {
+      const AudioFrame& a = audio_frames[next_audio];
+      bool taken = false;
+      Status s = frag.AddAudio(r.mkv, a.data, a.size, a.pts, &taken);
+      if (!s.ok()) return s;
+      if (taken) audio_end = a.pts + a.duration_ms;
+    }
+    return Status::Ok();
+  };
   for (const h264::AccessUnit& au : units) {
     if (!h264::HasSlice(au)) continue;         // parameter sets alone are not a frame
     if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
     const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
+    Status s = put_audio(pts, false);
+    if (!s.ok()) return s;
     bool started = false;
-    Status s = frag.AddAccessUnit(r.mkv, data, au, pts, &started);
+    s = frag.AddAccessUnit(r.mkv, data, au, pts, &started);
     if (!s.ok()) return s;
     ++index;
   }
+  if (index > 0) {
+    Status s = put_audio(0, true);  // the rest, after the last video frame
+    if (!s.ok()) return s;
+  }
+  r.audio_frames = frag.audio_frames();
+  r.audio_ms = audio_end > o.start_ms ? audio_end - o.start_ms : 0;
   if (index == 0) return Status::Error("KVS_NO_FRAMES", std::string("the ") + (codec == h264::Codec::kH265 ? "H.265" : "H.264") + " stream has no key frame");
   r.frames = frag.frames();
   r.fragments = frag.fragments();

@@ -26,8 +26,19 @@ struct VideoTrack {
   std::vector<uint8_t> codec_private;  // avcC
 };
 
-// EBML header + Segment (unknown size) + Info + Tracks.
-std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app);
+// Track 2: audio (A_AAC with its AudioSpecificConfig, or A_MS/ACM G.711 with a WAVEFORMATEX).
+struct AudioTrack {
+  std::string codec_id = "A_AAC";
+  std::string name = "kvs_audio_track";
+  uint64_t track_uid = 2;
+  uint32_t sample_rate = 0;
+  uint32_t channels = 0;
+  std::vector<uint8_t> codec_private;
+};
+
+// EBML header + Segment (unknown size) + Info + Tracks (video, and audio when given).
+std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app,
+                                  const AudioTrack* audio = nullptr);
 
 // Tags with SimpleTag name/value pairs (KVS: at most 10, names <= 128 bytes,
 // values <= 256 bytes, no names starting with "AWS" unless KVS-defined).
@@ -55,6 +66,14 @@ class Fragmenter {
 
   uint64_t frames() const { return frames_; }
 
+  // An audio frame (track 2) into the open cluster, relative to its start
+  // (0..32767 ms). Audio never opens a cluster: fragments start at video key
+  // frames. *taken is false (and nothing written) when no cluster is open
+  // yet or the frame lies before the open cluster: the caller interleaves by
+  // time, so that is audio from before the first video frame.
+  Status AddAudio(std::vector<uint8_t>& out, const uint8_t* frame, size_t size, uint64_t pts_ms, bool* taken);
+  uint64_t audio_frames() const { return audio_frames_; }
+
  private:
   // Checks timestamps, opens a cluster when due; returns the block's relative timecode.
   Result<int64_t> Prepare(std::vector<uint8_t>& out, uint64_t pts_ms, bool keyframe, bool* started_fragment);
@@ -73,6 +92,9 @@ class Fragmenter {
   uint64_t stream_start_ = 0;
   uint64_t frames_ = 0;
   uint64_t fragments_ = 0;
+  bool have_audio_ = false;
+  uint64_t last_audio_pts_ = 0;
+  uint64_t audio_frames_ = 0;
 };
 
 struct PackageOptions {
@@ -83,6 +105,14 @@ struct PackageOptions {
   std::array<uint8_t, 16> segment_uid{};
   bool detect_codec = true;                // find H.264 or H.265 from the parameter sets
   h264::Codec codec = h264::Codec::kH264;  // when not detected
+  // An audio track: ADTS AAC (headers stripped, AudioSpecificConfig from the
+  // first), or raw G.711 bytes (20 ms frames). Timestamps from the sample
+  // count, starting with the video at start_ms.
+  enum class Audio { kNone, kAdts, kAlaw, kMulaw } audio = Audio::kNone;
+  const uint8_t* audio_data = nullptr;
+  size_t audio_size = 0;
+  uint32_t audio_rate = 8000;  // G.711 only (ADTS says its own)
+  uint32_t audio_channels = 1;
 };
 
 struct PackageResult {
@@ -92,6 +122,10 @@ struct PackageResult {
   uint32_t width = 0;
   uint32_t height = 0;
   h264::Codec codec = h264::Codec::kH264;
+  uint64_t audio_frames = 0;
+  uint64_t audio_ms = 0;  // duration of the audio packaged
+  uint32_t audio_rate = 0;
+  uint32_t audio_channels = 0;
 };
 
 // A whole Annex-B H.264 or H.265 elementary stream to one MKV (the offline sink of

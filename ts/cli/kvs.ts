@@ -18,6 +18,10 @@ interface StreamOpts extends ConnOptsPartial {
   endpointCa?: string;
   fps: number;
   codec: 'h264' | 'h265' | 'auto';
+  audio?: string;
+  audioFormat: 'adts' | 'alaw' | 'mulaw';
+  audioRate: number;
+  audioChannels: number;
   fragmentMs: number;
   storeMb: number;
   realtime: boolean;
@@ -39,10 +43,28 @@ function readInput(input: string): Buffer {
 async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
   const h264 = readInput(o.input);
   const t0 = Date.now();
-  const r = await packageAnnexB(h264, { fps: o.fps, fragmentDurationMs: o.fragmentMs, absoluteTimecodes: o.absolute, codec: o.codec });
+  if (o.audio === '-' && o.input === '-') throw new CamwireError('CLI_USAGE', '--input and --audio cannot both be stdin');
+  const audio = o.audio ? readInput(o.audio) : undefined;
+  const r = await packageAnnexB(h264, {
+    fps: o.fps,
+    fragmentDurationMs: o.fragmentMs,
+    absoluteTimecodes: o.absolute,
+    codec: o.codec,
+    ...(audio ? { audio, audioFormat: o.audioFormat, audioRate: o.audioRate, audioChannels: o.audioChannels } : {}),
+  });
   fs.writeFileSync(o.out!, r.mkv);
   out.result(
-    { out: o.out, bytes: r.mkv.length, frames: r.frames, fragments: r.fragments, width: r.width, height: r.height, codec: r.codec, ms: Date.now() - t0 },
+    {
+      out: o.out,
+      bytes: r.mkv.length,
+      frames: r.frames,
+      fragments: r.fragments,
+      width: r.width,
+      height: r.height,
+      codec: r.codec,
+      ...(audio ? { audio: { frames: r.audioFrames, ms: r.audioMs, rate: r.audioRate, channels: r.audioChannels } } : {}),
+      ms: Date.now() - t0,
+    },
     `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
   );
 }
@@ -68,6 +90,11 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
 }
 
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
+  if (o.audio) {
+    throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; the live producer sends video alone', {
+      hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
+    });
+  }
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
@@ -176,6 +203,10 @@ export function kvsCommand(out: Out): Command {
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
+      .option('--audio <file>', 'with --out: an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video')
+      .addOption(new Option('--audio-format <format>', 'the --audio input').choices(['adts', 'alaw', 'mulaw']).default('adts'))
+      .addOption(new Option('--audio-rate <hz>', 'G.711 sample rate').argParser(positiveInt).default(8000))
+      .addOption(new Option('--audio-channels <n>', 'G.711 channels').argParser(positiveInt).default(1))
       .addOption(new Option('--codec <codec>', 'video codec of the input (auto: from its parameter sets)').choices(['h264', 'h265', 'auto']).default('auto'))
       .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
       .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))

@@ -18,6 +18,17 @@ export interface PackageOptions {
   startMs?: number;
   /** H.264 or H.265, or found from the stream's parameter sets (default 'auto'). */
   codec?: 'h264' | 'h265' | 'auto';
+  /**
+   * An audio track (track 2), interleaved with the video by time, starting
+   * with it: an ADTS AAC stream (the headers are stripped and the first one's
+   * AudioSpecificConfig becomes CodecPrivate; a configuration change is
+   * AAC_CONFIG_CHANGED), or raw G.711 A-law/µ-law bytes (format, rate, channels).
+   */
+  audio?: Buffer;
+  audioFormat?: 'adts' | 'alaw' | 'mulaw';
+  /** G.711 only (default 8000 Hz, 1 channel); ADTS headers say their own. */
+  audioRate?: number;
+  audioChannels?: number;
 }
 
 export type PackageResult = NativePackageResult;
@@ -36,10 +47,19 @@ export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promi
   if (!Number.isSafeInteger(startMs) || startMs < 0) problems.push('startMs must be a non-negative whole number');
   const codec = o.codec ?? 'auto';
   if (!['h264', 'h265', 'auto'].includes(codec)) problems.push("codec must be 'h264', 'h265' or 'auto'");
+  if (o.audio !== undefined && !Buffer.isBuffer(o.audio)) problems.push('audio must be a Buffer');
+  if (o.audioFormat !== undefined && !['adts', 'alaw', 'mulaw'].includes(o.audioFormat)) problems.push("audioFormat must be 'adts', 'alaw' or 'mulaw'");
   if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
   const stack = new Error().stack;
   try {
-    return await native().packageAnnexB(h264, { fps, fragmentDurationMs, absoluteTimecodes, startMs, codec });
+    return await native().packageAnnexB(h264, {
+      fps,
+      fragmentDurationMs,
+      absoluteTimecodes,
+      startMs,
+      codec,
+      ...(o.audio ? { audio: o.audio, audioFormat: o.audioFormat ?? 'adts', audioRate: o.audioRate ?? 8000, audioChannels: o.audioChannels ?? 1 } : {}),
+    });
   } catch (e) {
     throw fromNative(e, stack);
   }

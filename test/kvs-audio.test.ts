@@ -1,0 +1,114 @@
+/**
+ * An audio track beside the video: H.264 + ADTS AAC (and G.711) packaged by
+ * camwire, read back by ffprobe and decoded by ffmpeg, the audio as long as
+ * its input; bad audio input refused with its own code.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageAnnexB } from '../ts/kvs';
+import { makeClip, Clip } from './helpers/h264';
+import { CLI, run } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const dir = tempDir('kvs-audio');
+let clip: Clip;
+const aac = path.join(dir, 'a.aac');
+const alaw = path.join(dir, 'a.alaw');
+
+function ffmpeg(args: string[]): void {
+  const r = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
+  if (r.status !== 0) throw new Error(r.stderr);
+}
+/** Decoded PCM samples per channel of the first audio stream (s16, as ffmpeg decodes it). */
+function samples(file: string, channels: number): number {
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:a:0', '-f', 's16le', '-acodec', 'pcm_s16le', '-'], { maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(r.stderr.toString());
+  return r.stdout.length / 2 / channels;
+}
+function streams(file: string): Array<Record<string, string | number>> {
+  const r = run('ffprobe', ['-v', 'error', '-show_entries', 'stream=index,codec_type,codec_name,sample_rate,channels', '-of', 'json', file]);
+  return (JSON.parse(r.stdout) as { streams: Array<Record<string, string | number>> }).streams;
+}
+const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test.before(() => {
+  clip = makeClip(dir, { seconds: 10, fps: 30, gop: 30 });
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=10', '-ac', '2', '-c:a', 'aac', '-b:a', '96k', '-f', 'adts', aac]);
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=8000:duration=10', '-c:a', 'pcm_alaw', '-f', 'alaw', alaw]);
+});
+
+test('H.264 + ADTS AAC: both tracks, both decode cleanly, and the audio is as long as its input', (t) => {
+  const out = path.join(dir, 'av.mkv');
+  const r = cli(['--json', 'kvs', 'stream', '--input', clip.file, '--audio', aac, '--out', out, '--fragment-ms', '2000']);
+  t.is(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { frames: number; fragments: number; audio: { frames: number; ms: number; rate: number; channels: number } };
+  t.is(res.frames, 300);
+  t.is(res.fragments, 5);
+  t.like(res.audio, { rate: 48000, channels: 2 });
+  const st = streams(out);
+  t.deepEqual(
+    st.map((s) => [s['codec_type'], s['codec_name']]),
+    [
+      ['video', 'h264'],
+      ['audio', 'aac'],
+    ],
+  );
+  t.is(st[1]!['sample_rate'], '48000');
+  t.is(st[1]!['channels'], 2);
+  const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', out, '-map', '0', '-f', 'null', '-'], { encoding: 'utf8' });
+  t.is(decode.status, 0);
+  t.is(decode.stderr, '', 'no decode error in either track');
+  // As long as its input: the same decoded samples as the ADTS file itself, every frame kept.
+  t.is(samples(out, 2), samples(aac, 2));
+  t.is(res.audio.frames * 1024, samples(aac, 2));
+  t.true(Math.abs(res.audio.ms - (res.audio.frames * 1024 * 1000) / 48000) <= 1);
+  // Fragments still start at video key frames, and audio blocks are interleaved by time.
+  const pk = run('ffprobe', ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time,flags', '-of', 'csv=p=0', out]);
+  const packets = pk.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','))
+    .map(([s, p]) => ({ stream: Number(s), pts: Number(p) }));
+  let lastVideo = -1;
+  let outOfOrder = 0;
+  for (const p of packets) {
+    if (p.stream === 0) lastVideo = p.pts;
+    else if (p.pts + 0.05 < lastVideo) outOfOrder++;
+  }
+  t.is(outOfOrder, 0, 'no audio block more than 50 ms behind the video before it');
+});
+
+test('H.264 + G.711 A-law (A_MS/ACM): ffprobe sees pcm_alaw at 8 kHz and every sample decodes', (t) => {
+  const out = path.join(dir, 'alaw.mkv');
+  const r = cli(['--json', 'kvs', 'stream', '--input', clip.file, '--audio', alaw, '--audio-format', 'alaw', '--audio-rate', '8000', '--out', out]);
+  t.is(r.status, 0, r.stderr);
+  const st = streams(out);
+  t.like(st[1], { codec_type: 'audio', codec_name: 'pcm_alaw', sample_rate: '8000', channels: 1 });
+  t.is(samples(out, 1), fs.statSync(alaw).size);
+});
+
+test('packageAnnexB({ audio }) in the library gives the same track; an AAC configuration change mid-stream is AAC_CONFIG_CHANGED', async (t) => {
+  const audio = fs.readFileSync(aac);
+  const r = await packageAnnexB(clip.h264, { fps: 30, audio });
+  t.is(r.audioRate, 48000);
+  t.is(r.audioChannels, 2);
+  t.true(r.audioFrames > 400);
+  const other = path.join(dir, 'b.aac');
+  ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=1', '-c:a', 'aac', '-f', 'adts', other]);
+  const err = await t.throwsAsync(packageAnnexB(clip.h264, { fps: 30, audio: Buffer.concat([audio, fs.readFileSync(other)]) }));
+  t.is((err as { code?: string }).code, 'AAC_CONFIG_CHANGED');
+  t.regex(err!.message, /48000 Hz.*44100 Hz|44100 Hz.*48000 Hz/);
+});
+
+test('audio that is not ADTS, and --audio on a live stream, are refused with clear errors', (t) => {
+  const garbage = path.join(dir, 'garbage.aac');
+  fs.writeFileSync(garbage, Buffer.alloc(100_000, 7));
+  const r = cli(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--out', path.join(dir, 'g.mkv')]);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /AAC_NO_SYNC/);
+  const live = cli(['kvs', 'stream', '--input', clip.file, '--audio', aac, '--stream', 's', '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9']);
+  t.is(live.status, 1);
+  t.regex(live.stderr, /CLI_USAGE: --audio packages an audio track with --out only/);
+});
