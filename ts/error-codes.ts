@@ -363,6 +363,26 @@ export const ERROR_CODES = {
     'The fragment store is full and the overflow policy is block: the frame was not taken (with the drop policy frames are dropped and counted instead).',
     'Wait for acks, or raise storeBytes.',
   ),
+  KVS_STORE_IO: e(
+    'kvs',
+    "The fragment journal could not create, write, sync or rename a file in its directory (the message names the path and the system's reason, e.g. No space left on device); a failed write leaves the file at its last whole record.",
+    'Free space on the journal directory, or check its permissions and file system.',
+  ),
+  KVS_STORE_LOCKED: e(
+    'kvs',
+    'Another producer holds the fragment journal directory (its lock file is locked).',
+    'Give each stream its own journal directory, or stop the other producer.',
+  ),
+  KVS_STORE_CORRUPT: e(
+    'kvs',
+    'A journalled fragment failed its CRC check when it was read back (the file was changed or damaged after it was written).',
+    'Check the storage medium; the fragment cannot be sent.',
+  ),
+  KVS_STORE_BAD_OPTIONS: e(
+    'kvs',
+    'The fragment journal was misused: no directory, a fragment timecode that does not increase, a frame with no fragment open, or a record over the 64 MiB bound.',
+    'Fix the call the message names.',
+  ),
   KVS_CLOSED: e('kvs', 'A frame put after close() or abort().', 'Put frames before close().'),
   KVS_ABORTED: e('kvs', 'The stream was aborted; fragments not yet persisted were discarded.', 'Nothing: it is what abort() does.'),
   KVS_FAILED: e('kvs', 'The stream failed with an error that carried no code of its own.', 'The message has the cause.'),
