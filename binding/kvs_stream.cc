@@ -39,6 +39,8 @@ Napi::Object MetricsObject(Napi::Env env, const Metrics& m) {
   n("storeDurationMs", static_cast<double>(m.store.duration_ms));
   n("framesStored", static_cast<double>(m.store.frames_stored));
   n("framesDropped", static_cast<double>(m.store.frames_dropped));
+  n("framesRecovered", static_cast<double>(m.store.frames_recovered));
+  n("storeBytesInMemory", static_cast<double>(m.store.bytes_in_memory));
   n("fragmentsPersisted", static_cast<double>(m.store.fragments_persisted));
   n("acksBuffering", static_cast<double>(m.acks_buffering));
   n("acksReceived", static_cast<double>(m.acks_received));
@@ -115,6 +117,7 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.region = Str(js, "region");
   o.control_endpoint = Str(js, "controlEndpoint");
   o.data_endpoint = Str(js, "dataEndpoint");
+  o.store.dir = Str(js, "storeDir");
   const std::string codec = Str(js, "codec", "auto");
   o.codec = codec == "h265" ? camwire::kvs::CodecChoice::kH265 : codec == "h264" ? camwire::kvs::CodecChoice::kH264 : camwire::kvs::CodecChoice::kAuto;
   o.store.fragment_duration_ms = U64(js, "fragmentDurationMs", o.store.fragment_duration_ms);

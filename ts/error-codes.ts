@@ -303,6 +303,16 @@ export const ERROR_CODES = {
     'The IoT credentials provider cannot be reached.',
     'Check the endpoint (`aws iot describe-endpoint --endpoint-type iot:CredentialProvider`).',
   ),
+  KVS_STORE_RECOVERED: e(
+    'kvs',
+    'A warning: the store directory held fragments not yet PERSISTED from an earlier run; they are sent first, in order.',
+    'Nothing to do; the metrics say how many frames (framesRecovered).',
+  ),
+  KVS_STORE_EVICTED: e(
+    'kvs',
+    'A warning: the on-disk store reached its bound (storeBytes) during an outage; the oldest fragments were dropped to keep the newest.',
+    'Give the store more room (--store-mb) if the outage was expected.',
+  ),
   KVS_CLOCK_SKEW: e(
     'kvs',
     'A warning: KVS refused the signing time (403 "Signature expired" / "not yet current"); the producer measured the offset from the service\'s Date header and signs with the corrected time from then on.',

@@ -96,6 +96,10 @@ export interface NativeKvsMetrics {
   storeDurationMs: number;
   framesStored: number;
   framesDropped: number;
+  /** Frames found in storeDir when the stream started (sent first). */
+  framesRecovered: number;
+  /** What RAM holds of the store (all of it without storeDir). */
+  storeBytesInMemory: number;
   fragmentsPersisted: number;
   acksBuffering: number;
   acksReceived: number;
@@ -134,8 +138,16 @@ export interface KvsProducerTuning {
   codec?: 'h264' | 'h265' | 'auto';
   /** A new fragment starts on the first key frame after this long (default 2000 ms; 1000-10000). */
   fragmentDurationMs?: number;
-  /** Bound of the fragment store in bytes (default 64 MiB). */
+  /** Bound of the fragment store in bytes (default 64 MiB; with storeDir, of the disk it takes). */
   storeBytes?: number;
+  /**
+   * Keep the store on disk in this directory: every fragment not yet
+   * PERSISTED is written there before it is sent, closed fragments leave RAM,
+   * the oldest are dropped (a KVS_STORE_EVICTED warning) when storeBytes is
+   * reached, and a stream started again on the directory sends what it finds
+   * first (KVS_STORE_RECOVERED). One stream per directory (KVS_STORE_LOCKED).
+   */
+  storeDir?: string;
   /** Bound of the fragment store in duration (default 120 s). */
   storeDurationMs?: number;
   /** When the store is full: drop frames up to the next key frame (default), or hold them (putFrame returns false). */
@@ -170,6 +182,7 @@ export const KVS_TUNING_KEYS = [
   'codec',
   'fragmentDurationMs',
   'storeBytes',
+  'storeDir',
   'storeDurationMs',
   'overflow',
   'fps',

@@ -9,6 +9,161 @@ namespace kvs {
 
 FragmentStore::FragmentStore(const StoreOptions& options) : o_(options), fragmenter_(options.fragment_duration_ms, /*absolute_timecodes=*/true) {}
 
+namespace {
+
+// The track blob kept in the journal: version 1, then codec id, width,
+// height and CodecPrivate, each length-prefixed (u32 little-endian).
+void PutU32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+bool GetU32(const std::vector<uint8_t>& in, size_t* at, uint32_t* v) {
+  if (in.size() < *at + 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(in[*at + i]) << (8 * i);
+  *at += 4;
+  return true;
+}
+std::vector<uint8_t> TrackBlob(const mkv::VideoTrack& t) {
+  std::vector<uint8_t> out;
+  PutU32(out, 1);
+  PutU32(out, static_cast<uint32_t>(t.codec_id.size()));
+  out.insert(out.end(), t.codec_id.begin(), t.codec_id.end());
+  PutU32(out, t.width);
+  PutU32(out, t.height);
+  PutU32(out, static_cast<uint32_t>(t.codec_private.size()));
+  out.insert(out.end(), t.codec_private.begin(), t.codec_private.end());
+  return out;
+}
+bool ParseTrackBlob(const std::vector<uint8_t>& in, mkv::VideoTrack* t) {
+  size_t at = 0;
+  uint32_t version = 0, n = 0;
+  if (!GetU32(in, &at, &version) || version != 1 || !GetU32(in, &at, &n) || n > 64 || in.size() < at + n) return false;
+  t->codec_id.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.begin() + static_cast<std::ptrdiff_t>(at + n));
+  at += n;
+  if (!GetU32(in, &at, &t->width) || !GetU32(in, &at, &t->height) || !GetU32(in, &at, &n) || in.size() != at + n) return false;
+  t->codec_private.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.end());
+  return true;
+}
+
+}  // namespace
+
+Status FragmentStore::OpenJournal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (o_.dir.empty() || journal_) return Status::Ok();
+  JournalRecovery rec;
+  Result<std::unique_ptr<FragmentJournal>> j = FragmentJournal::Open(o_.dir, &rec);
+  if (!j.ok()) return j.status();
+  journal_ = std::move(j).value();
+  for (const std::string& w : rec.warnings) Warn("KVS_STORE_CORRUPT", w);
+  if (!rec.track.empty() && ParseTrackBlob(rec.track, &recovered_track_)) have_recovered_track_ = true;
+  if (!rec.fragments.empty() && !have_recovered_track_) {
+    // Fragments without the track they were made with cannot be described to KVS.
+    for (const JournalFragment& f : rec.fragments) journal_->Remove(f.timecode);
+    Warn("KVS_STORE_CORRUPT", std::to_string(rec.fragments.size()) + " fragment(s) in " + o_.dir + " had no readable track description and were removed");
+    return Status::Ok();
+  }
+  uint64_t frames = 0;
+  for (const JournalFragment& jf : rec.fragments) {
+    Fragment f;
+    f.timecode = jf.timecode;
+    f.first_pts = jf.first_pts;
+    f.last_pts = jf.last_pts;
+    f.frames = jf.frames;
+    f.size = static_cast<size_t>(jf.bytes);
+    f.sealed = f.journaled = f.released = true;
+    bytes_ += f.size;
+    frames += f.frames;
+    frags_.push_back(std::move(f));
+  }
+  stats_.frames_recovered = frames;
+  if (!rec.fragments.empty()) {
+    Warn("KVS_STORE_RECOVERED", "found " + std::to_string(rec.fragments.size()) + " fragment(s) (" + std::to_string(frames) + " frames, " +
+                                    std::to_string(bytes_) + " bytes) not yet persisted in " + o_.dir + "; sending them first");
+  }
+  return Status::Ok();
+}
+
+void FragmentStore::SetTrack(const mkv::VideoTrack& track) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!journal_) return;
+  Status s = journal_->SetTrack(TrackBlob(track));
+  if (!s.ok()) Warn(s.code(), s.message());
+}
+
+bool FragmentStore::RecoveredTrack(mkv::VideoTrack* track) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!have_recovered_track_) return false;
+  *track = recovered_track_;
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> FragmentStore::TakeWarnings() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.swap(warnings_);
+  return out;
+}
+
+void FragmentStore::Warn(const std::string& code, const std::string& message) {
+  if (warnings_.size() < 100) warnings_.emplace_back(code, message);
+}
+
+void FragmentStore::RemoveFromJournal(uint64_t timecode) {
+  if (journal_) journal_->Remove(timecode);
+}
+
+void FragmentStore::ReleaseLocked(size_t i) {
+  if (!journal_ || i >= frags_.size() || i + 1 == frags_.size()) return;  // the open one stays
+  Fragment& f = frags_[i];
+  if (!f.journaled || f.released || i == send_frag_) return;
+  memory_bytes_ -= f.bytes.size();
+  std::vector<uint8_t>().swap(f.bytes);
+  f.released = true;
+}
+
+bool FragmentStore::LoadLocked(size_t i) {
+  Fragment& f = frags_[i];
+  if (!f.released) return true;
+  Result<std::vector<uint8_t>> b = journal_->Load(f.timecode);
+  if (!b.ok() || b.value().size() != f.size) {
+    Warn("KVS_STORE_CORRUPT", "the fragment at " + std::to_string(f.timecode) + " could not be read back from " + o_.dir + " (" +
+                                  (b.ok() ? std::string("size changed") : b.status().message()) + "); its " + std::to_string(f.frames) + " frames are dropped");
+    return false;
+  }
+  f.bytes = std::move(b).value();
+  f.released = false;
+  memory_bytes_ += f.bytes.size();
+  return true;
+}
+
+bool FragmentStore::EvictOldestLocked(size_t size, uint64_t pts_ms) {
+  uint64_t frames = 0;
+  size_t count = 0;
+  uint64_t first = 0;
+  size_t i = 0;
+  while (!FitsLocked(size, pts_ms) && i + 1 < frags_.size()) {
+    if (i == send_frag_ && send_off_ > 0) {  // on the wire now: not cut mid-fragment
+      ++i;
+      continue;
+    }
+    Fragment& f = frags_[i];
+    if (count == 0) first = f.timecode;
+    frames += f.frames;
+    ++count;
+    bytes_ -= f.size;
+    if (!f.released) memory_bytes_ -= f.bytes.size();
+    RemoveFromJournal(f.timecode);
+    frags_.erase(frags_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (send_frag_ > i) --send_frag_;
+  }
+  if (count == 0) return false;
+  stats_.frames_dropped += frames;
+  Warn("KVS_STORE_EVICTED", "the store in " + o_.dir + " is full (" + std::to_string(o_.max_bytes) + " bytes): dropped the oldest " + std::to_string(count) +
+                                " fragment(s), " + std::to_string(frames) + " frames from " + std::to_string(first));
+  space_.notify_all();
+  return FitsLocked(size, pts_ms);
+}
+
 uint64_t FragmentStore::DurationLocked() const {
   if (frags_.empty()) return 0;
   return frags_.back().last_pts - frags_.front().first_pts;
@@ -31,7 +186,7 @@ Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool k
     ++stats_.frames_dropped;
     return PutOutcome::kDropped;
   }
-  if (!FitsLocked(size, pts_ms)) {
+  if (!FitsLocked(size, pts_ms) && !(journal_ && o_.overflow != OverflowPolicy::kBlock && EvictOldestLocked(size, pts_ms))) {
     if (o_.overflow == OverflowPolicy::kBlock) {
       return Status::Error("KVS_STORE_FULL", "the fragment store is full (" + std::to_string(bytes_) + " bytes); wait for acks or raise storeBytes");
     }
@@ -41,7 +196,7 @@ Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool k
   }
   // The frame is written straight onto the open fragment's bytes (no
   // intermediate buffer); when it opens a new fragment, it is moved there.
-  if (frags_.empty()) frags_.emplace_back();
+  if (frags_.empty() || frags_.back().sealed) frags_.emplace_back();
   std::vector<uint8_t>& open = frags_.back().bytes;
   const size_t off = open.size();
   if (open.capacity() < off + size + 64) open.reserve(std::max(off + size + 64, open.capacity() + open.capacity() / 2));
@@ -61,14 +216,41 @@ Result<PutOutcome> FragmentStore::PutLocked(size_t size, uint64_t pts_ms, bool k
     f.bytes.reserve(std::max<size_t>(written + 64, off + off / 4));
     f.bytes.assign(frags_.back().bytes.begin() + static_cast<std::ptrdiff_t>(off), frags_.back().bytes.end());
     frags_.back().bytes.resize(off);
+    frags_.back().size = off;
     frags_.push_back(std::move(f));
+  }
+  Fragment& open_frag = frags_.back();
+  open_frag.size = open_frag.bytes.size();
+  memory_bytes_ += written;
+  if (journal_) {
+    // On disk before the sender can see it (the same lock).
+    if (started || open_frag.frames == 0) {
+      Status js = journal_->Begin(pts_ms);
+      open_frag.journaled = js.ok();
+      if (!js.ok() && !journal_failed_) {
+        journal_failed_ = true;
+        Warn(js.code(), js.message() + " (the fragment stays in memory only)");
+      }
+      // The previous fragment is closed and synced now: it can leave RAM.
+      if (frags_.size() >= 2) ReleaseLocked(frags_.size() - 2);
+    }
+    if (open_frag.journaled) {
+      Status js = journal_->Append(open_frag.bytes.data() + open_frag.bytes.size() - written, written, pts_ms);
+      if (!js.ok()) {
+        open_frag.journaled = false;
+        if (!journal_failed_) {
+          journal_failed_ = true;
+          Warn(js.code(), js.message() + " (the fragment stays in memory only)");
+        }
+      }
+    }
   }
   if (started || frags_.back().frames == 0) {
     frags_.back().timecode = pts_ms;
     frags_.back().first_pts = pts_ms;
     if (started) TrimLocked();  // a persisted fragment that was still open is closed now and can go
   }
-  Fragment& cur = frags_.back();
+  Fragment& cur = open_frag;
   cur.last_pts = pts_ms;
   ++cur.frames;
   bytes_ += written;
@@ -94,10 +276,31 @@ bool FragmentStore::WaitForSpace(size_t size, uint64_t timeout_ms) {
   return space_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return bytes_ + size + 64 <= o_.max_bytes; });
 }
 
+bool FragmentStore::CursorLoadedLocked() {
+  while (send_frag_ < frags_.size()) {
+    if (!frags_[send_frag_].released || LoadLocked(send_frag_)) return true;
+    // Unreadable from disk: dropped, as a fragment KVS refuses for good.
+    Fragment& f = frags_[send_frag_];
+    stats_.frames_dropped += f.frames;
+    bytes_ -= f.size;
+    RemoveFromJournal(f.timecode);
+    frags_.erase(frags_.begin() + static_cast<std::ptrdiff_t>(send_frag_));
+    send_off_ = 0;
+  }
+  return false;
+}
+
+void FragmentStore::AdvanceLocked() {
+  const size_t left = send_frag_;
+  ++send_frag_;
+  send_off_ = 0;
+  ReleaseLocked(left);  // sent, not yet persisted: kept on disk, not in RAM
+}
+
 size_t FragmentStore::ReadChunk(std::vector<uint8_t>& out, size_t max) {
   std::lock_guard<std::mutex> lock(mu_);
   size_t copied = 0;
-  while (copied < max && send_frag_ < frags_.size()) {
+  while (copied < max && CursorLoadedLocked()) {
     const Fragment& f = frags_[send_frag_];
     const size_t avail = f.bytes.size() - send_off_;
     const size_t n = std::min(avail, max - copied);
@@ -106,8 +309,7 @@ size_t FragmentStore::ReadChunk(std::vector<uint8_t>& out, size_t max) {
     send_off_ += n;
     // Move on only when a later fragment exists: the last one may still grow.
     if (send_off_ == f.bytes.size() && send_frag_ + 1 < frags_.size()) {
-      ++send_frag_;
-      send_off_ = 0;
+      AdvanceLocked();
     } else if (n == 0) {
       break;
     }
@@ -117,11 +319,13 @@ size_t FragmentStore::ReadChunk(std::vector<uint8_t>& out, size_t max) {
 
 void FragmentStore::Rewind() {
   std::lock_guard<std::mutex> lock(mu_);
+  const size_t left = send_frag_;
   send_frag_ = 0;
   send_off_ = 0;
   sent_any_ = false;
   // A persisted fragment kept only because it was the open one is not resent.
   while (send_frag_ + 1 < frags_.size() && frags_[send_frag_].persisted) ++send_frag_;
+  if (left != send_frag_) ReleaseLocked(left);
 }
 
 bool FragmentStore::OnAck(const Ack& ack) {
@@ -144,9 +348,16 @@ void FragmentStore::TrimLocked() {
   // The last fragment stays while it is open: more frames may join it.
   size_t n = 0;
   while (!frags_.empty() && frags_.front().persisted && frags_.size() > 1) {
-    bytes_ -= frags_.front().bytes.size();
+    bytes_ -= frags_.front().size;
+    if (!frags_.front().released) memory_bytes_ -= frags_.front().bytes.size();
+    RemoveFromJournal(frags_.front().timecode);
     frags_.pop_front();
     ++n;
+  }
+  // The open fragment persisted (the end of a stream): its file goes, nothing more joins it on disk.
+  if (!frags_.empty() && frags_.back().persisted && frags_.back().journaled) {
+    RemoveFromJournal(frags_.back().timecode);
+    frags_.back().journaled = false;
   }
   if (n == 0) return;
   if (send_frag_ >= n) {
@@ -162,7 +373,7 @@ size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, 
   std::lock_guard<std::mutex> lock(mu_);
   size_t copied = 0;
   if (at_boundary) *at_boundary = false;
-  while (copied < max && send_frag_ < frags_.size()) {
+  while (copied < max && CursorLoadedLocked()) {
     const Fragment& f = frags_[send_frag_];
     if (send_off_ == 0 && stop_at_boundary && copied == 0 && sent_any_) {
       // Sitting on a fragment start (the previous one went out whole).
@@ -176,8 +387,7 @@ size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, 
     send_off_ += n;
     if (n > 0) sent_any_ = true;
     if (send_off_ == f.bytes.size() && send_frag_ + 1 < frags_.size()) {
-      ++send_frag_;
-      send_off_ = 0;
+      AdvanceLocked();
       if (stop_at_boundary) {
         if (at_boundary) *at_boundary = true;
         break;
@@ -191,7 +401,7 @@ size_t FragmentStore::ReadInto(uint8_t* out, size_t max, bool stop_at_boundary, 
 
 bool FragmentStore::AllRead() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return frags_.empty() || (send_frag_ + 1 >= frags_.size() && send_off_ == frags_.back().bytes.size());
+  return frags_.empty() || (send_frag_ + 1 >= frags_.size() && send_off_ == frags_.back().size);
 }
 
 size_t FragmentStore::Unpersisted() const {
@@ -211,7 +421,9 @@ size_t FragmentStore::DropFragment(uint64_t timecode) {
       return frags_[i].frames;
     }
     const size_t frames = frags_[i].frames;
-    bytes_ -= frags_[i].bytes.size();
+    bytes_ -= frags_[i].size;
+    if (!frags_[i].released) memory_bytes_ -= frags_[i].bytes.size();
+    RemoveFromJournal(frags_[i].timecode);
     frags_.erase(frags_.begin() + static_cast<std::ptrdiff_t>(i));
     if (send_frag_ > i) {
       --send_frag_;
@@ -238,6 +450,7 @@ StoreStats FragmentStore::Stats() const {
   s.bytes = bytes_;
   s.fragments = frags_.size();
   s.duration_ms = DurationLocked();
+  s.bytes_in_memory = journal_ ? memory_bytes_ : bytes_;
   return s;
 }
 

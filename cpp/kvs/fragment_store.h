@@ -9,11 +9,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "kvs/ack_parser.h"
+#include "kvs/fragment_journal.h"
 #include "kvs/mkv.h"
 
 namespace camwire {
@@ -28,6 +31,12 @@ struct StoreOptions {
   OverflowPolicy overflow = OverflowPolicy::kDropUntilKeyframe;
   // Trim on RECEIVED instead of PERSISTED (a stream with retention 0).
   bool trim_on_received = false;
+  // A directory: every fragment not yet durable is also on disk (a
+  // FragmentJournal), written before it is sent; closed fragments leave RAM
+  // (read back when sent), max_bytes bounds the disk, and when it is full
+  // the oldest fragments are dropped (a warning), not the newest frames. A
+  // producer started again on the same directory sends what it finds first.
+  std::string dir;
 };
 
 enum class PutOutcome { kStored, kDropped };
@@ -40,11 +49,25 @@ struct StoreStats {
   uint64_t frames_dropped = 0;
   uint64_t fragments_persisted = 0;
   uint64_t bytes_stored_total = 0;
+  uint64_t frames_recovered = 0;  // found on disk when the producer started
+  uint64_t bytes_in_memory = 0;   // with a directory: what RAM holds of `bytes`
 };
 
 class FragmentStore {
  public:
   explicit FragmentStore(const StoreOptions& options);
+
+  // With options.dir: opens the journal and takes what it holds, oldest
+  // first, ahead of anything new. Its warnings (a torn record dropped) and a
+  // summary of what was recovered come out of TakeWarnings().
+  Status OpenJournal();
+  // The stream header's video track, kept on disk with the fragments.
+  void SetTrack(const mkv::VideoTrack& track);
+  // The track the recovered fragments were made with (none: false).
+  bool RecoveredTrack(mkv::VideoTrack* track) const;
+  // Problems the store rode out (journal writes, evictions, corrupt files),
+  // for the caller to report as warnings: code and message.
+  std::vector<std::pair<std::string, std::string>> TakeWarnings();
 
   // Adds one frame (AVCC payload). kDropped: the store was full (or a drop
   // run is in progress until the next key frame). With OverflowPolicy::kBlock
@@ -96,7 +119,21 @@ class FragmentStore {
     uint64_t frames = 0;
     std::vector<uint8_t> bytes;
     bool persisted = false;
+    bool sealed = false;     // complete (recovered from disk): nothing joins it
+    bool journaled = false;  // every byte is in the journal
+    bool released = false;   // bytes are on disk only
+    size_t size = 0;         // bytes, whether in RAM or not
   };
+  // With a journal: frees the bytes of closed fragments away from the send cursor / loads one back.
+  void ReleaseLocked(size_t index);
+  // The fragment at the send cursor is in RAM (unreadable ones are dropped); false: none.
+  bool CursorLoadedLocked();
+  void AdvanceLocked();
+  bool LoadLocked(size_t index);
+  void Warn(const std::string& code, const std::string& message);
+  // Disk mode, store full: drops the oldest fragments not being sent until size fits.
+  bool EvictOldestLocked(size_t size, uint64_t pts_ms);
+  void RemoveFromJournal(uint64_t timecode);
   template <typename Writer>
   Result<PutOutcome> PutLocked(size_t size, uint64_t pts_ms, bool keyframe, Writer write);
   void TrimLocked();
@@ -115,6 +152,12 @@ class FragmentStore {
   size_t send_off_ = 0;
   bool sent_any_ = false;  // since the last Rewind (a connection's first fragment never stops at its start)
   StoreStats stats_;
+  std::unique_ptr<FragmentJournal> journal_;
+  bool journal_failed_ = false;  // a write failed: warned once, the fragment stays in RAM
+  bool have_recovered_track_ = false;
+  mkv::VideoTrack recovered_track_;
+  size_t memory_bytes_ = 0;
+  std::vector<std::pair<std::string, std::string>> warnings_;
 };
 
 }  // namespace kvs

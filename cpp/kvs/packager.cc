@@ -62,6 +62,7 @@ bool Packager::SetTrack(h264::Codec codec) {
   }
   track_ = std::move(t).value();
   have_track_ = true;
+  store_.SetTrack(track_);
   return true;
 }
 
@@ -142,6 +143,7 @@ bool Packager::Drain() {
     flushed_ = true;
   }
   drops_.FlushIfLong(SteadyMs());
+  for (const auto& w : store_.TakeWarnings()) events_.Error(w.first, w.second, false);
   return more;
 }
 

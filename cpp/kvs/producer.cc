@@ -155,6 +155,8 @@ Result<std::shared_ptr<Producer>> Producer::Create(const ProducerOptions& o, Eve
   }
   if (!(o.annexb_fps > 0 && o.annexb_fps <= 1000)) return Status::Error("KVS_BAD_OPTIONS", "fps must be in (0, 1000]");
   std::shared_ptr<Producer> p(new Producer(o, std::move(events), std::move(release)));
+  Status js = p->impl_->store.OpenJournal();
+  if (!js.ok()) return js;
   Loop::Get().Add(p);
   return p;
 }

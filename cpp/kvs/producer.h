@@ -55,6 +55,7 @@ struct ProducerOptions {
   uint64_t metrics_interval_ms = 1000;     // 0: no metrics events
   CodecChoice codec = CodecChoice::kAuto;  // H.264 or H.265; kAuto: from the first parameter sets
   std::vector<uint8_t> codec_private;      // avcC / hvcC; default: from the first parameter sets seen
+  // (the store's directory, store.dir, keeps fragments on disk until PERSISTED)
 };
 
 struct Metrics {

@@ -127,7 +127,11 @@ void Session::StartPutMedia(CURLM* multi) {
   c->started_wall = ServiceWallMs();
   std::array<uint8_t, 16> uid{};
   for (auto& b : uid) b = static_cast<uint8_t>(rng_());
-  c->header = mkv::StreamHeader(packager_.track(), uid, o_.user_agent);
+  // Fragments recovered from disk go first, with the track they were made with
+  // (the new input's parameter sets may not have come yet).
+  mkv::VideoTrack track = packager_.track();
+  if (!packager_.have_track()) store_.RecoveredTrack(&track);
+  c->header = mkv::StreamHeader(track, uid, o_.user_agent);
   store_.Rewind();
   Result<std::unique_ptr<HttpExchange>> x = NewPutMediaRequest(o_, u.value(), cr, ServiceWallMs(), c.get());
   if (!x.ok()) return Fail(x.status().code(), x.status().message());
@@ -293,7 +297,8 @@ uint64_t Session::Step(CURLM* multi, uint64_t now, bool* finished) {
   if (closing && close_deadline_ == 0) close_deadline_ = now + o_.persist_timeout_ms;
 
   const bool flushed = packager_.flushed();
-  const bool have_track = packager_.have_track();
+  mkv::VideoTrack unused;
+  const bool have_track = packager_.have_track() || store_.RecoveredTrack(&unused);
   const bool has_data = have_track && !store_.AllRead();
   const bool unpersisted = store_.Unpersisted() > 0;
   if (closing && flushed && (!have_track || !unpersisted) && !conn_) {

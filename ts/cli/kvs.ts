@@ -24,6 +24,7 @@ interface StreamOpts extends ConnOptsPartial {
   audioChannels: number;
   fragmentMs: number;
   storeMb: number;
+  storeDir?: string;
   realtime: boolean;
   absolute: boolean;
   profile?: string;
@@ -114,6 +115,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     codec: o.codec,
     fragmentDurationMs: o.fragmentMs,
     storeBytes: o.storeMb << 20,
+    ...(o.storeDir ? { storeDir: o.storeDir } : {}),
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
   });
   const events: StreamEventPublisher | undefined =
@@ -164,6 +166,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       region: o.region,
       endpoint,
       frames: metrics.framesStored,
+      ...(o.storeDir ? { framesRecovered: metrics.framesRecovered } : {}),
       dropped: metrics.framesDropped,
       fragmentsPersisted: metrics.fragmentsPersisted,
       bytesSent: metrics.bytesSent,
@@ -209,7 +212,8 @@ export function kvsCommand(out: Out): Command {
       .addOption(new Option('--audio-channels <n>', 'G.711 channels').argParser(positiveInt).default(1))
       .addOption(new Option('--codec <codec>', 'video codec of the input (auto: from its parameter sets)').choices(['h264', 'h265', 'auto']).default('auto'))
       .addOption(new Option('--fragment-ms <ms>', 'fragment (cluster) duration').argParser(positiveInt).default(2000))
-      .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB)').argParser(positiveInt).default(64))
+      .addOption(new Option('--store-mb <n>', 'fragment store bound (MiB; with --store-dir, of the disk)').argParser(positiveInt).default(64))
+      .option('--store-dir <dir>', 'keep the fragment store on disk: nothing not yet PERSISTED is lost to an outage or a restart (sent first next time)')
       .option('--realtime', "feed a file no faster than its frame rate (a live camera's pace)", false)
       .option('--absolute', 'with --out: ABSOLUTE cluster timecodes (epoch ms) instead of RELATIVE', false)
       .option('--profile <name>', 'AWS profile for the standard credential chain')

@@ -136,6 +136,8 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
       // The tuning goes to the native side as it is (it skips what is undefined).
       const tuning: KvsProducerTuning = {};
       for (const k of KVS_TUNING_KEYS) if (o[k] !== undefined) (tuning as Record<string, unknown>)[k] = o[k];
+      // On disk, an outage may last long: the store is bounded by its bytes, not by 120 s.
+      if (o.storeDir !== undefined && o.storeDurationMs === undefined) tuning.storeDurationMs = 7 * 24 * 3600_000;
       const { streamName, region, dataEndpoint, caFile } = o;
       this.producer = new (native().KvsProducer)(
         {
