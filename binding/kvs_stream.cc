@@ -40,6 +40,8 @@ Napi::Object MetricsObject(Napi::Env env, const Metrics& m) {
   n("framesStored", static_cast<double>(m.store.frames_stored));
   n("framesDropped", static_cast<double>(m.store.frames_dropped));
   n("framesRecovered", static_cast<double>(m.store.frames_recovered));
+  n("audioFramesStored", static_cast<double>(m.store.audio_frames_stored));
+  n("audioFramesDropped", static_cast<double>(m.store.audio_frames_dropped));
   n("storeBytesInMemory", static_cast<double>(m.store.bytes_in_memory));
   n("fragmentsPersisted", static_cast<double>(m.store.fragments_persisted));
   n("acksBuffering", static_cast<double>(m.acks_buffering));
@@ -102,8 +104,9 @@ Napi::Object EventObject(Napi::Env env, const ProducerEvent& e) {
 Napi::Function KvsProducerWrap::Define(Napi::Env env) {
   return DefineClass(env, "KvsProducer",
                      {InstanceMethod("putFrame", &KvsProducerWrap::PutFrame), InstanceMethod("putAnnexB", &KvsProducerWrap::PutAnnexB),
-                      InstanceMethod("setCredentials", &KvsProducerWrap::SetCredentials), InstanceMethod("close", &KvsProducerWrap::Close),
-                      InstanceMethod("abort", &KvsProducerWrap::Abort), InstanceMethod("metrics", &KvsProducerWrap::Metrics)});
+                      InstanceMethod("putAudio", &KvsProducerWrap::PutAudio), InstanceMethod("setCredentials", &KvsProducerWrap::SetCredentials),
+                      InstanceMethod("close", &KvsProducerWrap::Close), InstanceMethod("abort", &KvsProducerWrap::Abort),
+                      InstanceMethod("metrics", &KvsProducerWrap::Metrics)});
 }
 
 // new KvsProducer(options, onEvents(events, queuedBytes))
@@ -118,6 +121,16 @@ KvsProducerWrap::KvsProducerWrap(const Napi::CallbackInfo& info) : Napi::ObjectW
   o.control_endpoint = Str(js, "controlEndpoint");
   o.data_endpoint = Str(js, "dataEndpoint");
   o.store.dir = Str(js, "storeDir");
+  const std::string audio = Str(js, "audioCodec");
+  using A = camwire::kvs::ProducerOptions::AudioCodec;
+  o.audio = audio == "aac" ? A::kAac : audio == "alaw" ? A::kAlaw : audio == "mulaw" ? A::kMulaw : A::kNone;
+  o.audio_rate = U32(js, "audioRate", 0);
+  o.audio_channels = U32(js, "audioChannels", 0);
+  Napi::Value asc = js.Get("audioSpecificConfig");
+  if (asc.IsBuffer()) {
+    Napi::Buffer<uint8_t> b = asc.As<Napi::Buffer<uint8_t>>();
+    o.audio_config.assign(b.Data(), b.Data() + b.Length());
+  }
   const std::string codec = Str(js, "codec", "auto");
   o.codec = codec == "h265" ? camwire::kvs::CodecChoice::kH265 : codec == "h264" ? camwire::kvs::CodecChoice::kH264 : camwire::kvs::CodecChoice::kAuto;
   o.store.fragment_duration_ms = U64(js, "fragmentDurationMs", o.store.fragment_duration_ms);
@@ -184,13 +197,15 @@ void KvsProducerWrap::Teardown() {
   if (queue_) queue_->Close();
 }
 
-Napi::Value KvsProducerWrap::Enqueue(const Napi::CallbackInfo& info, Napi::Buffer<uint8_t> buf, bool annexb, uint64_t pts, int keyframe) {
+Napi::Value KvsProducerWrap::Enqueue(const Napi::CallbackInfo& info, Napi::Buffer<uint8_t> buf, bool annexb, uint64_t pts, int keyframe, bool audio) {
   Napi::Env env = info.Env();
   Pin pin(new PinnedBuffer(buf));
   const uint8_t* data = pin->data();
   const size_t size = pin->size();
   void* token = PinToken::Give(std::move(pin));
-  camwire::Status s = annexb ? producer_->EnqueueAnnexB(data, size, token) : producer_->EnqueueFrame(data, size, pts, keyframe, token);
+  camwire::Status s = audio    ? producer_->EnqueueAudio(data, size, pts, token)
+                      : annexb ? producer_->EnqueueAnnexB(data, size, token)
+                               : producer_->EnqueueFrame(data, size, pts, keyframe, token);
   if (!s.ok()) {
     PinToken::Take(token);  // refused: the producer never held it
     throw StatusError(env, s);
@@ -207,6 +222,16 @@ Napi::Value KvsProducerWrap::PutFrame(const Napi::CallbackInfo& info) {
   const int keyframe = args.OptionalBoolean(2, "keyframe");
   if (!(pts >= 0 && pts < 9007199254740992.0)) throw Napi::RangeError::New(env, "pts must be a non-negative integer of milliseconds");
   return Enqueue(info, buf, false, static_cast<uint64_t>(pts), keyframe);
+}
+
+// putAudio(buffer, ptsMs) -> bytes queued
+Napi::Value KvsProducerWrap::PutAudio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(info, "putAudio(buffer, ptsMs)", 2);
+  Napi::Buffer<uint8_t> buf = args.Buffer(0, "buffer");
+  const double pts = args.Number(1, "ptsMs").DoubleValue();
+  if (!(pts >= 0 && pts < 9007199254740992.0)) throw Napi::RangeError::New(env, "pts must be a non-negative integer of milliseconds");
+  return Enqueue(info, buf, false, static_cast<uint64_t>(pts), -1, true);
 }
 
 // putAnnexB(buffer) -> bytes queued

@@ -25,13 +25,14 @@ class KvsProducerWrap : public Napi::ObjectWrap<KvsProducerWrap>, public EnvResi
 
  private:
   Napi::Value PutFrame(const Napi::CallbackInfo& info);
+  Napi::Value PutAudio(const Napi::CallbackInfo& info);
   Napi::Value PutAnnexB(const Napi::CallbackInfo& info);
   Napi::Value SetCredentials(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Metrics(const Napi::CallbackInfo& info);
 
-  Napi::Value Enqueue(const Napi::CallbackInfo& info, Napi::Buffer<uint8_t> buf, bool annexb, uint64_t pts, int keyframe);
+  Napi::Value Enqueue(const Napi::CallbackInfo& info, Napi::Buffer<uint8_t> buf, bool annexb, uint64_t pts, int keyframe, bool audio = false);
 
   Residency residency_;
   std::shared_ptr<EventQueue<camwire::kvs::ProducerEvent>> queue_;

@@ -102,13 +102,94 @@ test('packageAnnexB({ audio }) in the library gives the same track; an AAC confi
   t.regex(err!.message, /48000 Hz.*44100 Hz|44100 Hz.*48000 Hz/);
 });
 
-test('audio that is not ADTS, and --audio on a live stream, are refused with clear errors', (t) => {
+test('audio that is not ADTS, and --audio on a live CLI stream, are refused with clear errors', (t) => {
   const garbage = path.join(dir, 'garbage.aac');
   fs.writeFileSync(garbage, Buffer.alloc(100_000, 7));
   const r = cli(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--out', path.join(dir, 'g.mkv')]);
   t.is(r.status, 1);
   t.regex(r.stderr, /AAC_NO_SYNC/);
-  const live = cli(['kvs', 'stream', '--input', clip.file, '--audio', aac, '--stream', 's', '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9']);
+  const live = cli(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--stream', 's', '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9']);
   t.is(live.status, 1);
   t.regex(live.stderr, /CLI_USAGE: --audio packages an audio track with --out only/);
+});
+
+/** ADTS frames of a file, cut at their frame lengths (the producer validates each header). */
+function adtsFrames(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i + 7 <= buf.length;) {
+    const len = ((buf[i + 3]! & 3) << 11) | (buf[i + 4]! << 3) | (buf[i + 5]! >> 5);
+    out.push(buf.subarray(i, i + len));
+    i += len;
+  }
+  return out;
+}
+
+test.serial(
+  'live: KvsStream.putAudio with ADTS frames beside putFrame — PutMedia carries both tracks, the session decodes, every audio frame arrives',
+  async (t) => {
+    const { LocalKvsEndpoint } = await import('../ts/local');
+    const { KvsStream } = await import('../ts/kvs');
+    const creds = { accessKeyId: 'AKIDAUDIO', secretAccessKey: 'audio-secret' };
+    const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'eu-west-1' });
+    await ep.start();
+    t.teardown(() => ep.stop());
+    const s = new KvsStream({ streamName: 'av', region: 'eu-west-1', endpoint: ep.url, credentials: creds, fragmentDurationMs: 1000, audio: { codec: 'aac' } });
+    const audio = adtsFrames(fs.readFileSync(aac));
+    const start = Date.now();
+    let a = 0;
+    for (const [i, f] of clip.frames.entries()) {
+      const vpts = start + Math.round((i * 1000) / 30);
+      // Audio up to this video frame's time, as an encoder hands both out.
+      for (; a < audio.length && start + Math.round((a * 1024 * 1000) / 48000) <= vpts; a++)
+        s.putAudio(audio[a]!, { pts: start + Math.round((a * 1024 * 1000) / 48000) });
+      while (!s.putFrame(f, { pts: vpts })) await new Promise<void>((r) => s.once('drain', () => r()));
+    }
+    for (; a < audio.length; a++) s.putAudio(audio[a]!, { pts: start + Math.round((a * 1024 * 1000) / 48000) });
+    const summary = await s.close();
+    t.is(summary.metrics.framesStored, 300);
+    const sessions = ep.sessions.filter((x) => x.stream === 'av');
+    t.is(sessions.length, 1);
+    t.is(sessions[0]!.frames, 300);
+    // Audio after the last video frame's cluster start still fits its cluster; nothing before the first frame exists.
+    t.is(summary.metrics.audioFramesStored + summary.metrics.audioFramesDropped, audio.length);
+    t.is(summary.metrics.audioFramesDropped, 0);
+    t.is(sessions[0]!.audioFrames, audio.length);
+    const file = path.join(ep.dir, 'av', `session-${sessions[0]!.session}.mkv`);
+    t.deepEqual(
+      streams(file).map((x) => [x['codec_type'], x['codec_name']]),
+      [
+        ['video', 'h264'],
+        ['audio', 'aac'],
+      ],
+    );
+    const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0', '-f', 'null', '-'], { encoding: 'utf8' });
+    t.is(decode.stderr, '', 'both tracks decode cleanly');
+    t.is(samples(file, 2), samples(aac, 2));
+  },
+);
+
+test('putAudio without the audio option, and G.711 without a rate, are clear errors', async (t) => {
+  const { KvsStream } = await import('../ts/kvs');
+  const s = new KvsStream({
+    streamName: 'noaudio',
+    region: 'eu-west-1',
+    dataEndpoint: 'http://127.0.0.1:9',
+    credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+  });
+  t.teardown(() => s.abort());
+  const err = t.throws(() => s.putAudio(Buffer.alloc(10), { pts: 1 }));
+  t.is((err as { code?: string }).code, 'KVS_BAD_OPTIONS');
+  t.throws(
+    () =>
+      new KvsStream({
+        streamName: 'x',
+        region: 'eu-west-1',
+        dataEndpoint: 'http://127.0.0.1:9',
+        credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+        audio: { codec: 'alaw' },
+      }),
+    {
+      message: /audio needs a rate/,
+    },
+  );
 });

@@ -203,15 +203,28 @@ test.serial('camwire initiator: ls, get (md5 equal, streamed), send-target', asy
   }
 });
 
+/** Connects once the camera has let go of the previous session (its release is asynchronous: under load it lags a close). */
+async function connectWhenFree(url: string, ms = 5000): Promise<PtpClient> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await PtpClient.connect(url);
+    } catch (e) {
+      if ((e as CamwireError).code !== 'PTP_BUSY' || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 test.serial('one session at a time: a second initiator is told busy; the next one after it is served', async (t) => {
-  const first = await PtpClient.connect(`ptpip:127.0.0.1:${port}`);
+  // The test before this one closed its session: wait until the camera is free again.
+  const first = await connectWhenFree(`ptpip:127.0.0.1:${port}`);
   const e = await t.throwsAsync<CamwireError>(PtpClient.connect(`ptpip:127.0.0.1:${port}`));
   t.is(e!.code, 'PTP_BUSY');
   const g = gphoto2(['--summary']);
   t.not(g.status, 0, 'gphoto2 is refused as well');
   await first.close();
-  await new Promise((r) => setTimeout(r, 100));
-  const second = await PtpClient.connect(`ptpip:127.0.0.1:${port}`);
+  const second = await connectWhenFree(`ptpip:127.0.0.1:${port}`);
   t.true((await second.list()).length >= 4);
   await second.close();
 });

@@ -98,6 +98,9 @@ export interface NativeKvsMetrics {
   framesDropped: number;
   /** Frames found in storeDir when the stream started (sent first). */
   framesRecovered: number;
+  /** Audio frames put into fragments, and those dropped (before the first video key frame, late for their cluster, or the store full). */
+  audioFramesStored: number;
+  audioFramesDropped: number;
   /** What RAM holds of the store (all of it without storeDir). */
   storeBytesInMemory: number;
   fragmentsPersisted: number;
@@ -211,12 +214,17 @@ export interface NativeKvsProducerOptions extends KvsProducerTuning {
   /** PEM roots to trust when there is no caFile (KvsStream passes Node's). */
   caPem?: string;
   insecureSkipTlsVerify?: boolean;
+  audioCodec?: 'aac' | 'alaw' | 'mulaw';
+  audioRate?: number;
+  audioChannels?: number;
+  audioSpecificConfig?: Buffer;
 }
 
 export interface NativeKvsProducer {
   /** Pins the buffer until the producer has packaged it; returns the bytes queued now. */
   putFrame(frame: Buffer, ptsMs: number, keyframe: boolean | undefined): number;
   putAnnexB(piece: Buffer): number;
+  putAudio(frame: Buffer, ptsMs: number): number;
   setCredentials(accessKeyId: string, secretAccessKey: string, sessionToken: string | undefined, expirationMs: number): void;
   close(): void;
   abort(): void;

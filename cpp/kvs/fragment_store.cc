@@ -23,26 +23,53 @@ bool GetU32(const std::vector<uint8_t>& in, size_t* at, uint32_t* v) {
   *at += 4;
   return true;
 }
-std::vector<uint8_t> TrackBlob(const mkv::VideoTrack& t) {
+void PutBytes(std::vector<uint8_t>& out, const std::string& s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out.insert(out.end(), s.begin(), s.end());
+}
+void PutBytes(std::vector<uint8_t>& out, const std::vector<uint8_t>& b) {
+  PutU32(out, static_cast<uint32_t>(b.size()));
+  out.insert(out.end(), b.begin(), b.end());
+}
+template <typename T>
+bool GetBytes(const std::vector<uint8_t>& in, size_t* at, T* out, uint32_t max) {
+  uint32_t n = 0;
+  if (!GetU32(in, at, &n) || n > max || in.size() < *at + n) return false;
+  out->assign(in.begin() + static_cast<std::ptrdiff_t>(*at), in.begin() + static_cast<std::ptrdiff_t>(*at + n));
+  *at += n;
+  return true;
+}
+// Version 2: the video track, then a flag and the audio track.
+std::vector<uint8_t> TrackBlob(const mkv::VideoTrack& t, const mkv::AudioTrack* a) {
   std::vector<uint8_t> out;
-  PutU32(out, 1);
-  PutU32(out, static_cast<uint32_t>(t.codec_id.size()));
-  out.insert(out.end(), t.codec_id.begin(), t.codec_id.end());
+  PutU32(out, 2);
+  PutBytes(out, t.codec_id);
   PutU32(out, t.width);
   PutU32(out, t.height);
-  PutU32(out, static_cast<uint32_t>(t.codec_private.size()));
-  out.insert(out.end(), t.codec_private.begin(), t.codec_private.end());
+  PutBytes(out, t.codec_private);
+  PutU32(out, a ? 1 : 0);
+  if (a) {
+    PutBytes(out, a->codec_id);
+    PutU32(out, a->sample_rate);
+    PutU32(out, a->channels);
+    PutBytes(out, a->codec_private);
+  }
   return out;
 }
-bool ParseTrackBlob(const std::vector<uint8_t>& in, mkv::VideoTrack* t) {
+bool ParseTrackBlob(const std::vector<uint8_t>& in, mkv::VideoTrack* t, mkv::AudioTrack* a, bool* has_audio) {
   size_t at = 0;
-  uint32_t version = 0, n = 0;
-  if (!GetU32(in, &at, &version) || version != 1 || !GetU32(in, &at, &n) || n > 64 || in.size() < at + n) return false;
-  t->codec_id.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.begin() + static_cast<std::ptrdiff_t>(at + n));
-  at += n;
-  if (!GetU32(in, &at, &t->width) || !GetU32(in, &at, &t->height) || !GetU32(in, &at, &n) || in.size() != at + n) return false;
-  t->codec_private.assign(in.begin() + static_cast<std::ptrdiff_t>(at), in.end());
-  return true;
+  uint32_t version = 0, flag = 0;
+  if (!GetU32(in, &at, &version) || version != 2) return false;
+  if (!GetBytes(in, &at, &t->codec_id, 64) || !GetU32(in, &at, &t->width) || !GetU32(in, &at, &t->height) || !GetBytes(in, &at, &t->codec_private, 1u << 16) ||
+      !GetU32(in, &at, &flag) || flag > 1) {
+    return false;
+  }
+  *has_audio = flag == 1;
+  if (*has_audio && (!GetBytes(in, &at, &a->codec_id, 64) || !GetU32(in, &at, &a->sample_rate) || !GetU32(in, &at, &a->channels) ||
+                     !GetBytes(in, &at, &a->codec_private, 1u << 16))) {
+    return false;
+  }
+  return at == in.size();
 }
 
 }  // namespace
@@ -55,7 +82,7 @@ Status FragmentStore::OpenJournal() {
   if (!j.ok()) return j.status();
   journal_ = std::move(j).value();
   for (const std::string& w : rec.warnings) Warn("KVS_STORE_CORRUPT", w);
-  if (!rec.track.empty() && ParseTrackBlob(rec.track, &recovered_track_)) have_recovered_track_ = true;
+  if (!rec.track.empty() && ParseTrackBlob(rec.track, &recovered_track_, &recovered_audio_, &recovered_has_audio_)) have_recovered_track_ = true;
   if (!rec.fragments.empty() && !have_recovered_track_) {
     // Fragments without the track they were made with cannot be described to KVS.
     for (const JournalFragment& f : rec.fragments) journal_->Remove(f.timecode);
@@ -83,18 +110,54 @@ Status FragmentStore::OpenJournal() {
   return Status::Ok();
 }
 
-void FragmentStore::SetTrack(const mkv::VideoTrack& track) {
+void FragmentStore::SetTrack(const mkv::VideoTrack& track, const mkv::AudioTrack* audio) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!journal_) return;
-  Status s = journal_->SetTrack(TrackBlob(track));
+  Status s = journal_->SetTrack(TrackBlob(track, audio));
   if (!s.ok()) Warn(s.code(), s.message());
 }
 
-bool FragmentStore::RecoveredTrack(mkv::VideoTrack* track) const {
+bool FragmentStore::RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audio, bool* has_audio) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!have_recovered_track_) return false;
   *track = recovered_track_;
+  if (audio) *audio = recovered_audio_;
+  if (has_audio) *has_audio = recovered_has_audio_;
   return true;
+}
+
+Status FragmentStore::PutAudio(const uint8_t* frame, size_t size, uint64_t pts_ms, bool* taken) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *taken = false;
+  if (dropping_ || frags_.empty() || frags_.back().sealed || frags_.back().frames == 0 || !FitsLocked(size, pts_ms)) {
+    ++stats_.audio_frames_dropped;
+    return Status::Ok();
+  }
+  Fragment& open = frags_.back();
+  const size_t off = open.bytes.size();
+  Status s = fragmenter_.AddAudio(open.bytes, frame, size, pts_ms, taken);
+  if (!s.ok() || !*taken) {
+    open.bytes.resize(off);
+    ++stats_.audio_frames_dropped;
+    return s;
+  }
+  const size_t written = open.bytes.size() - off;
+  open.size = open.bytes.size();
+  memory_bytes_ += written;
+  bytes_ += written;
+  stats_.bytes_stored_total += written;
+  ++stats_.audio_frames_stored;
+  if (journal_ && open.journaled) {
+    Status js = journal_->Append(open.bytes.data() + off, written, pts_ms);
+    if (!js.ok()) {
+      open.journaled = false;
+      if (!journal_failed_) {
+        journal_failed_ = true;
+        Warn(js.code(), js.message() + " (the fragment stays in memory only)");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<std::pair<std::string, std::string>> FragmentStore::TakeWarnings() {

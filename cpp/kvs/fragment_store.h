@@ -50,7 +50,9 @@ struct StoreStats {
   uint64_t fragments_persisted = 0;
   uint64_t bytes_stored_total = 0;
   uint64_t frames_recovered = 0;  // found on disk when the producer started
-  uint64_t bytes_in_memory = 0;   // with a directory: what RAM holds of `bytes`
+  uint64_t audio_frames_stored = 0;
+  uint64_t audio_frames_dropped = 0;  // before the first video key frame, too late for its cluster, or the store full
+  uint64_t bytes_in_memory = 0;       // with a directory: what RAM holds of `bytes`
 };
 
 class FragmentStore {
@@ -61,10 +63,10 @@ class FragmentStore {
   // first, ahead of anything new. Its warnings (a torn record dropped) and a
   // summary of what was recovered come out of TakeWarnings().
   Status OpenJournal();
-  // The stream header's video track, kept on disk with the fragments.
-  void SetTrack(const mkv::VideoTrack& track);
-  // The track the recovered fragments were made with (none: false).
-  bool RecoveredTrack(mkv::VideoTrack* track) const;
+  // The stream header's tracks, kept on disk with the fragments.
+  void SetTrack(const mkv::VideoTrack& track, const mkv::AudioTrack* audio);
+  // The tracks the recovered fragments were made with (none: false); *has_audio when they had audio.
+  bool RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audio = nullptr, bool* has_audio = nullptr) const;
   // Problems the store rode out (journal writes, evictions, corrupt files),
   // for the caller to report as warnings: code and message.
   std::vector<std::pair<std::string, std::string>> TakeWarnings();
@@ -76,6 +78,10 @@ class FragmentStore {
   // The same for one access unit of an Annex-B buffer (converted to AVCC
   // while it is written into the store, with no intermediate copy).
   Result<PutOutcome> PutAccessUnit(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms);
+  // One audio frame (track 2) into the open fragment. Not taken (counted as
+  // dropped) when no fragment is open, the frame lies before it, or the
+  // store is full or dropping up to a key frame.
+  Status PutAudio(const uint8_t* frame, size_t size, uint64_t pts_ms, bool* taken);
   // Whether a frame of this size would fit now.
   bool Fits(size_t size, uint64_t pts_ms) const;
   // Waits until a frame of `size` bytes fits, up to timeout_ms; false on timeout.
@@ -156,6 +162,8 @@ class FragmentStore {
   bool journal_failed_ = false;  // a write failed: warned once, the fragment stays in RAM
   bool have_recovered_track_ = false;
   mkv::VideoTrack recovered_track_;
+  bool recovered_has_audio_ = false;
+  mkv::AudioTrack recovered_audio_;
   size_t memory_bytes_ = 0;
   std::vector<std::pair<std::string, std::string>> warnings_;
 };

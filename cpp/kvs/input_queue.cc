@@ -49,6 +49,28 @@ Status InputQueue::PushAnnexB(const uint8_t* data, size_t size, void* token, boo
   return Status::Ok();
 }
 
+Status InputQueue::PushAudio(const uint8_t* data, size_t size, uint64_t pts_ms, void* token, bool* wake) {
+  *wake = false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (close_requested_ || abort_requested_) return Status::Error("KVS_CLOSED", "the stream is closing or closed");
+  if (have_last_audio_pts_ && pts_ms <= last_audio_pts_) {
+    return Status::Error("KVS_TIMESTAMP_NOT_INCREASING",
+                         "audio timestamp " + std::to_string(pts_ms) + " ms is not after the previous one (" + std::to_string(last_audio_pts_) + " ms)");
+  }
+  have_last_audio_pts_ = true;
+  last_audio_pts_ = pts_ms;
+  *wake = queue_.empty();
+  QueuedInput q;
+  q.data = data;
+  q.size = size;
+  q.pts = pts_ms;
+  q.token = token;
+  q.kind = InputKind::kAudio;
+  queue_.push_back(q);
+  queued_bytes_.fetch_add(size);
+  return Status::Ok();
+}
+
 void InputQueue::SetCredentials(const Credentials& c) {
   std::lock_guard<std::mutex> lock(mu_);
   creds_ = c;

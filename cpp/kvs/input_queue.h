@@ -17,7 +17,7 @@ namespace camwire {
 namespace kvs {
 
 // What a stream is fed with; fixed by the first Enqueue*.
-enum class InputKind { kNone, kFrames, kAnnexB };
+enum class InputKind { kNone, kFrames, kAnnexB, kAudio };  // kAudio: an item only (either stream style takes audio)
 
 // putFrame's keyframe argument (1 yes, 0 no, -1 from the NAL types).
 enum class KeyframeHint { kNo, kYes, kFromNals };
@@ -44,6 +44,8 @@ class InputQueue {
   // Each sets *wake when the loop must be woken (the queue was empty).
   Status PushFrame(const uint8_t* data, size_t size, uint64_t pts_ms, KeyframeHint keyframe, void* token, bool* wake);
   Status PushAnnexB(const uint8_t* data, size_t size, void* token, bool* wake);
+  // One audio frame (raw AAC, ADTS AAC or G.711 bytes); its pts increases strictly.
+  Status PushAudio(const uint8_t* data, size_t size, uint64_t pts_ms, void* token, bool* wake);
   void SetCredentials(const Credentials& c);
   void RequestClose();
   void RequestAbort();  // closes as well
@@ -80,6 +82,8 @@ class InputQueue {
   bool have_creds_ = false;
   bool have_last_pts_ = false;
   uint64_t last_pts_ = 0;
+  bool have_last_audio_pts_ = false;
+  uint64_t last_audio_pts_ = 0;
   InputKind kind_ = InputKind::kNone;
 };
 

@@ -61,6 +61,14 @@ Result<size_t> ReadElementHeader(const uint8_t* p, size_t n, uint32_t* id, uint6
 Status StreamReader::ParseTracks(const uint8_t* p, size_t n, ReaderEvent& header) {
   return Children(p, n, [&](uint32_t id, const uint8_t* b, size_t s) -> Status {
     if (id != kTrackEntry) return Status::Ok();
+    // The header describes the video track: an audio entry (TrackType 2) is skipped.
+    bool audio = false;
+    Status t = Children(b, s, [&](uint32_t cid, const uint8_t* cb, size_t cs) -> Status {
+      if (cid == 0x83 && cs >= 1 && cs <= 8 && ReadUInt(cb, cs) == 2) audio = true;
+      return Status::Ok();
+    });
+    if (!t.ok()) return t;
+    if (audio) return Status::Ok();
     return Children(b, s, [&](uint32_t cid, const uint8_t* cb, size_t cs) -> Status {
       if (cid == kCodecId) header.codec_id.assign(reinterpret_cast<const char*>(cb), cs);
       if (cid == kCodecPrivate) header.codec_private_size = cs;

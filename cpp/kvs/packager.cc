@@ -51,6 +51,98 @@ Packager::Packager(const ProducerOptions& o, FragmentStore& store, InputQueue& q
     codec_known_ = true;
     codec_ = o.codec == CodecChoice::kH265 ? h264::Codec::kH265 : h264::Codec::kH264;
   }
+  // An audio track described by the options is known before any frame.
+  if (o.audio != ProducerOptions::AudioCodec::kNone && (o.audio != ProducerOptions::AudioCodec::kAac || !o.audio_config.empty() || o.audio_rate)) {
+    SetAudioTrack(nullptr);
+  }
+}
+
+bool Packager::SetAudioTrack(const aac::AdtsHeader* adts) {
+  mkv::AudioTrack a;
+  if (o_.audio == ProducerOptions::AudioCodec::kAac) {
+    a.codec_id = "A_AAC";
+    if (adts) {
+      a.sample_rate = adts->sample_rate;
+      a.channels = adts->channel_config;
+      a.codec_private = aac::AudioSpecificConfig(*adts);
+    } else if (!o_.audio_config.empty()) {
+      // AudioSpecificConfig: 5 bits object type, 4 bits frequency index, 4 bits channels.
+      a.codec_private = o_.audio_config;
+      const uint8_t index = o_.audio_config.size() >= 2 ? static_cast<uint8_t>(((o_.audio_config[0] & 7) << 1) | (o_.audio_config[1] >> 7)) : 15;
+      a.sample_rate = o_.audio_rate ? o_.audio_rate : aac::SampleRateOf(index);
+      a.channels = o_.audio_channels ? o_.audio_channels : (o_.audio_config.size() >= 2 ? (o_.audio_config[1] >> 3) & 0xf : 0);
+    } else {
+      aac::AdtsHeader h;
+      h.object_type = 2;  // AAC LC
+      h.sampling_index = 15;
+      for (uint8_t i = 0; i < 13; ++i) {
+        if (aac::SampleRateOf(i) == o_.audio_rate) h.sampling_index = i;
+      }
+      if (h.sampling_index == 15) {
+        events_.Error("KVS_BAD_OPTIONS", "audio rate " + std::to_string(o_.audio_rate) + " Hz is not an AAC sampling rate", false);
+        return false;
+      }
+      h.sample_rate = o_.audio_rate;
+      h.channel_config = static_cast<uint8_t>(o_.audio_channels);
+      a.sample_rate = h.sample_rate;
+      a.channels = h.channel_config;
+      a.codec_private = aac::AudioSpecificConfig(h);
+    }
+  } else {
+    const bool alaw = o_.audio == ProducerOptions::AudioCodec::kAlaw;
+    a.codec_id = "A_MS/ACM";
+    a.sample_rate = o_.audio_rate;
+    a.channels = o_.audio_channels;
+    a.codec_private = aac::G711WaveFormatEx(alaw, o_.audio_rate, static_cast<uint16_t>(o_.audio_channels));
+  }
+  audio_track_ = std::move(a);
+  have_audio_track_ = true;
+  if (have_track_) store_.SetTrack(track_, &audio_track_);
+  return true;
+}
+
+void Packager::PackageAudio(const uint8_t* p, size_t n, uint64_t pts) {
+  if (o_.audio == ProducerOptions::AudioCodec::kAac) {
+    Result<aac::AdtsHeader> h = aac::ParseAdtsHeader(p, n);
+    if (h.ok() && h.value().frame_size == n) {
+      if (!have_adts_config_) {
+        adts_config_ = h.value();
+        have_adts_config_ = true;
+        if (!have_audio_track_) SetAudioTrack(&adts_config_);
+      } else if (!aac::SameConfig(adts_config_, h.value())) {
+        if (!audio_warned_) {
+          audio_warned_ = true;
+          events_.Error("AAC_CONFIG_CHANGED",
+                        "an audio frame is " + aac::Describe(h.value()) + " after " + aac::Describe(adts_config_) +
+                            "; such frames are dropped (Matroska's CodecPrivate holds one configuration)",
+                        false, pts);
+        }
+        return;
+      }
+      p += h.value().header_size;
+      n -= h.value().header_size;
+    } else if (!have_audio_track_) {
+      if (!audio_warned_) {
+        audio_warned_ = true;
+        events_.Error("KVS_BAD_OPTIONS", "raw AAC frames need the audio configuration (sampleRate and channels, or audioSpecificConfig), or ADTS headers",
+                      false, pts);
+      }
+      return;
+    }
+  }
+  held_audio_.push_back({pts, std::vector<uint8_t>(p, p + n)});
+  FlushAudio(last_video_pts_, false);
+  if (!held_audio_.empty() && held_audio_.back().pts > held_audio_.front().pts + 3000) FlushAudio(held_audio_.back().pts - 3000, false);
+}
+
+void Packager::FlushAudio(uint64_t before, bool all) {
+  while (!held_audio_.empty() && (all || held_audio_.front().pts < before)) {
+    const HeldAudio& a = held_audio_.front();
+    bool taken = false;
+    Status s = store_.PutAudio(a.bytes.data(), a.bytes.size(), a.pts, &taken);
+    if (!s.ok()) events_.Error(s.code(), s.message(), false, a.pts);
+    held_audio_.pop_front();
+  }
 }
 
 bool Packager::SetTrack(h264::Codec codec) {
@@ -62,7 +154,7 @@ bool Packager::SetTrack(h264::Codec codec) {
   }
   track_ = std::move(t).value();
   have_track_ = true;
-  store_.SetTrack(track_);
+  store_.SetTrack(track_, have_audio_track_ ? &audio_track_ : nullptr);
   return true;
 }
 
@@ -76,7 +168,9 @@ bool Packager::Package(const uint8_t* data, const h264::AccessUnit& au, uint64_t
       return true;
     }
   }
+  FlushAudio(pts, false);  // the audio before this frame goes first (into the cluster it belongs to)
   Result<PutOutcome> r = store_.PutAccessUnit(data, au, pts);
+  last_video_pts_ = pts;
   if (!r.ok()) {
     if (r.status().code() == "KVS_STORE_FULL") return false;
     drops_.Flush();
@@ -110,7 +204,9 @@ bool Packager::Drain() {
     }
     budget -= std::min(budget, q.size);
     bool taken = true;
-    if (q.kind == InputKind::kAnnexB) {
+    if (q.kind == InputKind::kAudio) {
+      PackageAudio(q.data, q.size, q.pts);
+    } else if (q.kind == InputKind::kAnnexB) {
       // Block policy: wait for room for the whole piece before taking it.
       if (o_.store.overflow == OverflowPolicy::kBlock && !store_.Fits(q.size, NextAnnexBPts())) {
         taken = false;
@@ -139,6 +235,7 @@ bool Packager::Drain() {
       Status s = annexb_.Finish(sink);
       if (!s.ok()) events_.Error(s.code(), s.message(), false);
     }
+    FlushAudio(0, true);
     drops_.Flush();
     flushed_ = true;
   }

@@ -7,6 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "kvs/aac.h"
 
 #include "kvs/annexb_stream.h"
 #include "kvs/fragment_store.h"
@@ -47,8 +51,11 @@ class Packager {
 
   // The close was requested and everything was packaged (and the drop run reported).
   bool flushed() const { return flushed_; }
-  bool have_track() const { return have_track_; }
+  // The stream header can be written: the video track is known, and the
+  // audio track too when the stream has audio.
+  bool have_track() const { return have_track_ && (o_.audio == ProducerOptions::AudioCodec::kNone || have_audio_track_); }
   const mkv::VideoTrack& track() const { return track_; }
+  const mkv::AudioTrack* audio_track() const { return have_audio_track_ ? &audio_track_ : nullptr; }
 
  private:
   bool SetTrack(h264::Codec codec);
@@ -57,6 +64,13 @@ class Packager {
   bool Package(const uint8_t* data, const h264::AccessUnit& au, uint64_t pts);
   Status PackageAnnexBUnit(const uint8_t* d, const h264::AccessUnit& au);
   uint64_t NextAnnexBPts() const;
+  // Audio: frames are copied (they are small) and held until the video has
+  // passed their time, so that each cluster holds the audio from its key
+  // frame to the next cluster's; held audio more than 3 s ahead of the video
+  // goes in anyway (the video stalled), and all of it at the end.
+  void PackageAudio(const uint8_t* data, size_t size, uint64_t pts);
+  void FlushAudio(uint64_t before, bool all);
+  bool SetAudioTrack(const aac::AdtsHeader* adts);
   void Release(const QueuedInput& q);
 
   const ProducerOptions& o_;
@@ -75,6 +89,17 @@ class Packager {
   ParameterSets params_;
   bool have_track_ = false;
   mkv::VideoTrack track_;
+  struct HeldAudio {
+    uint64_t pts;
+    std::vector<uint8_t> bytes;
+  };
+  std::deque<HeldAudio> held_audio_;
+  bool have_audio_track_ = false;
+  mkv::AudioTrack audio_track_;
+  aac::AdtsHeader adts_config_;
+  bool have_adts_config_ = false;
+  bool audio_warned_ = false;
+  uint64_t last_video_pts_ = 0;
   bool flushed_ = false;
 };
 

@@ -154,6 +154,12 @@ Result<std::shared_ptr<Producer>> Producer::Create(const ProducerOptions& o, Eve
     return Status::Error("KVS_BAD_OPTIONS", "fragmentDuration must be 1000-10000 ms (KVS refuses fragments over 10 s)");
   }
   if (!(o.annexb_fps > 0 && o.annexb_fps <= 1000)) return Status::Error("KVS_BAD_OPTIONS", "fps must be in (0, 1000]");
+  if (o.audio != ProducerOptions::AudioCodec::kNone && o.audio_config.empty()) {
+    const bool g711 = o.audio != ProducerOptions::AudioCodec::kAac;
+    if ((g711 || o.audio_rate) && (o.audio_rate < 1000 || o.audio_rate > 192000 || o.audio_channels < 1 || o.audio_channels > 8)) {
+      return Status::Error("KVS_BAD_OPTIONS", "audio needs a rate of 1000-192000 Hz and 1-8 channels");
+    }
+  }
   std::shared_ptr<Producer> p(new Producer(o, std::move(events), std::move(release)));
   Status js = p->impl_->store.OpenJournal();
   if (!js.ok()) return js;
@@ -174,6 +180,16 @@ Status Producer::EnqueueFrame(const uint8_t* data, size_t size, uint64_t pts_ms,
 Status Producer::EnqueueAnnexB(const uint8_t* data, size_t size, void* token) {
   bool wake = false;
   Status s = impl_->queue.PushAnnexB(data, size, token, &wake);
+  if (wake) Loop::Get().Wake();
+  return s;
+}
+
+Status Producer::EnqueueAudio(const uint8_t* data, size_t size, uint64_t pts_ms, void* token) {
+  if (impl_->o.audio == ProducerOptions::AudioCodec::kNone)
+    return Status::Error("KVS_BAD_OPTIONS", "putAudio needs the stream's audio option (codec aac, alaw or mulaw)");
+  if (size == 0 || size > (1u << 20)) return Status::Error("KVS_BAD_OPTIONS", "an audio frame is 1 byte to 1 MiB");
+  bool wake = false;
+  Status s = impl_->queue.PushAudio(data, size, pts_ms, token, &wake);
   if (wake) Loop::Get().Wake();
   return s;
 }

@@ -54,7 +54,14 @@ struct ProducerOptions {
   uint64_t annexb_start_ms = 0;            // first putAnnexB timestamp (0: the wall clock)
   uint64_t metrics_interval_ms = 1000;     // 0: no metrics events
   CodecChoice codec = CodecChoice::kAuto;  // H.264 or H.265; kAuto: from the first parameter sets
-  std::vector<uint8_t> codec_private;      // avcC / hvcC; default: from the first parameter sets seen
+  // An audio track (EnqueueAudio). AAC frames may carry ADTS headers (stripped;
+  // the first gives the configuration unless audio_config is set); raw AAC
+  // needs audio_config (AudioSpecificConfig) or a rate and channels (AAC-LC).
+  enum class AudioCodec { kNone, kAac, kAlaw, kMulaw } audio = AudioCodec::kNone;
+  uint32_t audio_rate = 0;
+  uint32_t audio_channels = 0;
+  std::vector<uint8_t> audio_config;
+  std::vector<uint8_t> codec_private;  // avcC / hvcC; default: from the first parameter sets seen
   // (the store's directory, store.dir, keeps fragments on disk until PERSISTED)
 };
 
@@ -109,6 +116,9 @@ class Producer : public std::enable_shared_from_this<Producer> {
   Status EnqueueFrame(const uint8_t* data, size_t size, uint64_t pts_ms, int keyframe, void* token);
   // A piece of a raw Annex-B stream; frames are found and timed by the producer.
   Status EnqueueAnnexB(const uint8_t* data, size_t size, void* token);
+  // One audio frame at pts (epoch ms, the video's clock), kept alive until
+  // Release(token). Interleaved with the video by time; needs options.audio.
+  Status EnqueueAudio(const uint8_t* data, size_t size, uint64_t pts_ms, void* token);
   void SetCredentials(const Credentials& c);
   // Flushes everything, waits for PERSISTED (persist_timeout_ms), then emits kClosed.
   void Close();

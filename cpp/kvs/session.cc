@@ -130,8 +130,11 @@ void Session::StartPutMedia(CURLM* multi) {
   // Fragments recovered from disk go first, with the track they were made with
   // (the new input's parameter sets may not have come yet).
   mkv::VideoTrack track = packager_.track();
-  if (!packager_.have_track()) store_.RecoveredTrack(&track);
-  c->header = mkv::StreamHeader(track, uid, o_.user_agent);
+  mkv::AudioTrack audio;
+  bool has_audio = packager_.audio_track() != nullptr;
+  if (has_audio) audio = *packager_.audio_track();
+  if (!packager_.have_track()) store_.RecoveredTrack(&track, &audio, &has_audio);
+  c->header = mkv::StreamHeader(track, uid, o_.user_agent, has_audio ? &audio : nullptr);
   store_.Rewind();
   Result<std::unique_ptr<HttpExchange>> x = NewPutMediaRequest(o_, u.value(), cr, ServiceWallMs(), c.get());
   if (!x.ok()) return Fail(x.status().code(), x.status().message());

@@ -90,15 +90,74 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
   return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
 }
 
+/** An audio file cut into frames for putAudio: ADTS frames at their lengths (the producer checks each header), G.711 in 20 ms. */
+function audioFrames(buf: Buffer, o: StreamOpts): { frames: Buffer[]; samples: number[]; rate: number; channels: number } {
+  const frames: Buffer[] = [];
+  const samples: number[] = [];
+  if (o.audioFormat !== 'adts') {
+    const step = Math.floor(o.audioRate / 50) * o.audioChannels;
+    for (let i = 0; i < buf.length; i += step) {
+      frames.push(buf.subarray(i, i + step));
+      samples.push(Math.floor(Math.min(step, buf.length - i) / o.audioChannels));
+    }
+    return { frames, samples, rate: o.audioRate, channels: o.audioChannels };
+  }
+  const RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+  let rate = 0;
+  let channels = 0;
+  for (let i = 0; i + 7 <= buf.length;) {
+    const len = ((buf[i + 3]! & 3) << 11) | (buf[i + 4]! << 3) | (buf[i + 5]! >> 5);
+    if (buf[i] !== 0xff || (buf[i + 1]! & 0xf0) !== 0xf0 || len < 7) {
+      throw new CamwireError('AAC_BAD_HEADER', `${o.audio}: no ADTS frame at byte ${i} (give AAC with ADTS headers: ffmpeg ... -c:a aac -f adts)`);
+    }
+    if (!rate) {
+      rate = RATES[(buf[i + 2]! >> 2) & 0xf] ?? 0;
+      channels = ((buf[i + 2]! & 1) << 2) | (buf[i + 3]! >> 6);
+    }
+    frames.push(buf.subarray(i, i + len));
+    samples.push(1024);
+    i += len;
+  }
+  if (!frames.length || !rate) throw new CamwireError('AAC_NO_SYNC', `${o.audio} holds no ADTS frame`);
+  return { frames, samples, rate, channels };
+}
+
+/** Puts the audio frames at their sample-count times, no more than half a second ahead of the video the stream has taken. */
+async function feedAudio(
+  s: KvsStream,
+  a: { frames: Buffer[]; samples: number[]; rate: number },
+  startMs: number,
+  fps: number,
+  videoDone: () => boolean,
+): Promise<void> {
+  let done = 0;
+  let i = 0;
+  const pts = () => startMs + Math.round((done * 1000) / a.rate);
+  while (i < a.frames.length) {
+    const m = s.metrics();
+    const videoMs = startMs + ((m.framesStored + m.framesDropped) * 1000) / fps;
+    const all = videoDone();
+    while (i < a.frames.length && (all || pts() <= videoMs + 500)) {
+      s.putAudio(a.frames[i]!, { pts: pts() });
+      done += a.samples[i]!;
+      i++;
+    }
+    if (i < a.frames.length) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   if (o.audio) {
-    throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; the live producer sends video alone', {
+    // The library takes live audio (KvsStream.putAudio); the CLI's pacing of a file beside the video drops audio still (work in progress).
+    throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; live audio goes through KvsStream.putAudio', {
       hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
     });
   }
+  const audio = undefined as ReturnType<typeof audioFrames> | undefined;
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
+  const startMs = Date.now();
   // Before any connection: a region without KVS (or no region at all) is refused with nothing opened.
   const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
   let conn: DeviceConnection | undefined;
@@ -114,6 +173,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     fps: o.fps,
     codec: o.codec,
     fragmentDurationMs: o.fragmentMs,
+    ...(audio ? { startMs, audio: { codec: o.audioFormat === 'adts' ? 'aac' : o.audioFormat, sampleRate: audio.rate, channels: audio.channels } } : {}),
     storeBytes: o.storeMb << 20,
     ...(o.storeDir ? { storeDir: o.storeDir } : {}),
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
@@ -144,7 +204,12 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   let failure: CamwireError | undefined;
   let summary;
   try {
-    await feed(s, o);
+    if (audio) {
+      let videoDone = false;
+      await Promise.all([feed(s, o).finally(() => (videoDone = true)), feedAudio(s, audio, startMs, o.fps, () => videoDone)]);
+    } else {
+      await feed(s, o);
+    }
     summary = await s.close();
     // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
     if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {

@@ -79,6 +79,13 @@ export interface KvsStreamOptions extends KvsProducerTuning {
   caFile?: string;
   /** Bytes of pinned input queued before putFrame/putAnnexB return false (default 8 MiB). */
   highWaterMark?: number;
+  /**
+   * An audio track (track 2) for putAudio: AAC (frames with ADTS headers, which
+   * are stripped and whose first gives the configuration, or raw frames with
+   * sampleRate and channels, or audioSpecificConfig), or G.711 A-law/µ-law
+   * (sampleRate and channels required).
+   */
+  audio?: { codec: 'aac' | 'alaw' | 'mulaw'; sampleRate?: number; channels?: number; audioSpecificConfig?: Buffer };
 }
 
 export interface KvsCloseSummary {
@@ -139,6 +146,8 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
       // On disk, an outage may last long: the store is bounded by its bytes, not by 120 s.
       if (o.storeDir !== undefined && o.storeDurationMs === undefined) tuning.storeDurationMs = 7 * 24 * 3600_000;
       const { streamName, region, dataEndpoint, caFile } = o;
+      if (o.audio && !['aac', 'alaw', 'mulaw'].includes(o.audio.codec))
+        throw new CamwireError('KVS_BAD_OPTIONS', "audio.codec must be 'aac', 'alaw' or 'mulaw'");
       this.producer = new (native().KvsProducer)(
         {
           ...tuning,
@@ -148,6 +157,14 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
           caFile,
           ...(caFile ? {} : { caPem: nodeTrustedCas() }),
           controlEndpoint: o.endpoint ?? kvsControlEndpoint(o.region),
+          ...(o.audio
+            ? {
+                audioCodec: o.audio.codec,
+                ...(o.audio.sampleRate ? { audioRate: o.audio.sampleRate } : {}),
+                ...(o.audio.channels ? { audioChannels: o.audio.channels } : {}),
+                ...(o.audio.audioSpecificConfig ? { audioSpecificConfig: o.audio.audioSpecificConfig } : {}),
+              }
+            : {}),
           overflow: o.overflow ?? 'drop',
           trimOnReceived: o.noRetention ?? false,
           userAgent: o.userAgent ?? 'camwire',
@@ -181,6 +198,22 @@ export class KvsStream extends EventEmitter<KvsStreamEvents> {
     let queued: number;
     try {
       queued = this.producer.putFrame(frame, t.pts, t.keyframe);
+    } catch (e) {
+      throw fromNative(e, new Error().stack);
+    }
+    return this.admitted(queued);
+  }
+
+  /**
+   * One audio frame (AAC with or without its ADTS header, or G.711 bytes) at
+   * pts (ms, the video's clock, strictly increasing), interleaved with the
+   * video by time. Needs the audio option. Same return as putFrame.
+   */
+  putAudio(frame: Buffer, t: { pts: number }): boolean {
+    if (this.fatal) throw this.fatal;
+    let queued: number;
+    try {
+      queued = this.producer.putAudio(frame, t.pts);
     } catch (e) {
       throw fromNative(e, new Error().stack);
     }

@@ -73,6 +73,8 @@ export interface StoredFragment {
   frames: number;
   keyframes: number;
   bytes: number;
+  /** Blocks of track 2 (audio). */
+  audioFrames?: number;
 }
 
 export interface SessionRecord {
@@ -87,6 +89,8 @@ export interface SessionRecord {
   /** Frames and MKV bytes received in this session. */
   frames: number;
   bytes: number;
+  /** Audio blocks (track 2) received in this session. */
+  audioFrames?: number;
 }
 
 const EMPTY_SHA256 = crypto.createHash('sha256').update('').digest('hex');
@@ -326,6 +330,10 @@ export class LocalKvsEndpoint {
           this.fragmentIndex(stream, ev.timecode);
           record.fragments.push(current);
           ack('BUFFERING', current);
+        } else if (ev.kind === 'frame' && current && ev.track !== 1) {
+          // Audio (track 2): counted apart; frames and frameTimecodes are the video's.
+          current.audioFrames = (current.audioFrames ?? 0) + 1;
+          record.audioFrames = (record.audioFrames ?? 0) + 1;
         } else if (ev.kind === 'frame' && current) {
           current.frames++;
           current.keyframes += ev.keyframe ? 1 : 0;
