@@ -7,7 +7,8 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageAnnexB } from '../ts/kvs';
+import { KvsStream, packageAnnexB } from '../ts/kvs';
+import { LocalKvsEndpoint } from '../ts/local';
 import { makeClip, Clip } from './helpers/h264';
 import { CLI, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
@@ -127,8 +128,6 @@ function adtsFrames(buf: Buffer): Buffer[] {
 test.serial(
   'live: KvsStream.putAudio with ADTS frames beside putFrame — PutMedia carries both tracks, the session decodes, every audio frame arrives',
   async (t) => {
-    const { LocalKvsEndpoint } = await import('../ts/local');
-    const { KvsStream } = await import('../ts/kvs');
     const creds = { accessKeyId: 'AKIDAUDIO', secretAccessKey: 'audio-secret' };
     const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'eu-west-1' });
     await ep.start();
@@ -169,7 +168,6 @@ test.serial(
 );
 
 test('putAudio without the audio option, and G.711 without a rate, are clear errors', async (t) => {
-  const { KvsStream } = await import('../ts/kvs');
   const s = new KvsStream({
     streamName: 'noaudio',
     region: 'eu-west-1',
