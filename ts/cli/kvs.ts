@@ -90,38 +90,6 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
   return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
 }
 
-/** An audio file cut into frames for putAudio: ADTS frames at their lengths (the producer checks each header), G.711 in 20 ms. */
-function audioFrames(buf: Buffer, o: StreamOpts): { frames: Buffer[]; samples: number[]; rate: number; channels: number } {
-  const frames: Buffer[] = [];
-  const samples: number[] = [];
-  if (o.audioFormat !== 'adts') {
-    const step = Math.floor(o.audioRate / 50) * o.audioChannels;
-    for (let i = 0; i < buf.length; i += step) {
-      frames.push(buf.subarray(i, i + step));
-      samples.push(Math.floor(Math.min(step, buf.length - i) / o.audioChannels));
-    }
-    return { frames, samples, rate: o.audioRate, channels: o.audioChannels };
-  }
-  const RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-  let rate = 0;
-  let channels = 0;
-  for (let i = 0; i + 7 <= buf.length;) {
-    const len = ((buf[i + 3]! & 3) << 11) | (buf[i + 4]! << 3) | (buf[i + 5]! >> 5);
-    if (buf[i] !== 0xff || (buf[i + 1]! & 0xf0) !== 0xf0 || len < 7) {
-      throw new CamwireError('AAC_BAD_HEADER', `${o.audio}: no ADTS frame at byte ${i} (give AAC with ADTS headers: ffmpeg ... -c:a aac -f adts)`);
-    }
-    if (!rate) {
-      rate = RATES[(buf[i + 2]! >> 2) & 0xf] ?? 0;
-      channels = ((buf[i + 2]! & 1) << 2) | (buf[i + 3]! >> 6);
-    }
-    frames.push(buf.subarray(i, i + len));
-    samples.push(1024);
-    i += len;
-  }
-  if (!frames.length || !rate) throw new CamwireError('AAC_NO_SYNC', `${o.audio} holds no ADTS frame`);
-  return { frames, samples, rate, channels };
-}
-
 /** Puts the audio frames at their sample-count times, no more than half a second ahead of the video the stream has taken. */
 async function feedAudio(
   s: KvsStream,
@@ -153,7 +121,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
     });
   }
-  const audio = undefined as ReturnType<typeof audioFrames> | undefined;
+  const audio = undefined as { frames: Buffer[]; samples: number[]; rate: number; channels: number } | undefined;
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
