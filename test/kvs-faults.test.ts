@@ -4,12 +4,11 @@
  * real native producer, the local KVS endpoint checking SigV4 by its own clock.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { KvsStream } from '../ts/kvs';
 import { LocalKvsEndpoint } from '../ts/local';
 import { makeClip, Clip } from './helpers/h264';
-import { CLI } from './helpers/run';
+import { camwireAsync } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-faults');
@@ -19,17 +18,6 @@ let clip: Clip;
 test.before(() => {
   clip = makeClip(dir, { seconds: 5, fps: 25, gop: 25 });
 });
-
-function sh(cmd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('sh', ['-c', cmd], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
 
@@ -41,10 +29,26 @@ for (const [name, offsetMs, words] of [
     const ep = new LocalKvsEndpoint({ dir: path.join(dir, `skew${offsetMs}`), credentials: [creds], region: 'eu-west-1', clockOffsetMs: offsetMs });
     await ep.start();
     t.teardown(() => ep.stop());
-    const r = await sh(
-      `${process.execPath} ${CLI} --json kvs stream --input ${clip.file} --stream skewed --region eu-west-1 --endpoint ${ep.url} --fps 25 --fragment-ms 1000`,
-      env(),
-    );
+    const r = await camwireAsync(
+      [
+        '--json',
+        'kvs',
+        'stream',
+        '--input',
+        clip.file,
+        '--stream',
+        'skewed',
+        '--region',
+        'eu-west-1',
+        '--endpoint',
+        ep.url,
+        '--fps',
+        '25',
+        '--fragment-ms',
+        '1000',
+      ],
+      { env: env() },
+    ).done;
     t.is(r.code, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as {
       frames: number;
@@ -110,7 +114,8 @@ test.serial('a skew refusal without a Date header is an ordinary 403: the produc
   });
   await ep.start();
   t.teardown(() => ep.stop());
-  const r = await sh(`${process.execPath} ${CLI} kvs stream --input ${clip.file} --stream nodate --region eu-west-1 --endpoint ${ep.url}`, env());
+  const r = await camwireAsync(['kvs', 'stream', '--input', clip.file, '--stream', 'nodate', '--region', 'eu-west-1', '--endpoint', ep.url], { env: env() })
+    .done;
   t.is(r.code, 1, r.stdout + r.stderr);
   t.regex(r.stderr, /KVS_NOT_AUTHORIZED: .*Signature expired.*clock/);
   t.notRegex(r.stderr, /KVS_CLOCK_SKEW/);
@@ -120,10 +125,26 @@ test.serial('ERROR acks for named fragments (2 and 4): each is re-sent and kept;
   const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'named'), credentials: [creds], region: 'eu-west-1', faults: { errorAcks: { fragments: [2, 4] } } });
   await ep.start();
   t.teardown(() => ep.stop());
-  const r = await sh(
-    `${process.execPath} ${CLI} --json kvs stream --input ${clip.file} --stream named --region eu-west-1 --endpoint ${ep.url} --fps 25 --fragment-ms 1000`,
-    env(),
-  );
+  const r = await camwireAsync(
+    [
+      '--json',
+      'kvs',
+      'stream',
+      '--input',
+      clip.file,
+      '--stream',
+      'named',
+      '--region',
+      'eu-west-1',
+      '--endpoint',
+      ep.url,
+      '--fps',
+      '25',
+      '--fragment-ms',
+      '1000',
+    ],
+    { env: env() },
+  ).done;
   t.is(r.code, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout) as { frames: number; warnings: Array<{ code: string; message: string }> };
   t.like(out, { frames: clip.frames.length, fragmentsPersisted: 5, dropped: 0 });

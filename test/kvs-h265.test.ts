@@ -4,13 +4,13 @@
  * into the SigV4-checking local endpoint with every fragment acknowledged.
  */
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KvsStream, packageAnnexB } from '../ts/kvs';
 import { LocalKvsEndpoint } from '../ts/local';
 import { frameMd5s, makeHevcClip, probe, Clip } from './helpers/h264';
-import { CLI } from './helpers/run';
+import { camwireAsync, CLI } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-h265');
@@ -26,17 +26,6 @@ test.before(async () => {
 test.after.always(() => ep?.stop());
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
-/** The CLI without blocking this process (the endpoint lives here). */
-function cliAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
 
 test('camwire kvs stream --out: ffprobe reads 300 H.265 frames with 10 key frames, and every decoded frame equals the raw stream', (t) => {
@@ -84,7 +73,7 @@ test('packageAnnexB in the library: the hvcC record parses back (ffprobe profile
 });
 
 test.serial('camwire kvs stream: the H.265 stream goes through PutMedia into the SigV4-checking endpoint, every fragment acknowledged', async (t) => {
-  const r = await cliAsync(
+  const r = await camwireAsync(
     [
       '--json',
       'kvs',
@@ -102,9 +91,9 @@ test.serial('camwire kvs stream: the H.265 stream goes through PutMedia into the
       '--fragment-ms',
       '2000',
     ],
-    env(),
-  );
-  t.is(r.status, 0, r.stderr);
+    { env: env() },
+  ).done;
+  t.is(r.code, 0, r.stderr);
   t.like(JSON.parse(r.stdout), { frames: 300, fragmentsPersisted: 5, dropped: 0 });
   const sessions = ep.sessions.filter((s) => s.stream === 'hevc-cli');
   t.is(sessions.length, 1);

@@ -3,14 +3,13 @@
  * nothing. The real CLI against the local KVS endpoint, killed with SIGKILL.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { KvsStream } from '../ts/kvs';
 import { LocalKvsEndpoint } from '../ts/local';
 import { makeClip, Clip } from './helpers/h264';
-import { CLI } from './helpers/run';
+import { camwireAsync } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-store');
@@ -32,44 +31,35 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-function cli(args: string[]): { p: ReturnType<typeof spawn>; done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {
-  const p = spawn(process.execPath, [CLI, ...args], { env: env() });
-  let stdout = '';
-  let stderr = '';
-  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
-    p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { p, done };
-}
-
 test.serial(
   'endpoint down, producer killed after 5 s, restarted with the same --store-dir once the endpoint is up: every frame of both runs is delivered',
   async (t) => {
     const store = path.join(dir, 'store');
     const port = await deadPort();
-    const first = cli([
-      'kvs',
-      'stream',
-      '--input',
-      clip.file,
-      '--realtime',
-      '--fps',
-      '25',
-      '--fragment-ms',
-      '1000',
-      '--stream',
-      'outage',
-      '--region',
-      'eu-west-1',
-      '--endpoint',
-      `http://127.0.0.1:${port}`,
-      '--store-dir',
-      store,
-    ]);
+    const first = camwireAsync(
+      [
+        'kvs',
+        'stream',
+        '--input',
+        clip.file,
+        '--realtime',
+        '--fps',
+        '25',
+        '--fragment-ms',
+        '1000',
+        '--stream',
+        'outage',
+        '--region',
+        'eu-west-1',
+        '--endpoint',
+        `http://127.0.0.1:${port}`,
+        '--store-dir',
+        store,
+      ],
+      { env: env() },
+    );
     await new Promise((r) => setTimeout(r, 5000));
-    first.p.kill('SIGKILL');
+    first.child.kill('SIGKILL');
     const r1 = await first.done;
     t.is(r1.signal, 'SIGKILL', r1.stderr);
     t.regex(r1.stderr, /KVS_UNREACHABLE/);
@@ -78,25 +68,28 @@ test.serial(
     const ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'eu-west-1' });
     await ep.start();
     t.teardown(() => ep.stop());
-    const second = cli([
-      '--json',
-      'kvs',
-      'stream',
-      '--input',
-      clip.file,
-      '--fps',
-      '25',
-      '--fragment-ms',
-      '1000',
-      '--stream',
-      'outage',
-      '--region',
-      'eu-west-1',
-      '--endpoint',
-      ep.url,
-      '--store-dir',
-      store,
-    ]);
+    const second = camwireAsync(
+      [
+        '--json',
+        'kvs',
+        'stream',
+        '--input',
+        clip.file,
+        '--fps',
+        '25',
+        '--fragment-ms',
+        '1000',
+        '--stream',
+        'outage',
+        '--region',
+        'eu-west-1',
+        '--endpoint',
+        ep.url,
+        '--store-dir',
+        store,
+      ],
+      { env: env() },
+    );
     const r2 = await second.done;
     t.is(r2.code, 0, r2.stdout + r2.stderr);
     const out = JSON.parse(r2.stdout) as { frames: number; framesRecovered: number; dropped: number; warnings: Array<{ code: string; message: string }> };

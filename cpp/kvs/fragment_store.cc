@@ -126,6 +126,11 @@ bool FragmentStore::RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audi
   return true;
 }
 
+bool FragmentStore::HasRecoveredTrack() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return have_recovered_track_;
+}
+
 Status FragmentStore::PutAudio(const uint8_t* frame, size_t size, uint64_t pts_ms, bool* taken) {
   std::lock_guard<std::mutex> lock(mu_);
   *taken = false;

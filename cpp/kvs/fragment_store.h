@@ -67,6 +67,7 @@ class FragmentStore {
   void SetTrack(const mkv::VideoTrack& track, const mkv::AudioTrack* audio);
   // The tracks the recovered fragments were made with (none: false); *has_audio when they had audio.
   bool RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audio = nullptr, bool* has_audio = nullptr) const;
+  bool HasRecoveredTrack() const;
   // Problems the store rode out (journal writes, evictions, corrupt files),
   // for the caller to report as warnings: code and message.
   std::vector<std::pair<std::string, std::string>> TakeWarnings();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "kvs/bit_reader.h"
 #include "kvs/h265.h"
 
 namespace camwire {
@@ -16,52 +17,7 @@ namespace {
 constexpr uint32_t kMaxMbs = 1 << 16;  // 65536 macroblocks per side
 constexpr size_t kMaxSpsBytes = 4096;
 
-// Reads bits MSB first from an unescaped RBSP; past the end it fails.
-class BitReader {
- public:
-  BitReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool ok() const { return ok_; }
-
-  uint32_t Bits(int n) {
-    uint32_t v = 0;
-    for (int i = 0; i < n; ++i) v = (v << 1) | Bit();
-    return v;
-  }
-  uint32_t Bit() {
-    if (pos_ >= size_ * 8) {
-      ok_ = false;
-      return 0;
-    }
-    uint32_t b = (data_[pos_ / 8] >> (7 - pos_ % 8)) & 1;
-    ++pos_;
-    return b;
-  }
-  // Unsigned Exp-Golomb; more than 31 leading zeros is malformed.
-  uint32_t Ue() {
-    int zeros = 0;
-    while (ok_ && Bit() == 0) {
-      if (++zeros > 31) {
-        ok_ = false;
-        return 0;
-      }
-    }
-    if (!ok_) return 0;
-    if (zeros == 0) return 0;
-    uint64_t v = (uint64_t{1} << zeros) - 1 + Bits(zeros);
-    if (v > 0xffffffffull) ok_ = false;
-    return static_cast<uint32_t>(v);
-  }
-  int32_t Se() {
-    uint32_t k = Ue();
-    return (k & 1) ? static_cast<int32_t>((k + 1) / 2) : -static_cast<int32_t>(k / 2);
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using nal::BitReader;
 
 void SkipScalingList(BitReader& br, int size) {
   int32_t last = 8, next = 8;
@@ -69,7 +25,7 @@ void SkipScalingList(BitReader& br, int size) {
     if (next != 0) {
       int32_t delta = br.Se();
       if (delta < -128 || delta > 127) {
-        br.Bits(64);  // force failure: out of range
+        br.Fail();  // out of range
         return;
       }
       next = (last + delta + 256) % 256;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "kvs/bit_reader.h"
 
 namespace camwire {
 namespace h265 {
@@ -26,58 +27,7 @@ constexpr size_t kMaxParamSetBytes = 0xffff;
 // of the NAL is unescaped, so a large SPS costs no more than a small one.
 constexpr size_t kSpsPrefixBytes = 512;
 
-// Reads bits MSB first from an unescaped RBSP; past the end it fails.
-class BitReader {
- public:
-  BitReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool ok() const { return ok_; }
-
-  // n <= 64.
-  uint64_t Bits(int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = (v << 1) | Bit();
-    return v;
-  }
-  uint32_t Bit() {
-    if (pos_ >= size_ * 8) {
-      ok_ = false;
-      return 0;
-    }
-    uint32_t b = (data_[pos_ / 8] >> (7 - pos_ % 8)) & 1;
-    ++pos_;
-    return b;
-  }
-  // Skips n bits (the sub-layer parts of profile_tier_level).
-  void Skip(size_t n) {
-    if (!ok_) return;
-    if (n > size_ * 8 - pos_) {
-      ok_ = false;
-      pos_ = size_ * 8;
-      return;
-    }
-    pos_ += n;
-  }
-  // Unsigned Exp-Golomb; more than 31 leading zeros is malformed.
-  uint32_t Ue() {
-    int zeros = 0;
-    while (ok_ && Bit() == 0) {
-      if (++zeros > 31) {
-        ok_ = false;
-        return 0;
-      }
-    }
-    if (!ok_ || zeros == 0) return 0;
-    uint64_t v = (uint64_t{1} << zeros) - 1 + Bits(zeros);
-    if (v > 0xffffffffull) ok_ = false;
-    return static_cast<uint32_t>(v);
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using nal::BitReader;
 
 Status Malformed(const std::string& what) { return Status::Error("H265_MALFORMED_SPS", what); }
 

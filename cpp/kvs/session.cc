@@ -300,8 +300,7 @@ uint64_t Session::Step(CURLM* multi, uint64_t now, bool* finished) {
   if (closing && close_deadline_ == 0) close_deadline_ = now + o_.persist_timeout_ms;
 
   const bool flushed = packager_.flushed();
-  mkv::VideoTrack unused;
-  const bool have_track = packager_.have_track() || store_.RecoveredTrack(&unused);
+  const bool have_track = packager_.have_track() || store_.HasRecoveredTrack();
   const bool has_data = have_track && !store_.AllRead();
   const bool unpersisted = store_.Unpersisted() > 0;
   if (closing && flushed && (!have_track || !unpersisted) && !conn_) {

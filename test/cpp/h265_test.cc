@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bit_writer.h"
+
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -251,45 +253,7 @@ TEST(H265Sps, TwoTemporalSubLayers) {
   EXPECT_EQ(s.level_idc, 60);
 }
 
-// Writes RBSP bits and Exp-Golomb codes, then escapes them into a NAL unit.
-class BitWriter {
- public:
-  void Bits(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) Bit(static_cast<uint32_t>((v >> i) & 1));
-  }
-  void Bit(uint32_t b) {
-    if (bit_ == 0) bytes_.push_back(0);
-    if (b) bytes_.back() |= static_cast<uint8_t>(0x80 >> bit_);
-    bit_ = (bit_ + 1) % 8;
-  }
-  void Ue(uint32_t v) {
-    uint64_t x = uint64_t{v} + 1;
-    int len = 0;
-    while ((x >> len) > 1) ++len;
-    Bits(0, len);
-    for (int i = len; i >= 0; --i) Bit((x >> i) & 1);
-  }
-  // rbsp_trailing_bits, the two-byte header, emulation prevention.
-  std::vector<uint8_t> Nal(uint8_t type, uint8_t layer = 0, uint8_t tid_plus1 = 1) {
-    Bit(1);
-    while (bit_ != 0) Bit(0);
-    std::vector<uint8_t> out{static_cast<uint8_t>((type << 1) | (layer >> 5)), static_cast<uint8_t>(((layer & 31) << 3) | tid_plus1)};
-    int zeros = 0;
-    for (uint8_t b : bytes_) {
-      if (zeros >= 2 && b <= 3) {
-        out.push_back(3);
-        zeros = 0;
-      }
-      out.push_back(b);
-      zeros = b == 0 ? zeros + 1 : 0;
-    }
-    return out;
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-  int bit_ = 0;
-};
+using testing::BitWriter;
 
 struct SpsSpec {
   uint32_t max_sub_layers_minus1 = 0;
@@ -346,7 +310,7 @@ std::vector<uint8_t> MakeSps(const SpsSpec& s) {
   w.Ue(s.depth_luma_minus8);
   w.Ue(s.depth_chroma_minus8);
   w.Ue(4);  // log2_max_pic_order_cnt_lsb_minus4: past what ParseSps reads
-  return w.Nal(s.type, s.layer);
+  return w.Nal({static_cast<uint8_t>((s.type << 1) | (s.layer >> 5)), static_cast<uint8_t>(((s.layer & 31) << 3) | 1)});
 }
 
 TEST(H265Sps, SixSubLayersWithProfileAndLevelEach) {

@@ -1,4 +1,4 @@
-import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -22,4 +22,26 @@ export function camwireJson<T = Record<string, unknown>>(args: string[], o: { in
   const r = camwire(['--json', ...args], o);
   if (r.status !== 0) throw new Error(`camwire ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+export interface CamwireExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the built CLI without blocking this process (a peer the test started
+ * in-process, such as a local endpoint, keeps serving it). `child` is there to
+ * signal it; `done` settles when it has exited.
+ */
+export function camwireAsync(args: string[], o: { env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<CamwireExit> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: o.env ?? process.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CamwireExit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
 }

@@ -90,42 +90,16 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
   return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
 }
 
-/** Puts the audio frames at their sample-count times, no more than half a second ahead of the video the stream has taken. */
-async function feedAudio(
-  s: KvsStream,
-  a: { frames: Buffer[]; samples: number[]; rate: number },
-  startMs: number,
-  fps: number,
-  videoDone: () => boolean,
-): Promise<void> {
-  let done = 0;
-  let i = 0;
-  const pts = () => startMs + Math.round((done * 1000) / a.rate);
-  while (i < a.frames.length) {
-    const m = s.metrics();
-    const videoMs = startMs + ((m.framesStored + m.framesDropped) * 1000) / fps;
-    const all = videoDone();
-    while (i < a.frames.length && (all || pts() <= videoMs + 500)) {
-      s.putAudio(a.frames[i]!, { pts: pts() });
-      done += a.samples[i]!;
-      i++;
-    }
-    if (i < a.frames.length) await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   if (o.audio) {
-    // The library takes live audio (KvsStream.putAudio); the CLI's pacing of a file beside the video drops audio still (work in progress).
+    // The library takes live audio (KvsStream.putAudio); the CLI does not pace an audio file beside the video yet.
     throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; live audio goes through KvsStream.putAudio', {
       hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
     });
   }
-  const audio = undefined as { frames: Buffer[]; samples: number[]; rate: number; channels: number } | undefined;
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
-  const startMs = Date.now();
   // Before any connection: a region without KVS (or no region at all) is refused with nothing opened.
   const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
   let conn: DeviceConnection | undefined;
@@ -141,7 +115,6 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     fps: o.fps,
     codec: o.codec,
     fragmentDurationMs: o.fragmentMs,
-    ...(audio ? { startMs, audio: { codec: o.audioFormat === 'adts' ? 'aac' : o.audioFormat, sampleRate: audio.rate, channels: audio.channels } } : {}),
     storeBytes: o.storeMb << 20,
     ...(o.storeDir ? { storeDir: o.storeDir } : {}),
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
@@ -172,12 +145,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   let failure: CamwireError | undefined;
   let summary;
   try {
-    if (audio) {
-      let videoDone = false;
-      await Promise.all([feed(s, o).finally(() => (videoDone = true)), feedAudio(s, audio, startMs, o.fps, () => videoDone)]);
-    } else {
-      await feed(s, o);
-    }
+    await feed(s, o);
     summary = await s.close();
     // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
     if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {
