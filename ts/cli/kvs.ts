@@ -1,7 +1,16 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsCredentialSource, KvsStream, kvsControlEndpoint, packageAnnexB } from '../kvs';
+import {
+  AudioSource,
+  awsChainCredentials,
+  feedAnnexB,
+  IotCredentialsProvider,
+  KvsCredentialSource,
+  KvsStream,
+  kvsControlEndpoint,
+  packageAnnexB,
+} from '../kvs';
 import { LocalKvsEndpoint } from '../local';
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
@@ -91,12 +100,7 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
 }
 
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
-  if (o.audio) {
-    // The library takes live audio (KvsStream.putAudio); the CLI does not pace an audio file beside the video yet.
-    throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; live audio goes through KvsStream.putAudio', {
-      hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
-    });
-  }
+  if (o.audio === '-' && o.input === '-') throw new CamwireError('CLI_USAGE', '--input and --audio cannot both be stdin');
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
@@ -107,6 +111,8 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
     conn = await openConnection({ ...o, url: o.url, thing: o.thing }, out);
   }
+  // With audio, the first video frame's time is known here: the audio is timed from it by sample count.
+  const startMs = Date.now();
   const s = new KvsStream({
     streamName: o.stream,
     region: o.region,
@@ -118,6 +124,12 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     storeBytes: o.storeMb << 20,
     ...(o.storeDir ? { storeDir: o.storeDir } : {}),
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
+    ...(o.audio
+      ? {
+          startMs,
+          audio: o.audioFormat === 'adts' ? { codec: 'aac' as const } : { codec: o.audioFormat, sampleRate: o.audioRate, channels: o.audioChannels },
+        }
+      : {}),
   });
   const events: StreamEventPublisher | undefined =
     conn && o.thing
@@ -145,7 +157,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   let failure: CamwireError | undefined;
   let summary;
   try {
-    await feed(s, o);
+    await feed(s, o, startMs);
     summary = await s.close();
     // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
     if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {
@@ -167,6 +179,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       region: o.region,
       endpoint,
       frames: metrics.framesStored,
+      ...(o.audio ? { audioFrames: metrics.audioFramesStored, audioDropped: metrics.audioFramesDropped } : {}),
       ...(o.storeDir ? { framesRecovered: metrics.framesRecovered } : {}),
       dropped: metrics.framesDropped,
       fragmentsPersisted: metrics.fragmentsPersisted,
@@ -176,16 +189,25 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       warnings,
       ms: Date.now() - t0,
     },
-    `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
+    `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s)${o.audio ? `, ${metrics.audioFramesStored} audio frames` : ''}, ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
   );
 }
 
-/** Reads the input into the stream; with --realtime no faster than the frame rate. */
-function feed(s: KvsStream, o: StreamOpts): Promise<void> {
+/** Reads the input (and the audio, kept just ahead of the video) into the stream; with --realtime no faster than the frame rate. */
+function feed(s: KvsStream, o: StreamOpts, startMs: number): Promise<void> {
+  const audio = o.audio
+    ? new AudioSource(o.audio === '-' ? process.stdin : fs.createReadStream(o.audio, { highWaterMark: 64 << 10 }), {
+        format: o.audioFormat,
+        rate: o.audioRate,
+        channels: o.audioChannels,
+        what: o.audio === '-' ? 'stdin' : o.audio,
+      })
+    : undefined;
   return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
     fps: o.fps,
     realtime: o.realtime,
     what: o.input,
+    ...(audio ? { audio: { source: audio, startMs } } : {}),
   });
 }
 
@@ -207,7 +229,7 @@ export function kvsCommand(out: Out): Command {
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
-      .option('--audio <file>', 'with --out: an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video')
+      .option('--audio <file>', 'an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video (- for stdin)')
       .addOption(new Option('--audio-format <format>', 'the --audio input').choices(['adts', 'alaw', 'mulaw']).default('adts'))
       .addOption(new Option('--audio-rate <hz>', 'G.711 sample rate').argParser(positiveInt).default(8000))
       .addOption(new Option('--audio-channels <n>', 'G.711 channels').argParser(positiveInt).default(1))
