@@ -373,6 +373,11 @@ export const ERROR_CODES = {
     'The fragment store is full and the overflow policy is block: the frame was not taken (with the drop policy frames are dropped and counted instead).',
     'Wait for acks, or raise storeBytes.',
   ),
+  KVS_FILE_IO: e(
+    'kvs',
+    'The offline packager could not create, write or rename its output (the message names the path and the reason, e.g. ENOSPC); the output is left as it was.',
+    'Free space where the output goes, or check its permissions; nothing is written over the output until the MKV is whole.',
+  ),
   KVS_STORE_IO: e(
     'kvs',
     "The fragment journal could not create, write, sync or rename a file in its directory (the message names the path and the system's reason, e.g. No space left on device); a failed write leaves the file at its last whole record.",

@@ -10,6 +10,7 @@ import {
   KvsStream,
   kvsControlEndpoint,
   packageAnnexB,
+  packageFile,
 } from '../kvs';
 import { LocalKvsEndpoint } from '../local';
 import type { DeviceConnection } from '../mqtt';
@@ -51,31 +52,36 @@ function readInput(input: string): Buffer {
 }
 
 async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
-  const h264 = readInput(o.input);
   const t0 = Date.now();
   if (o.audio === '-' && o.input === '-') throw new CamwireError('CLI_USAGE', '--input and --audio cannot both be stdin');
-  const audio = o.audio ? readInput(o.audio) : undefined;
-  const r = await packageAnnexB(h264, {
+  const common = {
     fps: o.fps,
     fragmentDurationMs: o.fragmentMs,
     absoluteTimecodes: o.absolute,
     codec: o.codec,
-    ...(audio ? { audio, audioFormat: o.audioFormat, audioRate: o.audioRate, audioChannels: o.audioChannels } : {}),
-  });
-  fs.writeFileSync(o.out!, r.mkv);
+    ...(o.audio ? { audioFormat: o.audioFormat, audioRate: o.audioRate, audioChannels: o.audioChannels } : {}),
+  };
+  // Files are packaged natively from end to end (mapped in, written in pieces); a pipe is read first.
+  const r =
+    o.input !== '-' && o.audio !== '-'
+      ? await packageFile(o.input, o.out!, { ...common, ...(o.audio ? { audio: o.audio } : {}) })
+      : await packageAnnexB(readInput(o.input), { ...common, ...(o.audio ? { audio: readInput(o.audio) } : {}) }).then((p) => {
+          fs.writeFileSync(o.out!, p.mkv);
+          return p;
+        });
   out.result(
     {
       out: o.out,
-      bytes: r.mkv.length,
+      bytes: r.bytes,
       frames: r.frames,
       fragments: r.fragments,
       width: r.width,
       height: r.height,
       codec: r.codec,
-      ...(audio ? { audio: { frames: r.audioFrames, ms: r.audioMs, rate: r.audioRate, channels: r.audioChannels } } : {}),
+      ...(o.audio ? { audio: { frames: r.audioFrames, ms: r.audioMs, rate: r.audioRate, channels: r.audioChannels } } : {}),
       ms: Date.now() - t0,
     },
-    `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
+    `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.bytes} bytes`,
   );
 }
 
