@@ -99,7 +99,9 @@ function timed(cmd: string, args: string[]): number {
   const cliRuns: number[] = [];
   const ffRuns: number[] = [];
   for (let i = 0; i < 5; i++) {
-    cliRuns.push(timed(process.execPath, [path.join(__dirname, '..', 'bin', 'camwire.js'), 'kvs', 'stream', '--input', input, '--out', path.join(dir, 'cli.mkv')]));
+    cliRuns.push(
+      timed(process.execPath, [path.join(__dirname, '..', 'bin', 'camwire.js'), 'kvs', 'stream', '--input', input, '--out', path.join(dir, 'cli.mkv')]),
+    );
     ffRuns.push(
       timed('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-framerate', '30', '-i', input, '-c', 'copy', '-f', 'matroska', path.join(dir, 'ff.mkv')]),
     );
@@ -118,7 +120,9 @@ function timed(cmd: string, args: string[]): number {
   row('  peer: ffmpeg -c copy -f matroska (process)', ffMs);
   if (hasMkvmerge) row('  peer: mkvmerge (process)', mmMs);
 
-  console.log(`peak RSS while packaging ${peakMiB().toFixed(0)} MiB (packageAnnexB holds input and output whole; packageFile maps the input, a few MiB besides)`);
+  console.log(
+    `peak RSS while packaging ${peakMiB().toFixed(0)} MiB (packageAnnexB holds input and output whole; packageFile maps the input, a few MiB besides)`,
+  );
 
   // ---- 2. PutMedia vs raw loopback TCP ----
   const endpoint = await startEndpoint();
