@@ -1,18 +1,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import {
-  AudioSource,
-  awsChainCredentials,
-  feedAnnexB,
-  IotCredentialsProvider,
-  KvsCredentialSource,
-  KvsStream,
-  kvsControlEndpoint,
-  packageAnnexB,
-  packageFile,
-} from '../kvs';
-import { LocalKvsEndpoint } from '../local';
+import type { KvsCredentialSource, KvsStream } from '../kvs';
+// Loaded when a command runs, not when the CLI starts: `kvs stream --out` needs only the packager.
+const kvsLib = () => require('../kvs') as typeof import('../kvs');
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
@@ -64,11 +55,13 @@ async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
   // Files are packaged natively from end to end (mapped in, written in pieces); a pipe is read first.
   const r =
     o.input !== '-' && o.audio !== '-'
-      ? await packageFile(o.input, o.out!, { ...common, ...(o.audio ? { audio: o.audio } : {}) })
-      : await packageAnnexB(readInput(o.input), { ...common, ...(o.audio ? { audio: readInput(o.audio) } : {}) }).then((p) => {
-          fs.writeFileSync(o.out!, p.mkv);
-          return p;
-        });
+      ? await kvsLib().packageFile(o.input, o.out!, { ...common, ...(o.audio ? { audio: o.audio } : {}) })
+      : await kvsLib()
+          .packageAnnexB(readInput(o.input), { ...common, ...(o.audio ? { audio: readInput(o.audio) } : {}) })
+          .then((p) => {
+            fs.writeFileSync(o.out!, p.mkv);
+            return p;
+          });
   out.result(
     {
       out: o.out,
@@ -93,7 +86,7 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
         '--iot-credentials needs --role-alias, --thing, --cert and --key (the device certificate is exchanged for credentials)',
       );
     }
-    return new IotCredentialsProvider({
+    return new (kvsLib().IotCredentialsProvider)({
       endpoint: o.iotCredentials,
       roleAlias: o.roleAlias,
       thing: o.thing,
@@ -102,7 +95,7 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
       ...(o.iotCa ? { ca: readFile(o.iotCa, 'CA') } : {}),
     });
   }
-  return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
+  return () => kvsLib().awsChainCredentials(o.profile ? { profile: o.profile } : {});
 }
 
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
@@ -111,7 +104,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
   // Before any connection: a region without KVS (or no region at all) is refused with nothing opened.
-  const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
+  const endpoint = o.endpoint ?? kvsLib().kvsControlEndpoint(o.region);
   let conn: DeviceConnection | undefined;
   if (o.url) {
     if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
@@ -119,7 +112,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   }
   // With audio, the first video frame's time is known here: the audio is timed from it by sample count.
   const startMs = Date.now();
-  const s = new KvsStream({
+  const s = new (kvsLib().KvsStream)({
     streamName: o.stream,
     region: o.region,
     endpoint,
@@ -202,14 +195,14 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
 /** Reads the input (and the audio, kept just ahead of the video) into the stream; with --realtime no faster than the frame rate. */
 function feed(s: KvsStream, o: StreamOpts, startMs: number): Promise<void> {
   const audio = o.audio
-    ? new AudioSource(o.audio === '-' ? process.stdin : fs.createReadStream(o.audio, { highWaterMark: 64 << 10 }), {
+    ? new (kvsLib().AudioSource)(o.audio === '-' ? process.stdin : fs.createReadStream(o.audio, { highWaterMark: 64 << 10 }), {
         format: o.audioFormat,
         rate: o.audioRate,
         channels: o.audioChannels,
         what: o.audio === '-' ? 'stdin' : o.audio,
       })
     : undefined;
-  return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
+  return kvsLib().feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
     fps: o.fps,
     realtime: o.realtime,
     what: o.input,
@@ -301,6 +294,7 @@ export function kvsCommand(out: Out): Command {
             hint: 'set both (any values for local testing) and give the producer the same pair',
           });
         }
+        const { LocalKvsEndpoint } = require('../local') as typeof import('../local');
         const ep = new LocalKvsEndpoint({
           dir: o.dir,
           port: o.port,
