@@ -148,6 +148,8 @@ export function fleetJob(o: FleetJobOptions): Record<string, unknown> {
             o.prefix ?? 'cam',
             '--key',
             o.keyType ?? 'ec',
+            // `fleet run --subscriber` connects as fleet-subscriber too.
+            ...((o.runArgs ?? []).includes('--subscriber') ? ['--subscriber'] : []),
           ],
           volumeMounts: [
             { name: 'certs', mountPath: '/fleet/certs' },
@@ -192,5 +194,5 @@ export function fleetJob(o: FleetJobOptions): Record<string, unknown> {
 
 /** The Job as YAML (one document). */
 export function fleetJobYaml(o: FleetJobOptions): string {
-  return stringify(fleetJob(o), { lineWidth: 0 });
+  return stringify(fleetJob(o), { lineWidth: 0, aliasDuplicateObjects: false });
 }
