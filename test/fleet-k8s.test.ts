@@ -79,9 +79,11 @@ for (const [label, o] of [
     t.regex(script, /JOB_COMPLETION_INDEX/);
     const sh = run('sh', ['-n', '-c', script]);
     t.is(sh.status, 0, sh.stderr);
-    if (o.caSecret)
-      t.deepEqual(j.spec.template.spec.initContainers![0]!.command.slice(0, 7), ['camwire', 'fleet', 'certs', '--ca', '/fleet/ca', '--count', '3000']);
-    else t.is(j.spec.template.spec.initContainers, undefined);
+    if (o.caSecret) {
+      const init = j.spec.template.spec.initContainers![0]!.command;
+      t.deepEqual(init.slice(0, 7), ['camwire', 'fleet', 'certs', '--ca', '/fleet/ca', '--count', '3000']);
+      t.true(init.includes('--subscriber'), 'the subscriber identity is made too');
+    } else t.is(j.spec.template.spec.initContainers, undefined);
     t.log(`${label}: ${Buffer.byteLength(yaml)} bytes of YAML`);
   });
 }
