@@ -228,11 +228,16 @@ export function loadFleetCerts(dir: string, from = 0, to?: number): LoadedFleetC
     throw new CamwireError('FLEET_CERTS_NOT_FOUND', `${dir} holds devices 0-${idx.count - 1}; devices [${from}, ${end}) were asked for`, {
       hint: `make more: camwire fleet certs --count ${end} (existing ones are reused)`,
     });
+  if (path.basename(idx.ca.file) !== idx.ca.file)
+    throw new CamwireError('FLEET_CERTS_NOT_FOUND', `${path.join(dir, FLEET_CERTS_INDEX)}: the CA file names a file outside the directory`);
   const caPem = fs.readFileSync(path.join(dir, idx.ca.file), 'utf8');
   const devices: FleetDevice[] = [];
   for (let i = from; i < end; i++) {
     const d = idx.devices[i];
     if (!d || d.index !== i) throw new CamwireError('FLEET_CERTS_NOT_FOUND', `${path.join(dir, FLEET_CERTS_INDEX)} has no entry for device ${i}`);
+    // File names only: an index never points outside its directory.
+    if (path.basename(d.cert) !== d.cert || path.basename(d.key) !== d.key)
+      throw new CamwireError('FLEET_CERTS_NOT_FOUND', `${path.join(dir, FLEET_CERTS_INDEX)}: device ${i} names files outside the directory`);
     devices.push({
       index: i,
       thing: d.thing,
