@@ -58,6 +58,8 @@ test('three shards merge into what one recorder of every value says; counts, err
   );
   t.is(m.processes.length, 3);
   t.is(m.durationMs, 11_000);
+  t.is(m.rampMs, 1_200, 'the slowest ramp');
+  t.is(m.rssPerDeviceBytes, 30_000, 'memory per camera weighted by devices');
   t.is(m.startedAt, shards[0]!.startedAt);
   t.deepEqual(checkReport(JSON.parse(JSON.stringify(m))), m, 'the merge is itself a valid report');
   // A merge of merges is the merge of all.

@@ -51,6 +51,8 @@ export function shardReport(
       { t: 2, connected: devices },
     ],
     processes: [{ shard: index, pid: 1000 + index, cpuUserMs: 900, cpuSystemMs: 100, rssStartBytes: 50e6, peakRssBytes: 60e6, fdLimit: 65536 }],
+    rssPerDeviceBytes: 20_000 + index * 10_000,
+    rampMs: 1_000 + index * 100,
     notes: [`shard ${index} note`],
   };
 }

@@ -120,6 +120,7 @@ export function renderFleetHtml(r: FleetReport): string {
         ]
       : []),
     ...(r.rssPerDeviceBytes !== undefined ? [['RSS growth per connected camera', `${(r.rssPerDeviceBytes / 1024).toFixed(1)} KiB`] as [string, unknown]] : []),
+    ...(r.rampMs !== undefined ? [['ramp: first connect to all connected', `${(r.rampMs / 1000).toFixed(1)} s`] as [string, unknown]] : []),
     ['duration', `${(r.durationMs / 1000).toFixed(1)} s`],
   ];
   const errors = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);

@@ -126,6 +126,7 @@ export const FLEET_REPORT_SCHEMA = {
       },
     },
     rssPerDeviceBytes: num,
+    rampMs: num,
     notes: { type: 'array', items: { type: 'string' } },
   },
 } as const;
@@ -216,7 +217,7 @@ function sumOptional<T extends object>(items: Array<T | undefined>): T | undefin
  * One report from many shards: counts summed, errors summed per code,
  * histograms added (percentiles recomputed from the sum), shards and
  * processes concatenated, ramps summed per second from each shard's start,
- * the longest duration. Shards whose device ranges overlap are refused
+ * the longest duration and ramp, the memory per camera weighted by devices. Shards whose device ranges overlap are refused
  * (FLEET_SHARDS_OVERLAP): a device counted twice would make every sum wrong.
  */
 export function mergeReports(reports: FleetReport[]): FleetReport {
@@ -280,8 +281,14 @@ export function mergeReports(reports: FleetReport[]): FleetReport {
   if (deliveredThings !== undefined) merged.deliveredThings = deliveredThings;
   if (uploads) merged.uploads = uploads;
   if (streams) merged.streams = streams;
-  if (reports.some((r) => r.rssPerDeviceBytes !== undefined))
-    merged.rssPerDeviceBytes = Math.round(processes.reduce((s, p) => s + (p.peakRssBytes - p.rssStartBytes), 0) / Math.max(1, connected));
+  // Per camera memory: each shard's figure weighted by its devices; the ramp: the slowest shard's.
+  const withRss = reports.filter((r) => r.rssPerDeviceBytes !== undefined);
+  if (withRss.length) {
+    const n = withRss.reduce((s, r) => s + r.devices, 0);
+    merged.rssPerDeviceBytes = Math.round(withRss.reduce((s, r) => s + r.rssPerDeviceBytes! * r.devices, 0) / Math.max(1, n));
+  }
+  const ramps = reports.flatMap((r) => (r.rampMs !== undefined ? [r.rampMs] : []));
+  if (ramps.length === reports.length) merged.rampMs = Math.max(...ramps);
   if (brokers.length > 1) merged.notes.push(`the shards ran against ${brokers.length} different brokers`);
   return merged;
 }
