@@ -131,6 +131,12 @@ export const FLEET_REPORT_SCHEMA = {
   },
 } as const;
 
+// The schema names exactly FleetReport's fields: a field added to report-types.ts
+// without its schema (and its merge below) fails to compile here.
+type SchemaKeys = keyof typeof FLEET_REPORT_SCHEMA.properties;
+const schemaMatchesType: [Exclude<keyof FleetReport, SchemaKeys>, Exclude<SchemaKeys, keyof FleetReport>] extends [never, never] ? true : never = true;
+void schemaMatchesType;
+
 let validator: ReturnType<Ajv2020['compile']> | undefined;
 function validate(v: unknown): { ok: true } | { ok: false; why: string } {
   if (!validator) {
@@ -140,7 +146,9 @@ function validate(v: unknown): { ok: true } | { ok: false; why: string } {
   }
   if (validator(v)) return { ok: true };
   const e = validator.errors?.[0];
-  return { ok: false, why: e ? `${e.instancePath || '(the report)'} ${e.message ?? 'is invalid'}` : 'does not match the schema' };
+  if (!e) return { ok: false, why: 'does not match the schema' };
+  const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : '';
+  return { ok: false, why: `${e.instancePath || '(the report)'} ${e.message ?? 'is invalid'}${extra}` };
 }
 
 /** Checks a parsed report against the schema (FLEET_REPORT_INVALID naming the first wrong field). */
