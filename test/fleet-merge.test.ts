@@ -118,3 +118,14 @@ test('camwire fleet merge writes the merged report and its page', (t) => {
   t.is((JSON.parse(dup.stdout) as { error: { code: string } }).error.code, 'FLEET_SHARDS_OVERLAP');
   t.false(fs.existsSync(path.join(dir, 'dup.json')), 'nothing written on a refused merge');
 });
+
+test('no percentile lies above the max, before or after a merge', (t) => {
+  for (const r of [...shards, mergeReports(shards)]) {
+    for (const s of [r.latency.connect, r.latency.publish]) {
+      t.true(s.p50 <= s.p90 && s.p90 <= s.p99 && s.p99 <= s.p999 && s.p999 <= s.max, JSON.stringify({ ...s, histogram: undefined }));
+    }
+  }
+  // One value: every percentile is that value's bucket, capped at the value itself.
+  const one = recorder([77.384]).summary();
+  t.is(one.p99, one.max);
+});

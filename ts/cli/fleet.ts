@@ -29,13 +29,18 @@ function nonNegative(v: string): number {
   return n;
 }
 
+/** The report's HTML page, its module loaded on first use (what `fleet run --html` is given). */
+export function renderFleetHtml(r: FleetReport): string {
+  return html().renderFleetHtml(r);
+}
+
 /** Writes a report's JSON and, when asked, its HTML page (both whole, through a temp file). */
 function writeReportFiles(r: FleetReport, reportFile: string, htmlFile: string | undefined): string[] {
   const { writePublicFile } = require('../pki') as typeof import('../pki');
   writePublicFile(reportFile, JSON.stringify(r, null, 2) + '\n', { overwrite: true });
   const files = [path.resolve(reportFile)];
   if (htmlFile) {
-    writePublicFile(htmlFile, html().renderFleetHtml(r), { overwrite: true });
+    writePublicFile(htmlFile, renderFleetHtml(r), { overwrite: true });
     files.push(path.resolve(htmlFile));
   }
   return files;

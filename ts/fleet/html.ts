@@ -129,7 +129,7 @@ export function renderFleetHtml(r: FleetReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>camwire fleet report: ${esc(r.devices)} devices</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:${W + 40}px}
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:${W + 200}px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
 th{background:#f3f3f3}.grid{stroke:#e4e4e4}.yt{font-size:11px;text-anchor:end;dominant-baseline:middle}.xt{font-size:11px;text-anchor:middle}
 .lab{font-size:12px;text-anchor:middle}.leg{font-size:12px}svg{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
