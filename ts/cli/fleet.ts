@@ -121,7 +121,7 @@ export function fleetCommand(out: Out): Command {
     .requiredOption('--image <image>', 'an image with camwire on its PATH (deploy/fleet/Dockerfile)')
     .requiredOption('--broker <url>', 'mqtts://HOST:PORT as the pods reach it')
     .option('--broker-ca-secret <name>', "Secret with ca.pem, the CA of the broker's certificate (else the image's system roots)")
-    .option('--certs-secret <name>', 'Secret holding a `fleet certs` directory (at most 1 MiB: about 1,000 EC devices)')
+    .option('--certs-secret <name>', 'Secret holding a `fleet certs` directory (at most 1 MiB: about 900 EC devices)')
     .option('--ca-secret <name>', 'Secret holding the device CA (ca.pem, ca.key): each pod makes the certificates in an initContainer')
     .option('--prefix <prefix>', 'thing-name prefix of certificates made in the pods', 'cam')
     .addOption(new Option('--key <type>', 'key type of certificates made in the pods').choices(['ec', 'rsa']).default('ec'))
