@@ -15,7 +15,8 @@ export interface ErrorCodeInfo {
   readonly warning?: true;
 }
 
-export type ErrorArea = 'native' | 'cli' | 'device' | 'demo' | 'pki' | 'mqtt' | 'upload' | 'presign' | 'local' | 'kvs' | 'sigv4' | 'ptp' | 'testbench';
+export type ErrorArea =
+  'native' | 'cli' | 'device' | 'demo' | 'pki' | 'mqtt' | 'upload' | 'presign' | 'local' | 'kvs' | 'sigv4' | 'ptp' | 'testbench' | 'fleet';
 
 export const ERROR_AREAS: Record<ErrorArea, string> = {
   native: 'The native addon',
@@ -31,6 +32,7 @@ export const ERROR_AREAS: Record<ErrorArea, string> = {
   sigv4: 'SigV4 signing in the native core',
   ptp: 'PTP: the simulated camera and the initiator, PTP/IP and USB',
   testbench: 'The device test bench (camwire testbench)',
+  fleet: 'Simulated camera fleets (camwire fleet)',
 };
 
 const e = (area: ErrorArea, meaning: string, action: string): ErrorCodeInfo => ({ area, meaning, action });
@@ -504,6 +506,27 @@ export const ERROR_CODES = {
   ),
   TESTBENCH_NO_CASES: e('testbench', '--cases matched no case.', '`camwire testbench list` shows every case id; globs such as `mqtt.*` work.'),
   TESTBENCH_FAILED: e('testbench', 'At least one case failed.', 'The report says which and why (evidence and timeline per case).'),
+  // fleet certs, merge, k8s
+  FLEET_BAD_OPTIONS: e(
+    'fleet',
+    'An option of `fleet certs`, `fleet merge` or `fleet k8s` is out of range or malformed (--count, --prefix, --shards, a name).',
+    'Correct the option; `camwire fleet <command> --help` lists them.',
+  ),
+  FLEET_CERTS_NOT_FOUND: e(
+    'fleet',
+    'The certificates directory has no fleet.json (or a broken one), or fewer devices than asked for.',
+    'Make them with `camwire fleet certs --ca CA_DIR --count N --out DIR`; existing devices are reused.',
+  ),
+  FLEET_REPORT_INVALID: e(
+    'fleet',
+    'A fleet report is not readable JSON or does not match the report schema (kind camwire.fleet.report, version 1).',
+    'Give the files `fleet run --report` wrote; the message names the first field that is wrong.',
+  ),
+  FLEET_SHARDS_OVERLAP: e(
+    'fleet',
+    'Two reports given to `fleet merge` cover overlapping device ranges (the same shard twice, or shards of different fleet sizes).',
+    'Merge each shard once; shards of one fleet come from one `--shard I/N` split over the same --devices.',
+  ),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every code a CamwireError can carry. */

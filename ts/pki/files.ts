@@ -12,6 +12,12 @@ import { CertificateAuthority } from './authority';
 export interface WriteOptions {
   /** Replace existing files (default false: refuse with PKI_FILE_EXISTS). */
   overwrite?: boolean;
+  /**
+   * fsync before the rename (default true). Callers that check what they find
+   * on disk before trusting it (the fleet's certificates, re-issued when
+   * unreadable) may skip it for speed: the rename still makes each file whole.
+   */
+  fsync?: boolean;
 }
 
 /**
@@ -35,7 +41,7 @@ export function writeFileAtomic(file: string, data: string, mode: number, option
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
     fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    if (options.fsync !== false) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
