@@ -171,7 +171,7 @@ test.serial('the well-behaved Python device passes every tls, mqtt and upload ca
   const dir = await makeBench(path.join(work, 'well-behaved'), 'pycam', mqttOnly);
   const r = await runBench(dir, ['--device-cmd', pythonDevice(dir), '--cases', 'tls.*', 'mqtt.*', 'upload.*', 'kvs.*', 'ptp.*']);
   t.is(r.status, 0, explain(r));
-  t.is(r.cases.length, 26, explain(r));
+  t.is(r.cases.length, 28, explain(r));
   const ran = r.cases.filter((c) => /^(tls|mqtt|upload)\./.test(c.id));
   t.is(ran.length, 17);
   t.deepEqual(
@@ -185,7 +185,7 @@ test.serial('the well-behaved Python device passes every tls, mqtt and upload ca
     t.is(c.status, 'skipped');
     t.regex(c.message ?? '', /^the device serves no PTP\/IP/);
   }
-  t.log(`17 passed, 9 skipped in ${(r.ms / 1000).toFixed(1)} s`);
+  t.log(`17 passed, 11 skipped in ${(r.ms / 1000).toFixed(1)} s`);
 });
 
 for (const r of RULES) {
@@ -225,7 +225,7 @@ test.serial('kvs.sigv4: the reference camera signing with wrong AWS keys (the en
 /** The KVS producer fixture next to the Python device (MQTT, for the bench's first-connection wait): one process group. */
 const kvsDevice = (dir: string, rule?: string) => `${pythonDevice(dir)} & exec ${node} "${KVS_DEVICE}" --dir "${dir}"${rule ? ` --break ${rule}` : ''}`;
 
-const KVS_RULES: Array<{ rule: string; target: string; message: RegExp }> = [
+const KVS_RULES: Array<{ rule?: string; name?: string; target: string; message: RegExp; device?: (d: Record<string, unknown>) => void; cases?: string[] }> = [
   {
     rule: 'no-resend-after-error',
     target: 'kvs.error-ack',
@@ -233,25 +233,54 @@ const KVS_RULES: Array<{ rule: string; target: string; message: RegExp }> = [
   },
   { rule: 'no-resend-after-cut', target: 'kvs.cut', message: /^frames lost across the cut: \d{13}\.\.\d{13} ms$/ },
   { rule: 'corrupt-frame', target: 'kvs.fragments', message: /^session 1: ffprobe decoded (\d+) frames of the \d+ the endpoint received$/ },
+  {
+    rule: 'no-clock-correction',
+    target: 'kvs.clock-skew',
+    message:
+      /^[4-9] requests refused after the endpoint's clock moved 15 min ahead \(last: Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)\): the device does not take the time from the 403's Date header$/,
+  },
+  {
+    rule: 'bad-codec-private',
+    target: 'kvs.tracks',
+    message: /^the CodecPrivate \(avcC\) SPS says 80x48, the track's PixelWidth x PixelHeight is 64x48( \(the in-band SPS says 64x48\))?$/,
+  },
+  {
+    // A careful producer, but device.json says it streams audio it does not send.
+    name: 'declared-audio-missing',
+    target: 'kvs.tracks',
+    message: /^device\.json declares aac audio \(kvs\.audio\) but session \d+ has no audio track$/,
+    device: (d) => Object.assign(d['kvs'] as Record<string, unknown>, { audio: { codec: 'aac', sampleRate: 16000, channels: 1 } }),
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
 ];
-const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.fragments'];
+const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.clock-skew', 'kvs.fragments', 'kvs.tracks'];
 
 for (const k of KVS_RULES) {
-  test.serial(`--break ${k.rule} (KVS producer): ${k.target} fails, the other kvs cases pass`, async (t) => {
-    t.timeout(90_000);
-    const dir = await makeBench(path.join(work, `kvs-${k.rule}`), 'kvscam', (d) => delete d['ptp']);
-    const r = await runBench(dir, ['--device-cmd', kvsDevice(dir, k.rule), '--cases', 'kvs.*']);
+  const name = k.rule ?? k.name!;
+  test.serial(`${k.rule ? `--break ${k.rule}` : name} (KVS producer): ${k.target} fails, the other kvs cases pass`, async (t) => {
+    t.timeout(120_000);
+    const dir = await makeBench(path.join(work, `kvs-${name}`), 'kvscam', (d) => {
+      delete d['ptp'];
+      k.device?.(d);
+    });
+    const cases = k.cases ?? KVS_CASES;
+    const r = await runBench(dir, ['--device-cmd', kvsDevice(dir, k.rule), '--cases', ...cases]);
     verdicts(
       t,
       r,
       { [k.target]: k.message },
-      KVS_CASES.filter((c) => c !== k.target),
+      cases.filter((c) => c !== k.target),
     );
     if (k.rule === 'corrupt-frame') {
       // One frame fewer decoded than parsed: the zeroed one.
       const m = /decoded (\d+) frames of the (\d+)/.exec(r.byId.get(k.target)?.message ?? '');
       t.is(Number(m?.[1]) + 1, Number(m?.[2]));
     }
+    if (!k.rule) {
+      // The careful producer passes kvs.clock-skew and kvs.tracks elsewhere in this table; the evidence shows its numbers.
+      t.regex(r.byId.get('kvs.tracks')?.evidence.join('\n') ?? '', /^SPS in the CodecPrivate: 64x48; in-band SPS: /m);
+    }
+    for (const c of ['kvs.clock-skew', 'kvs.tracks']) if (r.byId.get(c)) t.log(`${c}: ${r.byId.get(c)!.evidence.join(' | ')}`);
   });
 }
 
