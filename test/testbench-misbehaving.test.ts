@@ -225,7 +225,11 @@ test.serial('kvs.sigv4: the reference camera signing with wrong AWS keys (the en
 /** The KVS producer fixture next to the Python device (MQTT, for the bench's first-connection wait): one process group. */
 const kvsDevice = (dir: string, rule?: string) => `${pythonDevice(dir)} & exec ${node} "${KVS_DEVICE}" --dir "${dir}"${rule ? ` --break ${rule}` : ''}`;
 
-const KVS_RULES: Array<{ rule?: string; name?: string; target: string; message: RegExp; device?: (d: Record<string, unknown>) => void; cases?: string[] }> = [
+/** device.json declares G.711 A-law audio: the producer fixture streams it beside the video. */
+const withAudio = (d: Record<string, unknown>) =>
+  Object.assign(d['kvs'] as Record<string, unknown>, { audio: { codec: 'alaw', sampleRate: 8000, channels: 1 } });
+
+const KVS_RULES: Array<{ rule: string; target: string; message: RegExp; device?: (d: Record<string, unknown>) => void; cases?: string[] }> = [
   {
     rule: 'no-resend-after-error',
     target: 'kvs.error-ack',
@@ -245,21 +249,19 @@ const KVS_RULES: Array<{ rule?: string; name?: string; target: string; message: 
     message: /^the CodecPrivate \(avcC\) SPS says 80x48, the track's PixelWidth x PixelHeight is 64x48( \(the in-band SPS says 64x48\))?$/,
   },
   {
-    // A careful producer, but device.json says it streams audio it does not send.
-    name: 'declared-audio-missing',
+    rule: 'no-audio-track',
     target: 'kvs.tracks',
-    message: /^device\.json declares aac audio \(kvs\.audio\) but session \d+ has no audio track$/,
-    device: (d) => Object.assign(d['kvs'] as Record<string, unknown>, { audio: { codec: 'aac', sampleRate: 16000, channels: 1 } }),
+    message: /^device\.json declares alaw audio \(kvs\.audio\) but session \d+ has no audio track$/,
+    device: withAudio,
     cases: ['kvs.sigv4', 'kvs.tracks'],
   },
 ];
 const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.clock-skew', 'kvs.fragments', 'kvs.tracks'];
 
 for (const k of KVS_RULES) {
-  const name = k.rule ?? k.name!;
-  test.serial(`${k.rule ? `--break ${k.rule}` : name} (KVS producer): ${k.target} fails, the other kvs cases pass`, async (t) => {
+  test.serial(`--break ${k.rule} (KVS producer): ${k.target} fails, the other kvs cases pass`, async (t) => {
     t.timeout(120_000);
-    const dir = await makeBench(path.join(work, `kvs-${name}`), 'kvscam', (d) => {
+    const dir = await makeBench(path.join(work, `kvs-${k.rule}`), 'kvscam', (d) => {
       delete d['ptp'];
       k.device?.(d);
     });
@@ -276,13 +278,24 @@ for (const k of KVS_RULES) {
       const m = /decoded (\d+) frames of the (\d+)/.exec(r.byId.get(k.target)?.message ?? '');
       t.is(Number(m?.[1]) + 1, Number(m?.[2]));
     }
-    if (!k.rule) {
-      // The careful producer passes kvs.clock-skew and kvs.tracks elsewhere in this table; the evidence shows its numbers.
-      t.regex(r.byId.get('kvs.tracks')?.evidence.join('\n') ?? '', /^SPS in the CodecPrivate: 64x48; in-band SPS: /m);
-    }
     for (const c of ['kvs.clock-skew', 'kvs.tracks']) if (r.byId.get(c)) t.log(`${c}: ${r.byId.get(c)!.evidence.join(' | ')}`);
   });
 }
+
+test.serial('kvs.tracks with declared audio: the producer fixture streaming G.711 beside the video passes it, and the cuts', async (t) => {
+  t.timeout(90_000);
+  const dir = await makeBench(path.join(work, 'kvs-audio'), 'kvscam', (d) => {
+    delete d['ptp'];
+    withAudio(d);
+  });
+  const r = await runBench(dir, ['--device-cmd', kvsDevice(dir), '--cases', 'kvs.sigv4', 'kvs.cut', 'kvs.clock-skew', 'kvs.tracks']);
+  t.is(r.status, 0, explain(r));
+  const ev = r.byId.get('kvs.tracks')?.evidence.join('\n') ?? '';
+  t.regex(ev, /^SPS in the CodecPrivate: 64x48; in-band SPS: 64x48$/m);
+  t.regex(ev, /^audio track: pcm_alaw 8000 Hz, 1 channel\(s\), \d+\.\d\d s beside \d+\.\d\d s of video$/m);
+  t.regex(ev, /^device\.json declares alaw 8000 Hz, 1 channel\(s\)$/m);
+  t.log(`kvs.tracks: ${r.byId.get('kvs.tracks')?.evidence.join(' | ')}; run ${(r.ms / 1000).toFixed(1)} s`);
+});
 
 // ---------------------------------------------------------------- ptp
 
