@@ -255,6 +255,20 @@ const KVS_RULES: Array<{ rule: string; target: string; message: RegExp; device?:
     device: withAudio,
     cases: ['kvs.sigv4', 'kvs.tracks'],
   },
+  {
+    rule: 'audio-rate-mismatch',
+    target: 'kvs.tracks',
+    message: /^the audio track is 16000 Hz, device\.json declares 8000 Hz$/,
+    device: withAudio,
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
+  {
+    rule: 'short-audio',
+    target: 'kvs.tracks',
+    message: /^the audio lasts \d+\.\d\d s, the video \d+\.\d\d s: more than 10% apart$/,
+    device: withAudio,
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
 ];
 const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.clock-skew', 'kvs.fragments', 'kvs.tracks'];
 
