@@ -347,7 +347,7 @@ export const kvsCases: BenchCase[] = [
       const pixels = { width: h.width, height: h.height };
       const trace = await run(
         'ffmpeg',
-        ['-hide_banner', '-v', 'info', '-i', file, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'trace_headers', '-frames:v', '3', '-f', 'null', '-'],
+        ['-hide_banner', '-nostats', '-v', 'info', '-i', file, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'trace_headers', '-frames:v', '3', '-f', 'null', '-'],
         {
           maxBuffer: 16 << 20,
         },
