@@ -171,7 +171,7 @@ test.serial('the well-behaved Python device passes every tls, mqtt and upload ca
   const dir = await makeBench(path.join(work, 'well-behaved'), 'pycam', mqttOnly);
   const r = await runBench(dir, ['--device-cmd', pythonDevice(dir), '--cases', 'tls.*', 'mqtt.*', 'upload.*', 'kvs.*', 'ptp.*']);
   t.is(r.status, 0, explain(r));
-  t.is(r.cases.length, 26, explain(r));
+  t.is(r.cases.length, 28, explain(r));
   const ran = r.cases.filter((c) => /^(tls|mqtt|upload)\./.test(c.id));
   t.is(ran.length, 17);
   t.deepEqual(
@@ -185,7 +185,7 @@ test.serial('the well-behaved Python device passes every tls, mqtt and upload ca
     t.is(c.status, 'skipped');
     t.regex(c.message ?? '', /^the device serves no PTP\/IP/);
   }
-  t.log(`17 passed, 9 skipped in ${(r.ms / 1000).toFixed(1)} s`);
+  t.log(`17 passed, 11 skipped in ${(r.ms / 1000).toFixed(1)} s`);
 });
 
 for (const r of RULES) {
@@ -225,7 +225,11 @@ test.serial('kvs.sigv4: the reference camera signing with wrong AWS keys (the en
 /** The KVS producer fixture next to the Python device (MQTT, for the bench's first-connection wait): one process group. */
 const kvsDevice = (dir: string, rule?: string) => `${pythonDevice(dir)} & exec ${node} "${KVS_DEVICE}" --dir "${dir}"${rule ? ` --break ${rule}` : ''}`;
 
-const KVS_RULES: Array<{ rule: string; target: string; message: RegExp }> = [
+/** device.json declares G.711 A-law audio: the producer fixture streams it beside the video. */
+const withAudio = (d: Record<string, unknown>) =>
+  Object.assign(d['kvs'] as Record<string, unknown>, { audio: { codec: 'alaw', sampleRate: 8000, channels: 1 } });
+
+const KVS_RULES: Array<{ rule: string; target: string; message: RegExp; device?: (d: Record<string, unknown>) => void; cases?: string[] }> = [
   {
     rule: 'no-resend-after-error',
     target: 'kvs.error-ack',
@@ -233,27 +237,79 @@ const KVS_RULES: Array<{ rule: string; target: string; message: RegExp }> = [
   },
   { rule: 'no-resend-after-cut', target: 'kvs.cut', message: /^frames lost across the cut: \d{13}\.\.\d{13} ms$/ },
   { rule: 'corrupt-frame', target: 'kvs.fragments', message: /^session 1: ffprobe decoded (\d+) frames of the \d+ the endpoint received$/ },
+  {
+    rule: 'no-clock-correction',
+    target: 'kvs.clock-skew',
+    message:
+      /^[4-9] requests refused after the endpoint's clock moved 15 min ahead \(last: Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)\): the device does not take the time from the 403's Date header$/,
+  },
+  {
+    rule: 'bad-codec-private',
+    target: 'kvs.tracks',
+    message: /^the CodecPrivate \(avcC\) SPS says 80x48, the track's PixelWidth x PixelHeight is 64x48( \(the in-band SPS says 64x48\))?$/,
+  },
+  {
+    rule: 'no-audio-track',
+    target: 'kvs.tracks',
+    message: /^device\.json declares alaw audio \(kvs\.audio\) but session \d+ has no audio track$/,
+    device: withAudio,
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
+  {
+    rule: 'audio-rate-mismatch',
+    target: 'kvs.tracks',
+    message: /^the audio track is 16000 Hz, device\.json declares 8000 Hz$/,
+    device: withAudio,
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
+  {
+    rule: 'short-audio',
+    target: 'kvs.tracks',
+    message: /^the audio lasts \d+\.\d\d s, the video \d+\.\d\d s: more than 10% apart$/,
+    device: withAudio,
+    cases: ['kvs.sigv4', 'kvs.tracks'],
+  },
 ];
-const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.fragments'];
+const KVS_CASES = ['kvs.sigv4', 'kvs.error-ack', 'kvs.cut', 'kvs.clock-skew', 'kvs.fragments', 'kvs.tracks'];
 
 for (const k of KVS_RULES) {
   test.serial(`--break ${k.rule} (KVS producer): ${k.target} fails, the other kvs cases pass`, async (t) => {
-    t.timeout(90_000);
-    const dir = await makeBench(path.join(work, `kvs-${k.rule}`), 'kvscam', (d) => delete d['ptp']);
-    const r = await runBench(dir, ['--device-cmd', kvsDevice(dir, k.rule), '--cases', 'kvs.*']);
+    t.timeout(120_000);
+    const dir = await makeBench(path.join(work, `kvs-${k.rule}`), 'kvscam', (d) => {
+      delete d['ptp'];
+      k.device?.(d);
+    });
+    const cases = k.cases ?? KVS_CASES;
+    const r = await runBench(dir, ['--device-cmd', kvsDevice(dir, k.rule), '--cases', ...cases]);
     verdicts(
       t,
       r,
       { [k.target]: k.message },
-      KVS_CASES.filter((c) => c !== k.target),
+      cases.filter((c) => c !== k.target),
     );
     if (k.rule === 'corrupt-frame') {
       // One frame fewer decoded than parsed: the zeroed one.
       const m = /decoded (\d+) frames of the (\d+)/.exec(r.byId.get(k.target)?.message ?? '');
       t.is(Number(m?.[1]) + 1, Number(m?.[2]));
     }
+    for (const c of ['kvs.clock-skew', 'kvs.tracks']) if (r.byId.get(c)) t.log(`${c}: ${r.byId.get(c)!.evidence.join(' | ')}`);
   });
 }
+
+test.serial('kvs.tracks with declared audio: the producer fixture streaming G.711 beside the video passes it, and the cuts', async (t) => {
+  t.timeout(90_000);
+  const dir = await makeBench(path.join(work, 'kvs-audio'), 'kvscam', (d) => {
+    delete d['ptp'];
+    withAudio(d);
+  });
+  const r = await runBench(dir, ['--device-cmd', kvsDevice(dir), '--cases', 'kvs.sigv4', 'kvs.cut', 'kvs.clock-skew', 'kvs.tracks']);
+  t.is(r.status, 0, explain(r));
+  const ev = r.byId.get('kvs.tracks')?.evidence.join('\n') ?? '';
+  t.regex(ev, /^SPS in the CodecPrivate: 64x48; in-band SPS: 64x48$/m);
+  t.regex(ev, /^audio track: pcm_alaw 8000 Hz, 1 channel\(s\), \d+\.\d\d s beside \d+\.\d\d s of video$/m);
+  t.regex(ev, /^device\.json declares alaw 8000 Hz, 1 channel\(s\)$/m);
+  t.log(`kvs.tracks: ${r.byId.get('kvs.tracks')?.evidence.join(' | ')}; run ${(r.ms / 1000).toFixed(1)} s`);
+});
 
 // ---------------------------------------------------------------- ptp
 

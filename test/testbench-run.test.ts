@@ -32,6 +32,7 @@ test.serial('the reference camera passes every case; JUnit read back by junit2js
   );
   // The issue's bound is 3 minutes on this machine; logged, not asserted (no timed assertions in tests).
   t.log(`${r.cases.length} cases passed in ${(r.ms / 1000).toFixed(1)} s`);
+  for (const id of ['kvs.clock-skew', 'kvs.tracks']) t.log(`${id}: ${r.byId.get(id)?.evidence.join(' | ')}`);
 
   const { parse } = await import('junit2json');
   const parsed = (await parse(fs.readFileSync(junit, 'utf8'))) as {

@@ -9,9 +9,24 @@ import { Bench } from './bench';
 import { DeviceProcess } from './device';
 import { CaseChart, CaseFamily, TimelineEntry } from './report-types';
 
+/**
+ * device.json's optional `kvs.audio`: the audio track the device says it
+ * streams beside the video (kvs.tracks checks the stream has it). The bench
+ * alone reads it; a camera that streams no audio leaves it out.
+ */
+export interface DeviceKvsAudio {
+  codec: 'aac' | 'alaw' | 'mulaw';
+  sampleRate: number;
+  channels: number;
+}
+
 export interface DeviceSide {
   /** The device.json the bench made (or was given): what the device says it does. */
-  config: { kvs?: unknown; ptp?: { host?: string; port?: number } | undefined; mqtt?: { keepaliveSeconds?: number } };
+  config: {
+    kvs?: { audio?: DeviceKvsAudio; [key: string]: unknown };
+    ptp?: { host?: string; port?: number } | undefined;
+    mqtt?: { keepaliveSeconds?: number };
+  };
   /** PTP/IP address of the device (--ptp, or device.json's ptp section). */
   ptp?: string;
   process?: DeviceProcess;
