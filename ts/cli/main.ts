@@ -11,6 +11,7 @@ import { ptpCommand } from './ptp';
 import { deviceCommand } from './device';
 import { demoCommand } from './demo';
 import { testbenchCommand } from './testbench';
+import { addFleetRun } from './fleet-run';
 
 const { version } = require('../../package.json') as { version: string };
 
@@ -32,6 +33,8 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
   program.addCommand(testbenchCommand(out));
+  // Temporary on fleet-c: ts/cli/fleet.ts (fleet-b) owns the fleet command.
+  addFleetRun(program.command('fleet').description('simulated camera fleets'), out);
   program
     .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')

@@ -26,8 +26,7 @@ export interface LatencySummary {
   histogram: string;
 }
 
-const build = () =>
-  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+const build = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 
 const ms = (us: number) => Math.round(us) / 1000;
 

@@ -32,6 +32,8 @@ export interface FleetReport {
   acknowledged: number;
   /** Telemetry messages a fleet-side subscriber received (with --subscriber). */
   delivered?: number;
+  /** Distinct things the fleet-side subscriber received telemetry from (with --subscriber). */
+  deliveredThings?: number;
   uploads?: { started: number; completed: number; bytes: number };
   streams?: { started: number; framesStored: number; fragmentsPersisted: number };
   /** Error code (a CamwireError code, or a Node errno) → count. */
@@ -46,6 +48,8 @@ export interface FleetReport {
   ramp: Array<{ t: number; connected: number }>;
   /** The process(es): one entry per process (a run with --workers N: N + the parent; a merge: all of them). */
   processes: Array<{ shard: number; pid: number; cpuUserMs: number; cpuSystemMs: number; rssStartBytes: number; peakRssBytes: number; fdLimit: number }>;
+  /** Memory per connected camera: the processes' RSS growth (peak − start) over the peak of devices connected at once. */
+  rssPerDeviceBytes?: number;
   /** What was raised or refused on the way (the descriptor limit, a port range). */
   notes: string[];
 }
