@@ -152,7 +152,7 @@ test.serial(`fleet run --devices ${N}: ${N} distinct mTLS identities, an indepen
   t.is(rep.latency.publish.count, rep.acknowledged);
   t.is(rep.latency.connect.count, N);
   t.is(rep.deliveredThings, N);
-  t.is(rep.latency.delivery!.count, rep.delivered);
+  t.is(rep.latency.delivery!.count, rep.delivered ?? -1);
   const ids = brokerIdentities(e.broker, mark);
   const cams = [...ids].filter((x) => x.startsWith('cam'));
   t.is(cams.length, N, 'the broker log names N distinct camera identities');
@@ -220,7 +220,7 @@ test.serial('the descriptor limit: raised to the hard limit where allowed, FLEET
   const raised = await fleetRun(e, ['--devices', '300', '--duration', '0', '--rate', '1000'], { prefix: ['prlimit', '--nofile=200:1000'] });
   t.is(raised.code, 0, raised.stderr + raised.stdout);
   t.true(
-    raised.report!.notes.some((n) => /raised from 200 to 1000/.test(n)),
+    raised.report!.notes.some((n) => /364 needed, RLIMIT_NOFILE soft 1000, hard 1000/.test(n)), // Node raises soft to hard at start
     raised.report!.notes.join('\n'),
   );
   t.is(raised.report!.processes[0]!.fdLimit, 1000);

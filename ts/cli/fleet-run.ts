@@ -58,8 +58,11 @@ export function summarise(r: FleetReport): string {
   ].join('\n');
 }
 
-/** Adds `run` to the `fleet` command. */
-export function addFleetRun(fleet: Command, out: () => Output): Command {
+/**
+ * Adds `run` to the `fleet` command. `renderHtml` draws the report's page
+ * (ts/fleet/html.ts, given by the fleet command); without it --html is refused.
+ */
+export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: FleetReport) => string): Command {
   return fleet
     .command('run')
     .description('N simulated cameras, each its own mutual-TLS MQTT connection and certificate, publishing QoS 1 telemetry; writes a mergeable report')
@@ -68,7 +71,11 @@ export function addFleetRun(fleet: Command, out: () => Output): Command {
     .option('--broker-ca <file>', "CA certificate(s) that signed the broker's certificate (else the system roots; verification is always on)")
     .addOption(new Option('--devices <n>', 'devices in the whole fleet, over every shard (default: every certificate in --certs)').argParser(positiveInt))
     .addOption(new Option('--rate <n>', 'connects per second (this shard, over its workers)').argParser(positiveNumber).default(100))
-    .addOption(new Option('--duration <s>', 'seconds every camera stays up after the ramp').argParser(nonNegativeNumber).default(10))
+    .addOption(
+      new Option('--duration <s>', 'seconds of steady state after the ramp (all connected, or the connect timeout passed)')
+        .argParser(nonNegativeNumber)
+        .default(10),
+    )
     .addOption(new Option('--publish-interval <s>', 'seconds between telemetry messages of one camera (±10 % jitter)').argParser(positiveNumber).default(1))
     .addOption(new Option('--qos <n>', 'telemetry QoS').choices(['1']).default('1'))
     .option('--subscriber', 'a fleet-side subscriber on cameras/+/telemetry measures delivery latency (identity: {certs}/fleet-subscriber.pem/.key)', false)
@@ -85,6 +92,8 @@ export function addFleetRun(fleet: Command, out: () => Output): Command {
       // The engine loads only when the command runs.
       const { runFleet, parseShard } = require('../fleet/run') as typeof import('../fleet/run');
       const output = out();
+      if (o.html && !renderHtml)
+        throw new CamwireError('CLI_BAD_ARGUMENT', '--html needs the fleet HTML page, which this build lacks; use --report and `fleet merge --html`');
       const shard = o.shard ? parseShard(o.shard) : undefined;
       const subscriber = o.subscriberCert || o.subscriberKey ? { certFile: o.subscriberCert ?? '', keyFile: o.subscriberKey ?? '' } : o.subscriber;
       if (typeof subscriber === 'object' && (!subscriber.certFile || !subscriber.keyFile)) {
@@ -128,23 +137,7 @@ export function addFleetRun(fleet: Command, out: () => Output): Command {
         process.off('SIGTERM', onSig);
       }
       if (o.report) fs.writeFileSync(o.report, JSON.stringify(report, null, 2) + '\n');
-      if (o.html) {
-        // The page is ts/fleet/html.ts (fleet-b); until it is merged, --html is refused after the run.
-        const mod = tryRequireHtml();
-        if (!mod)
-          throw new CamwireError('CLI_BAD_ARGUMENT', '--html needs the fleet HTML page (ts/fleet/html.ts), not in this build; the JSON report was written');
-        fs.writeFileSync(o.html, mod(report));
-      }
+      if (o.html && renderHtml) fs.writeFileSync(o.html, renderHtml(report));
       output.result(report, () => summarise(report));
     });
-}
-
-function tryRequireHtml(): ((r: FleetReport) => string) | undefined {
-  try {
-    const m = require('../fleet/html') as Record<string, unknown>;
-    const f = Object.values(m).find((v) => typeof v === 'function');
-    return f as ((r: FleetReport) => string) | undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -48,8 +48,10 @@ export interface FleetReport {
   ramp: Array<{ t: number; connected: number }>;
   /** The process(es): one entry per process (a run with --workers N: N + the parent; a merge: all of them). */
   processes: Array<{ shard: number; pid: number; cpuUserMs: number; cpuSystemMs: number; rssStartBytes: number; peakRssBytes: number; fdLimit: number }>;
-  /** Memory per connected camera: the processes' RSS growth (peak − start) over the peak of devices connected at once. */
+  /** Memory per connected camera: RSS growth from the start to the end of the steady state, over the devices connected then (merged: weighted by devices). */
   rssPerDeviceBytes?: number;
+  /** Milliseconds from the first connect to every device of the run connected at once (absent if that never happened; merged: the slowest). */
+  rampMs?: number;
   /** What was raised or refused on the way (the descriptor limit, a port range). */
   notes: string[];
 }

@@ -40,7 +40,7 @@ export interface FleetRunOptions {
   devices?: number;
   /** New connections per second over this process (or over its workers together). Default 100. */
   rate?: number;
-  /** Seconds every device stays up after the ramp has started the last one. Default 10. */
+  /** Seconds of steady state after the ramp (every device connected, or the connect timeout passed since the last start). Default 10. */
   durationS?: number;
   /** Seconds between two telemetry messages of one device (±10 % jitter). Default 1. */
   publishIntervalS?: number;
@@ -148,7 +148,10 @@ export function readFdLimit(): { soft: number; hard: number } | undefined {
 export function ensureFdLimit(need: number, note: (s: string) => void): number {
   const lim = readFdLimit();
   if (!lim) return Infinity; // not Linux: EMFILE is still counted and stated if it comes
-  if (lim.soft >= need) return lim.soft;
+  if (lim.soft >= need) {
+    note(`descriptors: ${need} needed, RLIMIT_NOFILE soft ${lim.soft}, hard ${lim.hard} (Node raises the soft limit to the hard one at start)`);
+    return lim.soft;
+  }
   if (lim.hard >= need) {
     const target = lim.hard === Infinity ? 'unlimited' : String(lim.hard);
     const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${target}:${target}`], { encoding: 'utf8' });
@@ -414,9 +417,14 @@ class Fleet {
     return t;
   }
 
+  /** Devices of this process; when all are connected at once the first time, `allConnectedAt` is set (performance.now()). */
+  target = 0;
+  allConnectedAt: number | undefined;
+
   up(d: number): void {
     this.connected += d;
     if (this.connected > this.peakConnected) this.peakConnected = this.connected;
+    if (this.connected === this.target && this.allConnectedAt === undefined) this.allConnectedAt = performance.now();
   }
 
   count(code: string, message: string): void {
@@ -623,6 +631,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   const count = plan.to - plan.from;
   const fdLimit = ensureFdLimit(count + 64 + (o.subscriber ? 1 : 0), (s) => fleet.addNote(s));
   const devices = plan.all.slice(plan.from, plan.to).map((f) => new Device(fleet, f));
+  fleet.target = count;
   const rate = o.rate ?? 100;
   const durationMs = (o.durationS ?? 10) * 1000;
 
@@ -675,9 +684,16 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
     while (started < due) devices[started++]!.connect();
     if (started < count) await sleep(10);
   }
+  const rampStartedAt = t0;
+  // The ramp ends when every device is connected (or the connect timeout has passed since the last start).
+  const rampDeadline = performance.now() + fleet.connectTimeoutMs;
+  while (fleet.allConnectedAt === undefined && performance.now() < rampDeadline && !aborted()) await sleep(10);
   // Steady state.
   const endAt = performance.now() + durationMs;
   while (performance.now() < endAt && !aborted()) await sleep(Math.min(100, endAt - performance.now()));
+  // Memory per camera: RSS with the fleet up, after the handshakes' garbage had the steady state to go.
+  const rssUp = process.memoryUsage.rss();
+  const connectedUp = fleet.connected;
 
   // Drain: no new telemetry; wait for the PUBACKs of what was sent.
   fleet.publishingStopped = true;
@@ -734,7 +750,8 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
         fdLimit: Number.isFinite(fdLimit) ? fdLimit : -1,
       },
     ],
-    rssPerDeviceBytes: Math.round((peakRss - rssStart) / Math.max(1, fleet.peakConnected)),
+    ...(connectedUp > 0 ? { rssPerDeviceBytes: Math.round((rssUp - rssStart) / connectedUp) } : {}),
+    ...(fleet.allConnectedAt !== undefined ? { rampMs: Math.round(fleet.allConnectedAt - rampStartedAt) } : {}),
     notes: fleet.notes,
   };
   return report;
@@ -882,7 +899,7 @@ export function mergeWorkerReports(reports: FleetReport[]): FleetReport {
   const ramp = new Map<number, number>();
   for (const r of reports) for (const p of r.ramp) ramp.set(p.t, (ramp.get(p.t) ?? 0) + p.connected);
   const devices = sum((r) => r.devices);
-  const peakRssGrowth = sum((r) => r.processes.reduce((s, p) => s + (p.peakRssBytes - p.rssStartBytes), 0));
+  const rssGrowth = sum((r) => (r.rssPerDeviceBytes ?? 0) * r.connected);
   const connected = sum((r) => r.connected);
   return {
     ...first,
@@ -897,7 +914,8 @@ export function mergeWorkerReports(reports: FleetReport[]): FleetReport {
     latency: { connect: merge((r) => r.latency.connect), publish: merge((r) => r.latency.publish) },
     ramp: [...ramp.entries()].sort((a, b) => a[0] - b[0]).map(([t, c]) => ({ t, connected: c })),
     processes: reports.flatMap((r) => r.processes),
-    rssPerDeviceBytes: Math.round(peakRssGrowth / Math.max(1, connected)),
+    rssPerDeviceBytes: Math.round(rssGrowth / Math.max(1, connected)),
+    ...(reports.every((r) => r.rampMs !== undefined) ? { rampMs: Math.max(...reports.map((r) => r.rampMs!)) } : {}),
     durationMs: Math.max(...reports.map((r) => r.durationMs)),
     notes: reports.flatMap((r) => r.notes),
   };
