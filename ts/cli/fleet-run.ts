@@ -124,10 +124,8 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
             signal: ac.signal,
             onNote: (n) => output.info(`  ${n}`),
             onProgress: (p) =>
-              progress.update(
-                p.connected,
-                p.devices,
-                `${p.connected}/${p.devices} connected  ${Math.round(p.msgsPerS)} msg/s  p99 ${p.p99PublishMs} ms  ${p.errors} errors`,
+              progress.status(
+                `${Math.round(p.elapsedS)} s  ${p.connected}/${p.devices} connected  ${Math.round(p.msgsPerS)} msg/s  PUBACK p99 ${p.p99PublishMs} ms  ${p.errors} errors`,
               ),
           },
         );

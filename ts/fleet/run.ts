@@ -14,6 +14,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { FullJitterBackoff } from '../common/backoff';
+import { checkThingName } from '../common/thing-name';
 import { topics } from '../common/topics';
 import { CamwireError } from '../errors';
 import { LatencyRecorder } from './histogram';
@@ -79,8 +80,14 @@ export interface FleetRunHooks {
 
 // --- certificates -----------------------------------------------------------
 
-/** The device certificates in dir, sorted by thing name; the subscriber's identity is left out. */
+/**
+ * The device certificates in dir: in fleet.json's order when `fleet certs`
+ * wrote one (device i is index i), else every `{thing}.key` with its
+ * certificate, sorted by thing name. The subscriber's identity is left out.
+ */
 export function listDeviceCerts(dir: string, exclude: ReadonlySet<string> = new Set([DEFAULT_SUBSCRIBER_THING])): DeviceCertFiles[] {
+  const index = path.join(dir, 'fleet.json');
+  if (fs.existsSync(index)) return fromIndex(dir, index);
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -101,6 +108,28 @@ export function listDeviceCerts(dir: string, exclude: ReadonlySet<string> = new 
   }
   out.sort((a, b) => (a.thing < b.thing ? -1 : a.thing > b.thing ? 1 : 0));
   return out;
+}
+
+/** Devices of fleet.json (`fleet certs`): { devices: [{ index, thing, cert, key }] }, files relative to dir. */
+function fromIndex(dir: string, file: string): DeviceCertFiles[] {
+  const bad = (why: string) =>
+    new CamwireError('FLEET_RUN_NO_CERTS', `${file}: ${why}`, { hint: 'make the certificates again with `camwire fleet certs` (existing ones are reused)' });
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw bad(`not readable JSON (${(e as Error).message})`);
+  }
+  const devices = (v as { devices?: unknown })?.devices;
+  if (!Array.isArray(devices)) throw bad('no devices list');
+  return devices.map((d: unknown, i) => {
+    const x = d as { index?: unknown; thing?: unknown; cert?: unknown; key?: unknown };
+    if (x?.index !== i || typeof x.thing !== 'string' || typeof x.cert !== 'string' || typeof x.key !== 'string') throw bad(`device ${i} is malformed`);
+    checkThingName(x.thing);
+    // File names only: an index never points outside its directory.
+    if (path.basename(x.cert) !== x.cert || path.basename(x.key) !== x.key) throw bad(`device ${i} names files outside the directory`);
+    return { thing: x.thing, certFile: path.join(dir, x.cert), keyFile: path.join(dir, x.key) };
+  });
 }
 
 // --- shards -------------------------------------------------------------------
