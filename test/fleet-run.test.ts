@@ -5,7 +5,7 @@
  * own certificate sees telemetry from every one of them, nothing QoS 1 is lost;
  * three shards run as processes merge into what one unsharded run gives; the
  * descriptor limit is raised where allowed and refused with FLEET_FD_LIMIT
- * where not.
+ * where not; the MQTT reader refuses malformed lengths.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import { CertificateAuthority } from '../ts/pki';
 import type { FleetReport } from '../ts/fleet/report-types';
 import { LatencyRecorder } from '../ts/fleet/histogram';
 import { mergeWorkerReports, shardRange } from '../ts/fleet/run';
+import { encodePublish, Inbound, MqttProtocolError, PACKET, PacketReader } from '../ts/fleet/mqtt-wire';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { camwireAsync } from './helpers/run';
 import { tempDir } from './helpers/tmp';
@@ -137,7 +138,7 @@ test.serial(`fleet run --devices ${N}: ${N} distinct mTLS identities, an indepen
     await new Promise((r) => setTimeout(r, 50));
   }
   const started = Date.now();
-  const r = await fleetRun(e, ['--devices', String(N), '--rate', '500', '--duration', '3', '--publish-interval', '1', '--subscriber']);
+  const r = await fleetRun(e, ['--devices', String(N), '--rate', '300', '--duration', '3', '--publish-interval', '1', '--subscriber']);
   t.log(`fleet run of ${N}: ${Date.now() - started} ms`);
   await new Promise((res) => setTimeout(res, 500));
   sub.kill('SIGTERM');
@@ -225,4 +226,32 @@ test.serial('the descriptor limit: raised to the hard limit where allowed, FLEET
   );
   t.is(raised.report!.processes[0]!.fdLimit, 1000);
   t.is(raised.report!.everConnected, 300);
+});
+
+test('the MQTT reader: packets split at every byte reassemble; every length from the peer is checked before use', (t) => {
+  const connack = Buffer.from([0x20, 2, 0, 0]);
+  const puback = Buffer.from([0x40, 2, 0x12, 0x34]);
+  const pub = encodePublish('cameras/cam00001/upload-targets', Buffer.from('{"id":1}'), { qos: 1, packetId: 7 });
+  const stream = Buffer.concat([connack, puback, pub]);
+  const got: Inbound[] = [];
+  const r = new PacketReader(1024);
+  for (const b of stream) r.push(Buffer.from([b]), (p) => got.push(p));
+  t.deepEqual(
+    got.map((p) => p.type),
+    [PACKET.CONNACK, PACKET.PUBACK, PACKET.PUBLISH],
+  );
+  const p = got[2] as Extract<Inbound, { type: typeof PACKET.PUBLISH }>;
+  t.is(p.topic, 'cameras/cam00001/upload-targets');
+  t.is(p.packetId, 7);
+  t.is(p.payload.toString(), '{"id":1}');
+  const bad = (bytes: number[], re: RegExp, max = 1024) =>
+    t.throws(() => new PacketReader(max).push(Buffer.from(bytes), () => undefined), { instanceOf: MqttProtocolError, message: re });
+  bad([0x30, 0xff, 0xff, 0xff, 0xff, 0x01], /longer than 4 bytes/);
+  // A header announcing 2 MiB is refused from the header alone, before 2 MiB arrive or are allocated.
+  bad([0x30, 0x80, 0x80, 0x80, 0x01], /exceeds the limit of 1024/);
+  bad([0x20, 3, 0, 0, 0], /CONNACK of 3 bytes/);
+  bad([0x40, 1, 0], /PUBACK of 1 bytes/);
+  bad([0x32, 4, 0, 200, 0x61, 0x62], /topic of 200 bytes overruns/);
+  bad([0x36, 2, 0, 0], /QoS 3/);
+  bad([0xf0, 0], /unexpected packet type 15/);
 });
