@@ -36,6 +36,7 @@ interface RunOpts {
   shard?: string;
   workers: number;
   connectTimeout: number;
+  maxPending?: number;
   report?: string;
   html?: string;
 }
@@ -84,6 +85,12 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
     .option('--shard <i/n>', 'this shard: devices [floor(i·N/n), floor((i+1)·N/n))')
     .addOption(new Option('--workers <n>', 'Node processes for this shard, each a part of it; their reports are merged').argParser(positiveInt).default(1))
     .addOption(
+      new Option(
+        '--max-pending <n>',
+        'handshakes open at once during the ramp; beyond, the ramp slows to the broker pace (default: one second at --rate, at least 50)',
+      ).argParser(positiveInt),
+    )
+    .addOption(
       new Option('--connect-timeout <s>', 'give up one connect after this many seconds (then back off and retry)').argParser(positiveNumber).default(30),
     )
     .option('--report <file>', 'write the report (JSON, mergeable with `fleet merge`)')
@@ -119,6 +126,7 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
             ...(shard ? { shard } : {}),
             workers: o.workers,
             connectTimeoutS: o.connectTimeout,
+            ...(o.maxPending ? { maxPending: o.maxPending } : {}),
           },
           {
             signal: ac.signal,

@@ -53,6 +53,8 @@ export interface FleetRunOptions {
   subscriber?: boolean | { certFile: string; keyFile: string; thing?: string };
   keepaliveS?: number;
   connectTimeoutS?: number;
+  /** Handshakes open at once during the ramp (default: one second's worth at `rate`, at least 50). */
+  maxPending?: number;
   /** Largest packet accepted from the broker (default 64 KiB). */
   maxPacketBytes?: number;
   /** Devices [from, to) of the fleet, when a parent gives a worker its part (overrides shard). */
@@ -239,6 +241,7 @@ class Device {
     const f = this.fleet;
     if (f.stopping) return;
     this.state = STATE_CONNECTING;
+    f.connecting++;
     this.connectT0 = performance.now();
     f.connects++;
     let socket: tls.TLSSocket;
@@ -293,6 +296,7 @@ class Device {
         }
         clearTimeout(this.timer);
         this.state = STATE_UP;
+        f.connecting--;
         f.recConnect.recordMs(performance.now() - this.connectT0);
         if (this.everConnected) f.reconnects++;
         else f.everConnected++;
@@ -361,6 +365,7 @@ class Device {
     const f = this.fleet;
     if (this.state === STATE_IDLE || this.state === STATE_STOPPED) return;
     const wasUp = this.state === STATE_UP;
+    if (this.state === STATE_CONNECTING) f.connecting--;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.socket?.destroy();
@@ -412,6 +417,8 @@ class Fleet {
   stopping = false;
   publishingStopped = false;
   connected = 0;
+  /** Devices between tls.connect and CONNACK: the ramp holds new ones back while the broker is this far behind. */
+  connecting = 0;
   peakConnected = 0;
   everConnected = 0;
   connects = 0;
@@ -706,11 +713,20 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   }, 1000);
 
   const aborted = () => hooks.signal?.aborted === true;
-  // The ramp: connects started at `rate` per second, checked every 10 ms.
+  // The ramp: connects started at `rate` per second, checked every 10 ms, with
+  // at most `maxPending` handshakes open: above what the broker (or this
+  // machine) completes, the ramp slows to its pace instead of piling up
+  // handshakes until they time out.
+  const maxPending = o.maxPending ?? Math.max(50, Math.ceil(rate));
   let started = 0;
+  let held = false;
   while (started < count && !aborted()) {
     const due = Math.min(count, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
-    while (started < due) devices[started++]!.connect();
+    while (started < due && fleet.connecting < maxPending) devices[started++]!.connect();
+    if (started < due && !held) {
+      held = true;
+      fleet.addNote(`the ramp was held back at ${started} started: ${maxPending} handshakes were open (the broker's pace is below --rate ${rate}/s)`);
+    }
     if (started < count) await sleep(10);
   }
   const rampStartedAt = t0;
@@ -852,7 +868,16 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
     const child = fork(entry, [], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const onAbort = () => child.kill('SIGINT');
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
-    const opts: FleetRunOptions = { ...o, workers: 1, subscriber: false, range, rate: (o.rate ?? 100) / workers, devices: plan.total, shard: plan.shard };
+    const opts: FleetRunOptions = {
+      ...o,
+      workers: 1,
+      subscriber: false,
+      range,
+      rate: (o.rate ?? 100) / workers,
+      ...(o.maxPending ? { maxPending: Math.max(1, Math.ceil(o.maxPending / workers)) } : {}),
+      devices: plan.total,
+      shard: plan.shard,
+    };
     child.send({ kind: 'run', options: opts } satisfies WorkerRequest);
     return new Promise<FleetReport>((resolve, reject) => {
       let report: FleetReport | undefined;
