@@ -194,7 +194,8 @@ test.serial(`three shards of ${SHARDED / 3} as processes merge into what one run
   t.true(merged.latency.publish.p99 <= Math.max(...reps.map((r) => r.latency.publish.p99)));
 
   // One unsharded run of the same fleet, through two worker processes.
-  const one = await fleetRun(e, [...args, '--workers', '2']);
+  // (its fleet-side subscriber lives in the parent, one identity for both workers)
+  const one = await fleetRun(e, [...args, '--workers', '2', '--subscriber']);
   t.is(one.code, 0, one.stderr + one.stdout);
   const u = one.report!;
   t.is(u.devices, merged.devices);
@@ -204,6 +205,9 @@ test.serial(`three shards of ${SHARDED / 3} as processes merge into what one run
   t.deepEqual(u.errors, {});
   t.deepEqual(merged.errors, {});
   t.is(u.processes.length, 3, 'two workers and the parent');
+  t.is(u.deliveredThings, SHARDED);
+  t.true((u.delivered ?? 0) >= u.acknowledged, `${u.delivered} delivered of ${u.acknowledged}`);
+  t.is(u.latency.delivery?.count, u.delivered);
   // A different run: percentiles in the same range, not equal.
   const ratio = (a: number, b: number) => Math.max(a, b) / Math.max(0.001, Math.min(a, b));
   t.true(ratio(u.latency.publish.p50, merged.latency.publish.p50) < 20, `p50 ${u.latency.publish.p50} vs ${merged.latency.publish.p50}`);
