@@ -106,6 +106,65 @@ async function publishes(): Promise<void> {
     }
     row('  peer: mosquitto_pub --repeat', mosq, 'msg/s');
     row('  peer: mqtt.js publishAsync, 64 in flight', rawRate, 'msg/s');
+    // What a user runs: the whole CLI process, durable (every message fdatasync'd before it is sent), against mosquitto_pub (no durability).
+    const cliN = quick ? 5000 : 20000;
+    const cliRun = (args: string[]) => {
+      const t = process.hrtime.bigint();
+      const r = spawnSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    const cliMs: number[] = [];
+    const mosqMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const box = path.join(dir, `cli-outbox-${i}`);
+      cliMs.push(
+        cliRun([
+          process.execPath,
+          path.join(__dirname, '..', 'bin', 'camwire.js'),
+          'mqtt',
+          'pub',
+          '--url',
+          broker.url('plain'),
+          '--thing',
+          'bench-cli',
+          '--topic',
+          topic,
+          '--message',
+          payload.toString(),
+          '--count',
+          String(cliN),
+          '--qos',
+          '1',
+          '--outbox',
+          box,
+        ]),
+      );
+      mosqMs.push(
+        cliRun([
+          'mosquitto_pub',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(broker.plainPort),
+          '-q',
+          '1',
+          '-t',
+          topic,
+          '-m',
+          payload.toString(),
+          '--repeat',
+          String(cliN),
+          '-i',
+          'peer-cli',
+        ]),
+      );
+    }
+    const cliRate = cliN / (Math.min(...cliMs) / 1000);
+    const mosqRate = cliN / (Math.min(...mosqMs) / 1000);
+    console.log(`\n# whole processes, ${cliN} QoS 1 messages, best of 3 interleaved`);
+    row('camwire mqtt pub --count --qos 1 --outbox (process)', cliRate, 'msg/s', 'mosquitto_pub', mosqRate);
+    row('  peer: mosquitto_pub --repeat -q 1 (process)', mosqRate, 'msg/s');
   } finally {
     await broker.stop();
   }

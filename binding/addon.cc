@@ -65,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("KvsProducer", camwire_binding::EnvState::Of(env).Constructor("KvsProducer", camwire_binding::KvsProducerWrap::Define(env)));
   exports.Set("kvsTransport", Napi::Function::New(env, camwire_binding::KvsTransport, "kvsTransport"));
   exports.Set("packageAnnexB", Napi::Function::New(env, camwire_binding::PackageAnnexB, "packageAnnexB"));
+  exports.Set("packageFile", Napi::Function::New(env, camwire_binding::PackageFile, "packageFile"));
   return exports;
 }
 

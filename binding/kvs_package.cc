@@ -1,4 +1,5 @@
-// packageAnnexB(buffer, options) -> Promise<{ mkv, frames, fragments, width, height, codec }>
+// packageAnnexB(buffer, options) -> Promise<{ mkv, bytes, frames, fragments, width, height, codec, ... }>
+// packageFile(input, output, options) -> the same without mkv: the MKV is in the output file
 // Runs the core's Annex-B -> MKV packager on a worker thread. The input
 // Buffer is pinned (referenced, not copied) until the work is done; the MKV
 // bytes are handed to JS without a copy.
@@ -9,6 +10,7 @@
 
 #include "errors.h"
 #include "kvs/mkv.h"
+#include "kvs/package_file.h"
 #include "kvs/video_track.h"
 #include "options.h"
 
@@ -28,10 +30,23 @@ class PackageWorker : public Napi::AsyncWorker {
     }
   }
 
+  // File to file: nothing pinned, the MKV is in the output file.
+  PackageWorker(Napi::Env env, std::string input, std::string output, std::string audio, camwire::mkv::PackageOptions options)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        options_(options),
+        data_(nullptr),
+        size_(0),
+        files_(true),
+        input_path_(std::move(input)),
+        output_path_(std::move(output)),
+        audio_path_(std::move(audio)) {}
+
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    camwire::Result<camwire::mkv::PackageResult> r = camwire::mkv::PackageAnnexB(data_, size_, options_);
+    camwire::Result<camwire::mkv::PackageResult> r =
+        files_ ? camwire::mkv::PackageFile(input_path_, output_path_, audio_path_, options_) : camwire::mkv::PackageAnnexB(data_, size_, options_);
     if (!r.ok()) {
       status_ = r.status();
       return;
@@ -47,11 +62,14 @@ class PackageWorker : public Napi::AsyncWorker {
       deferred_.Reject(StatusError(env, status_).Value());
       return;
     }
-    auto* bytes = new std::vector<uint8_t>(std::move(result_->mkv));
-    Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(
-        env, bytes->data(), bytes->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
     Napi::Object out = Napi::Object::New(env);
-    out.Set("mkv", mkv);
+    if (!files_) {
+      auto* bytes = new std::vector<uint8_t>(std::move(result_->mkv));
+      Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(
+          env, bytes->data(), bytes->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
+      out.Set("mkv", mkv);
+    }
+    out.Set("bytes", Napi::Number::New(env, static_cast<double>(result_->bytes)));
     out.Set("frames", Napi::Number::New(env, static_cast<double>(result_->frames)));
     out.Set("fragments", Napi::Number::New(env, static_cast<double>(result_->fragments)));
     out.Set("width", Napi::Number::New(env, result_->width));
@@ -77,17 +95,16 @@ class PackageWorker : public Napi::AsyncWorker {
   camwire::mkv::PackageOptions options_;
   const uint8_t* data_;
   size_t size_;
+  bool files_ = false;
+  std::string input_path_;
+  std::string output_path_;
+  std::string audio_path_;
   camwire::Status status_;
   std::unique_ptr<camwire::mkv::PackageResult> result_;
 };
 
-}  // namespace
-
-Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args args(info, "packageAnnexB(buffer, options)", 2);
-  Napi::Buffer<uint8_t> input = args.Buffer(0, "buffer");
-  Napi::Object o = args.Object(1, "options");
+// The options both calls take; `audio` is present (a Buffer or a path) when there is a track.
+camwire::mkv::PackageOptions ParseOptions(Args& args, Napi::Object o, bool audio) {
   camwire::mkv::PackageOptions options;
   options.fps = RequiredNumber(args, o, "fps").DoubleValue();
   options.fragment_duration_ms = static_cast<uint64_t>(RequiredNumber(args, o, "fragmentDurationMs").Int64Value());
@@ -96,9 +113,7 @@ Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   const std::string codec = Str(o, "codec", "auto");
   options.detect_codec = codec == "auto";
   options.codec = codec == "h265" ? camwire::h264::Codec::kH265 : camwire::h264::Codec::kH264;
-  Napi::Value audio = o.Get("audio");
-  if (!audio.IsUndefined() && !audio.IsBuffer()) args.Fail("options.audio must be a Buffer");
-  if (audio.IsBuffer()) {
+  if (audio) {
     const std::string format = Str(o, "audioFormat", "adts");
     using A = camwire::mkv::PackageOptions::Audio;
     options.audio = format == "alaw" ? A::kAlaw : format == "mulaw" ? A::kMulaw : A::kAdts;
@@ -107,7 +122,35 @@ Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   }
   std::random_device rd;
   for (auto& b : options.segment_uid) b = static_cast<uint8_t>(rd());
+  return options;
+}
+
+}  // namespace
+
+Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(info, "packageAnnexB(buffer, options)", 2);
+  Napi::Buffer<uint8_t> input = args.Buffer(0, "buffer");
+  Napi::Object o = args.Object(1, "options");
+  Napi::Value audio = o.Get("audio");
+  if (!audio.IsUndefined() && !audio.IsBuffer()) args.Fail("options.audio must be a Buffer");
+  camwire::mkv::PackageOptions options = ParseOptions(args, o, audio.IsBuffer());
   auto* worker = new PackageWorker(env, input, options, audio);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value PackageFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(info, "packageFile(input, output, options)", 3);
+  const std::string input = args.String(0, "input");
+  const std::string output = args.String(1, "output");
+  Napi::Object o = args.Object(2, "options");
+  Napi::Value audio = o.Get("audio");
+  if (!audio.IsUndefined() && !audio.IsString()) args.Fail("options.audio must be a path");
+  camwire::mkv::PackageOptions options = ParseOptions(args, o, audio.IsString());
+  auto* worker = new PackageWorker(env, input, output, audio.IsString() ? audio.As<Napi::String>().Utf8Value() : std::string(), options);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
 import type { FleetReport } from '../ts/fleet/report-types';
 import { LatencyRecorder } from '../ts/fleet/histogram';
-import { mergeWorkerReports, shardRange } from '../ts/fleet/run';
+import { shardRange } from '../ts/fleet/run';
+import { mergeReports } from '../ts/fleet/report';
 import { encodePublish, Inbound, MqttProtocolError, PACKET, PacketReader } from '../ts/fleet/mqtt-wire';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { camwireAsync } from './helpers/run';
@@ -174,7 +175,20 @@ test.serial(`three shards of ${SHARDED / 3} as processes merge into what one run
     t.deepEqual(r.shards[0], { index: i, count: 3, ...shardRange(SHARDED, i, 3) });
     t.is(r.devices, SHARDED / 3);
   });
-  const merged = mergeWorkerReports(reps);
+  const merged = mergeReports(reps);
+  // The CLI's `fleet merge` reads the three files (each checked against the report schema) to the same result.
+  const files = reps.map((r, i) => {
+    const f = path.join(e.dir, `shard-${i}.json`);
+    fs.writeFileSync(f, JSON.stringify(r));
+    return f;
+  });
+  const mergedFile = path.join(e.dir, 'merged.json');
+  const m = await camwireAsync(['fleet', 'merge', ...files, '--report', mergedFile]).done;
+  t.is(m.code, 0, m.stderr);
+  const fromCli = JSON.parse(fs.readFileSync(mergedFile, 'utf8')) as FleetReport;
+  t.is(fromCli.devices, SHARDED);
+  t.is(fromCli.published, merged.published);
+  t.is(fromCli.latency.publish.p99, merged.latency.publish.p99);
   t.is(merged.devices, SHARDED);
   t.is(merged.everConnected, SHARDED);
   t.is(

@@ -3,14 +3,14 @@
  * camwire, read back by ffprobe and decoded by ffmpeg, the audio as long as
  * its input; bad audio input refused with its own code.
  */
-import test from 'ava';
+import test, { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KvsStream, packageAnnexB } from '../ts/kvs';
 import { LocalKvsEndpoint } from '../ts/local';
 import { makeClip, Clip } from './helpers/h264';
-import { CLI, run } from './helpers/run';
+import { CLI, camwireAsync, run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('kvs-audio');
@@ -103,16 +103,86 @@ test('packageAnnexB({ audio }) in the library gives the same track; an AAC confi
   t.regex(err!.message, /48000 Hz.*44100 Hz|44100 Hz.*48000 Hz/);
 });
 
-test('audio that is not ADTS, and --audio on a live CLI stream, are refused with clear errors', (t) => {
+test('audio that is not ADTS is refused with a clear error, offline and live', async (t) => {
   const garbage = path.join(dir, 'garbage.aac');
   fs.writeFileSync(garbage, Buffer.alloc(100_000, 7));
   const r = cli(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--out', path.join(dir, 'g.mkv')]);
   t.is(r.status, 1);
   t.regex(r.stderr, /AAC_NO_SYNC/);
-  const live = cli(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--stream', 's', '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9']);
-  t.is(live.status, 1);
-  t.regex(live.stderr, /CLI_USAGE: --audio packages an audio track with --out only/);
+  const { ep, env } = await liveEndpoint(t, 'eu-west-1');
+  const live = await camwireAsync(['kvs', 'stream', '--input', clip.file, '--audio', garbage, '--stream', 'g', '--region', 'eu-west-1', '--endpoint', ep.url], {
+    env,
+  }).done;
+  t.is(live.code, 1);
+  t.regex(live.stderr, /AAC_NO_SYNC: .*garbage\.aac holds no ADTS frame in its first 64 KiB/);
 });
+
+const liveCreds = { accessKeyId: 'AKIDAUDIO', secretAccessKey: 'audio-secret' };
+async function liveEndpoint(t: ExecutionContext, region: string): Promise<{ ep: LocalKvsEndpoint; env: NodeJS.ProcessEnv }> {
+  const ep = new LocalKvsEndpoint({ dir: path.join(dir, `kvs-${region}`), credentials: [liveCreds], region });
+  await ep.start();
+  t.teardown(() => ep.stop());
+  return { ep, env: { ...process.env, AWS_ACCESS_KEY_ID: liveCreds.accessKeyId, AWS_SECRET_ACCESS_KEY: liveCreds.secretAccessKey } };
+}
+
+for (const mode of [
+  { name: 'as fast as it goes', args: [] as string[], format: 'adts' },
+  { name: '--realtime, G.711 A-law from stdin', args: ['--realtime'], format: 'alaw' },
+]) {
+  test.serial(
+    `live CLI: kvs stream --audio (${mode.name}) — both tracks through PutMedia, every audio sample of the video's length, decoded cleanly`,
+    async (t) => {
+      const { ep, env } = await liveEndpoint(t, 'ap-south-1');
+      const stream = `cli-${mode.format}`;
+      // A 4 s video beside 10 s of audio: the audio is cut at the video's end.
+      const short = makeClip(dir, { seconds: 4, fps: 30, gop: 30, name: `short-${mode.format}.h264` });
+      const args = [
+        '--json',
+        'kvs',
+        'stream',
+        '--input',
+        short.file,
+        '--stream',
+        stream,
+        '--region',
+        'ap-south-1',
+        '--endpoint',
+        ep.url,
+        '--fragment-ms',
+        '1000',
+      ];
+      const audioArgs = mode.format === 'adts' ? ['--audio', aac] : ['--audio', '-', '--audio-format', 'alaw', '--audio-rate', '8000'];
+      const run = camwireAsync([...args, ...audioArgs, ...mode.args], { env });
+      if (mode.format === 'alaw') fs.createReadStream(alaw).pipe(run.child.stdin!);
+      const r = await run.done;
+      t.is(r.code, 0, r.stderr);
+      const res = JSON.parse(r.stdout) as { frames: number; audioFrames: number; audioDropped: number; fragmentsPersisted: number; warnings: unknown[] };
+      t.is(res.frames, 120);
+      t.is(res.audioDropped, 0);
+      t.deepEqual(res.warnings, []);
+      // Audio frames cover the video's 4 s, and run on past its end by less than the feed's lead (kept just ahead of the video).
+      const frameMs = mode.format === 'adts' ? (1024 * 1000) / 48000 : 20;
+      const audioMs = res.audioFrames * frameMs;
+      t.true(audioMs >= 4000 - frameMs && audioMs <= 4000 + 400, `${res.audioFrames} audio frames = ${audioMs.toFixed(0)} ms`);
+      const sessions = ep.sessions.filter((x) => x.stream === stream);
+      t.is(sessions.length, 1);
+      t.is(sessions[0]!.frames, 120);
+      t.is(sessions[0]!.audioFrames, res.audioFrames);
+      const file = path.join(ep.dir, stream, `session-${sessions[0]!.session}.mkv`);
+      t.deepEqual(
+        streams(file).map((x) => [x['codec_type'], x['codec_name']]),
+        [
+          ['video', 'h264'],
+          ['audio', mode.format === 'adts' ? 'aac' : 'pcm_alaw'],
+        ],
+      );
+      const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0', '-f', 'null', '-'], { encoding: 'utf8' });
+      t.is(decode.stderr, '', 'both tracks decode cleanly');
+      const perFrame = mode.format === 'adts' ? 1024 : 160;
+      t.is(samples(file, mode.format === 'adts' ? 2 : 1), res.audioFrames * perFrame);
+    },
+  );
+}
 
 /** ADTS frames of a file, cut at their frame lengths (the producer validates each header). */
 function adtsFrames(buf: Buffer): Buffer[] {

@@ -7,7 +7,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageAnnexB } from '../ts/kvs';
+import { packageAnnexB, packageFile } from '../ts/kvs';
 import { CamwireError } from '../ts/errors';
 import { run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
@@ -209,4 +209,62 @@ test('camwire kvs stream --input - --out: ffmpeg pipes H.264 in, a decodable MKV
   const res = JSON.parse(r.stdout) as { frames: number; fragments: number; width: number; height: number };
   t.deepEqual([res.frames, res.fragments, res.width, res.height], [30, 2, 320, 240]);
   t.is(run('ffmpeg', ['-v', 'error', '-i', out, '-f', 'null', '-']).stderr, '');
+});
+
+/** The MKV with its random SegmentUID (73 A4, size 0x90, 16 bytes) zeroed, to compare two runs. */
+function withoutUid(mkv: Buffer): Buffer {
+  const b = Buffer.from(mkv);
+  const at = b.indexOf(Buffer.from([0x73, 0xa4, 0x90]));
+  if (at >= 0) b.fill(0, at + 3, at + 19);
+  return b;
+}
+
+test('packageFile: file to file natively, the same bytes as packageAnnexB; a failure leaves the output as it was', async (t) => {
+  const input = encode('file.h264', [
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=640x360:rate=30',
+    '-t',
+    '6',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+  ]);
+  const out = path.join(dir, 'file.mkv');
+  const r = await packageFile(input, out, { fragmentDurationMs: 1000 });
+  const mem = await packageAnnexB(fs.readFileSync(input), { fragmentDurationMs: 1000 });
+  t.like(r, { frames: 180, fragments: 6, width: 640, height: 360, codec: 'h264', bytes: mem.mkv.length });
+  t.false('mkv' in r);
+  t.true(withoutUid(fs.readFileSync(out)).equals(withoutUid(mem.mkv)), 'byte for byte the in-memory MKV');
+  t.is(probe(out).frames, 180);
+  // The CLI takes this path for files: the same frames, and nothing left beside the output.
+  const cli = run('node', ['bin/camwire.js', '--json', 'kvs', 'stream', '--input', input, '--out', out, '--fragment-ms', '1000']);
+  t.is(cli.status, 0, cli.stderr);
+  t.like(JSON.parse(cli.stdout), { frames: 180, fragments: 6, bytes: mem.mkv.length });
+  t.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.includes('.camwire-')),
+    [],
+  );
+  // Bad input: the output keeps its old bytes, no temporary file stays.
+  const before = fs.readFileSync(out);
+  const garbage = path.join(dir, 'garbage.h264');
+  fs.writeFileSync(garbage, Buffer.alloc(50_000, 9));
+  t.is((await t.throwsAsync<CamwireError>(packageFile(garbage, out)))!.code, 'KVS_NO_CODEC_DATA');
+  t.true(fs.readFileSync(out).equals(before));
+  t.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.includes('.camwire-')),
+    [],
+  );
+  const missing = await t.throwsAsync<CamwireError>(packageFile(path.join(dir, 'nope.h264'), out));
+  t.is(missing!.code, 'CLI_FILE_NOT_FOUND');
+  t.regex(missing!.message, /cannot read .*nope\.h264: ENOENT/);
+  const noDir = await t.throwsAsync<CamwireError>(packageFile(input, path.join(dir, 'no', 'such', 'dir', 'x.mkv')));
+  t.is(noDir!.code, 'KVS_FILE_IO');
+  t.regex(noDir!.message, /cannot create .*x\.mkv\.camwire-\d+\.tmp: ENOENT/);
 });

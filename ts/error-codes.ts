@@ -375,6 +375,11 @@ export const ERROR_CODES = {
     'The fragment store is full and the overflow policy is block: the frame was not taken (with the drop policy frames are dropped and counted instead).',
     'Wait for acks, or raise storeBytes.',
   ),
+  KVS_FILE_IO: e(
+    'kvs',
+    'The offline packager could not create, write or rename its output (the message names the path and the reason, e.g. ENOSPC); the output is left as it was.',
+    'Free space where the output goes, or check its permissions; nothing is written over the output until the MKV is whole.',
+  ),
   KVS_STORE_IO: e(
     'kvs',
     "The fragment journal could not create, write, sync or rename a file in its directory (the message names the path and the system's reason, e.g. No space left on device); a failed write leaves the file at its last whole record.",
@@ -556,6 +561,27 @@ export const ERROR_CODES = {
     'fleet',
     'A worker process of `fleet run --workers` exited without its report.',
     'Its error is printed above; run with --workers 1 to see it directly.',
+  ),
+  // fleet certs, merge, k8s
+  FLEET_BAD_OPTIONS: e(
+    'fleet',
+    'An option of `fleet certs`, `fleet merge` or `fleet k8s` is out of range or malformed (--count, --prefix, --shards, a name).',
+    'Correct the option; `camwire fleet <command> --help` lists them.',
+  ),
+  FLEET_CERTS_NOT_FOUND: e(
+    'fleet',
+    'The certificates directory has no fleet.json (or a broken one), or fewer devices than asked for.',
+    'Make them with `camwire fleet certs --ca CA_DIR --count N --out DIR`; existing devices are reused.',
+  ),
+  FLEET_REPORT_INVALID: e(
+    'fleet',
+    'A fleet report is not readable JSON or does not match the report schema (kind camwire.fleet.report, version 1).',
+    'Give the files `fleet run --report` wrote; the message names the first field that is wrong.',
+  ),
+  FLEET_SHARDS_OVERLAP: e(
+    'fleet',
+    'Two reports given to `fleet merge` cover overlapping device ranges (the same shard twice, or shards of different fleet sizes).',
+    'Merge each shard once; shards of one fleet come from one `--shard I/N` split over the same --devices.',
   ),
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -36,7 +36,10 @@ export interface NativeProbe {
 }
 
 export interface NativePackageResult {
-  mkv: Buffer;
+  /** The MKV (packageAnnexB; packageFile writes it to its output instead). */
+  mkv?: Buffer;
+  /** The MKV's size. */
+  bytes: number;
   frames: number;
   fragments: number;
   width: number;
@@ -304,6 +307,21 @@ export interface NativeBinding {
       audioChannels?: number;
     },
   ): Promise<NativePackageResult>;
+  packageFile(
+    input: string,
+    output: string,
+    options: {
+      fps: number;
+      fragmentDurationMs: number;
+      absoluteTimecodes: boolean;
+      startMs: number;
+      codec: string;
+      audio?: string;
+      audioFormat?: string;
+      audioRate?: number;
+      audioChannels?: number;
+    },
+  ): Promise<Omit<NativePackageResult, 'mkv'>>;
 }
 
 /**

@@ -1,5 +1,6 @@
 #include "kvs/h264.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -42,35 +43,47 @@ bool IsAud(Codec codec, uint8_t type) { return codec == Codec::kH265 ? type == 3
 bool IsSlice(Codec codec, uint8_t type) { return codec == Codec::kH265 ? type < 32 : (type == kNonIdrSlice || type == kIdrSlice); }
 bool IsKeyframeNal(Codec codec, uint8_t type) { return codec == Codec::kH265 ? (type >= 16 && type <= 23) : type == kIdrSlice; }
 
-std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size, Codec codec) {
-  std::vector<NalUnit> out;
-  size_t start = SIZE_MAX;  // first byte of the current unit
-  auto finish = [&](size_t end) {
-    // Trailing zero bytes belong to the next start code, not to the unit.
-    while (end > start && data[end - 1] == 0) --end;
-    if (end > start) {
-      NalUnit n;
-      n.offset = start;
-      n.size = end - start;
-      n.type = NalTypeOf(codec, data[start]);
-      out.push_back(n);
-    }
-  };
+void AnnexBScanner::Finish(size_t end, std::vector<NalUnit>* out) {
+  // Trailing zero bytes belong to the next start code, not to the unit.
+  while (end > start_ && data_[end - 1] == 0) --end;
+  if (end > start_) {
+    NalUnit n;
+    n.offset = start_;
+    n.size = end - start_;
+    n.type = NalTypeOf(codec_, data_[start_]);
+    out->push_back(n);
+  }
+}
+
+bool AnnexBScanner::Next(size_t window, std::vector<NalUnit>* out) {
+  if (done_) return false;
+  const size_t limit = window >= size_ - std::min(size_, next_) ? size_ : next_ + window;
   // A start code ends in 0x01: let memchr (vectorised in libc) find the
   // candidates, then look back for the two zeros. In compressed slice data a
   // 0x01 byte appears about once in 256.
-  size_t i = 2;
-  while (i < size) {
-    const void* hit = std::memchr(data + i, 1, size - i);
+  size_t i = next_;
+  while (i < limit) {
+    const void* hit = std::memchr(data_ + i, 1, limit - i);
     if (!hit) break;
-    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data);
-    if (data[i - 1] == 0 && data[i - 2] == 0) {
-      if (start != SIZE_MAX) finish(i - 2);
-      start = i + 1;
+    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data_);
+    if (data_[i - 1] == 0 && data_[i - 2] == 0) {
+      if (start_ != SIZE_MAX) Finish(i - 2, out);
+      start_ = i + 1;
     }
     ++i;
   }
-  if (start != SIZE_MAX) finish(size);
+  next_ = std::max(next_, limit);
+  if (limit < size_) return true;
+  if (start_ != SIZE_MAX && start_ < size_) Finish(size_, out);
+  done_ = true;
+  return false;
+}
+
+std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size, Codec codec) {
+  std::vector<NalUnit> out;
+  AnnexBScanner scan(data, size, codec);
+  while (scan.Next(SIZE_MAX, &out)) {
+  }
   return out;
 }
 

@@ -47,6 +47,29 @@ bool IsKeyframeNal(Codec codec, uint8_t type);
 // are not part of a unit.
 std::vector<NalUnit> SplitAnnexB(const uint8_t* data, size_t size, Codec codec = Codec::kH264);
 
+// The NAL units of an Annex-B buffer, found window by window: a caller can
+// stop at the first units it needs, or work on each part of a big buffer
+// while it is still in cache. Next(window, out) scans the next `window`
+// bytes and appends the units that ended in them; it returns false once the
+// buffer's end is reached (the last unit appended then). The units are
+// SplitAnnexB's, in the same order, whatever the windows.
+class AnnexBScanner {
+ public:
+  AnnexBScanner(const uint8_t* data, size_t size, Codec codec = Codec::kH264) : data_(data), size_(size), codec_(codec) {}
+  bool Next(size_t window, std::vector<NalUnit>* out);
+  // Bytes scanned so far.
+  size_t position() const { return next_ < size_ ? next_ : size_; }
+
+ private:
+  void Finish(size_t end, std::vector<NalUnit>* out);
+  const uint8_t* data_;
+  size_t size_;
+  Codec codec_;
+  size_t next_ = 2;          // the next byte that may end a start code (00 00 01)
+  size_t start_ = SIZE_MAX;  // first byte of the unit in progress
+  bool done_ = false;
+};
+
 // Removes emulation prevention bytes (00 00 03 -> 00 00) from a NAL payload.
 std::vector<uint8_t> Unescape(const uint8_t* data, size_t size);
 

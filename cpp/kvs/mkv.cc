@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "common/bytes.h"
 
@@ -190,6 +191,22 @@ Status Fragmenter::AddAudio(std::vector<uint8_t>& out, const uint8_t* frame, siz
   return Status::Ok();
 }
 
+Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment,
+                                 Gather* gather) {
+  Result<int64_t> rel = Prepare(out, pts_ms, au.keyframe, started_fragment);
+  if (!rel.ok()) return rel.status();
+  if (rel.value() > 32767) return Status::Error("KVS_TIMECODE_RANGE", "frame too far from its cluster start");
+  AppendBlockHeader(out, h264::AvccSize(au), rel.value(), au.keyframe);
+  for (const h264::NalUnit& n : au.nals) {
+    if (h264::IsAud(au.codec, n.type)) continue;
+    AppendBe32(out, static_cast<uint32_t>(n.size));
+    gather->pieces.push_back({out.size(), data + n.offset, n.size});
+    gather->bytes += n.size;
+  }
+  Commit(pts_ms);
+  return Status::Ok();
+}
+
 Status Fragmenter::AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment) {
   Result<int64_t> rel = Prepare(out, pts_ms, au.keyframe, started_fragment);
   if (!rel.ok()) return rel.status();
@@ -267,12 +284,35 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
   if (o.detect_codec && !kvs::DetectCodec(data, size, &codec)) {
     return Status::Error("KVS_NO_CODEC_DATA", "the stream has no H.264 or H.265 parameter sets (Annex-B with start codes expected)");
   }
-  std::vector<h264::NalUnit> nals = h264::SplitAnnexB(data, size, codec);
-  std::vector<h264::AccessUnit> units = h264::GroupAccessUnits(data, nals, codec);
+  // The stream is read window by window (4 MiB: each is split, grouped and
+  // copied while it is still in cache). Access units come out when the next
+  // one has begun; the last of a window waits for the next window's units.
+  h264::AnnexBScanner scan(data, size, codec);
+  std::vector<h264::NalUnit> pending;  // units of the access unit not known to be complete
+  bool more = true;
+  auto next_units = [&](std::vector<h264::AccessUnit>* units) {
+    units->clear();
+    while (units->empty() && more) {
+      more = scan.Next(o.window, &pending);
+      *units = h264::GroupAccessUnits(data, pending, codec);
+      pending.clear();
+      if (more && !units->empty()) {
+        pending = std::move(units->back().nals);
+        units->pop_back();
+      }
+    }
+  };
+  // The track needs the first parameter sets: access units up to them are kept, then packaged first.
+  std::vector<h264::AccessUnit> units;
+  std::vector<h264::AccessUnit> batch;
   kvs::ParameterSets ps;
-  for (const h264::AccessUnit& au : units) {
-    ps.Collect(data, au);
-    if (ps.Complete(codec)) break;
+  while (!ps.Complete(codec)) {
+    next_units(&batch);
+    if (batch.empty()) break;
+    for (const h264::AccessUnit& au : batch) {
+      if (!ps.Complete(codec)) ps.Collect(data, au);
+    }
+    units.insert(units.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
   }
   if (!ps.Complete(codec)) {
     return Status::Error("KVS_NO_CODEC_DATA", codec == h264::Codec::kH265 ? "the H.265 stream has no VPS, SPS and PPS (Annex-B with start codes expected)"
@@ -295,7 +335,27 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
     r.audio_channels = audio.channels;
   }
   r.mkv = StreamHeader(track, o.segment_uid, "camwire", o.audio != PackageOptions::Audio::kNone ? &audio : nullptr);
-  r.mkv.reserve(r.mkv.size() + size + size / 16);
+  // Whole in memory, or in pieces to the sink: headers in a reused buffer, frames straight from the input.
+  r.mkv.reserve(o.sink ? (o.sink_chunk >> 4) + (64 << 10) : r.mkv.size() + size + size / 16);
+  Fragmenter::Gather gather;
+  std::vector<PackageOptions::Span> spans;
+  auto flush = [&](bool last) -> Status {
+    if (!o.sink || (!last && r.mkv.size() + gather.bytes < o.sink_chunk)) return Status::Ok();
+    spans.clear();
+    size_t at = 0;
+    for (const Fragmenter::Gather::Piece& p : gather.pieces) {
+      if (p.at > at) spans.push_back({r.mkv.data() + at, p.at - at});
+      spans.push_back({p.data, p.size});
+      at = p.at;
+    }
+    if (r.mkv.size() > at) spans.push_back({r.mkv.data() + at, r.mkv.size() - at});
+    r.bytes += r.mkv.size() + gather.bytes;
+    Status s = spans.empty() ? Status::Ok() : o.sink(spans);
+    r.mkv.clear();
+    gather.pieces.clear();
+    gather.bytes = 0;
+    return s;
+  };
   Fragmenter frag(o.fragment_duration_ms, o.absolute_timecodes);
   uint64_t index = 0;
   size_t next_audio = 0;
@@ -312,24 +372,33 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
     }
     return Status::Ok();
   };
-  for (const h264::AccessUnit& au : units) {
-    if (!h264::HasSlice(au)) continue;         // parameter sets alone are not a frame
-    if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
-    const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
-    Status s = put_audio(pts, false);
-    if (!s.ok()) return s;
-    bool started = false;
-    s = frag.AddAccessUnit(r.mkv, data, au, pts, &started);
-    if (!s.ok()) return s;
-    ++index;
+  for (;;) {
+    for (const h264::AccessUnit& au : units) {
+      if (!h264::HasSlice(au)) continue;         // parameter sets alone are not a frame
+      if (index == 0 && !au.keyframe) continue;  // skip to the first key frame, as a live producer does
+      const uint64_t pts = o.start_ms + static_cast<uint64_t>(std::llround(static_cast<double>(index) * 1000.0 / o.fps));
+      Status s = put_audio(pts, false);
+      if (!s.ok()) return s;
+      bool started = false;
+      s = o.sink ? frag.AddAccessUnit(r.mkv, data, au, pts, &started, &gather) : frag.AddAccessUnit(r.mkv, data, au, pts, &started);
+      if (!s.ok()) return s;
+      s = flush(false);
+      if (!s.ok()) return s;
+      ++index;
+    }
+    next_units(&units);
+    if (units.empty()) break;
   }
   if (index > 0) {
     Status s = put_audio(0, true);  // the rest, after the last video frame
     if (!s.ok()) return s;
   }
+  if (!o.sink) r.bytes = r.mkv.size();
   r.audio_frames = frag.audio_frames();
   r.audio_ms = audio_end > o.start_ms ? audio_end - o.start_ms : 0;
   if (index == 0) return Status::Error("KVS_NO_FRAMES", std::string("the ") + (codec == h264::Codec::kH265 ? "H.265" : "H.264") + " stream has no key frame");
+  Status fs = flush(true);
+  if (!fs.ok()) return fs;
   r.frames = frag.frames();
   r.fragments = frag.fragments();
   return r;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +64,19 @@ class Fragmenter {
   // The same for a frame given as an access unit of an Annex-B buffer: the
   // AVCC form is written straight into out, with no intermediate copy.
   Status AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment);
+  // The same, but the NAL payloads are not copied: out gets the headers and
+  // lengths, and `gather` where each payload goes (after out's first `at`
+  // bytes), for a writev straight from the input.
+  struct Gather {
+    struct Piece {
+      size_t at;
+      const uint8_t* data;
+      size_t size;
+    };
+    std::vector<Piece> pieces;
+    size_t bytes = 0;  // payload bytes in pieces
+  };
+  Status AddAccessUnit(std::vector<uint8_t>& out, const uint8_t* data, const h264::AccessUnit& au, uint64_t pts_ms, bool* started_fragment, Gather* gather);
 
   uint64_t frames() const { return frames_; }
 
@@ -113,10 +127,24 @@ struct PackageOptions {
   size_t audio_size = 0;
   uint32_t audio_rate = 8000;  // G.711 only (ADTS says its own)
   uint32_t audio_channels = 1;
+  // With a sink, the MKV goes out in pieces of about sink_chunk bytes as it
+  // is made (PackageResult::mkv stays empty): a file of any size is packaged
+  // in a few MiB of memory. Each piece is a list of spans (headers made here,
+  // frame payloads pointing into the input: nothing is copied), valid only
+  // during the call. A sink error stops the packaging and is returned.
+  struct Span {
+    const uint8_t* data;
+    size_t size;
+  };
+  std::function<Status(const std::vector<Span>&)> sink;
+  size_t sink_chunk = 4 << 20;
+  // The input is split and packaged this many bytes at a time (tests make it small).
+  size_t window = 4 << 20;
 };
 
 struct PackageResult {
   std::vector<uint8_t> mkv;
+  uint64_t bytes = 0;  // the MKV's size (also when it went to a sink)
   uint64_t frames = 0;
   uint64_t fragments = 0;
   uint32_t width = 0;

@@ -8,24 +8,31 @@ namespace kvs {
 const char* CodecName(h264::Codec codec) { return codec == h264::Codec::kH265 ? "h265" : "h264"; }
 
 bool DetectCodec(const uint8_t* data, size_t size, h264::Codec* codec) {
-  // Split as H.264 only for the unit offsets; each header is then read both ways.
-  for (const h264::NalUnit& n : h264::SplitAnnexB(data, size)) {
-    const uint8_t b0 = data[n.offset];
-    if (b0 & 0x80) continue;  // forbidden_zero_bit set: neither
-    if (n.size >= 2) {
-      const uint8_t b1 = data[n.offset + 1];
-      const uint8_t t = static_cast<uint8_t>((b0 >> 1) & 0x3f);
-      // H.265 VPS/SPS/PPS/AUD of the base layer (nuh_layer_id 0, TemporalId + 1 >= 1).
-      // As H.264 these headers are types 0, 2, 4 and 6 with nal_ref_idc 2: never a stream's parameter sets.
-      if (t >= h265::kVps && t <= h265::kAud && (b0 & 1) == 0 && (b1 >> 3) == 0 && (b1 & 7) != 0) {
-        *codec = h264::Codec::kH265;
+  // Split as H.264 only for the unit offsets; each header is then read both
+  // ways. 64 KiB at a time: the answer is in the first units, not worth a pass over a whole file.
+  h264::AnnexBScanner scan(data, size);
+  std::vector<h264::NalUnit> nals;
+  for (bool more = true; more;) {
+    nals.clear();
+    more = scan.Next(64 << 10, &nals);
+    for (const h264::NalUnit& n : nals) {
+      const uint8_t b0 = data[n.offset];
+      if (b0 & 0x80) continue;  // forbidden_zero_bit set: neither
+      if (n.size >= 2) {
+        const uint8_t b1 = data[n.offset + 1];
+        const uint8_t t = static_cast<uint8_t>((b0 >> 1) & 0x3f);
+        // H.265 VPS/SPS/PPS/AUD of the base layer (nuh_layer_id 0, TemporalId + 1 >= 1).
+        // As H.264 these headers are types 0, 2, 4 and 6 with nal_ref_idc 2: never a stream's parameter sets.
+        if (t >= h265::kVps && t <= h265::kAud && (b0 & 1) == 0 && (b1 >> 3) == 0 && (b1 & 7) != 0) {
+          *codec = h264::Codec::kH265;
+          return true;
+        }
+      }
+      const uint8_t t = b0 & 0x1f;
+      if (t == h264::kSps || t == h264::kAud || t == h264::kIdrSlice) {
+        *codec = h264::Codec::kH264;
         return true;
       }
-    }
-    const uint8_t t = b0 & 0x1f;
-    if (t == h264::kSps || t == h264::kAud || t == h264::kIdrSlice) {
-      *codec = h264::Codec::kH264;
-      return true;
     }
   }
   return false;

@@ -64,16 +64,38 @@ const char* ResponseName(uint16_t code) {
 class FileWriter : public DataSink {
  public:
   explicit FileWriter(int fd) : fd_(fd) {}
+  ~FileWriter() override {
+    if (pipe_[0] >= 0) ::close(pipe_[0]);
+    if (pipe_[1] >= 0) ::close(pipe_[1]);
+  }
   Status Write(const uint8_t* data, size_t size) override {
     Status s = WriteFully(fd_, data, size);
     if (s.ok()) written_ += size;
     return s;
   }
+  // Socket to file through a 1 MiB pipe (made on first use; none: plain writes).
+  int SpliceFds(int* pipe_read, int* pipe_write) override {
+    if (pipe_[0] < 0 && !pipe_failed_) {
+      if (::pipe2(pipe_, O_CLOEXEC) != 0) {
+        pipe_failed_ = true;
+        pipe_[0] = pipe_[1] = -1;
+      } else {
+        (void)::fcntl(pipe_[1], F_SETPIPE_SZ, 1 << 20);  // the default 64 KiB if refused
+      }
+    }
+    if (pipe_[0] < 0) return -1;
+    *pipe_read = pipe_[0];
+    *pipe_write = pipe_[1];
+    return fd_;
+  }
+  void Advance(size_t n) override { written_ += n; }
   uint64_t written() const { return written_; }
 
  private:
   int fd_;
   uint64_t written_ = 0;
+  int pipe_[2] = {-1, -1};
+  bool pipe_failed_ = false;
 };
 
 }  // namespace

@@ -107,6 +107,18 @@ const char* TypeName(uint32_t t) {
 
 // Reads `n` bytes of a data packet's payload into sink, in bounded chunks.
 Status Pump(Socket& s, uint64_t n, DataSink& sink, std::vector<uint8_t>& buf, int timeout_ms) {
+  int pipe_read = -1;
+  int pipe_write = -1;
+  const int file = sink.SpliceFds(&pipe_read, &pipe_write);
+  if (file >= 0 && n > 0) {
+    bool unsupported = false;
+    Status st = s.SpliceTo(file, pipe_read, pipe_write, static_cast<size_t>(n), timeout_ms, &unsupported);
+    if (!st.ok()) return st;
+    if (!unsupported) {
+      sink.Advance(static_cast<size_t>(n));
+      return Status::Ok();
+    }
+  }
   while (n > 0) {
     const size_t k = static_cast<size_t>(std::min<uint64_t>(n, kChunk));
     if (buf.size() < k) buf.resize(k);

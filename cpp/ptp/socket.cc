@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -39,6 +40,7 @@ Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     Close();
     fd_ = o.fd_;
+    file_splice_ = o.file_splice_;
     o.fd_ = -1;
   }
   return *this;
@@ -148,6 +150,58 @@ Status Socket::SendFile(int file_fd, uint64_t offset, size_t n, int timeout_ms) 
     if (errno == EPIPE || errno == ECONNRESET) return Status::Error("PTP_CLOSED", "the peer closed the connection");
     if (errno != EAGAIN && errno != EWOULDBLOCK) return Errno("sendfile");
     if (!WaitFor(fd_, POLLOUT, timeout_ms)) return Status::Error("PTP_TIMEOUT", "the peer took no data for " + std::to_string(timeout_ms) + " ms");
+  }
+  return Status::Ok();
+}
+
+Status Socket::SpliceTo(int file_fd, int pipe_read, int pipe_write, size_t n, int timeout_ms, bool* unsupported) {
+  *unsupported = false;
+  bool moved = false;
+  while (n > 0) {
+    // Socket to pipe: as much as the pipe holds (the pipe is empty at each turn).
+    const ssize_t in = ::splice(fd_, nullptr, pipe_write, nullptr, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (in == 0) return Status::Error("PTP_CLOSED", "the peer closed the connection");
+    if (in < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!WaitFor(fd_, POLLIN, timeout_ms)) {
+          return Status::Error("PTP_TIMEOUT", "no data from the peer for " + std::to_string(timeout_ms) + " ms");
+        }
+        continue;
+      }
+      if (!moved && (errno == EINVAL || errno == ENOSYS)) {
+        *unsupported = true;
+        return Status::Ok();
+      }
+      return Errno("splice");
+    }
+    // Pipe to file: all of it, before the next read. A file system that
+    // takes no splice gets the pipe's bytes read out and written.
+    size_t left = static_cast<size_t>(in);
+    while (left > 0) {
+      ssize_t out = file_splice_ ? ::splice(pipe_read, nullptr, file_fd, nullptr, left, SPLICE_F_MOVE) : -1;
+      if (out < 0 && file_splice_ && errno == EINVAL) file_splice_ = false;
+      if (!file_splice_) {
+        uint8_t buf[64 << 10];
+        out = ::read(pipe_read, buf, std::min(left, sizeof(buf)));
+        if (out > 0) {
+          for (ssize_t w = 0; w < out;) {
+            const ssize_t k = ::write(file_fd, buf + w, static_cast<size_t>(out - w));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) return Errno("write");
+            w += k;
+          }
+        }
+      }
+      if (out < 0) {
+        if (errno == EINTR) continue;
+        return Errno("write (splice)");
+      }
+      if (out == 0) return Status::Error("PTP_IO", "write (splice): the file took no bytes");
+      left -= static_cast<size_t>(out);
+    }
+    moved = true;
+    n -= static_cast<size_t>(in);
   }
   return Status::Ok();
 }

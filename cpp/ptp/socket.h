@@ -17,7 +17,7 @@ class Socket {
   Socket() = default;
   explicit Socket(int fd) : fd_(fd) {}
   ~Socket() { Close(); }
-  Socket(Socket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Socket(Socket&& o) noexcept : fd_(o.fd_), file_splice_(o.file_splice_) { o.fd_ = -1; }
   Socket& operator=(Socket&& o) noexcept;
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -30,6 +30,10 @@ class Socket {
   Status WriteAll2(const void* a, size_t an, const void* b, size_t bn, int timeout_ms);
   // n bytes of a file from offset, kernel to socket (sendfile).
   Status SendFile(int file_fd, uint64_t offset, size_t n, int timeout_ms);
+  // n bytes from this socket into a file at its current offset, through the
+  // pipe (splice(2): no copy through user space). *unsupported (and nothing
+  // moved) when the kernel or file system cannot: read and write instead.
+  Status SpliceTo(int file_fd, int pipe_read, int pipe_write, size_t n, int timeout_ms, bool* unsupported);
   // True when bytes (or EOF) are ready within timeout_ms.
   bool Readable(int timeout_ms) const;
   // Wakes a thread blocked on this socket (shutdown, not close).
@@ -40,6 +44,7 @@ class Socket {
 
  private:
   int fd_ = -1;
+  bool file_splice_ = true;  // false once a file system refused splice from the pipe
 };
 
 // A listening socket; Accept waits at most timeout_ms and returns an invalid

@@ -59,6 +59,16 @@ class DataSink {
     return Status::Ok();
   }
   virtual Status Write(const uint8_t* data, size_t size) = 0;
+  // A sink writing to a file can take bytes straight from a socket with
+  // splice(2), through its own pipe, without a copy through user space: the
+  // file's descriptor (written at its current offset) and the pipe, or -1.
+  virtual int SpliceFds(int* pipe_read, int* pipe_write) {
+    (void)pipe_read;
+    (void)pipe_write;
+    return -1;
+  }
+  // Marks n bytes as written by other means (after a splice).
+  virtual void Advance(size_t n) { (void)n; }
 };
 
 class BufferSource : public DataSource {

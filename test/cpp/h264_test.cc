@@ -1,4 +1,5 @@
 #include "kvs/h264.h"
+#include "kvs/mkv.h"
 
 #include <gtest/gtest.h>
 
@@ -190,6 +191,103 @@ TEST(H264AnnexB, SplitsThreeAndFourByteStartCodesAndIgnoresGarbageAndTrailingZer
   EXPECT_TRUE(SplitAnnexB(s.data(), 0).empty());
   const uint8_t none[] = {1, 2, 3, 4};
   EXPECT_TRUE(SplitAnnexB(none, sizeof none).empty());
+}
+
+// The word-at-a-time start-code search against the plain byte loop, on
+// buffers dense in zeros and ones (start codes, 4-byte start codes, 00 00 03
+// escapes, runs of zeros) at every length and alignment near a word.
+TEST(H264AnnexB, SplitMatchesTheByteLoopOnZeroDenseBuffers) {
+  auto reference = [](const uint8_t* d, size_t n) {
+    std::vector<std::pair<size_t, size_t>> out;
+    size_t start = SIZE_MAX;
+    auto finish = [&](size_t end) {
+      while (end > start && d[end - 1] == 0) --end;
+      if (end > start) out.emplace_back(start, end - start);
+    };
+    for (size_t j = 2; j < n; ++j) {
+      if (d[j] == 1 && d[j - 1] == 0 && d[j - 2] == 0) {
+        if (start != SIZE_MAX) finish(j - 2);
+        start = j + 1;
+      }
+    }
+    if (start != SIZE_MAX) finish(n);
+    return out;
+  };
+  std::mt19937 rng(7);
+  const uint8_t alphabet[] = {0, 0, 0, 1, 3, 0x65, 0xff};
+  for (int round = 0; round < 20000; ++round) {
+    const size_t n = round < 64 ? static_cast<size_t>(round) : rng() % 200;
+    std::vector<uint8_t> buf(n + 1);
+    for (auto& b : buf) b = (rng() % 4 == 0) ? static_cast<uint8_t>(rng()) : alphabet[rng() % sizeof(alphabet)];
+    const size_t off = rng() % 2;  // unaligned too
+    const uint8_t* d = buf.data() + off;
+    const size_t len = n + 1 - off;
+    std::vector<std::pair<size_t, size_t>> got;
+    for (const NalUnit& u : SplitAnnexB(d, len)) got.emplace_back(u.offset, u.size);
+    ASSERT_EQ(got, reference(d, len)) << "round " << round << ", length " << len;
+  }
+}
+
+// The windowed scanner (DetectCodec, PackageAnnexB read a big stream a few
+// MiB at a time) finds SplitAnnexB's units whatever the window, and the
+// packager's MKV is byte for byte the same for any window size.
+TEST(H264AnnexB, WindowsChangeNeitherTheUnitsNorTheMkv) {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> es;
+  auto put = [&](const std::vector<uint8_t>& nal, bool four) {
+    es.insert(es.end(), {0, 0});
+    if (four) es.push_back(0);
+    es.push_back(1);
+    es.insert(es.end(), nal.begin(), nal.end());
+  };
+  auto slice = [&](uint8_t header, size_t n) {
+    std::vector<uint8_t> v{header, 0x88};                                               // first_mb_in_slice 0: a new picture
+    for (size_t i = 0; i < n; ++i) v.push_back(static_cast<uint8_t>(1 + rng() % 255));  // no 00 00 inside
+    return v;
+  };
+  SpsSpec spec;
+  for (int gop = 0; gop < 4; ++gop) {
+    put(MakeSps(spec), true);
+    put({0x68, 0xce, 0x38, 0x80}, false);
+    put(slice(0x65, 3000 + rng() % 5000), true);
+    for (int f = 0; f < 14; ++f) put(slice(0x41, 10 + rng() % 2000), f % 3 == 0);
+  }
+  es.insert(es.end(), {0, 0});  // trailing zeros
+  const std::vector<NalUnit> whole = SplitAnnexB(es.data(), es.size());
+  ASSERT_EQ(whole.size(), 4u * 17);  // SPS, PPS, IDR and 14 P slices a GOP
+  for (size_t window : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64}, size_t{1000}, size_t{4096}}) {
+    AnnexBScanner scan(es.data(), es.size());
+    std::vector<NalUnit> got;
+    while (scan.Next(window, &got)) {
+    }
+    ASSERT_EQ(got.size(), whole.size()) << "window " << window;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offset, whole[i].offset);
+      EXPECT_EQ(got[i].size, whole[i].size);
+    }
+  }
+  mkv::PackageOptions o;
+  o.fragment_duration_ms = 0;
+  Result<mkv::PackageResult> ref = mkv::PackageAnnexB(es.data(), es.size(), o);
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  EXPECT_EQ(ref.value().frames, 4u * 15);
+  EXPECT_EQ(ref.value().fragments, 4u);
+  for (size_t window : {size_t{1}, size_t{5}, size_t{333}, size_t{10000}}) {
+    o.window = window;
+    // And through a sink in small pieces: the same bytes.
+    std::vector<uint8_t> sunk;
+    o.sink_chunk = 1000;
+    o.sink = [&](const std::vector<mkv::PackageOptions::Span>& spans) {
+      for (const auto& sp : spans) sunk.insert(sunk.end(), sp.data, sp.data + sp.size);
+      return Status::Ok();
+    };
+    Result<mkv::PackageResult> r = mkv::PackageAnnexB(es.data(), es.size(), o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(r.value().mkv.empty());
+    EXPECT_EQ(r.value().bytes, ref.value().mkv.size());
+    EXPECT_EQ(sunk, ref.value().mkv) << "window " << window;
+    o.sink = nullptr;
+  }
 }
 
 TEST(H264AnnexB, GroupsAccessUnitsAndMarksKeyframes) {

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsCredentialSource, KvsStream, kvsControlEndpoint, packageAnnexB } from '../kvs';
-import { LocalKvsEndpoint } from '../local';
+import type { KvsCredentialSource, KvsStream } from '../kvs';
+// Loaded when a command runs, not when the CLI starts: `kvs stream --out` needs only the packager.
+const kvsLib = () => require('../kvs') as typeof import('../kvs');
 import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../orchestrator/stream-events';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
@@ -42,31 +43,38 @@ function readInput(input: string): Buffer {
 }
 
 async function offlineSink(o: StreamOpts, out: Output): Promise<void> {
-  const h264 = readInput(o.input);
   const t0 = Date.now();
   if (o.audio === '-' && o.input === '-') throw new CamwireError('CLI_USAGE', '--input and --audio cannot both be stdin');
-  const audio = o.audio ? readInput(o.audio) : undefined;
-  const r = await packageAnnexB(h264, {
+  const common = {
     fps: o.fps,
     fragmentDurationMs: o.fragmentMs,
     absoluteTimecodes: o.absolute,
     codec: o.codec,
-    ...(audio ? { audio, audioFormat: o.audioFormat, audioRate: o.audioRate, audioChannels: o.audioChannels } : {}),
-  });
-  fs.writeFileSync(o.out!, r.mkv);
+    ...(o.audio ? { audioFormat: o.audioFormat, audioRate: o.audioRate, audioChannels: o.audioChannels } : {}),
+  };
+  // Files are packaged natively from end to end (mapped in, written in pieces); a pipe is read first.
+  const r =
+    o.input !== '-' && o.audio !== '-'
+      ? await kvsLib().packageFile(o.input, o.out!, { ...common, ...(o.audio ? { audio: o.audio } : {}) })
+      : await kvsLib()
+          .packageAnnexB(readInput(o.input), { ...common, ...(o.audio ? { audio: readInput(o.audio) } : {}) })
+          .then((p) => {
+            fs.writeFileSync(o.out!, p.mkv);
+            return p;
+          });
   out.result(
     {
       out: o.out,
-      bytes: r.mkv.length,
+      bytes: r.bytes,
       frames: r.frames,
       fragments: r.fragments,
       width: r.width,
       height: r.height,
       codec: r.codec,
-      ...(audio ? { audio: { frames: r.audioFrames, ms: r.audioMs, rate: r.audioRate, channels: r.audioChannels } } : {}),
+      ...(o.audio ? { audio: { frames: r.audioFrames, ms: r.audioMs, rate: r.audioRate, channels: r.audioChannels } } : {}),
       ms: Date.now() - t0,
     },
-    `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.mkv.length} bytes`,
+    `${o.out}: ${r.frames} ${r.codec === 'h265' ? 'H.265' : 'H.264'} frames in ${r.fragments} fragment(s), ${r.width}x${r.height}, ${r.bytes} bytes`,
   );
 }
 
@@ -78,7 +86,7 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
         '--iot-credentials needs --role-alias, --thing, --cert and --key (the device certificate is exchanged for credentials)',
       );
     }
-    return new IotCredentialsProvider({
+    return new (kvsLib().IotCredentialsProvider)({
       endpoint: o.iotCredentials,
       roleAlias: o.roleAlias,
       thing: o.thing,
@@ -87,27 +95,24 @@ function credentialSource(o: StreamOpts): KvsCredentialSource {
       ...(o.iotCa ? { ca: readFile(o.iotCa, 'CA') } : {}),
     });
   }
-  return () => awsChainCredentials(o.profile ? { profile: o.profile } : {});
+  return () => kvsLib().awsChainCredentials(o.profile ? { profile: o.profile } : {});
 }
 
 async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
-  if (o.audio) {
-    // The library takes live audio (KvsStream.putAudio); the CLI does not pace an audio file beside the video yet.
-    throw new CamwireError('CLI_USAGE', '--audio packages an audio track with --out only, so far; live audio goes through KvsStream.putAudio', {
-      hint: 'package offline with --out FILE.mkv --audio FILE.aac, or stream the video without --audio',
-    });
-  }
+  if (o.audio === '-' && o.input === '-') throw new CamwireError('CLI_USAGE', '--input and --audio cannot both be stdin');
   if (!o.stream) throw new CamwireError('CLI_USAGE', 'kvs stream needs --stream NAME (or --out FILE.mkv for the offline sink)');
   if (!o.region) throw new CamwireError('CLI_USAGE', 'kvs stream needs --region (or AWS_REGION)');
   const credentials = credentialSource(o);
   // Before any connection: a region without KVS (or no region at all) is refused with nothing opened.
-  const endpoint = o.endpoint ?? kvsControlEndpoint(o.region);
+  const endpoint = o.endpoint ?? kvsLib().kvsControlEndpoint(o.region);
   let conn: DeviceConnection | undefined;
   if (o.url) {
     if (!o.thing) throw new CamwireError('CLI_USAGE', '--url needs --thing');
     conn = await openConnection({ ...o, url: o.url, thing: o.thing }, out);
   }
-  const s = new KvsStream({
+  // With audio, the first video frame's time is known here: the audio is timed from it by sample count.
+  const startMs = Date.now();
+  const s = new (kvsLib().KvsStream)({
     streamName: o.stream,
     region: o.region,
     endpoint,
@@ -118,6 +123,12 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
     storeBytes: o.storeMb << 20,
     ...(o.storeDir ? { storeDir: o.storeDir } : {}),
     ...(o.endpointCa ? { caFile: o.endpointCa } : {}),
+    ...(o.audio
+      ? {
+          startMs,
+          audio: o.audioFormat === 'adts' ? { codec: 'aac' as const } : { codec: o.audioFormat, sampleRate: o.audioRate, channels: o.audioChannels },
+        }
+      : {}),
   });
   const events: StreamEventPublisher | undefined =
     conn && o.thing
@@ -145,7 +156,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
   let failure: CamwireError | undefined;
   let summary;
   try {
-    await feed(s, o);
+    await feed(s, o, startMs);
     summary = await s.close();
     // The same rule as --out: input with no H.264 frames (garbage, empty) is an error, not "0 frames".
     if (summary.metrics.framesStored === 0 && summary.metrics.framesDropped === 0) {
@@ -167,6 +178,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       region: o.region,
       endpoint,
       frames: metrics.framesStored,
+      ...(o.audio ? { audioFrames: metrics.audioFramesStored, audioDropped: metrics.audioFramesDropped } : {}),
       ...(o.storeDir ? { framesRecovered: metrics.framesRecovered } : {}),
       dropped: metrics.framesDropped,
       fragmentsPersisted: metrics.fragmentsPersisted,
@@ -176,16 +188,25 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       warnings,
       ms: Date.now() - t0,
     },
-    `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s), ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
+    `${o.stream}: ${metrics.framesStored} frames in ${metrics.fragmentsPersisted} fragment(s) PERSISTED over ${metrics.connections} connection(s)${o.audio ? `, ${metrics.audioFramesStored} audio frames` : ''}, ${metrics.bytesSent} bytes sent${metrics.framesDropped ? `, ${metrics.framesDropped} frames dropped` : ''}`,
   );
 }
 
-/** Reads the input into the stream; with --realtime no faster than the frame rate. */
-function feed(s: KvsStream, o: StreamOpts): Promise<void> {
-  return feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
+/** Reads the input (and the audio, kept just ahead of the video) into the stream; with --realtime no faster than the frame rate. */
+function feed(s: KvsStream, o: StreamOpts, startMs: number): Promise<void> {
+  const audio = o.audio
+    ? new (kvsLib().AudioSource)(o.audio === '-' ? process.stdin : fs.createReadStream(o.audio, { highWaterMark: 64 << 10 }), {
+        format: o.audioFormat,
+        rate: o.audioRate,
+        channels: o.audioChannels,
+        what: o.audio === '-' ? 'stdin' : o.audio,
+      })
+    : undefined;
+  return kvsLib().feedAnnexB(s, () => (o.input === '-' ? process.stdin : fs.createReadStream(o.input, { highWaterMark: 256 << 10 })), {
     fps: o.fps,
     realtime: o.realtime,
     what: o.input,
+    ...(audio ? { audio: { source: audio, startMs } } : {}),
   });
 }
 
@@ -207,7 +228,7 @@ export function kvsCommand(out: Out): Command {
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
       .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
-      .option('--audio <file>', 'with --out: an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video')
+      .option('--audio <file>', 'an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video (- for stdin)')
       .addOption(new Option('--audio-format <format>', 'the --audio input').choices(['adts', 'alaw', 'mulaw']).default('adts'))
       .addOption(new Option('--audio-rate <hz>', 'G.711 sample rate').argParser(positiveInt).default(8000))
       .addOption(new Option('--audio-channels <n>', 'G.711 channels').argParser(positiveInt).default(1))
@@ -273,6 +294,7 @@ export function kvsCommand(out: Out): Command {
             hint: 'set both (any values for local testing) and give the producer the same pair',
           });
         }
+        const { LocalKvsEndpoint } = require('../local') as typeof import('../local');
         const ep = new LocalKvsEndpoint({
           dir: o.dir,
           port: o.port,

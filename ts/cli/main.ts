@@ -11,6 +11,7 @@ import { ptpCommand } from './ptp';
 import { deviceCommand } from './device';
 import { demoCommand } from './demo';
 import { testbenchCommand } from './testbench';
+import { fleetCommand } from './fleet';
 import { addFleetRun } from './fleet-run';
 
 const { version } = require('../../package.json') as { version: string };
@@ -33,8 +34,10 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
   program.addCommand(testbenchCommand(out));
-  // Temporary on fleet-c: ts/cli/fleet.ts (fleet-b) owns the fleet command.
-  addFleetRun(program.command('fleet').description('simulated camera fleets'), out);
+  // `fleet run` (the engine, ts/cli/fleet-run.ts) joins the fleet command here; the page is ts/fleet/html.ts, loaded when asked for.
+  const fleet = fleetCommand(out);
+  addFleetRun(fleet, out, (r) => (require('../fleet/html') as typeof import('../fleet/html')).renderFleetHtml(r));
+  program.addCommand(fleet);
   program
     .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')

@@ -4,7 +4,6 @@ import { Output } from './output';
 import { CamwireError } from '../errors';
 
 type Out = () => Output;
-const isJson = () => process.argv.includes('--json');
 
 /** `camwire testbench`: the local bench a camera's firmware is tested on (docs/testbench.md). */
 export function testbenchCommand(out: Out): Command {
@@ -69,12 +68,13 @@ export function testbenchCommand(out: Out): Command {
     .action(async (o: { dir: string; deviceCmd?: string; ptp?: string; cases?: string[]; junit?: string; html?: string; wait?: number }) => {
       const { runBench, writeReports, jsonLine } = require('../testbench') as typeof import('../testbench');
       const output = out();
-      const tty = process.stderr.isTTY === true && !isJson();
+      const json = output.json;
+      const tty = process.stderr.isTTY === true && !json;
       let current = '';
       const line = (s: string) => {
         if (tty) process.stderr.write(`\r\x1b[K${s.slice(0, (process.stderr.columns ?? 100) - 1)}`);
       };
-      if (!o.deviceCmd && !isJson()) output.info(`waiting for the device to connect to the bench (external device; ${o.wait ?? 300} s)…`);
+      if (!o.deviceCmd && !json) output.info(`waiting for the device to connect to the bench (external device; ${o.wait ?? 300} s)…`);
       const report = await runBench({
         dir: o.dir,
         ...(o.deviceCmd ? { deviceCmd: o.deviceCmd } : {}),
@@ -88,7 +88,7 @@ export function testbenchCommand(out: Out): Command {
         onNote: (_c, e) => line(`${current}: ${e.who}: ${e.what}`),
         onCaseEnd: (r) => {
           if (tty) process.stderr.write('\r\x1b[K');
-          if (isJson()) process.stdout.write(jsonLine(r) + '\n');
+          if (json) process.stdout.write(jsonLine(r) + '\n');
           else
             output.info(
               `${r.status === 'passed' ? 'PASS' : r.status === 'failed' ? 'FAIL' : 'SKIP'} ${r.id} (${(r.durationMs / 1000).toFixed(1)} s)${r.message ? `: ${r.message}` : ''}`,
@@ -98,7 +98,7 @@ export function testbenchCommand(out: Out): Command {
       writeReports(report, { ...(o.junit ? { junit: o.junit } : {}), ...(o.html ? { html: o.html } : {}) });
       const s = report.summary;
       const summary = `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s`;
-      if (!isJson()) output.info(summary + (o.junit ? `; JUnit ${o.junit}` : '') + (o.html ? `; HTML ${o.html}` : ''));
+      if (!json) output.info(summary + (o.junit ? `; JUnit ${o.junit}` : '') + (o.html ? `; HTML ${o.html}` : ''));
       else process.stdout.write(JSON.stringify({ summary: s, durationMs: report.durationMs }) + '\n');
       if (s.failed)
         throw new CamwireError(

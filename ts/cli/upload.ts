@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
-import { looksLikeUrl, parseHeaderArgs, parseUploadTarget, putUrlTarget, Uploader, UploadResult } from '../upload';
-import { deviceKey } from '../upload';
+import type { UploadResult } from '../upload';
+// Loaded when an upload runs, not when the CLI starts.
+const uploadLib = () => require('../upload') as typeof import('../upload');
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output, Progress } from './output';
 import { positiveInt, readFile } from './args';
@@ -68,7 +69,7 @@ export function uploadCommand(out: Out): Command {
     ) => {
       const output = out();
       let putUrl = o.putUrl;
-      if (o.target !== undefined && looksLikeUrl(o.target) && !fs.existsSync(o.target)) {
+      if (o.target !== undefined && uploadLib().looksLikeUrl(o.target) && !fs.existsSync(o.target)) {
         // A URL where a target file belongs: the user has a bare pre-signed URL.
         if (putUrl) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --put-url or --target, not both');
         output.info('note: --target takes an upload target JSON file; that is a URL, so it is used as --put-url');
@@ -81,15 +82,15 @@ export function uploadCommand(out: Out): Command {
       if (!putUrl && (o.header.length || o.contentType || o.id))
         throw new CamwireError('CLI_BAD_ARGUMENT', '--header, --content-type and --id go with --put-url (a target carries its own)');
       const target = putUrl
-        ? putUrlTarget(putUrl, {
+        ? uploadLib().putUrlTarget(putUrl, {
             file,
-            headers: parseHeaderArgs(o.header),
+            headers: uploadLib().parseHeaderArgs(o.header),
             ...(o.contentType ? { contentType: o.contentType } : {}),
             ...(o.id ? { id: o.id } : {}),
           })
-        : parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target!, 'target'));
+        : uploadLib().parseUploadTarget(o.target === '-' ? fs.readFileSync(0, 'utf8') : readFile(o.target!, 'target'));
       if (o.url && !o.thing) throw new CamwireError('CLI_BAD_ARGUMENT', '--url needs --thing');
-      const uploader = new Uploader({
+      const uploader = new (uploadLib().Uploader)({
         concurrency: o.concurrency,
         journalDir: o.journal,
         keepParts: o.keepParts,
@@ -161,7 +162,7 @@ function loadPresign(): typeof import('../upload/presign') {
 }
 
 async function presignBase(o: PresignOpts) {
-  const key = o.key ?? (o.thing && o.file ? deviceKey(o.thing, o.file) : undefined);
+  const key = o.key ?? (o.thing && o.file ? uploadLib().deviceKey(o.thing, o.file) : undefined);
   if (!key) throw new CamwireError('CLI_BAD_ARGUMENT', 'give --key, or --thing and --file for the default key devices/{thing}/{yyyy}/{mm}/{dd}/{filename}');
   return {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),

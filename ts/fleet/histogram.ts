@@ -55,8 +55,13 @@ export class LatencyRecorder {
     return this.h.totalCount;
   }
 
+  /**
+   * The value at percentile p, in ms. HdrHistogram answers with the highest
+   * value of the bucket, which can lie above the largest value recorded; it is
+   * capped at the max, so a report never shows a p99 above its max.
+   */
   percentileMs(p: number): number {
-    return this.h.totalCount ? ms(this.h.getValueAtPercentile(p)) : 0;
+    return this.h.totalCount ? Math.min(ms(this.h.getValueAtPercentile(p)), ms(this.h.maxValue)) : 0;
   }
 
   summary(): LatencySummary {

@@ -18,6 +18,7 @@ import { checkThingName } from '../common/thing-name';
 import { topics } from '../common/topics';
 import { CamwireError } from '../errors';
 import { LatencyRecorder } from './histogram';
+import { mergeReports } from './report';
 import { FLEET_REPORT_KIND, FLEET_REPORT_VERSION, FleetReport } from './report-types';
 import { DISCONNECT, encodeConnect, encodePuback, encodePublish, encodeSubscribe, Inbound, MqttProtocolError, PACKET, PacketReader } from './mqtt-wire';
 
@@ -907,7 +908,8 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
     while (subscriber.delivered < acked && performance.now() < until) await sleep(20);
     subscriber.close();
   }
-  const merged = mergeWorkerReports(reports);
+  // The same merge as `fleet merge`: histograms added, counts summed.
+  const merged = mergeReports(reports);
   const cpu = process.cpuUsage(cpu0);
   merged.shards = [{ index: plan.shard.index, count: plan.shard.count, from: plan.from, to: plan.to }];
   merged.startedAt = startedAt.toISOString();
@@ -929,48 +931,4 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
     merged.latency.delivery = subscriber.rec.summary();
   }
   return merged;
-}
-
-/**
- * Sums the workers' reports of one run (same start, consecutive ranges):
- * histograms merged with LatencyRecorder.add, counts summed, ramps summed
- * per second. (fleet merge, for shards of separate runs, is ts/fleet/report.ts.)
- */
-export function mergeWorkerReports(reports: FleetReport[]): FleetReport {
-  if (!reports.length) throw new CamwireError('FLEET_WORKER_FAILED', 'no worker reports to merge');
-  const first = reports[0]!;
-  const sum = (f: (r: FleetReport) => number) => reports.reduce((s, r) => s + f(r), 0);
-  const merge = (pick: (r: FleetReport) => FleetReport['latency']['connect'] | undefined) => {
-    const rec = new LatencyRecorder();
-    for (const r of reports) {
-      const s = pick(r);
-      if (s) rec.add(LatencyRecorder.fromSummary(s));
-    }
-    return rec.summary();
-  };
-  const errors: Record<string, number> = {};
-  for (const r of reports) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-  const ramp = new Map<number, number>();
-  for (const r of reports) for (const p of r.ramp) ramp.set(p.t, (ramp.get(p.t) ?? 0) + p.connected);
-  const devices = sum((r) => r.devices);
-  const rssGrowth = sum((r) => (r.rssPerDeviceBytes ?? 0) * r.connected);
-  const connected = sum((r) => r.connected);
-  return {
-    ...first,
-    devices,
-    connected,
-    everConnected: sum((r) => r.everConnected),
-    connects: sum((r) => r.connects),
-    reconnects: sum((r) => r.reconnects),
-    published: sum((r) => r.published),
-    acknowledged: sum((r) => r.acknowledged),
-    errors,
-    latency: { connect: merge((r) => r.latency.connect), publish: merge((r) => r.latency.publish) },
-    ramp: [...ramp.entries()].sort((a, b) => a[0] - b[0]).map(([t, c]) => ({ t, connected: c })),
-    processes: reports.flatMap((r) => r.processes),
-    rssPerDeviceBytes: Math.round(rssGrowth / Math.max(1, connected)),
-    ...(reports.every((r) => r.rampMs !== undefined) ? { rampMs: Math.max(...reports.map((r) => r.rampMs!)) } : {}),
-    durationMs: Math.max(...reports.map((r) => r.durationMs)),
-    notes: reports.flatMap((r) => r.notes),
-  };
 }

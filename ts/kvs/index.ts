@@ -6,3 +6,5 @@ export * from './feed';
 export { pcmH264 } from './pcm-h264';
 export type { PcmVideoOptions } from './pcm-h264';
 export { kvsControlEndpoint } from '../common/partition';
+export { AudioSource } from './audio-source';
+export type { AudioFormat, AudioFrame, AudioSourceOptions } from './audio-source';

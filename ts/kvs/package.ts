@@ -31,11 +31,10 @@ export interface PackageOptions {
   audioChannels?: number;
 }
 
-export type PackageResult = NativePackageResult;
+export type PackageResult = NativePackageResult & { mkv: Buffer };
 
-/** Packages an Annex-B H.264 or H.265 elementary stream into one MKV. The input Buffer is read in place, not copied. */
-export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promise<PackageResult> {
-  if (!Buffer.isBuffer(h264)) throw new CamwireError('KVS_BAD_OPTIONS', 'packageAnnexB needs a Buffer of Annex-B H.264');
+/** Checks the options both calls take and gives the native ones (audio added by the caller). */
+function nativeOptions(o: Omit<PackageOptions, 'audio'>) {
   const fps = o.fps ?? 30;
   const fragmentDurationMs = o.fragmentDurationMs ?? 2000;
   const absoluteTimecodes = o.absoluteTimecodes ?? false;
@@ -47,19 +46,50 @@ export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promi
   if (!Number.isSafeInteger(startMs) || startMs < 0) problems.push('startMs must be a non-negative whole number');
   const codec = o.codec ?? 'auto';
   if (!['h264', 'h265', 'auto'].includes(codec)) problems.push("codec must be 'h264', 'h265' or 'auto'");
-  if (o.audio !== undefined && !Buffer.isBuffer(o.audio)) problems.push('audio must be a Buffer');
   if (o.audioFormat !== undefined && !['adts', 'alaw', 'mulaw'].includes(o.audioFormat)) problems.push("audioFormat must be 'adts', 'alaw' or 'mulaw'");
+  return { problems, options: { fps, fragmentDurationMs, absoluteTimecodes, startMs, codec } };
+}
+
+const audioOptions = (o: Omit<PackageOptions, 'audio'>) => ({
+  audioFormat: o.audioFormat ?? 'adts',
+  audioRate: o.audioRate ?? 8000,
+  audioChannels: o.audioChannels ?? 1,
+});
+
+/** Packages an Annex-B H.264 or H.265 elementary stream into one MKV. The input Buffer is read in place, not copied. */
+export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promise<PackageResult> {
+  if (!Buffer.isBuffer(h264)) throw new CamwireError('KVS_BAD_OPTIONS', 'packageAnnexB needs a Buffer of Annex-B H.264');
+  const { problems, options } = nativeOptions(o);
+  if (o.audio !== undefined && !Buffer.isBuffer(o.audio)) problems.push('audio must be a Buffer');
   if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
   const stack = new Error().stack;
   try {
-    return await native().packageAnnexB(h264, {
-      fps,
-      fragmentDurationMs,
-      absoluteTimecodes,
-      startMs,
-      codec,
-      ...(o.audio ? { audio: o.audio, audioFormat: o.audioFormat ?? 'adts', audioRate: o.audioRate ?? 8000, audioChannels: o.audioChannels ?? 1 } : {}),
-    });
+    return (await native().packageAnnexB(h264, { ...options, ...(o.audio ? { audio: o.audio, ...audioOptions(o) } : {}) })) as PackageResult;
+  } catch (e) {
+    throw fromNative(e, stack);
+  }
+}
+
+export interface PackageFileOptions extends Omit<PackageOptions, 'audio'> {
+  /** An audio file (ADTS AAC, or G.711 with audioFormat) packaged as track 2. */
+  audio?: string;
+}
+
+/**
+ * Packages an Annex-B file into an MKV file, natively from end to end: the
+ * input mapped, the MKV written in pieces of a few MiB into a temporary file
+ * renamed over `output` once whole (a failure leaves `output` as it was).
+ * Memory stays flat whatever the file's size. The result is packageAnnexB's
+ * without `mkv` (its size is `bytes`).
+ */
+export async function packageFile(input: string, output: string, o: PackageFileOptions = {}): Promise<Omit<PackageResult, 'mkv'>> {
+  const { problems, options } = nativeOptions(o);
+  if (typeof input !== 'string' || typeof output !== 'string') problems.push('input and output must be paths');
+  if (o.audio !== undefined && typeof o.audio !== 'string') problems.push('audio must be a path');
+  if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
+  const stack = new Error().stack;
+  try {
+    return await native().packageFile(input, output, { ...options, ...(o.audio !== undefined ? { audio: o.audio, ...audioOptions(o) } : {}) });
   } catch (e) {
     throw fromNative(e, stack);
   }

@@ -86,7 +86,8 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   private readonly deliveries = new Map<number, Delivery>();
   private readonly drainWaiters: Delivery[] = [];
   /** Records not yet handed to the current connection, in order. */
-  private toSend: OutboxRecord[] = [];
+  private toSend = new RecordQueue();
+  private corked = false;
   /** Records handed to the current connection and waiting for PUBACK. */
   private readonly inFlight = new Map<number, OutboxRecord>();
   private generation = 0;
@@ -134,7 +135,7 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   async connect(o: { timeoutMs?: number } = {}): Promise<void> {
     if (this.client) throw new CamwireError('MQTT_BAD_OPTIONS', 'connect() was already called');
     this.outbox = this.options.outboxDir ? await DurableOutbox.open(this.options.outboxDir) : new MemoryOutbox();
-    this.toSend = this.outbox.pending();
+    this.toSend = new RecordQueue(this.outbox.pending());
     this.recovered = this.toSend.length;
     const done = new Promise<void>((resolve, reject) => {
       this.firstConnect = { resolve, reject };
@@ -256,7 +257,7 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     const client = this.client;
     if (client) for (const id of Object.keys(client.outgoing)) delete client.outgoing[Number(id)];
     if (this.inFlight.size) {
-      this.toSend = [...this.inFlight.values(), ...this.toSend].sort((a, b) => a.seq - b.seq);
+      this.toSend = new RecordQueue([...this.inFlight.values(), ...this.toSend.drain()].sort((a, b) => a.seq - b.seq));
       this.inFlight.clear();
     }
     this.emit('offline');
@@ -313,6 +314,18 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     if (!client?.connected) return;
     const max = this.options.maxInFlight ?? 64;
     const gen = this.generation;
+    // The publishes of one turn of the event loop (the PUBACKs of one read
+    // each free a slot) go out in one write: the socket stays corked until
+    // the loop's check phase. Without it, each message is its own writev.
+    const stream = client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    if (this.toSend.length && this.inFlight.size < max && !this.corked && stream?.cork && stream.uncork) {
+      this.corked = true;
+      stream.cork();
+      setImmediate(() => {
+        this.corked = false;
+        stream.uncork!();
+      });
+    }
     while (this.toSend.length && this.inFlight.size < max) {
       const rec = this.toSend.shift()!;
       this.inFlight.set(rec.seq, rec);
@@ -466,5 +479,41 @@ function checkIdentity(o: DeviceConnectionOptions, thing: string): void {
     throw new CamwireError('MQTT_KEY_MISMATCH', `the private key does not belong to the certificate "${cert.subject.replace(/\n/g, ', ')}" of ${thing}`, {
       hint: 'pass the key made together with this certificate (camwire pki issue writes NAME.pem and NAME.key side by side)',
     });
+  }
+}
+
+/** A FIFO of outbox records: shift() is O(1) (an array's is O(n) on a long queue). */
+class RecordQueue {
+  private items: OutboxRecord[];
+  private head = 0;
+  constructor(items: OutboxRecord[] = []) {
+    this.items = items;
+  }
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(r: OutboxRecord): void {
+    this.items.push(r);
+  }
+  shift(): OutboxRecord | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const r = this.items[this.head]!;
+    this.items[this.head++] = undefined as unknown as OutboxRecord; // let it be collected
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return r;
+  }
+  unshift(r: OutboxRecord): void {
+    if (this.head > 0) this.items[--this.head] = r;
+    else this.items.unshift(r);
+  }
+  /** Everything queued, in order; the queue is left empty. */
+  drain(): OutboxRecord[] {
+    const out = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return out;
   }
 }

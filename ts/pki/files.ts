@@ -12,6 +12,12 @@ import { CertificateAuthority } from './authority';
 export interface WriteOptions {
   /** Replace existing files (default false: refuse with PKI_FILE_EXISTS). */
   overwrite?: boolean;
+  /**
+   * fsync before the rename (default true). Callers that check what they find
+   * on disk before trusting it (the fleet's certificates, re-issued when
+   * unreadable) may skip it for speed: the rename still makes each file whole.
+   */
+  fsync?: boolean;
 }
 
 /**
@@ -27,6 +33,11 @@ export function refuseExisting(files: string[], options: WriteOptions = {}): voi
   }
 }
 
+/**
+ * Writes `data` to `file` through a temp file beside it and a rename: a
+ * reader sees the old file or the whole new one, never a part. The mode is
+ * the temp file's from its creation.
+ */
 export function writeFileAtomic(file: string, data: string, mode: number, options: WriteOptions = {}): void {
   refuseExisting([file], options);
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -34,12 +45,17 @@ export function writeFileAtomic(file: string, data: string, mode: number, option
   // The mode is set at creation, so a key is never readable by others even briefly.
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      fs.writeFileSync(fd, data); // every byte (a single writeSync may write fewer)
+      if (options.fsync !== false) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true }); // a failed write (ENOSPC) leaves no temp file behind
+    throw e;
   }
-  fs.renameSync(tmp, file);
 }
 
 export const writePrivateKey = (file: string, pem: string, o?: WriteOptions) => writeFileAtomic(file, pem, 0o600, o);

@@ -15,10 +15,8 @@
  * loads nothing (a Content-Security-Policy allows inline styles only) and its
  * charts are inline SVG.
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { create } from 'xmlbuilder2';
+import { writeFileAtomic } from '../pki';
 import type { BenchReport, CaseChart, CaseFamily, CaseResult, CaseStatus } from './report-types';
 
 /** The families in the order the reports list them. */
@@ -285,30 +283,10 @@ export function jsonLine(c: CaseResult): string {
   return JSON.stringify({ id: c.id, family: c.family, status: c.status, durationMs: c.durationMs, message: c.message, evidence: c.evidence });
 }
 
-/** Writes `text` to `file` through a temp file beside it and a rename: a reader sees the old file or the whole new one. */
-function writeAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'wx', 0o644);
-    try {
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** Writes the JUnit XML and/or the HTML page, each to its path (parent directories made). */
 export function writeReports(report: BenchReport, to: { junit?: string; html?: string }): void {
   const junit = to.junit !== undefined ? junitXml(report) : undefined;
   const html = to.html !== undefined ? htmlReport(report) : undefined;
-  if (to.junit !== undefined && junit !== undefined) writeAtomic(to.junit, junit);
-  if (to.html !== undefined && html !== undefined) writeAtomic(to.html, html);
+  if (to.junit !== undefined && junit !== undefined) writeFileAtomic(to.junit, junit, 0o644, { overwrite: true });
+  if (to.html !== undefined && html !== undefined) writeFileAtomic(to.html, html, 0o644, { overwrite: true });
 }
