@@ -209,7 +209,8 @@ test.serial(`three shards of ${SHARDED / 3} as processes merge into what one run
 
   // One unsharded run of the same fleet, through two worker processes.
   // (its fleet-side subscriber lives in the parent, one identity for both workers)
-  const one = await fleetRun(e, [...args, '--workers', '2', '--subscriber']);
+  const page = path.join(e.dir, 'run.html');
+  const one = await fleetRun(e, [...args, '--workers', '2', '--subscriber', '--html', page]);
   t.is(one.code, 0, one.stderr + one.stdout);
   const u = one.report!;
   t.is(u.devices, merged.devices);
@@ -219,6 +220,7 @@ test.serial(`three shards of ${SHARDED / 3} as processes merge into what one run
   t.deepEqual(u.errors, {});
   t.deepEqual(merged.errors, {});
   t.is(u.processes.length, 3, 'two workers and the parent');
+  t.regex(fs.readFileSync(page, 'utf8'), /^<!doctype html>/i);
   t.is(u.deliveredThings, SHARDED);
   t.true((u.delivered ?? 0) >= u.acknowledged, `${u.delivered} delivered of ${u.acknowledged}`);
   t.is(u.latency.delivery?.count, u.delivered);
