@@ -506,6 +506,62 @@ export const ERROR_CODES = {
   ),
   TESTBENCH_NO_CASES: e('testbench', '--cases matched no case.', '`camwire testbench list` shows every case id; globs such as `mqtt.*` work.'),
   TESTBENCH_FAILED: e('testbench', 'At least one case failed.', 'The report says which and why (evidence and timeline per case).'),
+  // fleet run
+  FLEET_RUN_BAD_OPTIONS: e(
+    'fleet',
+    'An option of `fleet run` is out of range or malformed (--shard I/N, --broker mqtts://…, --rate, --workers).',
+    'Correct the option; `camwire fleet run --help` lists them.',
+  ),
+  FLEET_RUN_NO_CERTS: e(
+    'fleet',
+    'The certificate directory is unreadable, holds fewer device certificates than --devices, or lacks the fleet-side subscriber identity.',
+    'Make the certificates with `camwire fleet certs`; for --subscriber, issue `fleet-subscriber` (or pass its files) and grant it read on cameras/+/telemetry.',
+  ),
+  FLEET_FD_LIMIT: e(
+    'fleet',
+    'Too few file descriptors for the devices of this process (RLIMIT_NOFILE), or EMFILE/ENFILE while connecting.',
+    'Raise the hard limit (limits.conf nofile, systemd LimitNOFILE=, docker --ulimit nofile=N:N), or split the fleet with --workers or --shard.',
+  ),
+  FLEET_PORTS_EXHAUSTED: w(
+    'fleet',
+    'EADDRNOTAVAIL: no local port left towards the broker address (about 28,000 per destination with the default port range).',
+    'Widen net.ipv4.ip_local_port_range, give the broker more addresses, or shard across machines (`fleet k8s`).',
+  ),
+  FLEET_CONNECT_FAILED: w(
+    'fleet',
+    'A camera could not connect (TCP, TLS or the broker closing before CONNACK); the first cause is in the notes.',
+    'Check the broker address, its CA (--broker-ca) and that it trusts the device CA.',
+  ),
+  FLEET_CONNECT_TIMEOUT: w(
+    'fleet',
+    'No CONNACK (or SUBACK, for the subscriber) within the connect timeout.',
+    'Lower --rate, or look at the broker: it is overloaded or dropping handshakes.',
+  ),
+  FLEET_CONNACK_REFUSED: w(
+    'fleet',
+    'The broker answered CONNECT with a refusal (return code in the message).',
+    'Code 5 (not authorised): the broker does not accept the certificate as an identity, or its ACL refuses the client id.',
+  ),
+  FLEET_CONNECTION_LOST: w(
+    'fleet',
+    'A connected camera lost its connection; it reconnects with backoff.',
+    'Look at the broker log around that time (keep-alive, max_connections, memory).',
+  ),
+  FLEET_SUBSCRIBE_REFUSED: w(
+    'fleet',
+    'The broker refused a subscription (SUBACK 0x80): upload targets of a camera, or cameras/+/telemetry of the fleet-side subscriber.',
+    "Grant the identity read on that topic in the broker's ACL.",
+  ),
+  FLEET_PROTOCOL: w(
+    'fleet',
+    'The broker sent bytes that are not MQTT 3.1.1 as expected (a length out of range, an unexpected packet).',
+    'Check that the URL points at an MQTT broker; report it if it is one.',
+  ),
+  FLEET_WORKER_FAILED: e(
+    'fleet',
+    'A worker process of `fleet run --workers` exited without its report.',
+    'Its error is printed above; run with --workers 1 to see it directly.',
+  ),
   // fleet certs, merge, k8s
   FLEET_BAD_OPTIONS: e(
     'fleet',

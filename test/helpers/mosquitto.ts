@@ -30,6 +30,8 @@ export interface BrokerOptions {
   crlPem?: string;
   /** The broker's own certificate and key files, used where they are. */
   server?: { certFile: string; keyFile: string };
+  /** More ACL lines after the camera pattern (e.g. `user fleet-subscriber` + `topic read cameras/+/telemetry`). */
+  acl?: string[];
 }
 
 export class MosquittoBroker {
@@ -60,7 +62,7 @@ export class MosquittoBroker {
       fs.writeFileSync(b.keyFile, server.keyPem, { mode: 0o600 });
     }
     if (o.crlPem) fs.writeFileSync(path.join(o.dir, 'crl.pem'), o.crlPem);
-    fs.writeFileSync(path.join(o.dir, 'acl'), 'pattern readwrite cameras/%u/#\n');
+    fs.writeFileSync(path.join(o.dir, 'acl'), ['pattern readwrite cameras/%u/#', ...(o.acl ?? [])].join('\n') + '\n');
     b.writeConfig();
     await b.launch();
     return b;

@@ -12,6 +12,7 @@ import { deviceCommand } from './device';
 import { demoCommand } from './demo';
 import { testbenchCommand } from './testbench';
 import { fleetCommand } from './fleet';
+import { addFleetRun } from './fleet-run';
 
 const { version } = require('../../package.json') as { version: string };
 
@@ -33,7 +34,10 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand(out));
   program.addCommand(deviceCommand(out));
   program.addCommand(testbenchCommand(out));
-  program.addCommand(fleetCommand(out));
+  // `fleet run` (the engine, ts/cli/fleet-run.ts) joins the fleet command here; the page is ts/fleet/html.ts, loaded when asked for.
+  const fleet = fleetCommand(out);
+  addFleetRun(fleet, out, (r) => (require('../fleet/html') as typeof import('../fleet/html')).renderFleetHtml(r));
+  program.addCommand(fleet);
   program
     .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')

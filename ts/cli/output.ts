@@ -91,6 +91,15 @@ export class Progress {
     this.open = true;
     if (done >= total) this.end();
   }
+  /** Redraws the line with a status only (no bar, no end): a run whose total is time, such as `fleet run`. */
+  status(detail: string): void {
+    if (!this.enabled || !this.tty) return;
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    process.stderr.write(`\r${this.label} ${detail}   `);
+    this.open = true;
+  }
   /** Ends the bar's line, if one is drawn (a failure before the end leaves none half-written). */
   end(): void {
     if (!this.open) return;
