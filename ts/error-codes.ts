@@ -507,16 +507,6 @@ export const ERROR_CODES = {
   TESTBENCH_NO_CASES: e('testbench', '--cases matched no case.', '`camwire testbench list` shows every case id; globs such as `mqtt.*` work.'),
   TESTBENCH_FAILED: e('testbench', 'At least one case failed.', 'The report says which and why (evidence and timeline per case).'),
   // fleet run
-  FLEET_RUN_BAD_OPTIONS: e(
-    'fleet',
-    'An option of `fleet run` is out of range or malformed (--shard I/N, --broker mqtts://…, --rate, --workers).',
-    'Correct the option; `camwire fleet run --help` lists them.',
-  ),
-  FLEET_RUN_NO_CERTS: e(
-    'fleet',
-    'The certificate directory is unreadable, holds fewer device certificates than --devices, or lacks the fleet-side subscriber identity.',
-    'Make the certificates with `camwire fleet certs`; for --subscriber, issue `fleet-subscriber` (or pass its files) and grant it read on cameras/+/telemetry.',
-  ),
   FLEET_FD_LIMIT: e(
     'fleet',
     'Too few file descriptors for the devices of this process (RLIMIT_NOFILE), or EMFILE/ENFILE while connecting.',
@@ -565,13 +555,13 @@ export const ERROR_CODES = {
   // fleet certs, merge, k8s
   FLEET_BAD_OPTIONS: e(
     'fleet',
-    'An option of `fleet certs`, `fleet merge` or `fleet k8s` is out of range or malformed (--count, --prefix, --shards, a name).',
+    'An option of a fleet command is out of range or malformed (--count, --prefix, --shards, --shard I/N, --broker mqtts://…, --rate, --workers, a name).',
     'Correct the option; `camwire fleet <command> --help` lists them.',
   ),
   FLEET_CERTS_NOT_FOUND: e(
     'fleet',
-    'The certificates directory has no fleet.json (or a broken one), or fewer devices than asked for.',
-    'Make them with `camwire fleet certs --ca CA_DIR --count N --out DIR`; existing devices are reused.',
+    'The certificates directory is unreadable, has a broken fleet.json, holds fewer devices than asked for, or lacks the fleet-side subscriber identity.',
+    'Make them with `camwire fleet certs --ca CA_DIR --count N --out DIR [--subscriber]`; existing devices are reused. The subscriber needs read on cameras/+/telemetry.',
   ),
   FLEET_REPORT_INVALID: e(
     'fleet',

@@ -95,7 +95,7 @@ export function listDeviceCerts(dir: string, exclude: ReadonlySet<string> = new 
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw new CamwireError('FLEET_RUN_NO_CERTS', `cannot read the certificate directory ${dir}: ${(e as Error).message}`, {
+    throw new CamwireError('FLEET_CERTS_NOT_FOUND', `cannot read the certificate directory ${dir}: ${(e as Error).message}`, {
       hint: 'make them with `camwire fleet certs --ca DIR --count N --out DIR`',
     });
   }
@@ -116,7 +116,7 @@ export function listDeviceCerts(dir: string, exclude: ReadonlySet<string> = new 
 /** Devices of fleet.json (`fleet certs`): { devices: [{ index, thing, cert, key }] }, files relative to dir. */
 function fromIndex(dir: string, file: string): DeviceCertFiles[] {
   const bad = (why: string) =>
-    new CamwireError('FLEET_RUN_NO_CERTS', `${file}: ${why}`, { hint: 'make the certificates again with `camwire fleet certs` (existing ones are reused)' });
+    new CamwireError('FLEET_CERTS_NOT_FOUND', `${file}: ${why}`, { hint: 'make the certificates again with `camwire fleet certs` (existing ones are reused)' });
   let v: unknown;
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -142,7 +142,7 @@ export function parseShard(spec: string): { index: number; count: number } {
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
   if (!m || !(count >= 1) || !(index >= 0) || index >= count) {
-    throw new CamwireError('FLEET_RUN_BAD_OPTIONS', `--shard ${spec} is not I/N with 0 <= I < N`, { hint: 'e.g. --shard 0/3, --shard 1/3, --shard 2/3' });
+    throw new CamwireError('FLEET_BAD_OPTIONS', `--shard ${spec} is not I/N with 0 <= I < N`, { hint: 'e.g. --shard 0/3, --shard 1/3, --shard 2/3' });
   }
   return { index, count };
 }
@@ -504,10 +504,10 @@ function parseBroker(url: string): { host: string; port: number } {
   try {
     u = new URL(url);
   } catch {
-    throw new CamwireError('FLEET_RUN_BAD_OPTIONS', `--broker ${url} is not a URL`, { hint: 'mqtts://HOST:PORT' });
+    throw new CamwireError('FLEET_BAD_OPTIONS', `--broker ${url} is not a URL`, { hint: 'mqtts://HOST:PORT' });
   }
   if (u.protocol !== 'mqtts:') {
-    throw new CamwireError('FLEET_RUN_BAD_OPTIONS', `--broker ${url}: fleet cameras speak mutual TLS only (mqtts://)`, { hint: 'mqtts://HOST:PORT' });
+    throw new CamwireError('FLEET_BAD_OPTIONS', `--broker ${url}: fleet cameras speak mutual TLS only (mqtts://)`, { hint: 'mqtts://HOST:PORT' });
   }
   const host = u.hostname.replace(/^\[|\]$/g, '');
   return { host, port: u.port ? Number(u.port) : 8883 };
@@ -621,7 +621,7 @@ function camwireVersion(): string {
 
 function checkOptions(o: FleetRunOptions): void {
   const bad = (m: string) => {
-    throw new CamwireError('FLEET_RUN_BAD_OPTIONS', m);
+    throw new CamwireError('FLEET_BAD_OPTIONS', m);
   };
   if (o.rate !== undefined && !(o.rate > 0)) bad('--rate must be above 0');
   if (o.durationS !== undefined && !(o.durationS >= 0)) bad('--duration must be 0 or more');
@@ -636,11 +636,11 @@ function planDevices(o: FleetRunOptions): { all: DeviceCertFiles[]; total: numbe
   const all = listDeviceCerts(o.certsDir, new Set([subscriberThing]));
   const total = o.devices ?? all.length;
   if (total > all.length) {
-    throw new CamwireError('FLEET_RUN_NO_CERTS', `--devices ${total} but ${o.certsDir} holds ${all.length} device certificates`, {
+    throw new CamwireError('FLEET_CERTS_NOT_FOUND', `--devices ${total} but ${o.certsDir} holds ${all.length} device certificates`, {
       hint: `make the rest with \`camwire fleet certs --count ${total} …\``,
     });
   }
-  if (total === 0) throw new CamwireError('FLEET_RUN_NO_CERTS', `${o.certsDir} holds no device certificates ({thing}.pem with {thing}.key)`);
+  if (total === 0) throw new CamwireError('FLEET_CERTS_NOT_FOUND', `${o.certsDir} holds no device certificates ({thing}.pem with {thing}.key)`);
   const shard = o.shard ?? { index: 0, count: 1 };
   const { from, to } = o.range ?? shardRange(total, shard.index, shard.count);
   return { all, total, from, to, shard };
@@ -679,7 +679,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
     const certFile = s?.certFile ?? path.join(o.certsDir, `${thing}.pem`);
     const keyFile = s?.keyFile ?? path.join(o.certsDir, `${thing}.key`);
     if (!fs.existsSync(certFile) || !fs.existsSync(keyFile)) {
-      throw new CamwireError('FLEET_RUN_NO_CERTS', `the fleet-side subscriber needs its own identity: ${certFile} and ${keyFile}`, {
+      throw new CamwireError('FLEET_CERTS_NOT_FOUND', `the fleet-side subscriber needs its own identity: ${certFile} and ${keyFile}`, {
         hint: `issue a certificate for "${thing}" into the certificate directory and grant it read on ${topics.allTelemetry()} in the broker's ACL`,
       });
     }
