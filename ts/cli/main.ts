@@ -102,6 +102,11 @@ export async function main(argv: string[]): Promise<number> {
  */
 export function finish(code: number, graceMs = Number(process.env['CAMWIRE_EXIT_GRACE_MS'] ?? 2000)): void {
   process.exitCode = code;
+  // Once the loop is empty, leave through process.exit: Node 20's own teardown
+  // after a natural exit (FreeEnvironment -> CleanupHandles) was seen spinning
+  // at 100% CPU forever now and then after `testbench run` (every thread idle,
+  // one socket handle left); process.exit does not take that path.
+  process.once('beforeExit', () => process.exit(code));
   const timer = setTimeout(() => {
     if (process.env['CAMWIRE_DEBUG']) {
       const open = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
