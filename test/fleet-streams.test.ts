@@ -1,0 +1,128 @@
+/**
+ * `camwire fleet run --streams K` against a real Mosquitto (mutual TLS, one
+ * certificate per device) and camwire's LocalKvsEndpoint (SigV4-checking,
+ * in-process on 127.0.0.1): the first K devices each stream synthetic video
+ * with the native producer, every fragment PERSISTED by the stop; the MQTT
+ * side loses nothing meanwhile.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CertificateAuthority } from '../ts/pki';
+import type { FleetReport } from '../ts/fleet/report-types';
+import { checkReport } from '../ts/fleet/report';
+import { LocalKvsEndpoint } from '../ts/local';
+import { MosquittoBroker } from './helpers/mosquitto';
+import { camwireAsync } from './helpers/run';
+import { tempDir } from './helpers/tmp';
+
+const N = 20;
+const K = 3;
+const creds = { accessKeyId: 'AKIDFLEETSTREAMS', secretAccessKey: 'fleet-streams-secret' };
+const dir = tempDir('fleet-streams');
+let broker: MosquittoBroker | undefined;
+let ep: LocalKvsEndpoint | undefined;
+
+/** This environment with the endpoint's credentials as the AWS chain's first link (and no other). */
+function awsEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey };
+  delete env['AWS_SESSION_TOKEN'];
+  delete env['AWS_PROFILE'];
+  return env;
+}
+
+test.after.always(async () => {
+  await broker?.stop();
+  await ep?.stop();
+});
+
+test(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED fragments, and nothing lost on MQTT`, async (t) => {
+  const certs = path.join(dir, 'certs');
+  fs.mkdirSync(certs);
+  const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
+  const things = Array.from({ length: N }, (_, i) => `scam${String(i).padStart(3, '0')}`);
+  await Promise.all(
+    things.map(async (thing) => {
+      const d = await ca.issueDevice(thing, { keyType: 'ec' });
+      fs.writeFileSync(path.join(certs, `${thing}.pem`), d.certPem);
+      fs.writeFileSync(path.join(certs, `${thing}.key`), d.keyPem, { mode: 0o600 });
+    }),
+  );
+  const brokerDir = path.join(dir, 'broker');
+  fs.mkdirSync(brokerDir);
+  broker = await MosquittoBroker.start({ dir: brokerDir, ca });
+  ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'us-east-1' });
+  await ep.start();
+
+  const reportFile = path.join(dir, 'report.json');
+  const r = await camwireAsync(
+    [
+      '--json',
+      'fleet',
+      'run',
+      '--certs',
+      certs,
+      '--broker',
+      broker.url('tls'),
+      '--broker-ca',
+      path.join(brokerDir, 'ca.pem'),
+      '--devices',
+      String(N),
+      '--duration',
+      '6',
+      '--streams',
+      String(K),
+      '--kvs-endpoint',
+      ep.url,
+      '--kvs-region',
+      'us-east-1',
+      '--kvs-stream-prefix',
+      'live-',
+      '--report',
+      reportFile,
+    ],
+    { env: awsEnv() },
+  ).done;
+  t.is(r.code, 0, r.stderr);
+  const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
+  t.notThrows(() => checkReport(rep, reportFile), 'the report matches its schema');
+
+  // The endpoint: sessions for exactly the first K devices' streams, each with PERSISTED fragments.
+  const streamed = [...new Set(ep.sessions.map((s) => s.stream))].sort();
+  t.deepEqual(
+    streamed,
+    things.slice(0, K).map((x) => `live-${x}`),
+  );
+  for (const name of streamed) {
+    const ss = ep.sessions.filter((s) => s.stream === name);
+    t.true(
+      ss.reduce((n, s) => n + (s.persisted ?? 0), 0) > 0,
+      `${name}: ${JSON.stringify(ss.map((s) => ({ persisted: s.persisted, frames: s.frames, endedBy: s.endedBy })))}`,
+    );
+    t.true(
+      ss.every((s) => s.endedBy === 'client'),
+      `${name} ended by the client`,
+    );
+  }
+  const sessionFrames = ep.sessions.reduce((n, s) => n + s.frames, 0);
+  const persisted = ep.sessions.reduce((n, s) => n + (s.persisted ?? 0), 0);
+
+  // The report.
+  t.truthy(rep.streams, JSON.stringify(rep.notes));
+  t.is(rep.streams!.started, K);
+  t.is(rep.streams!.errors, 0, JSON.stringify(rep.notes));
+  t.true(rep.streams!.fragmentsPersisted > 0);
+  t.is(rep.streams!.fragmentsPersisted, persisted);
+  t.is(rep.streams!.framesStored, sessionFrames);
+  t.true(rep.latency.persist!.count > 0);
+  // At 10 fps for 6 s or more each, with the ramp.
+  t.true(rep.streams!.framesStored >= K * 40, `${rep.streams!.framesStored} frames`);
+
+  // The MQTT side.
+  t.is(rep.everConnected, N);
+  t.true(rep.published > 0);
+  t.is(rep.acknowledged, rep.published, 'no QoS 1 message lost');
+  t.log(
+    `streams ${JSON.stringify(rep.streams)}, persist p50 ${rep.latency.persist!.p50} ms p99 ${rep.latency.persist!.p99} ms; telemetry ${rep.published}/${rep.acknowledged}; run ${rep.durationMs} ms`,
+  );
+});
