@@ -126,3 +126,14 @@ test(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED
     `streams ${JSON.stringify(rep.streams)}, persist p50 ${rep.latency.persist!.p50} ms p99 ${rep.latency.persist!.p99} ms; telemetry ${rep.published}/${rep.acknowledged}; run ${rep.durationMs} ms`,
   );
 });
+
+test('--stream-size must be multiples of 16; the KVS options need --streams', async (t) => {
+  const certs = path.join(dir, 'no-certs');
+  const base = ['--json', 'fleet', 'run', '--certs', certs, '--broker', 'mqtts://127.0.0.1:1'];
+  const size = await camwireAsync([...base, '--streams', '1', '--stream-size', '50x48']).done;
+  t.not(size.code, 0);
+  t.regex(size.stdout + size.stderr, /FLEET_BAD_OPTIONS[\s\S]*--stream-size 50x48/);
+  const lone = await camwireAsync([...base, '--kvs-endpoint', 'http://127.0.0.1:1']).done;
+  t.not(lone.code, 0);
+  t.regex(lone.stdout + lone.stderr, /CLI_BAD_ARGUMENT[\s\S]*need --streams/);
+});
