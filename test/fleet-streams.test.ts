@@ -36,24 +36,35 @@ test.after.always(async () => {
   await ep?.stop();
 });
 
-test(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED fragments, and nothing lost on MQTT`, async (t) => {
-  const certs = path.join(dir, 'certs');
-  fs.mkdirSync(certs);
-  const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
-  const things = Array.from({ length: N }, (_, i) => `scam${String(i).padStart(3, '0')}`);
-  await Promise.all(
-    things.map(async (thing) => {
-      const d = await ca.issueDevice(thing, { keyType: 'ec' });
-      fs.writeFileSync(path.join(certs, `${thing}.pem`), d.certPem);
-      fs.writeFileSync(path.join(certs, `${thing}.key`), d.keyPem, { mode: 0o600 });
-    }),
-  );
-  const brokerDir = path.join(dir, 'broker');
-  fs.mkdirSync(brokerDir);
-  broker = await MosquittoBroker.start({ dir: brokerDir, ca });
-  ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'us-east-1' });
-  await ep.start();
+let setupP: Promise<{ certs: string; brokerDir: string; things: string[] }> | undefined;
 
+/** The device certificates, the broker and the endpoint, made once for the file's tests. */
+function setup(): Promise<{ certs: string; brokerDir: string; things: string[] }> {
+  setupP ??= (async () => {
+    const certs = path.join(dir, 'certs');
+    fs.mkdirSync(certs);
+    const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
+    const things = Array.from({ length: N }, (_, i) => `scam${String(i).padStart(3, '0')}`);
+    await Promise.all(
+      things.map(async (thing) => {
+        const d = await ca.issueDevice(thing, { keyType: 'ec' });
+        fs.writeFileSync(path.join(certs, `${thing}.pem`), d.certPem);
+        fs.writeFileSync(path.join(certs, `${thing}.key`), d.keyPem, { mode: 0o600 });
+      }),
+    );
+    const brokerDir = path.join(dir, 'broker');
+    fs.mkdirSync(brokerDir);
+    broker = await MosquittoBroker.start({ dir: brokerDir, ca });
+    ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'us-east-1' });
+    await ep.start();
+    return { certs, brokerDir, things };
+  })();
+  return setupP;
+}
+
+test.serial(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED fragments, and nothing lost on MQTT`, async (t) => {
+  const { certs, brokerDir, things } = await setup();
+  if (!broker || !ep) throw new Error('no setup');
   const reportFile = path.join(dir, 'report.json');
   const r = await camwireAsync(
     [
@@ -88,13 +99,14 @@ test(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED
   t.notThrows(() => checkReport(rep, reportFile), 'the report matches its schema');
 
   // The endpoint: sessions for exactly the first K devices' streams, each with PERSISTED fragments.
-  const streamed = [...new Set(ep.sessions.map((s) => s.stream))].sort();
+  const mine = ep.sessions.filter((s) => s.stream.startsWith('live-'));
+  const streamed = [...new Set(mine.map((s) => s.stream))].sort();
   t.deepEqual(
     streamed,
     things.slice(0, K).map((x) => `live-${x}`),
   );
   for (const name of streamed) {
-    const ss = ep.sessions.filter((s) => s.stream === name);
+    const ss = mine.filter((s) => s.stream === name);
     t.true(
       ss.reduce((n, s) => n + (s.persisted ?? 0), 0) > 0,
       `${name}: ${JSON.stringify(ss.map((s) => ({ persisted: s.persisted, frames: s.frames, endedBy: s.endedBy })))}`,
@@ -104,8 +116,8 @@ test(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED
       `${name} ended by the client`,
     );
   }
-  const sessionFrames = ep.sessions.reduce((n, s) => n + s.frames, 0);
-  const persisted = ep.sessions.reduce((n, s) => n + (s.persisted ?? 0), 0);
+  const sessionFrames = mine.reduce((n, s) => n + s.frames, 0);
+  const persisted = mine.reduce((n, s) => n + (s.persisted ?? 0), 0);
 
   // The report.
   t.truthy(rep.streams, JSON.stringify(rep.notes));
@@ -136,4 +148,57 @@ test('--stream-size must be multiples of 16; the KVS options need --streams', as
   const lone = await camwireAsync([...base, '--kvs-endpoint', 'http://127.0.0.1:1']).done;
   t.not(lone.code, 0);
   t.regex(lone.stdout + lone.stderr, /CLI_BAD_ARGUMENT[\s\S]*need --streams/);
+});
+
+test.serial("--workers 2: the shard's first K devices stream, split over the workers; the merged report sums them", async (t) => {
+  const { certs, brokerDir, things } = await setup();
+  if (!broker || !ep) throw new Error('no setup');
+  const reportFile = path.join(dir, 'report-workers.json');
+  // Devices 4 over 2 workers ([0, 2) and [2, 4)), 3 streams: 2 in the first worker, 1 in the second.
+  const r = await camwireAsync(
+    [
+      '--json',
+      'fleet',
+      'run',
+      '--certs',
+      certs,
+      '--broker',
+      broker.url('tls'),
+      '--broker-ca',
+      path.join(brokerDir, 'ca.pem'),
+      '--devices',
+      '4',
+      '--workers',
+      '2',
+      '--duration',
+      '3',
+      '--streams',
+      '3',
+      '--kvs-endpoint',
+      ep.url,
+      '--kvs-stream-prefix',
+      'w-',
+      '--report',
+      reportFile,
+    ],
+    { env: awsEnv() },
+  ).done;
+  t.is(r.code, 0, r.stderr);
+  const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
+  t.notThrows(() => checkReport(rep, reportFile));
+  const mine = ep.sessions.filter((s) => s.stream.startsWith('w-'));
+  t.deepEqual(
+    [...new Set(mine.map((s) => s.stream))].sort(),
+    things.slice(0, 3).map((x) => `w-${x}`),
+  );
+  t.is(rep.streams!.started, 3);
+  t.is(rep.streams!.errors, 0, JSON.stringify(rep.notes));
+  t.is(
+    rep.streams!.fragmentsPersisted,
+    mine.reduce((n, s) => n + (s.persisted ?? 0), 0),
+  );
+  t.true(rep.streams!.fragmentsPersisted >= 3);
+  // One latency per PERSISTED ack (the merge added the workers' histograms).
+  t.true(rep.latency.persist!.count > 0 && rep.latency.persist!.count <= rep.streams!.fragmentsPersisted, `${rep.latency.persist!.count} latencies`);
+  t.is(rep.acknowledged, rep.published);
 });
