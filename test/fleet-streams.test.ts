@@ -36,10 +36,17 @@ test.after.always(async () => {
   await ep?.stop();
 });
 
-let setupP: Promise<{ certs: string; brokerDir: string; things: string[] }> | undefined;
+interface Setup {
+  certs: string;
+  brokerDir: string;
+  things: string[];
+  ca: CertificateAuthority;
+}
+
+let setupP: Promise<Setup> | undefined;
 
 /** The device certificates, the broker and the endpoint, made once for the file's tests. */
-function setup(): Promise<{ certs: string; brokerDir: string; things: string[] }> {
+function setup(): Promise<Setup> {
   setupP ??= (async () => {
     const certs = path.join(dir, 'certs');
     fs.mkdirSync(certs);
@@ -57,7 +64,7 @@ function setup(): Promise<{ certs: string; brokerDir: string; things: string[] }
     broker = await MosquittoBroker.start({ dir: brokerDir, ca });
     ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'us-east-1' });
     await ep.start();
-    return { certs, brokerDir, things };
+    return { certs, brokerDir, things, ca };
   })();
   return setupP;
 }
@@ -201,4 +208,52 @@ test.serial("--workers 2: the shard's first K devices stream, split over the wor
   // One latency per PERSISTED ack (the merge added the workers' histograms).
   t.true(rep.latency.persist!.count > 0 && rep.latency.persist!.count <= rep.streams!.fragmentsPersisted, `${rep.latency.persist!.count} latencies`);
   t.is(rep.acknowledged, rep.published);
+});
+
+test.serial('--kvs-ca: the endpoint over TLS with a certificate of its own CA', async (t) => {
+  const { certs, brokerDir, things, ca } = await setup();
+  if (!broker) throw new Error('no setup');
+  const server = await ca.issueServer('localhost', ['localhost', '127.0.0.1']);
+  const tlsEp = new LocalKvsEndpoint({
+    dir: path.join(dir, 'kvs-tls'),
+    credentials: [creds],
+    region: 'us-east-1',
+    tls: { cert: server.certPem, key: server.keyPem },
+  });
+  await tlsEp.start();
+  t.teardown(() => tlsEp.stop());
+  t.regex(tlsEp.url, /^https:/);
+  const reportFile = path.join(dir, 'report-tls.json');
+  const r = await camwireAsync(
+    [
+      '--json',
+      'fleet',
+      'run',
+      '--certs',
+      certs,
+      '--broker',
+      broker.url('tls'),
+      '--broker-ca',
+      path.join(brokerDir, 'ca.pem'),
+      '--devices',
+      '2',
+      '--duration',
+      '2',
+      '--streams',
+      '1',
+      '--kvs-endpoint',
+      tlsEp.url,
+      '--kvs-ca',
+      path.join(brokerDir, 'ca.pem'),
+      '--report',
+      reportFile,
+    ],
+    { env: awsEnv() },
+  ).done;
+  t.is(r.code, 0, r.stderr);
+  const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
+  t.deepEqual([...new Set(tlsEp.sessions.map((s) => s.stream))], [things[0]]);
+  t.is(rep.streams!.started, 1);
+  t.is(rep.streams!.errors, 0, JSON.stringify(rep.notes));
+  t.true(rep.streams!.fragmentsPersisted > 0);
 });

@@ -681,10 +681,6 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   const rate = o.rate ?? 100;
   const durationMs = (o.durationS ?? 10) * 1000;
 
-  // The streams start with the ramp: the first streamCount devices of this range.
-  const streams = streamCount > 0 ? new FleetStreams(o.streams!, (c, m) => fleet.count(c, m)) : undefined;
-  if (streams) await streams.start(devices.slice(0, streamCount).map((d) => d.files.thing));
-
   let subscriber: DeliverySubscriber | undefined;
   if (o.subscriber) {
     const s = typeof o.subscriber === 'object' ? o.subscriber : undefined;
@@ -700,6 +696,16 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       { host: fleet.host, port: fleet.port, caPem: o.brokerCaPem, certFile, keyFile, thing, timeoutMs: fleet.connectTimeoutMs },
       (c, m) => fleet.count(c, m),
     );
+  }
+
+  // The streams start with the ramp: the first streamCount devices of this range.
+  const streams = streamCount > 0 ? new FleetStreams(o.streams!, (c, m) => fleet.count(c, m)) : undefined;
+  try {
+    await streams?.start(devices.slice(0, streamCount).map((d) => d.files.thing));
+  } catch (e) {
+    streams?.abort();
+    subscriber?.close();
+    throw e;
   }
 
   let peakRss = process.memoryUsage.rss();

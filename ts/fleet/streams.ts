@@ -164,6 +164,14 @@ export class FleetStreams {
     }
   }
 
+  /** Stops every stream at once (the run failed before its end): nothing more is sent. */
+  abort(): void {
+    for (const s of this.list) {
+      s.stop.abort();
+      s.stream.abort();
+    }
+  }
+
   totals(): FleetStreamTotals {
     return { started: this.list.length, framesStored: this.framesStored, fragmentsPersisted: this.fragmentsPersisted, errors: this.errors };
   }
