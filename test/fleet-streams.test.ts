@@ -257,3 +257,58 @@ test.serial('--kvs-ca: the endpoint over TLS with a certificate of its own CA', 
   t.is(rep.streams!.errors, 0, JSON.stringify(rep.notes));
   t.true(rep.streams!.fragmentsPersisted > 0);
 });
+
+test.serial('SIGINT ends the run: the streams are closed, their last fragments PERSISTED, and the report written', async (t) => {
+  const { certs, brokerDir, things } = await setup();
+  if (!broker || !ep) throw new Error('no setup');
+  const reportFile = path.join(dir, 'report-sigint.json');
+  const run = camwireAsync(
+    [
+      '--json',
+      'fleet',
+      'run',
+      '--certs',
+      certs,
+      '--broker',
+      broker.url('tls'),
+      '--broker-ca',
+      path.join(brokerDir, 'ca.pem'),
+      '--devices',
+      '2',
+      '--duration',
+      '120',
+      '--streams',
+      '1',
+      '--kvs-endpoint',
+      ep.url,
+      '--kvs-stream-prefix',
+      'sig-',
+      '--report',
+      reportFile,
+    ],
+    { env: awsEnv() },
+  );
+  const mine = () => ep!.sessions.filter((s) => s.stream.startsWith('sig-'));
+  // Signalled once the first fragment is PERSISTED, however busy the machine is.
+  const deadline = Date.now() + 20_000;
+  while (!mine().some((s) => (s.persisted ?? 0) > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const t0 = Date.now();
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  const stopMs = Date.now() - t0;
+  t.is(r.code, 0, r.stderr);
+  t.true(stopMs < 20_000, `stopped in ${stopMs} ms`);
+  const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
+  t.is(rep.streams!.started, 1);
+  t.is(rep.streams!.errors, 0, JSON.stringify(rep.notes));
+  t.true(rep.streams!.fragmentsPersisted > 0);
+  t.deepEqual([...new Set(mine().map((s) => s.stream))], [`sig-${things[0]}`]);
+  t.true(mine().every((s) => s.endedBy === 'client'));
+  t.is(
+    rep.streams!.fragmentsPersisted,
+    mine().reduce((n, s) => n + (s.persisted ?? 0), 0),
+  );
+  t.log(`stopped ${stopMs} ms after SIGINT; ${rep.streams!.fragmentsPersisted} fragments persisted`);
+});
