@@ -547,6 +547,11 @@ export const ERROR_CODES = {
     'The broker sent bytes that are not MQTT 3.1.1 as expected (a length out of range, an unexpected packet).',
     'Check that the URL points at an MQTT broker; report it if it is one.',
   ),
+  FLEET_STREAM_FAILED: w(
+    'fleet',
+    'A live KVS stream of `fleet run --streams` failed (its producer stopped with an error, or its last fragments were not PERSISTED within the stop wait); the first cause is in the notes.',
+    'Check --kvs-endpoint, --kvs-region, --kvs-ca and the AWS credentials (environment chain); the stream names are {--kvs-stream-prefix}{thing}.',
+  ),
   FLEET_WORKER_FAILED: e(
     'fleet',
     'A worker process of `fleet run --workers` exited without its report.',

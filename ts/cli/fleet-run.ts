@@ -15,6 +15,12 @@ function positiveNumber(v: string): number {
   return n;
 }
 
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a whole number of 0 or more`);
+  return n;
+}
+
 function nonNegativeNumber(v: string): number {
   const n = Number(v);
   if (!(n >= 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a number of 0 or more`);
@@ -39,6 +45,13 @@ interface RunOpts {
   maxPending?: number;
   report?: string;
   html?: string;
+  streams?: number;
+  kvsEndpoint?: string;
+  kvsRegion: string;
+  kvsCa?: string;
+  kvsStreamPrefix?: string;
+  streamFps: number;
+  streamSize: string;
 }
 
 const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
@@ -54,6 +67,12 @@ export function summarise(r: FleetReport): string {
     `connect     p50 ${l.connect.p50} ms  p99 ${l.connect.p99} ms  max ${l.connect.max} ms`,
     `puback      p50 ${l.publish.p50} ms  p99 ${l.publish.p99} ms  max ${l.publish.max} ms`,
     ...(l.delivery ? [`delivery    p50 ${l.delivery.p50} ms  p99 ${l.delivery.p99} ms  max ${l.delivery.max} ms`] : []),
+    ...(r.streams
+      ? [
+          `streams     ${r.streams.started} started, ${r.streams.framesStored} frames stored, ${r.streams.fragmentsPersisted} fragments persisted, ${r.streams.errors ?? 0} failed`,
+        ]
+      : []),
+    ...(l.persist ? [`persisted   p50 ${l.persist.p50} ms  p99 ${l.persist.p99} ms  max ${l.persist.max} ms`] : []),
     `processes   ${r.processes.length}, CPU ${proc.cpu} ms, peak RSS ${(proc.rss / 1048576).toFixed(1)} MiB${r.rssPerDeviceBytes !== undefined ? `, ${kib(r.rssPerDeviceBytes)} per camera` : ''}`,
     `errors      ${errs.length ? errs.join(', ') : 'none'}`,
   ].join('\n');
@@ -93,15 +112,27 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
     .addOption(
       new Option('--connect-timeout <s>', 'give up one connect after this many seconds (then back off and retry)').argParser(positiveNumber).default(30),
     )
+    .addOption(new Option('--streams <k>', 'live KVS streams (synthetic video) for the first K devices of this shard').argParser(nonNegativeInt))
+    .option('--kvs-endpoint <url>', "KVS control plane URL for GetDataEndpoint (default: the region's)")
+    .option('--kvs-region <region>', 'KVS region', 'us-east-1')
+    .option('--kvs-ca <file>', "CA bundle for the KVS endpoints' TLS (else Node's roots)")
+    .option('--kvs-stream-prefix <p>', 'stream name = prefix + thing name (default: the thing name)')
+    .addOption(new Option('--stream-fps <n>', 'frames per second of each stream').argParser(positiveInt).default(10))
+    .option('--stream-size <WxH>', 'frame size of each stream, multiples of 16', '64x48')
     .option('--report <file>', 'write the report (JSON, mergeable with `fleet merge`)')
     .option('--html <file>', 'write the report as an HTML page (latency distributions, connect ramp)')
     .action(async (o: RunOpts) => {
       // The engine loads only when the command runs.
       const { runFleet, parseShard } = require('../fleet/run') as typeof import('../fleet/run');
+      const { parseStreamSize } = require('../fleet/streams') as typeof import('../fleet/streams');
       const output = out();
       if (o.html && !renderHtml)
         throw new CamwireError('CLI_BAD_ARGUMENT', '--html needs the fleet HTML page, which this build lacks; use --report and `fleet merge --html`');
       const shard = o.shard ? parseShard(o.shard) : undefined;
+      const streams = o.streams ? { count: o.streams, ...parseStreamSize(o.streamSize) } : undefined;
+      if (!streams && (o.kvsEndpoint || o.kvsCa || o.kvsStreamPrefix)) {
+        throw new CamwireError('CLI_BAD_ARGUMENT', '--kvs-endpoint, --kvs-ca and --kvs-stream-prefix need --streams K');
+      }
       const subscriber = o.subscriberCert || o.subscriberKey ? { certFile: o.subscriberCert ?? '', keyFile: o.subscriberKey ?? '' } : o.subscriber;
       if (typeof subscriber === 'object' && (!subscriber.certFile || !subscriber.keyFile)) {
         throw new CamwireError('CLI_BAD_ARGUMENT', '--subscriber-cert and --subscriber-key go together');
@@ -127,6 +158,18 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
             workers: o.workers,
             connectTimeoutS: o.connectTimeout,
             ...(o.maxPending ? { maxPending: o.maxPending } : {}),
+            ...(streams
+              ? {
+                  streams: {
+                    ...streams,
+                    region: o.kvsRegion,
+                    fps: o.streamFps,
+                    ...(o.kvsEndpoint ? { endpoint: o.kvsEndpoint } : {}),
+                    ...(o.kvsCa ? { caFile: o.kvsCa } : {}),
+                    ...(o.kvsStreamPrefix ? { prefix: o.kvsStreamPrefix } : {}),
+                  },
+                }
+              : {}),
           },
           {
             signal: ac.signal,

@@ -13,7 +13,7 @@ const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => ({ '&':
 const W = 720;
 const H = 300;
 const M = { l: 64, r: 16, t: 16, b: 44 };
-const COLOURS: Record<string, string> = { connect: '#1f77b4', publish: '#d62728', delivery: '#2ca02c', upload: '#9467bd' };
+const COLOURS: Record<string, string> = { connect: '#1f77b4', publish: '#d62728', delivery: '#2ca02c', upload: '#9467bd', persist: '#8c564b' };
 
 /** A "nice" step (1, 2, 5 × 10^k) for about n ticks over [0, max]. */
 function niceStep(max: number, n = 5): number {
@@ -113,10 +113,10 @@ export function renderFleetHtml(r: FleetReport): string {
     ...(r.uploads ? [['uploads started / completed / bytes', `${r.uploads.started} / ${r.uploads.completed} / ${r.uploads.bytes}`] as [string, unknown]] : []),
     ...(r.streams
       ? [
-          ['streams / frames stored / fragments persisted', `${r.streams.started} / ${r.streams.framesStored} / ${r.streams.fragmentsPersisted}`] as [
-            string,
-            unknown,
-          ],
+          [
+            'streams / frames stored / fragments persisted / failed',
+            `${r.streams.started} / ${r.streams.framesStored} / ${r.streams.fragmentsPersisted} / ${r.streams.errors ?? 0}`,
+          ] as [string, unknown],
         ]
       : []),
     ...(r.rssPerDeviceBytes !== undefined ? [['RSS growth per connected camera', `${(r.rssPerDeviceBytes / 1024).toFixed(1)} KiB`] as [string, unknown]] : []),

@@ -35,7 +35,8 @@ export interface FleetReport {
   /** Distinct things the fleet-side subscriber received telemetry from (with --subscriber). */
   deliveredThings?: number;
   uploads?: { started: number; completed: number; bytes: number };
-  streams?: { started: number; framesStored: number; fragmentsPersisted: number };
+  /** Live KVS streams (`fleet run --streams K`): started, frames stored and fragments PERSISTED over all of them, and streams that failed (errors, absent in older reports). */
+  streams?: { started: number; framesStored: number; fragmentsPersisted: number; errors?: number };
   /** Error code (a CamwireError code, or a Node errno) → count. */
   errors: Record<string, number>;
   latency: {
@@ -43,6 +44,8 @@ export interface FleetReport {
     publish: LatencySummary;
     delivery?: LatencySummary;
     upload?: LatencySummary;
+    /** PutMedia: a fragment's first byte sent to its PERSISTED ack (with --streams). */
+    persist?: LatencySummary;
   };
   /** The connect ramp: devices connected at each second of the run (merged: summed per second from each shard's start). */
   ramp: Array<{ t: number; connected: number }>;

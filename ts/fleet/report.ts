@@ -98,7 +98,7 @@ export const FLEET_REPORT_SCHEMA = {
       type: 'object',
       required: ['started', 'framesStored', 'fragmentsPersisted'],
       additionalProperties: false,
-      properties: { started: count, framesStored: count, fragmentsPersisted: count },
+      properties: { started: count, framesStored: count, fragmentsPersisted: count, errors: count },
     },
     errors: { type: 'object', additionalProperties: count },
     latency: {
@@ -110,6 +110,7 @@ export const FLEET_REPORT_SCHEMA = {
         publish: { $ref: '#/$defs/latency' },
         delivery: { $ref: '#/$defs/latency' },
         upload: { $ref: '#/$defs/latency' },
+        persist: { $ref: '#/$defs/latency' },
       },
     },
     ramp: {
@@ -255,6 +256,8 @@ export function mergeReports(reports: FleetReport[]): FleetReport {
   const upload = mergeLatency(reports.map((r) => r.latency.upload));
   if (delivery) latency.delivery = delivery;
   if (upload) latency.upload = upload;
+  const persist = mergeLatency(reports.map((r) => r.latency.persist));
+  if (persist) latency.persist = persist;
   const processes = reports.flatMap((r) => r.processes);
   const connected = sum((r) => r.connected);
   const brokers = [...new Set(reports.map((r) => r.broker))];

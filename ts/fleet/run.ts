@@ -19,6 +19,7 @@ import { topics } from '../common/topics';
 import { CamwireError } from '../errors';
 import { LatencyRecorder } from './histogram';
 import { mergeReports } from './report';
+import { checkStreamOptions, FleetStreamOptions, FleetStreams } from './streams';
 import { FLEET_REPORT_KIND, FLEET_REPORT_VERSION, FleetReport } from './report-types';
 import { DISCONNECT, encodeConnect, encodePuback, encodePublish, encodeSubscribe, Inbound, MqttProtocolError, PACKET, PacketReader } from './mqtt-wire';
 
@@ -60,6 +61,8 @@ export interface FleetRunOptions {
   maxPacketBytes?: number;
   /** Devices [from, to) of the fleet, when a parent gives a worker its part (overrides shard). */
   range?: { from: number; to: number };
+  /** Live KVS streams for the first `streams.count` devices of this shard (or of a worker's range, when a parent gives it one). */
+  streams?: FleetStreamOptions;
 }
 
 export interface FleetProgress {
@@ -611,6 +614,9 @@ class DeliverySubscriber {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long the stop waits for the streams' last fragments to be PERSISTED before it aborts them. */
+const STREAM_CLOSE_WAIT_MS = 15_000;
+
 function camwireVersion(): string {
   try {
     return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -628,6 +634,7 @@ function checkOptions(o: FleetRunOptions): void {
   if (o.publishIntervalS !== undefined && !(o.publishIntervalS > 0)) bad('--publish-interval must be above 0');
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 1)) bad('--workers must be a whole number of 1 or more');
   if (o.devices !== undefined && !(Number.isInteger(o.devices) && o.devices >= 1)) bad('--devices must be a whole number of 1 or more');
+  if (o.streams) checkStreamOptions(o.streams);
 }
 
 /** Resolves the devices of this run: the whole fleet's certificates, the shard's range. */
@@ -666,7 +673,9 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   const noteFn = hooks.onNote ?? (() => undefined);
   const fleet = new Fleet(o, noteFn);
   const count = plan.to - plan.from;
-  const fdLimit = ensureFdLimit(count + 64 + (o.subscriber ? 1 : 0), (s) => fleet.addNote(s));
+  const streamCount = Math.min(count, o.streams?.count ?? 0);
+  // A stream holds a PutMedia connection and, now and then, a GetDataEndpoint one.
+  const fdLimit = ensureFdLimit(count + 64 + (o.subscriber ? 1 : 0) + 2 * streamCount, (s) => fleet.addNote(s));
   const devices = plan.all.slice(plan.from, plan.to).map((f) => new Device(fleet, f));
   fleet.target = count;
   const rate = o.rate ?? 100;
@@ -687,6 +696,16 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       { host: fleet.host, port: fleet.port, caPem: o.brokerCaPem, certFile, keyFile, thing, timeoutMs: fleet.connectTimeoutMs },
       (c, m) => fleet.count(c, m),
     );
+  }
+
+  // The streams start with the ramp: the first streamCount devices of this range.
+  const streams = streamCount > 0 ? new FleetStreams(o.streams!, (c, m) => fleet.count(c, m)) : undefined;
+  try {
+    await streams?.start(devices.slice(0, streamCount).map((d) => d.files.thing));
+  } catch (e) {
+    streams?.abort();
+    subscriber?.close();
+    throw e;
   }
 
   let peakRss = process.memoryUsage.rss();
@@ -741,8 +760,9 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   const rssUp = process.memoryUsage.rss();
   const connectedUp = fleet.connected;
 
-  // Drain: no new telemetry; wait for the PUBACKs of what was sent.
+  // Drain: no new telemetry; wait for the PUBACKs of what was sent. The streams close meanwhile (each waits for its PERSISTED acks).
   fleet.publishingStopped = true;
+  const streamsStopped = streams?.stop(STREAM_CLOSE_WAIT_MS);
   const drainUntil = performance.now() + Math.max(5000, fleet.connectTimeoutMs);
   const unacked = () => fleet.published - fleet.acknowledged;
   while (unacked() > 0 && fleet.connected > 0 && performance.now() < drainUntil) await sleep(20);
@@ -750,6 +770,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
     const deliverUntil = performance.now() + 5000;
     while (subscriber.delivered < fleet.acknowledged && performance.now() < deliverUntil) await sleep(20);
   }
+  await streamsStopped;
   fleet.stopping = true;
   clearInterval(sampler);
   for (const d of devices) d.stop();
@@ -783,7 +804,9 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       connect: fleet.recConnect.summary(),
       publish: fleet.recPublish.summary(),
       ...(subscriber ? { delivery: subscriber.rec.summary() } : {}),
+      ...(streams ? { persist: streams.persist.summary() } : {}),
     },
+    ...(streams ? { streams: streams.totals() } : {}),
     ramp,
     processes: [
       {
@@ -878,6 +901,8 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
       ...(o.maxPending ? { maxPending: Math.max(1, Math.ceil(o.maxPending / workers)) } : {}),
       devices: plan.total,
       shard: plan.shard,
+      // The shard's first K devices stream: each worker those of them in its range.
+      ...(o.streams ? { streams: { ...o.streams, count: Math.max(0, Math.min(range.to, plan.from + o.streams.count) - range.from) } } : {}),
     };
     child.send({ kind: 'run', options: opts } satisfies WorkerRequest);
     return new Promise<FleetReport>((resolve, reject) => {
