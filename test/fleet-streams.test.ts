@@ -69,38 +69,33 @@ function setup(): Promise<Setup> {
   return setupP;
 }
 
+/** `camwire --json fleet run --certs … --broker … --broker-ca …` and the rest, with the endpoint's AWS keys in the environment. */
+function fleetRun(certs: string, brokerDir: string, rest: string[]) {
+  return camwireAsync(['--json', 'fleet', 'run', '--certs', certs, '--broker', broker!.url('tls'), '--broker-ca', path.join(brokerDir, 'ca.pem'), ...rest], {
+    env: awsEnv(),
+  });
+}
+
 test.serial(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PERSISTED fragments, and nothing lost on MQTT`, async (t) => {
   const { certs, brokerDir, things } = await setup();
   if (!broker || !ep) throw new Error('no setup');
   const reportFile = path.join(dir, 'report.json');
-  const r = await camwireAsync(
-    [
-      '--json',
-      'fleet',
-      'run',
-      '--certs',
-      certs,
-      '--broker',
-      broker.url('tls'),
-      '--broker-ca',
-      path.join(brokerDir, 'ca.pem'),
-      '--devices',
-      String(N),
-      '--duration',
-      '6',
-      '--streams',
-      String(K),
-      '--kvs-endpoint',
-      ep.url,
-      '--kvs-region',
-      'us-east-1',
-      '--kvs-stream-prefix',
-      'live-',
-      '--report',
-      reportFile,
-    ],
-    { env: awsEnv() },
-  ).done;
+  const r = await fleetRun(certs, brokerDir, [
+    '--devices',
+    String(N),
+    '--duration',
+    '6',
+    '--streams',
+    String(K),
+    '--kvs-endpoint',
+    ep.url,
+    '--kvs-region',
+    'us-east-1',
+    '--kvs-stream-prefix',
+    'live-',
+    '--report',
+    reportFile,
+  ]).done;
   t.is(r.code, 0, r.stderr);
   const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
   t.notThrows(() => checkReport(rep, reportFile), 'the report matches its schema');
@@ -162,34 +157,22 @@ test.serial("--workers 2: the shard's first K devices stream, split over the wor
   if (!broker || !ep) throw new Error('no setup');
   const reportFile = path.join(dir, 'report-workers.json');
   // Devices 4 over 2 workers ([0, 2) and [2, 4)), 3 streams: 2 in the first worker, 1 in the second.
-  const r = await camwireAsync(
-    [
-      '--json',
-      'fleet',
-      'run',
-      '--certs',
-      certs,
-      '--broker',
-      broker.url('tls'),
-      '--broker-ca',
-      path.join(brokerDir, 'ca.pem'),
-      '--devices',
-      '4',
-      '--workers',
-      '2',
-      '--duration',
-      '3',
-      '--streams',
-      '3',
-      '--kvs-endpoint',
-      ep.url,
-      '--kvs-stream-prefix',
-      'w-',
-      '--report',
-      reportFile,
-    ],
-    { env: awsEnv() },
-  ).done;
+  const r = await fleetRun(certs, brokerDir, [
+    '--devices',
+    '4',
+    '--workers',
+    '2',
+    '--duration',
+    '3',
+    '--streams',
+    '3',
+    '--kvs-endpoint',
+    ep.url,
+    '--kvs-stream-prefix',
+    'w-',
+    '--report',
+    reportFile,
+  ]).done;
   t.is(r.code, 0, r.stderr);
   const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
   t.notThrows(() => checkReport(rep, reportFile));
@@ -224,32 +207,20 @@ test.serial('--kvs-ca: the endpoint over TLS with a certificate of its own CA', 
   t.teardown(() => tlsEp.stop());
   t.regex(tlsEp.url, /^https:/);
   const reportFile = path.join(dir, 'report-tls.json');
-  const r = await camwireAsync(
-    [
-      '--json',
-      'fleet',
-      'run',
-      '--certs',
-      certs,
-      '--broker',
-      broker.url('tls'),
-      '--broker-ca',
-      path.join(brokerDir, 'ca.pem'),
-      '--devices',
-      '2',
-      '--duration',
-      '2',
-      '--streams',
-      '1',
-      '--kvs-endpoint',
-      tlsEp.url,
-      '--kvs-ca',
-      path.join(brokerDir, 'ca.pem'),
-      '--report',
-      reportFile,
-    ],
-    { env: awsEnv() },
-  ).done;
+  const r = await fleetRun(certs, brokerDir, [
+    '--devices',
+    '2',
+    '--duration',
+    '2',
+    '--streams',
+    '1',
+    '--kvs-endpoint',
+    tlsEp.url,
+    '--kvs-ca',
+    path.join(brokerDir, 'ca.pem'),
+    '--report',
+    reportFile,
+  ]).done;
   t.is(r.code, 0, r.stderr);
   const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as FleetReport;
   t.deepEqual([...new Set(tlsEp.sessions.map((s) => s.stream))], [things[0]]);
@@ -262,32 +233,20 @@ test.serial('SIGINT ends the run: the streams are closed, their last fragments P
   const { certs, brokerDir, things } = await setup();
   if (!broker || !ep) throw new Error('no setup');
   const reportFile = path.join(dir, 'report-sigint.json');
-  const run = camwireAsync(
-    [
-      '--json',
-      'fleet',
-      'run',
-      '--certs',
-      certs,
-      '--broker',
-      broker.url('tls'),
-      '--broker-ca',
-      path.join(brokerDir, 'ca.pem'),
-      '--devices',
-      '2',
-      '--duration',
-      '120',
-      '--streams',
-      '1',
-      '--kvs-endpoint',
-      ep.url,
-      '--kvs-stream-prefix',
-      'sig-',
-      '--report',
-      reportFile,
-    ],
-    { env: awsEnv() },
-  );
+  const run = fleetRun(certs, brokerDir, [
+    '--devices',
+    '2',
+    '--duration',
+    '120',
+    '--streams',
+    '1',
+    '--kvs-endpoint',
+    ep.url,
+    '--kvs-stream-prefix',
+    'sig-',
+    '--report',
+    reportFile,
+  ]);
   const mine = () => ep!.sessions.filter((s) => s.stream.startsWith('sig-'));
   // Signalled once the first fragment is PERSISTED, however busy the machine is.
   const deadline = Date.now() + 20_000;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { packageAnnexB, packageFile } from '../ts/kvs';
 import { CamwireError } from '../ts/errors';
+import { makeClip } from './helpers/h264';
 import { run } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
@@ -220,22 +221,7 @@ function withoutUid(mkv: Buffer): Buffer {
 }
 
 test('packageFile: file to file natively, the same bytes as packageAnnexB; a failure leaves the output as it was', async (t) => {
-  const input = encode('file.h264', [
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=640x360:rate=30',
-    '-t',
-    '6',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-bf',
-    '0',
-    '-g',
-    '30',
-  ]);
+  const input = makeClip(dir, { seconds: 6, fps: 30, size: '640x360', gop: 30, name: 'file.h264' }).file;
   const out = path.join(dir, 'file.mkv');
   const r = await packageFile(input, out, { fragmentDurationMs: 1000 });
   const mem = await packageAnnexB(fs.readFileSync(input), { fragmentDurationMs: 1000 });
