@@ -67,7 +67,8 @@ async function publishes(): Promise<void> {
 
     // Peer 1: mosquitto_pub, the broker project's own client, one process, --repeat.
     const t0 = process.hrtime.bigint();
-    const mp = spawnSync('mosquitto_pub', [
+    const mosquittoPub = (count: number, id: string) => [
+      'mosquitto_pub',
       '-h',
       '127.0.0.1',
       '-p',
@@ -79,10 +80,12 @@ async function publishes(): Promise<void> {
       '-m',
       payload.toString(),
       '--repeat',
-      String(n),
+      String(count),
       '-i',
-      'peer-pub',
-    ]);
+      id,
+    ];
+    const [mpCmd, ...mpArgs] = mosquittoPub(n, 'peer-pub');
+    const mp = spawnSync(mpCmd!, mpArgs);
     if (mp.status !== 0) throw new Error(`mosquitto_pub failed: ${mp.stderr}`);
     const mosq = n / (Number(process.hrtime.bigint() - t0) / 1e9);
 
@@ -140,25 +143,7 @@ async function publishes(): Promise<void> {
           box,
         ]),
       );
-      mosqMs.push(
-        cliRun([
-          'mosquitto_pub',
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(broker.plainPort),
-          '-q',
-          '1',
-          '-t',
-          topic,
-          '-m',
-          payload.toString(),
-          '--repeat',
-          String(cliN),
-          '-i',
-          'peer-cli',
-        ]),
-      );
+      mosqMs.push(cliRun(mosquittoPub(cliN, 'peer-cli')));
     }
     const cliRate = cliN / (Math.min(...cliMs) / 1000);
     const mosqRate = cliN / (Math.min(...mosqMs) / 1000);

@@ -35,6 +35,19 @@ export interface NativeProbe {
   sourceHash: string;
 }
 
+/** The packager's options as the binding takes them; the audio track is a Buffer (packageAnnexB) or a path (packageFile). */
+export interface NativePackageOptions<Audio> {
+  fps: number;
+  fragmentDurationMs: number;
+  absoluteTimecodes: boolean;
+  startMs: number;
+  codec: string;
+  audio?: Audio;
+  audioFormat?: string;
+  audioRate?: number;
+  audioChannels?: number;
+}
+
 export interface NativePackageResult {
   /** The MKV (packageAnnexB; packageFile writes it to its output instead). */
   mkv?: Buffer;
@@ -293,35 +306,9 @@ export interface NativeBinding {
   MkvReader: new () => NativeMkvReader;
   /** SigV4 header signing by the C++ core (the producer's signer). */
   signV4(request: NativeSignRequest): NativeSigned;
-  packageAnnexB(
-    h264: Buffer,
-    options: {
-      fps: number;
-      fragmentDurationMs: number;
-      absoluteTimecodes: boolean;
-      startMs: number;
-      codec: string;
-      audio?: Buffer;
-      audioFormat?: string;
-      audioRate?: number;
-      audioChannels?: number;
-    },
-  ): Promise<NativePackageResult>;
-  packageFile(
-    input: string,
-    output: string,
-    options: {
-      fps: number;
-      fragmentDurationMs: number;
-      absoluteTimecodes: boolean;
-      startMs: number;
-      codec: string;
-      audio?: string;
-      audioFormat?: string;
-      audioRate?: number;
-      audioChannels?: number;
-    },
-  ): Promise<Omit<NativePackageResult, 'mkv'>>;
+  packageAnnexB(h264: Buffer, options: NativePackageOptions<Buffer>): Promise<NativePackageResult>;
+  /** File to file: the input mapped, the MKV written as it is made (audio: a path). */
+  packageFile(input: string, output: string, options: NativePackageOptions<string>): Promise<Omit<NativePackageResult, 'mkv'>>;
 }
 
 /**
