@@ -100,6 +100,7 @@ Status FragmentStore::OpenJournal() {
     f.sealed = f.journaled = f.released = true;
     bytes_ += f.size;
     frames += f.frames;
+    recovered_last_pts_ = std::max(recovered_last_pts_, f.last_pts);
     frags_.push_back(std::move(f));
   }
   stats_.frames_recovered = frames;
@@ -124,6 +125,11 @@ bool FragmentStore::RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audi
   if (audio) *audio = recovered_audio_;
   if (has_audio) *has_audio = recovered_has_audio_;
   return true;
+}
+
+uint64_t FragmentStore::RecoveredLastPts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recovered_last_pts_;
 }
 
 bool FragmentStore::HasRecoveredTrack() const {

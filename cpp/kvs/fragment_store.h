@@ -68,6 +68,9 @@ class FragmentStore {
   // The tracks the recovered fragments were made with (none: false); *has_audio when they had audio.
   bool RecoveredTrack(mkv::VideoTrack* track, mkv::AudioTrack* audio = nullptr, bool* has_audio = nullptr) const;
   bool HasRecoveredTrack() const;
+  // The last frame time (ms) of the fragments recovered from disk (0: none):
+  // a stream started again after them times its frames later.
+  uint64_t RecoveredLastPts() const;
   // Problems the store rode out (journal writes, evictions, corrupt files),
   // for the caller to report as warnings: code and message.
   std::vector<std::pair<std::string, std::string>> TakeWarnings();
@@ -162,6 +165,7 @@ class FragmentStore {
   std::unique_ptr<FragmentJournal> journal_;
   bool journal_failed_ = false;  // a write failed: warned once, the fragment stays in RAM
   bool have_recovered_track_ = false;
+  uint64_t recovered_last_pts_ = 0;
   mkv::VideoTrack recovered_track_;
   bool recovered_has_audio_ = false;
   mkv::AudioTrack recovered_audio_;

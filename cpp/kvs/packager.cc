@@ -254,7 +254,16 @@ uint64_t Packager::NextAnnexBPts() const {
 }
 
 Status Packager::PackageAnnexBUnit(const uint8_t* d, const h264::AccessUnit& au) {
-  if (annexb_index_ == 0 && annexb_start_ == 0) annexb_start_ = o_.annexb_start_ms ? o_.annexb_start_ms : WallMs();
+  if (annexb_index_ == 0 && annexb_start_ == 0) {
+    annexb_start_ = o_.annexb_start_ms ? o_.annexb_start_ms : WallMs();
+    // After fragments recovered from disk, the new frames come later in time
+    // than theirs: a restart within the lead a real-time feed keeps over the
+    // wall clock would otherwise time its first frames before the last ones sent.
+    const uint64_t after = store_.RecoveredLastPts();
+    if (!o_.annexb_start_ms && after != 0) {
+      annexb_start_ = std::max<uint64_t>(annexb_start_, after + static_cast<uint64_t>(std::llround(1000.0 / o_.annexb_fps)));
+    }
+  }
   const uint64_t pts = NextAnnexBPts();
   if (!have_track_ && !au.keyframe) return Status::Ok();  // before the first key frame: skipped, not timed
   ++annexb_index_;
