@@ -552,6 +552,11 @@ export const ERROR_CODES = {
     'A live KVS stream of `fleet run --streams` failed (its producer stopped with an error, or its last fragments were not PERSISTED within the stop wait); the first cause is in the notes.',
     'Check --kvs-endpoint, --kvs-region, --kvs-ca and the AWS credentials (environment chain); the stream names are {--kvs-stream-prefix}{thing}.',
   ),
+  FLEET_UPLOAD_FAILED: w(
+    'fleet',
+    'An upload cycle of `fleet run --uploads` did not end with its result acknowledged: the result was not acknowledged by the end of the run, it did not match the contract, or the cycle was still under way at the stop. (A failed PUT or presign is counted under its own code, UPLOAD_* or PRESIGN_*.)',
+    'See the first occurrence in the notes; a longer --duration lets the last cycles finish.',
+  ),
   FLEET_WORKER_FAILED: e(
     'fleet',
     'A worker process of `fleet run --workers` exited without its report.',

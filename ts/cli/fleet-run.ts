@@ -3,6 +3,7 @@
  * The progress line is the CLI's one Progress, on stderr and only on a TTY.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import type { FleetReport } from '../fleet/report-types';
@@ -52,6 +53,14 @@ interface RunOpts {
   kvsStreamPrefix?: string;
   streamFps: number;
   streamSize: string;
+  uploads?: number;
+  uploadInterval: number;
+  uploadBytes: number;
+  uploadExpires: number;
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Region: string;
+  s3Local?: string;
 }
 
 const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
@@ -73,6 +82,12 @@ export function summarise(r: FleetReport): string {
         ]
       : []),
     ...(l.persist ? [`persisted   p50 ${l.persist.p50} ms  p99 ${l.persist.p99} ms  max ${l.persist.max} ms`] : []),
+    ...(r.uploads
+      ? [
+          `uploads     ${r.uploads.started} started, ${r.uploads.completed} completed (${kib(r.uploads.bytes)}), ${r.uploads.errors ?? 0} failed, ${r.uploads.received ?? 0} targets from the back end`,
+        ]
+      : []),
+    ...(l.upload ? [`upload      p50 ${l.upload.p50} ms  p99 ${l.upload.p99} ms  max ${l.upload.max} ms (target to result acknowledged)`] : []),
     `processes   ${r.processes.length}, CPU ${proc.cpu} ms, peak RSS ${(proc.rss / 1048576).toFixed(1)} MiB${r.rssPerDeviceBytes !== undefined ? `, ${kib(r.rssPerDeviceBytes)} per camera` : ''}`,
     `errors      ${errs.length ? errs.join(', ') : 'none'}`,
   ].join('\n');
@@ -119,6 +134,19 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
     .option('--kvs-stream-prefix <p>', 'stream name = prefix + thing name (default: the thing name)')
     .addOption(new Option('--stream-fps <n>', 'frames per second of each stream').argParser(positiveInt).default(10))
     .option('--stream-size <WxH>', 'frame size of each stream, multiples of 16', '64x48')
+    .addOption(
+      new Option(
+        '--uploads <n>',
+        'upload cycles for the first N devices of this shard: targets presigned by the fleet (--s3-bucket or --s3-local) and/or from the back end on cameras/{thing}/upload-targets',
+      ).argParser(nonNegativeInt),
+    )
+    .addOption(new Option('--upload-interval <s>', 'seconds between presigned cycles of one device (±10 % jitter)').argParser(positiveNumber).default(10))
+    .addOption(new Option('--upload-bytes <n>', 'size of the synthetic object each cycle uploads').argParser(nonNegativeInt).default(65536))
+    .addOption(new Option('--upload-expires <s>', 'seconds a presigned target stays valid').argParser(positiveInt).default(900))
+    .option('--s3-endpoint <url>', "S3 or S3-compatible endpoint the fleet presigns for (default: the region's S3)")
+    .option('--s3-bucket <name>', 'bucket the fleet presigns for (keys: {thing}/fleet/…); AWS credentials from the environment chain')
+    .option('--s3-region <region>', 'region of the bucket', 'us-east-1')
+    .option('--s3-local <dir>', "presign against camwire's local S3 store, started for the run on 127.0.0.1 with objects in DIR (no AWS keys needed)")
     .option('--report <file>', 'write the report (JSON, mergeable with `fleet merge`)')
     .option('--html <file>', 'write the report as an HTML page (latency distributions, connect ramp)')
     .action(async (o: RunOpts) => {
@@ -133,6 +161,28 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
       if (!streams && (o.kvsEndpoint || o.kvsCa || o.kvsStreamPrefix)) {
         throw new CamwireError('CLI_BAD_ARGUMENT', '--kvs-endpoint, --kvs-ca and --kvs-stream-prefix need --streams K');
       }
+      if (!o.uploads && (o.s3Endpoint || o.s3Bucket || o.s3Local)) {
+        throw new CamwireError('CLI_BAD_ARGUMENT', '--s3-endpoint, --s3-bucket and --s3-local need --uploads N');
+      }
+      if (o.s3Local && o.s3Endpoint) throw new CamwireError('CLI_BAD_ARGUMENT', '--s3-local starts its own endpoint: leave out --s3-endpoint');
+      const presign =
+        o.s3Bucket || o.s3Local
+          ? {
+              bucket: o.s3Bucket ?? 'camwire-fleet',
+              region: o.s3Region,
+              expiresIn: o.uploadExpires,
+              ...(o.s3Endpoint ? { endpoint: o.s3Endpoint } : {}),
+            }
+          : undefined;
+      const uploads = o.uploads
+        ? {
+            count: o.uploads,
+            intervalS: o.uploadInterval,
+            bytes: o.uploadBytes,
+            ...(presign ? { presign } : {}),
+            ...(o.s3Local ? { localStoreDir: path.resolve(o.s3Local) } : {}),
+          }
+        : undefined;
       const subscriber = o.subscriberCert || o.subscriberKey ? { certFile: o.subscriberCert ?? '', keyFile: o.subscriberKey ?? '' } : o.subscriber;
       if (typeof subscriber === 'object' && (!subscriber.certFile || !subscriber.keyFile)) {
         throw new CamwireError('CLI_BAD_ARGUMENT', '--subscriber-cert and --subscriber-key go together');
@@ -170,13 +220,14 @@ export function addFleetRun(fleet: Command, out: () => Output, renderHtml?: (r: 
                   },
                 }
               : {}),
+            ...(uploads ? { uploads } : {}),
           },
           {
             signal: ac.signal,
             onNote: (n) => output.info(`  ${n}`),
             onProgress: (p) =>
               progress.status(
-                `${Math.round(p.elapsedS)} s  ${p.connected}/${p.devices} connected  ${Math.round(p.msgsPerS)} msg/s  PUBACK p99 ${p.p99PublishMs} ms  ${p.errors} errors`,
+                `${Math.round(p.elapsedS)} s  ${p.connected}/${p.devices} connected  ${Math.round(p.msgsPerS)} msg/s  PUBACK p99 ${p.p99PublishMs} ms${p.uploads !== undefined ? `  ${p.uploads} uploads` : ''}  ${p.errors} errors`,
               ),
           },
         );

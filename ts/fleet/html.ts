@@ -110,7 +110,14 @@ export function renderFleetHtml(r: FleetReport): string {
     ['lost (published − acknowledged)', r.published - r.acknowledged],
     ...(r.delivered !== undefined ? [['delivered to the fleet-side subscriber', r.delivered] as [string, unknown]] : []),
     ...(r.deliveredThings !== undefined ? [['distinct things delivered', r.deliveredThings] as [string, unknown]] : []),
-    ...(r.uploads ? [['uploads started / completed / bytes', `${r.uploads.started} / ${r.uploads.completed} / ${r.uploads.bytes}`] as [string, unknown]] : []),
+    ...(r.uploads
+      ? [
+          [
+            'uploads started / completed / failed / bytes / targets received',
+            `${r.uploads.started} / ${r.uploads.completed} / ${r.uploads.errors ?? 0} / ${r.uploads.bytes} / ${r.uploads.received ?? 0}`,
+          ] as [string, unknown],
+        ]
+      : []),
     ...(r.streams
       ? [
           [

@@ -34,7 +34,12 @@ export interface FleetReport {
   delivered?: number;
   /** Distinct things the fleet-side subscriber received telemetry from (with --subscriber). */
   deliveredThings?: number;
-  uploads?: { started: number; completed: number; bytes: number };
+  /**
+   * Upload cycles (`fleet run --uploads N`): begun, completed (uploaded and the result acknowledged), bytes of those,
+   * cycles that did not complete (errors; cause codes in `errors`), targets that came from a back end over MQTT (received).
+   * errors and received are absent in older reports.
+   */
+  uploads?: { started: number; completed: number; bytes: number; errors?: number; received?: number };
   /** Live KVS streams (`fleet run --streams K`): started, frames stored and fragments PERSISTED over all of them, and streams that failed (errors, absent in older reports). */
   streams?: { started: number; framesStored: number; fragmentsPersisted: number; errors?: number };
   /** Error code (a CamwireError code, or a Node errno) → count. */
@@ -43,6 +48,7 @@ export interface FleetReport {
     connect: LatencySummary;
     publish: LatencySummary;
     delivery?: LatencySummary;
+    /** An upload cycle: the target in hand (presigned or received) to the PUBACK of its result (with --uploads). */
     upload?: LatencySummary;
     /** PutMedia: a fragment's first byte sent to its PERSISTED ack (with --streams). */
     persist?: LatencySummary;

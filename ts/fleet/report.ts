@@ -92,7 +92,7 @@ export const FLEET_REPORT_SCHEMA = {
       type: 'object',
       required: ['started', 'completed', 'bytes'],
       additionalProperties: false,
-      properties: { started: count, completed: count, bytes: count },
+      properties: { started: count, completed: count, bytes: count, errors: count, received: count },
     },
     streams: {
       type: 'object',

@@ -20,6 +20,7 @@ import { CamwireError } from '../errors';
 import { LatencyRecorder } from './histogram';
 import { mergeReports } from './report';
 import { checkStreamOptions, FleetStreamOptions, FleetStreams } from './streams';
+import type { FleetUploadOptions, FleetUploads, UploadDevice } from './uploads';
 import { FLEET_REPORT_KIND, FLEET_REPORT_VERSION, FleetReport } from './report-types';
 import { DISCONNECT, encodeConnect, encodePuback, encodePublish, encodeSubscribe, Inbound, MqttProtocolError, PACKET, PacketReader } from './mqtt-wire';
 
@@ -63,6 +64,8 @@ export interface FleetRunOptions {
   range?: { from: number; to: number };
   /** Live KVS streams for the first `streams.count` devices of this shard (or of a worker's range, when a parent gives it one). */
   streams?: FleetStreamOptions;
+  /** Upload cycles for the first `uploads.count` devices of this shard (or of a worker's range). */
+  uploads?: FleetUploadOptions;
 }
 
 export interface FleetProgress {
@@ -75,6 +78,8 @@ export interface FleetProgress {
   msgsPerS: number;
   p99PublishMs: number;
   errors: number;
+  /** Upload cycles completed (with --uploads). */
+  uploads?: number;
 }
 
 export interface FleetRunHooks {
@@ -212,14 +217,23 @@ const STATE_CONNECTING = 1;
 const STATE_UP = 2;
 const STATE_STOPPED = 3;
 
+interface PendingResult {
+  topic: string;
+  payload: Buffer;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 interface Inflight {
   seq: number;
   sentAtMs: number;
   t0: number;
   telemetry: boolean;
+  /** An upload result: resolved at its PUBACK, sent again after a reconnect. */
+  result?: PendingResult;
 }
 
-class Device {
+class Device implements UploadDevice {
   state = STATE_IDLE;
   socket: tls.TLSSocket | undefined;
   reader: PacketReader | undefined;
@@ -230,11 +244,36 @@ class Device {
   connectT0 = 0;
   everConnected = false;
   backoff: FullJitterBackoff | undefined;
+  /** Upload results waiting for a connection. */
+  private queued: PendingResult[] | undefined;
 
   constructor(
     readonly fleet: Fleet,
     readonly files: DeviceCertFiles,
   ) {}
+
+  get thing(): string {
+    return this.files.thing;
+  }
+
+  isUp(): boolean {
+    return this.state === STATE_UP;
+  }
+
+  publishQos1(topic: string, payload: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const r: PendingResult = { topic, payload, resolve, reject };
+      if (this.state === STATE_STOPPED) reject(new Error('the device stopped'));
+      else if (this.state === STATE_UP && this.socket) this.sendResult(r);
+      else (this.queued ??= []).push(r);
+    });
+  }
+
+  private sendResult(r: PendingResult): void {
+    const id = this.nextPacketId();
+    this.track(id, { seq: 0, sentAtMs: 0, t0: 0, telemetry: false, result: r });
+    this.socket!.write(encodePublish(r.topic, r.payload, { qos: 1, packetId: id }));
+  }
 
   nextPacketId(): number {
     this.packetId = (this.packetId % 0xffff) + 1;
@@ -313,11 +352,15 @@ class Device {
         s.write(encodePublish(topics.status(this.files.thing), Buffer.from('online'), { qos: 1, retain: true, packetId: id }));
         s.write(encodeSubscribe(this.nextPacketId(), [{ topic: topics.uploadTargets(this.files.thing), qos: 1 }]));
         // What a lost connection left unacknowledged goes again (clean session: new packet ids).
-        const again = this.inflight ? [...this.inflight.entries()].filter(([, m]) => m.telemetry) : [];
+        const again = this.inflight ? [...this.inflight.entries()].filter(([, m]) => m.telemetry || m.result) : [];
         for (const [oldId, m] of again) {
           this.inflight!.delete(oldId);
-          this.sendTelemetry(m.seq, m.sentAtMs);
+          if (m.result) this.sendResult(m.result);
+          else this.sendTelemetry(m.seq, m.sentAtMs);
         }
+        const queued = this.queued;
+        this.queued = undefined;
+        for (const r of queued ?? []) this.sendResult(r);
         this.timer = setTimeout(() => this.tick(), Math.random() * f.intervalMs);
         return;
       }
@@ -328,13 +371,14 @@ class Device {
         if (m.telemetry) {
           f.acknowledged++;
           f.recPublish.recordMs(performance.now() - m.t0);
-        }
+        } else m.result?.resolve();
         return;
       }
       case PACKET.PUBLISH:
-        // Upload targets for this camera: acknowledged (uploads are not simulated here).
+        // Upload targets for this camera: acknowledged, and carried out by an uploading device.
         f.targetsReceived++;
         if (p.qos === 1) this.socket?.write(encodePuback(p.packetId));
+        if (f.uploads?.has(this.files.thing)) f.uploads.receivedTarget(this.files.thing, p.payload);
         return;
       case PACKET.SUBACK:
         if (p.granted.some((g) => g === 0x80)) f.count('FLEET_SUBSCRIBE_REFUSED', `the broker refused ${this.files.thing} its upload-targets subscription`);
@@ -399,6 +443,11 @@ class Device {
       s?.destroy();
     }
     this.state = STATE_STOPPED;
+    // Results still unacknowledged now never will be.
+    const gone = new Error('not acknowledged by the end of the run');
+    for (const r of this.queued ?? []) r.reject(gone);
+    this.queued = undefined;
+    if (this.inflight) for (const m of this.inflight.values()) m.result?.reject(gone);
   }
 
   get unacknowledged(): number {
@@ -430,6 +479,8 @@ class Fleet {
   published = 0;
   acknowledged = 0;
   targetsReceived = 0;
+  /** The upload cycles, with --uploads. */
+  uploads: FleetUploads | undefined;
   readonly errors: Record<string, number> = {};
   readonly notes: string[] = [];
   readonly recConnect = new LatencyRecorder();
@@ -616,6 +667,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long the stop waits for the streams' last fragments to be PERSISTED before it aborts them. */
 const STREAM_CLOSE_WAIT_MS = 15_000;
+/** How long the stop waits for the upload cycles under way (their results acknowledged) before it cuts them. */
+const UPLOAD_STOP_WAIT_MS = 15_000;
+
+/** The upload module (and the AWS SDK under it) loads only with --uploads. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the upload cycles (and the AWS SDK) load only with --uploads
+const uploadsLib = () => require('./uploads') as typeof import('./uploads');
 
 function camwireVersion(): string {
   try {
@@ -635,6 +692,7 @@ function checkOptions(o: FleetRunOptions): void {
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 1)) bad('--workers must be a whole number of 1 or more');
   if (o.devices !== undefined && !(Number.isInteger(o.devices) && o.devices >= 1)) bad('--devices must be a whole number of 1 or more');
   if (o.streams) checkStreamOptions(o.streams);
+  if (o.uploads) uploadsLib().checkUploadOptions(o.uploads);
 }
 
 /** Resolves the devices of this run: the whole fleet's certificates, the shard's range. */
@@ -661,8 +719,23 @@ export async function runFleet(options: FleetRunOptions, hooks: FleetRunHooks = 
   checkOptions(options);
   const plan = planDevices(options);
   const workers = Math.min(options.workers ?? 1, Math.max(1, plan.to - plan.from));
-  if (workers > 1) return runWorkers(options, plan, workers, hooks);
-  return runHere(options, plan, hooks);
+  // The local S3 store (--s3-local) runs here, once for every worker: they are given its endpoint and keys.
+  const u = options.uploads;
+  let store: Awaited<ReturnType<typeof import('./uploads').startLocalStore>> | undefined;
+  let o = options;
+  if (u?.localStoreDir && u.presign && u.count > 0) {
+    store = await uploadsLib().startLocalStore(u.localStoreDir, u.presign.bucket, u.presign.region ?? 'us-east-1');
+    hooks.onNote?.(`camwire's local S3 store for the uploads: ${store.endpoint}, bucket ${u.presign.bucket}, objects in ${u.localStoreDir}`);
+    const rest = { ...u };
+    delete rest.localStoreDir;
+    o = { ...options, uploads: { ...rest, presign: { ...u.presign, endpoint: store.endpoint, credentials: store.credentials } } };
+  }
+  try {
+    if (workers > 1) return await runWorkers(o, plan, workers, hooks);
+    return await runHere(o, plan, hooks);
+  } finally {
+    await store?.stop();
+  }
 }
 
 async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>, hooks: FleetRunHooks): Promise<FleetReport> {
@@ -674,8 +747,9 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   const fleet = new Fleet(o, noteFn);
   const count = plan.to - plan.from;
   const streamCount = Math.min(count, o.streams?.count ?? 0);
-  // A stream holds a PutMedia connection and, now and then, a GetDataEndpoint one.
-  const fdLimit = ensureFdLimit(count + 64 + (o.subscriber ? 1 : 0) + 2 * streamCount, (s) => fleet.addNote(s));
+  const uploadCount = Math.min(count, o.uploads?.count ?? 0);
+  // A stream holds a PutMedia connection and, now and then, a GetDataEndpoint one; an upload one HTTP connection and its file.
+  const fdLimit = ensureFdLimit(count + 64 + (o.subscriber ? 1 : 0) + 2 * streamCount + 2 * uploadCount, (s) => fleet.addNote(s));
   const devices = plan.all.slice(plan.from, plan.to).map((f) => new Device(fleet, f));
   fleet.target = count;
   const rate = o.rate ?? 100;
@@ -707,6 +781,20 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
     subscriber?.close();
     throw e;
   }
+  // The upload cycles too: the first uploadCount devices (a cycle waits for its device to be connected).
+  if (uploadCount > 0) {
+    const uploads = new (uploadsLib().FleetUploads)(o.uploads!, (c, m) => fleet.count(c, m));
+    try {
+      await uploads.start(devices.slice(0, uploadCount));
+    } catch (e) {
+      uploads.abortAll();
+      streams?.abort();
+      subscriber?.close();
+      throw e;
+    }
+    fleet.uploads = uploads;
+  }
+  const uploads = fleet.uploads;
 
   let peakRss = process.memoryUsage.rss();
   const ramp: Array<{ t: number; connected: number }> = [];
@@ -729,6 +817,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       msgsPerS,
       p99PublishMs: fleet.recPublish.percentileMs(99),
       errors: Object.values(fleet.errors).reduce((a, b) => a + b, 0),
+      ...(uploads ? { uploads: uploads.totals().completed } : {}),
     });
   }, 1000);
 
@@ -763,6 +852,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   // Drain: no new telemetry; wait for the PUBACKs of what was sent. The streams close meanwhile (each waits for its PERSISTED acks).
   fleet.publishingStopped = true;
   const streamsStopped = streams?.stop(STREAM_CLOSE_WAIT_MS);
+  const uploadsStopped = uploads?.stop(UPLOAD_STOP_WAIT_MS);
   const drainUntil = performance.now() + Math.max(5000, fleet.connectTimeoutMs);
   const unacked = () => fleet.published - fleet.acknowledged;
   while (unacked() > 0 && fleet.connected > 0 && performance.now() < drainUntil) await sleep(20);
@@ -771,6 +861,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
     while (subscriber.delivered < fleet.acknowledged && performance.now() < deliverUntil) await sleep(20);
   }
   await streamsStopped;
+  await uploadsStopped;
   fleet.stopping = true;
   clearInterval(sampler);
   for (const d of devices) d.stop();
@@ -805,8 +896,10 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       publish: fleet.recPublish.summary(),
       ...(subscriber ? { delivery: subscriber.rec.summary() } : {}),
       ...(streams ? { persist: streams.persist.summary() } : {}),
+      ...(uploads ? { upload: uploads.latency.summary() } : {}),
     },
     ...(streams ? { streams: streams.totals() } : {}),
+    ...(uploads ? { uploads: uploads.totals() } : {}),
     ramp,
     processes: [
       {
@@ -884,6 +977,7 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
       msgsPerS: ps.reduce((s, p) => s + p.msgsPerS, 0),
       p99PublishMs: Math.max(...ps.map((p) => p.p99PublishMs)),
       errors: ps.reduce((s, p) => s + p.errors, 0),
+      ...(o.uploads ? { uploads: ps.reduce((s, p) => s + (p.uploads ?? 0), 0) } : {}),
     });
   }, 1000);
 
@@ -903,6 +997,7 @@ async function runWorkers(o: FleetRunOptions, plan: ReturnType<typeof planDevice
       shard: plan.shard,
       // The shard's first K devices stream: each worker those of them in its range.
       ...(o.streams ? { streams: { ...o.streams, count: Math.max(0, Math.min(range.to, plan.from + o.streams.count) - range.from) } } : {}),
+      ...(o.uploads ? { uploads: { ...o.uploads, count: Math.max(0, Math.min(range.to, plan.from + o.uploads.count) - range.from) } } : {}),
     };
     child.send({ kind: 'run', options: opts } satisfies WorkerRequest);
     return new Promise<FleetReport>((resolve, reject) => {
