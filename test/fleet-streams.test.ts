@@ -3,9 +3,11 @@
  * certificate per device) and camwire's LocalKvsEndpoint (SigV4-checking,
  * in-process on 127.0.0.1): the first K devices each stream synthetic video
  * with the native producer, every fragment PERSISTED by the stop; the MQTT
- * side loses nothing meanwhile.
+ * side loses nothing meanwhile, and each streaming device publishes its stream
+ * events (started … stopped) on cameras/{thing}/streams as `camwire device` does.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CertificateAuthority } from '../ts/pki';
@@ -80,6 +82,34 @@ test.serial(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PE
   const { certs, brokerDir, things } = await setup();
   if (!broker || !ep) throw new Error('no setup');
   const reportFile = path.join(dir, 'report.json');
+  // An independent peer on the broker's plain listener: every stream event.
+  const events: Array<{ topic: string; e: { thing: string; stream: string; event: string; status?: string; metrics?: { fragmentsPersisted: number } } }> = [];
+  const sub = spawn('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(broker.plainPort),
+    '-i',
+    'streams-observer',
+    '-q',
+    '1',
+    '-t',
+    'cameras/+/streams',
+    '-F',
+    '%t %p',
+  ]);
+  let tail = '';
+  sub.stdout.on('data', (d: Buffer) => {
+    const ls = (tail + d.toString()).split('\n');
+    tail = ls.pop() ?? '';
+    for (const l of ls) {
+      const i = l.indexOf(' ');
+      events.push({ topic: l.slice(0, i), e: JSON.parse(l.slice(i + 1)) as (typeof events)[number]['e'] });
+    }
+  });
+  const subUp = Date.now();
+  while (!broker.log().includes(' as streams-observer ') && Date.now() - subUp < 10_000) await new Promise((res) => setTimeout(res, 50));
+  await new Promise((res) => setTimeout(res, 300));
   const r = await fleetRun(certs, brokerDir, [
     '--devices',
     String(N),
@@ -136,6 +166,28 @@ test.serial(`fleet run --devices ${N} --streams ${K}: ${K} streams, each with PE
   t.is(rep.everConnected, N);
   t.true(rep.published > 0);
   t.is(rep.acknowledged, rep.published, 'no QoS 1 message lost');
+
+  // The stream events, as `camwire device` publishes them: started … stopped (ok, with the metrics) for each of the K, on its own topic.
+  await new Promise((res) => setTimeout(res, 300));
+  sub.kill('SIGTERM');
+  t.deepEqual([...new Set(events.map((x) => x.e.thing))].sort(), things.slice(0, K), 'events from the K streaming devices only');
+  for (const thing of things.slice(0, K)) {
+    const mine = events.filter((x) => x.e.thing === thing);
+    t.true(
+      mine.every((x) => x.topic === `cameras/${thing}/streams` && x.e.stream === `live-${thing}`),
+      JSON.stringify(mine),
+    );
+    t.is(mine[0]?.e.event, 'started', `${thing}: ${mine.map((x) => x.e.event).join(', ')}`);
+    t.true(
+      mine.some((x) => x.e.event === 'connected'),
+      `${thing} connected`,
+    );
+    const stopped = mine.filter((x) => x.e.event === 'stopped');
+    t.is(stopped.length, 1);
+    t.is(stopped[0]!.e.status, 'ok');
+    t.true(stopped[0]!.e.metrics!.fragmentsPersisted > 0);
+    t.is(mine[mine.length - 1]!.e.event, 'stopped');
+  }
   t.log(
     `streams ${JSON.stringify(rep.streams)}, persist p50 ${rep.latency.persist!.p50} ms p99 ${rep.latency.persist!.p99} ms; telemetry ${rep.published}/${rep.acknowledged}; run ${rep.durationMs} ms`,
   );

@@ -5,7 +5,7 @@ import type { KvsCredentialSource, KvsStream } from '../kvs';
 // Loaded when a command runs, not when the CLI starts: `kvs stream --out` needs only the packager.
 const kvsLib = () => require('../kvs') as typeof import('../kvs');
 import type { DeviceConnection } from '../mqtt';
-import type { StreamEventPublisher } from '../orchestrator/stream-events';
+import type { StreamEventPublisher } from '../kvs';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
 import { positiveInt, readFile } from './args';
@@ -131,9 +131,7 @@ async function streamToKvs(o: StreamOpts, out: Output): Promise<void> {
       : {}),
   });
   const events: StreamEventPublisher | undefined =
-    conn && o.thing
-      ? new (require('../orchestrator/stream-events') as typeof import('../orchestrator/stream-events')).StreamEventPublisher(conn, o.thing, o.stream)
-      : undefined;
+    conn && o.thing ? new (require('../kvs') as typeof import('../kvs')).StreamEventPublisher(conn, o.thing, o.stream) : undefined;
   events?.attach(s, { region: o.region, endpoint });
   out.info(`streaming to ${o.stream} in ${o.region} via ${endpoint}`);
   let persisted = 0;

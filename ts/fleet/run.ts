@@ -775,7 +775,7 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
   // The streams start with the ramp: the first streamCount devices of this range.
   const streams = streamCount > 0 ? new FleetStreams(o.streams!, (c, m) => fleet.count(c, m)) : undefined;
   try {
-    await streams?.start(devices.slice(0, streamCount).map((d) => d.files.thing));
+    await streams?.start(devices.slice(0, streamCount));
   } catch (e) {
     streams?.abort();
     subscriber?.close();

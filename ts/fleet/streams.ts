@@ -3,12 +3,12 @@
  * camwire's native producer (KvsStream) fed a synthetic moving test pattern
  * at its frame rate in a loop, as the device agent's synthetic source does.
  * One second of the pattern is encoded once and shared by every stream.
- * Stream events on MQTT are not published: StreamEventPublisher needs a
- * DeviceConnection, which the fleet's own MQTT client is not.
+ * Each streaming device publishes its stream events on cameras/{thing}/streams
+ * over its own connection (held while it is offline), as `camwire device` does.
  */
 import { Readable } from 'node:stream';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, KvsStream, kvsControlEndpoint, pcmH264 } from '../kvs';
+import { awsChainCredentials, feedAnnexB, KvsStream, kvsControlEndpoint, pcmH264, StreamEventPublisher } from '../kvs';
 import { LatencyRecorder } from './histogram';
 
 export interface FleetStreamOptions {
@@ -72,7 +72,19 @@ interface OneStream {
   stop: AbortController;
   feeding: Promise<void>;
   failed: boolean;
+  /** The first cause of a failure (the `stopped` event carries it). */
+  error?: CamwireError;
+  events: StreamEventPublisher;
 }
+
+/** A streaming device: its name and a QoS 1 publish on its own connection (resolving at the PUBACK). */
+export interface StreamDevice {
+  readonly thing: string;
+  publishQos1(topic: string, payload: Buffer): Promise<void>;
+}
+
+/** How long the stop waits for the `stopped` events' PUBACKs. */
+const EVENTS_WAIT_MS = 5000;
 
 /** The streams of one process: start(), then stop() with a bounded wait for PERSISTED. */
 export class FleetStreams {
@@ -88,15 +100,21 @@ export class FleetStreams {
     private readonly count: (code: string, message: string) => void,
   ) {}
 
-  /** Starts one stream per thing. Credentials come from the AWS chain, resolved once here first so a missing one is one clear error. */
-  async start(things: string[]): Promise<void> {
-    if (!things.length) return;
+  /**
+   * Starts one stream per device, each publishing its stream events on
+   * cameras/{thing}/streams as `camwire device` does (started, connected,
+   * warning, error, dropped, stopped). Credentials come from the AWS chain,
+   * resolved once here first so a missing one is one clear error.
+   */
+  async start(devices: StreamDevice[]): Promise<void> {
+    if (!devices.length) return;
     await awsChainCredentials();
     const region = this.o.region ?? 'us-east-1';
     const endpoint = this.o.endpoint ?? kvsControlEndpoint(region);
     const fps = this.o.fps ?? 10;
     const pattern = pcmH264({ width: this.o.width ?? 64, height: this.o.height ?? 48, fps, frames: fps });
-    for (const thing of things) {
+    for (const dev of devices) {
+      const thing = dev.thing;
       const streamName = `${this.o.prefix ?? ''}${thing}`;
       const stream = new KvsStream({
         streamName,
@@ -109,7 +127,9 @@ export class FleetStreams {
         persistTimeoutMs: 10_000,
         ...(this.o.caFile ? { caFile: this.o.caFile } : {}),
       });
-      const one: OneStream = { thing, stream, stop: new AbortController(), feeding: Promise.resolve(), failed: false };
+      const events = new StreamEventPublisher({ publish: (topic, payload) => dev.publishQos1(topic, Buffer.from(payload)) }, thing, streamName);
+      events.attach(stream, { region, endpoint });
+      const one: OneStream = { thing, stream, stop: new AbortController(), feeding: Promise.resolve(), failed: false, events };
       stream.on('ack', (a) => {
         if (a.type !== 'PERSISTED') return;
         const ms = stream.metrics().persistLatencyMs;
@@ -133,6 +153,7 @@ export class FleetStreams {
     one.failed = true;
     this.errors++;
     const err = e instanceof CamwireError ? e : undefined;
+    one.error = err ?? new CamwireError('FLEET_STREAM_FAILED', String(e));
     this.count('FLEET_STREAM_FAILED', `stream of ${one.thing}: ${err ? `${err.code}: ${err.message}` : String(e)}`);
   }
 
@@ -162,6 +183,11 @@ export class FleetStreams {
       this.framesStored += m.framesStored;
       this.fragmentsPersisted += m.fragmentsPersisted;
     }
+    // The `stopped` events (with the metrics), acknowledged while the devices are still up; bounded: a device offline holds its own.
+    const events = Promise.all(this.list.map((s) => s.events.stopped(s.stream.metrics(), s.error)));
+    let t2: NodeJS.Timeout | undefined;
+    await Promise.race([events, new Promise((r) => (t2 = setTimeout(r, EVENTS_WAIT_MS)))]);
+    clearTimeout(t2);
   }
 
   /** Stops every stream at once (the run failed before its end): nothing more is sent. */

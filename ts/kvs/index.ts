@@ -8,3 +8,5 @@ export type { PcmVideoOptions } from './pcm-h264';
 export { kvsControlEndpoint } from '../common/partition';
 export { AudioSource } from './audio-source';
 export type { AudioFormat, AudioFrame, AudioSourceOptions } from './audio-source';
+export { StreamEventPublisher } from './stream-events';
+export type { StreamEvent, StreamEventSink } from './stream-events';

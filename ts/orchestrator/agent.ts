@@ -23,12 +23,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CamwireError } from '../errors';
-import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsMetrics, KvsStream, kvsControlEndpoint, pcmH264 } from '../kvs';
+import { awsChainCredentials, feedAnnexB, IotCredentialsProvider, KvsMetrics, KvsStream, kvsControlEndpoint, pcmH264, StreamEventPublisher } from '../kvs';
 import { DeviceConnection, topics } from '../mqtt';
 import { PtpCamera, PtpCameraStarted } from '../ptp';
 import { parseUploadTarget, Uploader, UploaderEvents, UploadResult, UploadTarget } from '../upload';
 import { AgentConfig } from './config';
-import { StreamEventPublisher } from './stream-events';
 import { runUploadJob } from './upload-job';
 
 const DONE_KEEP_MS = 7 * 24 * 3600_000;

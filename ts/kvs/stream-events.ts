@@ -8,9 +8,14 @@
  * `warning` / `error` ({ code, message }), `dropped` (timecode, frames) or
  * `stopped` (status ok|failed, metrics, error on failure).
  */
-import { CamwireError } from '../errors';
-import { DeviceConnection, topics } from '../mqtt';
-import type { KvsMetrics, KvsStream } from '../kvs';
+import type { CamwireError } from '../errors';
+import { topics } from '../common/topics';
+import type { KvsMetrics, KvsStream } from './stream';
+
+/** Where the events go: a QoS 1 publish resolving once the broker (or the outbox) has it. DeviceConnection is one; the fleet's devices are another. */
+export interface StreamEventSink {
+  publish(topic: string, payload: string, o: { qos: 1 }): Promise<unknown>;
+}
 
 export interface StreamEvent {
   version: 1;
@@ -22,10 +27,10 @@ export interface StreamEvent {
 }
 
 export class StreamEventPublisher {
-  private pending: Array<Promise<void>> = [];
+  private pending: Array<Promise<unknown>> = [];
 
   constructor(
-    private readonly conn: DeviceConnection,
+    private readonly conn: StreamEventSink,
     private readonly thing: string,
     private readonly streamName: string,
   ) {}
