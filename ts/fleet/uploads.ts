@@ -14,6 +14,7 @@
  * This module (and the AWS SDK under it) loads only with --uploads.
  */
 import crypto from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -168,7 +169,10 @@ export class FleetUploads {
     private readonly o: FleetUploadOptions,
     /** Counts an error code into the report's errors (the first of a code is noted). */
     private readonly count: (code: string, message: string) => void,
-  ) {}
+  ) {
+    // Every request in flight listens on the one stop signal.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   private get intervalMs(): number {
     return (this.o.intervalS ?? 10) * 1000;

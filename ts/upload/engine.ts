@@ -111,7 +111,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     }
     if (!st.isFile()) throw new CamwireError('UPLOAD_FILE_NOT_FOUND', `${file} is not a regular file`);
 
-    const hashing = sha256File(file);
+    const hashing = st.size <= INLINE_HASH_MAX ? digestFile(file, 'sha256', 'hex') : sha256File(file);
     hashing.catch(() => undefined);
     let etag: string | undefined;
     let parts = 1;
@@ -390,8 +390,17 @@ function digestFile(file: string, algorithm: 'md5' | 'sha256', encoding: 'hex' |
 }
 
 /**
- * The result's sha256, computed on a worker thread so hashing runs beside the
- * upload on another core instead of taking turns with it on the JS thread.
+ * Files up to this size are hashed on the JS thread (a few ms at most): a
+ * worker thread costs a V8 isolate, some 30-50 ms of CPU to start, which is
+ * most of the work of uploading a photo (measured in `fleet run --uploads`:
+ * 100 uploads/s of 64 KiB kept both cores busy with worker start-ups).
+ */
+const INLINE_HASH_MAX = 4 * 1024 * 1024;
+
+/**
+ * The result's sha256 of a larger file, computed on a worker thread so
+ * hashing runs beside the upload on another core instead of taking turns
+ * with it on the JS thread.
  */
 function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
