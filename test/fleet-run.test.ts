@@ -16,7 +16,7 @@ import type { FleetReport } from '../ts/fleet/report-types';
 import { LatencyRecorder } from '../ts/fleet/histogram';
 import { shardRange } from '../ts/fleet/run';
 import { mergeReports } from '../ts/fleet/report';
-import { encodePublish, Inbound, MqttProtocolError, PACKET, PacketReader } from '../ts/fleet/mqtt-wire';
+import { encodePublish, Inbound, MqttProtocolError, PACKET, PacketReader } from '../ts/mqtt/wire';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { camwireAsync } from './helpers/run';
 import { tempDir } from './helpers/tmp';

@@ -3,7 +3,7 @@
  * with its own certificate (client id = thing name), the retained status
  * `online` with a last will `offline`, subscribed to its upload targets and
  * publishing QoS 1 telemetry with jitter. One small MQTT 3.1.1 client per
- * device (./mqtt-wire) over tls.connect, one TLS context per device (each has
+ * device (../mqtt/wire) over tls.connect, one TLS context per device (each has
  * its own key), built at connect time and dropped with the socket.
  */
 import { fork } from 'node:child_process';
@@ -22,7 +22,7 @@ import { mergeReports } from './report';
 import { checkStreamOptions, FleetStreamOptions, FleetStreams } from './streams';
 import type { FleetUploadOptions, FleetUploads, UploadDevice } from './uploads';
 import { FLEET_REPORT_KIND, FLEET_REPORT_VERSION, FleetReport } from './report-types';
-import { DISCONNECT, encodeConnect, encodePuback, encodePublish, encodeSubscribe, Inbound, MqttProtocolError, PACKET, PacketReader } from './mqtt-wire';
+import { DISCONNECT, encodeConnect, encodePuback, encodePublish, encodeSubscribe, Inbound, MqttProtocolError, PACKET, PacketReader } from '../mqtt/wire';
 
 /** The identity the fleet-side subscriber uses unless told otherwise: `{certs}/fleet-subscriber.pem` and `.key`. */
 export const DEFAULT_SUBSCRIBER_THING = 'fleet-subscriber';

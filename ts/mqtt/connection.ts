@@ -7,13 +7,52 @@
 import { EventEmitter } from 'node:events';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import net from 'node:net';
-import mqtt, { IClientOptions, MqttClient, IPublishPacket, IConnackPacket } from 'mqtt';
+import mqtt, { IClientOptions, MqttClient, IPublishPacket, IConnackPacket, Packet } from 'mqtt';
 import { CamwireError } from '../errors';
 import { checkThingName } from '../common/thing-name';
 import { BackoffOptions, FullJitterBackoff } from '../common/backoff';
 import { classifyMqttError } from './errors';
 import { DurableOutbox, MemoryOutbox, Outbox, OutboxRecord } from './outbox';
 import { topics } from '../common/topics';
+import { encodePublish } from './wire';
+
+/**
+ * Packet ids shared by mqtt.js (its own publishes and subscriptions) and the
+ * QoS 1 fast path below: two packets in flight never share an id.
+ */
+class SharedPacketIds implements NonNullable<IClientOptions['messageIdProvider']> {
+  private readonly used = new Set<number>();
+  private next = 1;
+  private last: number | null = null;
+
+  allocate(): number | null {
+    if (this.used.size >= 0xffff) return null;
+    while (this.used.has(this.next)) this.next = (this.next % 0xffff) + 1;
+    const id = this.next;
+    this.used.add(id);
+    this.last = id;
+    this.next = (id % 0xffff) + 1;
+    return id;
+  }
+
+  getLastAllocated(): number | null {
+    return this.last;
+  }
+
+  register(id: number): boolean {
+    if (this.used.has(id)) return false;
+    this.used.add(id);
+    return true;
+  }
+
+  deallocate(id: number): void {
+    this.used.delete(id);
+  }
+
+  clear(): void {
+    this.used.clear();
+  }
+}
 
 export type MqttVersion = 4 | 5;
 
@@ -90,6 +129,15 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   private corked = false;
   /** Records handed to the current connection and waiting for PUBACK. */
   private readonly inFlight = new Map<number, OutboxRecord>();
+  /**
+   * MQTT 3.1.1: the outbox's QoS 1 messages are encoded here and written to
+   * the socket directly, their PUBACKs matched by packet id (mqtt.js ignores
+   * acks it did not send for). mqtt.js's publish path (option clone, store,
+   * packet object, several writes, debug calls) was about a third of the
+   * CPU of `mqtt pub --count 20000`. MQTT 5 keeps mqtt.js's path (properties).
+   */
+  private readonly ids = new SharedPacketIds();
+  private readonly fastById = new Map<number, OutboxRecord>();
   private generation = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -181,6 +229,7 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
       resubscribe: false,
       queueQoSZero: false,
       timerVariant: 'native',
+      messageIdProvider: this.ids,
     };
     if (o.status !== false) {
       opts.will = { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true };
@@ -203,6 +252,26 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     client.on('close', () => this.onClose());
     client.on('error', (err: Error) => this.onError(err));
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => this.emit('message', topic, payload, packet));
+    client.on('packetreceive', (packet: Packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) this.onFastPuback(packet.messageId);
+    });
+  }
+
+  private get fast(): boolean {
+    return (this.options.protocolVersion ?? 4) === 4;
+  }
+
+  private onFastPuback(id: number): void {
+    const rec = this.fastById.get(id);
+    if (!rec) return; // one of mqtt.js's own
+    this.fastById.delete(id);
+    this.ids.deallocate(id);
+    if (this.inFlight.get(rec.seq) !== rec) return;
+    this.inFlight.delete(rec.seq);
+    this.outbox.ack(rec.seq);
+    this.emit('delivered', rec);
+    this.settle(rec.seq);
+    this.pump();
   }
 
   private onConnect(packet: IConnackPacket): void {
@@ -256,6 +325,8 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     // never fire, and a clean end() would wait for them forever.
     const client = this.client;
     if (client) for (const id of Object.keys(client.outgoing)) delete client.outgoing[Number(id)];
+    for (const id of this.fastById.keys()) this.ids.deallocate(id);
+    this.fastById.clear();
     if (this.inFlight.size) {
       this.toSend = new RecordQueue([...this.inFlight.values(), ...this.toSend.drain()].sort((a, b) => a.seq - b.seq));
       this.inFlight.clear();
@@ -296,6 +367,9 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
    */
   async enqueue(topic: string, payload: string | Buffer, o: { retain?: boolean } = {}): Promise<{ seq: number; delivered: Promise<void> }> {
     this.requireClient();
+    if (!topic || /[+#\u0000]/.test(topic)) {
+      throw new CamwireError('MQTT_BAD_OPTIONS', `cannot publish on "${topic}": a topic to publish on has no wildcard (+ #), no NUL and is not empty`);
+    }
     const rec = await this.outbox.append({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, retain: o.retain ?? false });
     const delivered = new Promise<void>((resolve, reject) => this.deliveries.set(rec.seq, { resolve, reject }));
     this.toSend.push(rec);
@@ -326,7 +400,17 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
         stream.uncork!();
       });
     }
+    const fastStream = this.fast ? (client.stream as { write?: (b: Buffer) => boolean } | undefined) : undefined;
     while (this.toSend.length && this.inFlight.size < max) {
+      if (fastStream?.write) {
+        const id = this.ids.allocate();
+        if (id === null) break;
+        const rec = this.toSend.shift()!;
+        this.inFlight.set(rec.seq, rec);
+        this.fastById.set(id, rec);
+        fastStream.write(encodePublish(rec.topic, rec.payload, { qos: 1, retain: rec.retain, packetId: id }));
+        continue;
+      }
       const rec = this.toSend.shift()!;
       this.inFlight.set(rec.seq, rec);
       client.publish(rec.topic, rec.payload, { qos: 1, retain: rec.retain }, (err) => {

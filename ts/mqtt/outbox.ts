@@ -241,8 +241,17 @@ export class DurableOutbox implements Outbox {
   }
 }
 
+/** The topics' JSON (a device publishes on a handful). */
+const topicJson = new Map<string, string>();
+
+/** One journal line, byte for byte JSON.stringify({ s, t, p, r }) + '\n', without the object (base64 and a number need no escaping). */
 function recordLine(r: OutboxRecord): string {
-  return JSON.stringify({ s: r.seq, t: r.topic, p: r.payload.toString('base64'), r: r.retain }) + '\n';
+  let t = topicJson.get(r.topic);
+  if (t === undefined) {
+    t = JSON.stringify(r.topic);
+    if (topicJson.size < 256) topicJson.set(r.topic, t);
+  }
+  return `{"s":${r.seq},"t":${t},"p":"${r.payload.toString('base64')}","r":${r.retain ? 'true' : 'false'}}\n`;
 }
 
 async function writeAll(fd: number, buf: Buffer): Promise<void> {
