@@ -137,3 +137,24 @@ test.serial("--status opts in to the camera's status; the subscriber's own statu
   );
   t.deepEqual(retained('cameras/camera003/#'), ['cameras/camera003/status offline']);
 });
+
+test('a publish on a wildcard or empty topic is refused before the outbox; the connection goes on delivering', async (t) => {
+  const conn = new DeviceConnection({ url: broker.url('plain'), thing: 'wildcard-pub', status: false });
+  t.teardown(() => conn.close({ force: true }));
+  await conn.connect({ timeoutMs: 5000 });
+  for (const topic of ['cameras/wildcard-pub/#', 'cameras/+/uploads', '', 'a\0b']) {
+    const e = await t.throwsAsync(conn.publish(topic, 'x'));
+    t.is((e as { code?: string }).code, 'MQTT_BAD_OPTIONS', JSON.stringify(topic));
+  }
+  // Interleaved with mqtt.js's own packets (a subscription), the QoS 1 messages get their PUBACKs.
+  const got: string[] = [];
+  conn.on('message', (_topic, payload) => got.push(payload.toString()));
+  await conn.subscribe('cameras/wildcard-pub/echo');
+  await Promise.all(Array.from({ length: 300 }, (_, i) => conn.publish('cameras/wildcard-pub/echo', String(i))));
+  await until(() => got.length === 300);
+  t.deepEqual(
+    got,
+    Array.from({ length: 300 }, (_, i) => String(i)),
+    'every message, in order',
+  );
+});
