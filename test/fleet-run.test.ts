@@ -275,3 +275,19 @@ test('the MQTT reader: packets split at every byte reassemble; every length from
   bad([0x36, 2, 0, 0], /QoS 3/);
   bad([0xf0, 0], /unexpected packet type 15/);
 });
+
+test('encodePublish: every remaining-length width (1 to 4 bytes) and a UTF-8 topic read back whole', (t) => {
+  for (const size of [0, 120, 124, 125, 16_378, 16_380, 2_097_140, 2_097_150, 2_200_000]) {
+    const topic = 'cameras/kamera-ü/uploads';
+    const payload = Buffer.alloc(size, size % 251);
+    const wire = encodePublish(topic, payload, { qos: 1, retain: size % 2 === 0, packetId: (size % 65_535) + 1 });
+    const got: Inbound[] = [];
+    new PacketReader(4 << 20).push(wire, (p) => got.push(p));
+    t.is(got.length, 1, `${size}`);
+    const p = got[0] as Extract<Inbound, { type: typeof PACKET.PUBLISH }>;
+    t.is(p.topic, topic);
+    t.is(p.packetId, (size % 65_535) + 1);
+    t.true(p.payload.equals(payload), `${size} B payload`);
+    t.is(p.retain, size % 2 === 0, 'retain flag');
+  }
+});

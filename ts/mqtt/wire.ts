@@ -72,9 +72,33 @@ export function encodeConnect(o: ConnectPacket): Buffer {
   return packet(PACKET.CONNECT << 4, body);
 }
 
+/** A PUBLISH in one allocation (it is the per-message packet of every QoS 1 path: no intermediate buffers). */
 export function encodePublish(topic: string, payload: Buffer, o: { qos: 0 | 1; retain?: boolean; packetId?: number }): Buffer {
   const first = (PACKET.PUBLISH << 4) | (o.qos << 1) | (o.retain ? 1 : 0);
-  return o.qos ? packet(first, [str(topic), u16(o.packetId!), payload]) : packet(first, [str(topic), payload]);
+  const topicLen = Buffer.byteLength(topic, 'utf8');
+  if (topicLen > 0xffff) throw new RangeError('MQTT string longer than 65535 bytes');
+  const len = 2 + topicLen + (o.qos ? 2 : 0) + payload.length;
+  if (len > MAX_REMAINING) throw new RangeError('MQTT packet too large');
+  const varint = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
+  const out = Buffer.allocUnsafe(1 + varint + len);
+  out[0] = first;
+  let at = 1;
+  let n = len;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out[at++] = byte;
+  } while (n > 0);
+  out.writeUInt16BE(topicLen, at);
+  at += 2;
+  at += out.write(topic, at, 'utf8');
+  if (o.qos) {
+    out.writeUInt16BE(o.packetId!, at);
+    at += 2;
+  }
+  payload.copy(out, at);
+  return out;
 }
 
 export function encodePuback(packetId: number): Buffer {
