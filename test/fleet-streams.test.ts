@@ -10,11 +10,12 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CertificateAuthority } from '../ts/pki';
+import type { CertificateAuthority } from '../ts/pki';
 import type { FleetReport } from '../ts/fleet/report-types';
 import { checkReport } from '../ts/fleet/report';
 import { LocalKvsEndpoint } from '../ts/local';
-import { MosquittoBroker } from './helpers/mosquitto';
+import type { MosquittoBroker } from './helpers/mosquitto';
+import { fleetSetup } from './helpers/fleet-setup';
 import { camwireAsync } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
@@ -50,20 +51,9 @@ let setupP: Promise<Setup> | undefined;
 /** The device certificates, the broker and the endpoint, made once for the file's tests. */
 function setup(): Promise<Setup> {
   setupP ??= (async () => {
-    const certs = path.join(dir, 'certs');
-    fs.mkdirSync(certs);
-    const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
-    const things = Array.from({ length: N }, (_, i) => `scam${String(i).padStart(3, '0')}`);
-    await Promise.all(
-      things.map(async (thing) => {
-        const d = await ca.issueDevice(thing, { keyType: 'ec' });
-        fs.writeFileSync(path.join(certs, `${thing}.pem`), d.certPem);
-        fs.writeFileSync(path.join(certs, `${thing}.key`), d.keyPem, { mode: 0o600 });
-      }),
-    );
-    const brokerDir = path.join(dir, 'broker');
-    fs.mkdirSync(brokerDir);
-    broker = await MosquittoBroker.start({ dir: brokerDir, ca });
+    const f = await fleetSetup(dir, 'scam', N);
+    const { certs, brokerDir, things, ca } = f;
+    broker = f.broker;
     ep = new LocalKvsEndpoint({ dir: path.join(dir, 'kvs'), credentials: [creds], region: 'us-east-1' });
     await ep.start();
     return { certs, brokerDir, things, ca };

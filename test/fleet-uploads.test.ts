@@ -16,14 +16,14 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { S3Client, CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
-import { CertificateAuthority } from '../ts/pki';
 import type { FleetReport } from '../ts/fleet/report-types';
 import { checkReport } from '../ts/fleet/report';
 import type { UploadResult } from '../ts/common/upload-result';
 import { UPLOAD_RESULT_SCHEMA } from '../ts/common/upload-result-schema';
 import { LocalS3Store } from '../ts/local';
 import { presignPut } from '../ts/upload/presign';
-import { MosquittoBroker } from './helpers/mosquitto';
+import type { MosquittoBroker } from './helpers/mosquitto';
+import { fleetSetup } from './helpers/fleet-setup';
 import { camwireAsync } from './helpers/run';
 import { S3_CREDENTIALS, SwiftS3 } from './helpers/swift';
 import { tempDir } from './helpers/tmp';
@@ -52,21 +52,9 @@ interface Setup {
 let setupP: Promise<Setup> | undefined;
 function setup(): Promise<Setup> {
   setupP ??= (async () => {
-    const certs = path.join(dir, 'certs');
-    fs.mkdirSync(certs);
-    const { ca } = await CertificateAuthority.create({ keyType: 'ec' });
-    const things = Array.from({ length: N }, (_, i) => `ucam${String(i).padStart(3, '0')}`);
-    await Promise.all(
-      things.map(async (thing) => {
-        const d = await ca.issueDevice(thing, { keyType: 'ec' });
-        fs.writeFileSync(path.join(certs, `${thing}.pem`), d.certPem);
-        fs.writeFileSync(path.join(certs, `${thing}.key`), d.keyPem, { mode: 0o600 });
-      }),
-    );
-    const brokerDir = path.join(dir, 'broker');
-    fs.mkdirSync(brokerDir);
-    broker = await MosquittoBroker.start({ dir: brokerDir, ca });
-    return { certs, brokerDir, things };
+    const f = await fleetSetup(dir, 'ucam', N);
+    broker = f.broker;
+    return { certs: f.certs, brokerDir: f.brokerDir, things: f.things };
   })();
   return setupP;
 }
