@@ -210,3 +210,63 @@ test.serial('the camera process SIGKILLed mid-run: the restarted process deliver
   t.log(`first run: ${durable.size} durable, ${first.delivered.size} acknowledged before SIGKILL; second run resumed ${resumed}; ${sub.dups()} duplicate(s)`);
   await sub.conn.close();
 });
+
+test.serial('`camwire mqtt pub --count 8000 --outbox` SIGKILLed mid-run: a second run delivers every message the first stored', async (t) => {
+  const topic = 'cameras/camera001/batch';
+  const sub = await subscriber('durability-sub-cli', topic);
+  t.teardown(() => sub.conn.close({ force: true }));
+  const box = path.join(dir, 'cli-outbox');
+  const args = (message: string, count: number) => [
+    path.join(__dirname, '..', 'bin', 'camwire.js'),
+    'mqtt',
+    'pub',
+    '--url',
+    broker.url('tls'),
+    '--thing',
+    'camera001',
+    '--cert',
+    cam.cert,
+    '--key',
+    cam.key,
+    '--ca',
+    path.join(dir, 'ca.pem'),
+    '--no-status',
+    '--outbox',
+    box,
+    '--topic',
+    topic,
+    '--message',
+    message,
+    '--count',
+    String(count),
+  ];
+  const N = 8000;
+  const first = spawn(process.execPath, args('{n}', N), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  first.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  // Killed once the broker has passed on a few hundred: the rest are in the journal, some of them in flight.
+  await until(
+    () => sub.seen.size >= 300,
+    20_000,
+    () => `300 messages from the first run (${sub.seen.size}; ${err})`,
+  );
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const afterKill = sub.seen.size;
+  t.true(afterKill < N, `killed before the end (${afterKill} seen)`);
+  // The second run publishes one more message and, first, what the journal holds.
+  const second = spawn(process.execPath, args(String(N), 1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out2 = '';
+  second.stdout!.on('data', (d: Buffer) => (out2 += d.toString()));
+  second.stderr!.on('data', (d: Buffer) => (out2 += d.toString()));
+  const code = await new Promise<number | null>((r) => second.once('exit', r));
+  t.is(code, 0, out2);
+  await until(
+    () => sub.seen.size >= N + 1,
+    20_000,
+    () => `all ${N + 1} messages (${sub.seen.size})`,
+  );
+  const missing = Array.from({ length: N + 1 }, (_, i) => i).filter((i) => !sub.seen.has(i));
+  t.deepEqual(missing, [], 'every message of both runs arrived');
+  t.log(`${afterKill} delivered before the SIGKILL, the rest by the second run; ${sub.dups()} duplicates (at least once)`);
+});

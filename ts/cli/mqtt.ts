@@ -105,14 +105,26 @@ export function mqttCommand(out: Out): Command {
       try {
         const text = payload.toString();
         const templated = o.count > 1 && o.file === undefined && text.includes('{n}');
-        const sends: Promise<void>[] = [];
-        for (let i = 0; i < o.count; i++) {
-          const body = templated ? Buffer.from(text.split('{n}').join(String(i))) : payload;
-          const p = conn.publish(o.topic, body, { qos, retain: o.retain }).then(() => progress.update(++done, o.count));
-          sends.push(p);
-          if (qos === 0) await p;
+        const body = (i: number) => (templated ? Buffer.from(text.split('{n}').join(String(i))) : payload);
+        if (qos === 1) {
+          // One batch: stored together (one fdatasync when durable), sent through the in-flight window.
+          const onDelivered = () => progress.update(++done, o.count);
+          conn.on('delivered', onDelivered);
+          try {
+            await conn.publishMany(
+              o.topic,
+              Array.from({ length: o.count }, (_, i) => body(i)),
+              { retain: o.retain },
+            );
+          } finally {
+            conn.off('delivered', onDelivered);
+          }
+        } else {
+          for (let i = 0; i < o.count; i++) {
+            await conn.publish(o.topic, body(i), { qos, retain: o.retain });
+            progress.update(++done, o.count);
+          }
         }
-        await Promise.all(sends);
         // Messages an earlier, interrupted run left in the outbox go out too.
         if (o.outbox) await conn.drain();
       } finally {

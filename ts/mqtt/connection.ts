@@ -16,6 +16,13 @@ import { DurableOutbox, MemoryOutbox, Outbox, OutboxRecord } from './outbox';
 import { topics } from '../common/topics';
 import { encodePublish } from './wire';
 
+/** A topic a message may be published on: not empty, no wildcard, no NUL. */
+function checkPublishTopic(topic: string): void {
+  if (!topic || topic.includes('+') || topic.includes('#') || topic.includes('\0')) {
+    throw new CamwireError('MQTT_BAD_OPTIONS', `cannot publish on "${topic}": a topic to publish on has no wildcard (+ #), no NUL and is not empty`);
+  }
+}
+
 /**
  * Packet ids shared by mqtt.js (its own publishes and subscriptions) and the
  * QoS 1 fast path below: two packets in flight never share an id.
@@ -113,6 +120,9 @@ export interface DeviceConnectionEvents {
 interface Delivery {
   resolve(): void;
   reject(e: Error): void;
+  /** A publishMany: messages still unacknowledged (it resolves at 0, rejects at the first refusal). */
+  left?: number;
+  failed?: boolean;
 }
 
 export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
@@ -367,14 +377,36 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
    */
   async enqueue(topic: string, payload: string | Buffer, o: { retain?: boolean } = {}): Promise<{ seq: number; delivered: Promise<void> }> {
     this.requireClient();
-    if (!topic || topic.includes('+') || topic.includes('#') || topic.includes('\0')) {
-      throw new CamwireError('MQTT_BAD_OPTIONS', `cannot publish on "${topic}": a topic to publish on has no wildcard (+ #), no NUL and is not empty`);
-    }
+    checkPublishTopic(topic);
     const rec = await this.outbox.append({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, retain: o.retain ?? false });
     const delivered = new Promise<void>((resolve, reject) => this.deliveries.set(rec.seq, { resolve, reject }));
     this.toSend.push(rec);
     this.pump();
     return { seq: rec.seq, delivered };
+  }
+
+  /**
+   * Many QoS 1 messages on one topic, in order: stored together (one write
+   * and one fdatasync when durable), resolving once every one is
+   * acknowledged, rejecting at the first the broker refuses (the rest are
+   * still sent). What `mqtt pub --count` uses: one promise for the lot
+   * instead of several per message.
+   */
+  async publishMany(topic: string, payloads: Buffer[], o: { retain?: boolean } = {}): Promise<void> {
+    this.requireClient();
+    checkPublishTopic(topic);
+    const retain = o.retain ?? false;
+    const recs = await this.outbox.appendMany(payloads.map((payload) => ({ topic, payload, retain })));
+    if (!recs.length) return;
+    const delivered = new Promise<void>((resolve, reject) => {
+      const d: Delivery = { resolve, reject, left: recs.length };
+      for (const rec of recs) {
+        this.deliveries.set(rec.seq, d);
+        this.toSend.push(rec);
+      }
+    });
+    this.pump();
+    await delivered;
   }
 
   /** Resolves when every message in the outbox has been acknowledged (or refused). */
@@ -447,8 +479,16 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     this.deliveries.delete(seq);
     if (this.outbox.size === 0) for (const w of this.drainWaiters.splice(0)) w.resolve();
     if (!d) return;
-    if (err) d.reject(err);
-    else d.resolve();
+    if (d.left === undefined) {
+      if (err) d.reject(err);
+      else d.resolve();
+      return;
+    }
+    if (err && !d.failed) {
+      d.failed = true;
+      d.reject(err);
+    }
+    if (--d.left === 0 && !d.failed) d.resolve();
   }
 
   /** Subscribes (and re-subscribes after every clean reconnect). Returns the granted QoS. */

@@ -32,6 +32,8 @@ export interface OutboxRecord extends OutboxMessage {
 export interface Outbox {
   /** Resolves once the message is stored (on disk for the durable outbox). */
   append(msg: OutboxMessage): Promise<OutboxRecord>;
+  /** Appends many at once (one promise, one write and one fdatasync for the durable outbox), in order. */
+  appendMany(msgs: OutboxMessage[]): Promise<OutboxRecord[]>;
   /** Forgets a message the broker acknowledged. */
   ack(seq: number): void;
   /** Pending messages in the order they were appended. */
@@ -48,6 +50,13 @@ export class MemoryOutbox implements Outbox {
     const rec = { ...msg, seq: ++this.seq };
     this.records.set(rec.seq, rec);
     return rec;
+  }
+  async appendMany(msgs: OutboxMessage[]): Promise<OutboxRecord[]> {
+    return msgs.map((m) => {
+      const rec = { ...m, seq: ++this.seq };
+      this.records.set(rec.seq, rec);
+      return rec;
+    });
   }
   ack(seq: number): void {
     this.records.delete(seq);
@@ -66,8 +75,9 @@ export class MemoryOutbox implements Outbox {
 interface Waiter {
   rec: OutboxRecord;
   line: string;
-  resolve(r: OutboxRecord): void;
-  reject(e: Error): void;
+  /** Absent on all but the last message of an appendMany (they share one flush: the last one resolves them all). */
+  resolve?: (r: OutboxRecord) => void;
+  reject?: (e: Error) => void;
 }
 
 export interface DurableOutboxStats {
@@ -157,6 +167,20 @@ export class DurableOutbox implements Outbox {
     });
   }
 
+  appendMany(msgs: OutboxMessage[]): Promise<OutboxRecord[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new CamwireError('OUTBOX_CLOSED', 'the outbox is closed'));
+    if (!msgs.length) return Promise.resolve([]);
+    const recs = msgs.map((m) => ({ ...m, seq: ++this.seq }));
+    return new Promise((resolve, reject) => {
+      // Pushed together, so one flush takes them all: the last one's waiter answers for the batch.
+      for (let i = 0; i < recs.length - 1; i++) this.queue.push({ rec: recs[i]!, line: recordLine(recs[i]!) });
+      const last = recs[recs.length - 1]!;
+      this.queue.push({ rec: last, line: recordLine(last), resolve: () => resolve(recs), reject });
+      this.scheduleFlush();
+    });
+  }
+
   ack(seq: number): void {
     if (!this.records.delete(seq)) return;
     // Acks need no fsync of their own: losing one only means a duplicate.
@@ -200,7 +224,7 @@ export class DurableOutbox implements Outbox {
             cause: e,
             hint: 'free disk space or fix permissions, then restart: the journal is replayed and a torn last line dropped',
           });
-          for (const w of [...batch, ...this.queue.splice(0)]) w.reject(this.failure);
+          for (const w of [...batch, ...this.queue.splice(0)]) w.reject?.(this.failure);
           this.ackLines = [];
           return;
         }
@@ -208,7 +232,7 @@ export class DurableOutbox implements Outbox {
         for (const w of batch) {
           this.records.set(w.rec.seq, w.rec);
           this.stats.appended++;
-          w.resolve(w.rec);
+          w.resolve?.(w.rec);
         }
         this.maybeCompact();
       }
