@@ -295,12 +295,9 @@ export class FleetUploads {
       result = await d.uploader.upload(this.file, target);
     } catch (e) {
       const err = e instanceof CamwireError ? e : new CamwireError('UPLOAD_FAILED', String(e), { cause: e });
-      if (err.code === 'UPLOAD_ABORTED') {
-        // The stop cut it: no result (a camera resumes such a job later).
-        this.fail(d, e, `PUT of ${target.object.path}`);
-        return;
-      }
       this.fail(d, e, `PUT of ${target.object.path}`);
+      // Cut by the stop: no result (a camera resumes such a job later).
+      if (err.code === 'UPLOAD_ABORTED') return;
       result = {
         version: 1,
         id: target.id,
