@@ -12,6 +12,7 @@ import { CertificateAuthority } from '../ts/pki';
 import { DeviceConnection } from '../ts/mqtt';
 import { MosquittoBroker } from './helpers/mosquitto';
 import { device, DeviceFiles } from './helpers/pki';
+import { CLI } from './helpers/run';
 import { tempDir } from './helpers/tmp';
 
 const dir = tempDir('durable');
@@ -41,6 +42,11 @@ async function subscriber(clientId: string, topic: string): Promise<{ seen: Set<
   await conn.connect({ timeoutMs: 10_000 });
   await conn.subscribe(topic, { qos: 1 });
   return { seen, dups: () => total - seen.size, conn };
+}
+
+/** camera001 over mutual TLS with its durable outbox in `outbox`: the options the publisher fixture and `camwire mqtt pub` share. */
+function cameraArgs(outbox: string): string[] {
+  return ['--url', broker.url('tls'), '--thing', 'camera001', '--cert', cam.cert, '--key', cam.key, '--ca', path.join(dir, 'ca.pem'), '--outbox', outbox];
 }
 
 async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
@@ -168,20 +174,7 @@ function runPublisher(args: string[]): Child {
 test.serial('the camera process SIGKILLed mid-run: the restarted process delivers the rest from the outbox', async (t) => {
   const topic = 'cameras/camera001/uploads';
   const sub = await subscriber('durability-sub-2', topic);
-  const base = [
-    '--url',
-    broker.url('tls'),
-    '--thing',
-    'camera001',
-    '--cert',
-    cam.cert,
-    '--key',
-    cam.key,
-    '--ca',
-    path.join(dir, 'ca.pem'),
-    '--outbox',
-    path.join(dir, 'outbox-2'),
-  ];
+  const base = cameraArgs(path.join(dir, 'outbox-2'));
   t.teardown(() => sub.conn.close({ force: true }));
   const first = runPublisher([...base, '--count', '1000']);
   t.teardown(() => first.kill());
@@ -217,22 +210,11 @@ test.serial('`camwire mqtt pub --count 8000 --outbox` SIGKILLed mid-run: a secon
   t.teardown(() => sub.conn.close({ force: true }));
   const box = path.join(dir, 'cli-outbox');
   const args = (message: string, count: number) => [
-    path.join(__dirname, '..', 'bin', 'camwire.js'),
+    CLI,
     'mqtt',
     'pub',
-    '--url',
-    broker.url('tls'),
-    '--thing',
-    'camera001',
-    '--cert',
-    cam.cert,
-    '--key',
-    cam.key,
-    '--ca',
-    path.join(dir, 'ca.pem'),
+    ...cameraArgs(box),
     '--no-status',
-    '--outbox',
-    box,
     '--topic',
     topic,
     '--message',

@@ -40,11 +40,17 @@ const GROUPS: Array<{ names: string[]; build: (out: () => Output) => Command[] }
   },
 ];
 
-/** The command a command line names: its first word that is not an option (undefined for none, or `help`). */
-function namedGroup(argv: string[] | undefined): string | undefined {
-  const word = argv?.slice(2).find((a) => !a.startsWith('-'));
-  if (word === undefined && argv?.some((a) => a === '--version' || a === '-V')) return 'probe'; // nothing to build
-  return word === 'help' ? undefined : word;
+/**
+ * The groups a command line needs: the one its first word names; none for
+ * `probe` or a bare --version; every group otherwise (no argv, no command,
+ * `help`, a command that does not exist), so help and suggestions stay whole.
+ */
+function groupsFor(argv: string[] | undefined): typeof GROUPS {
+  if (!argv) return GROUPS;
+  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  if (word === 'probe' || (word === undefined && argv.some((a) => a === '--version' || a === '-V'))) return [];
+  const named = GROUPS.find((g) => word !== undefined && g.names.includes(word));
+  return named ? [named] : GROUPS;
 }
 
 /**
@@ -61,9 +67,7 @@ export function buildProgram(argv?: string[]): Command {
     .exitOverride();
   const out = (): Output => makeOutput(program.opts<{ json: boolean }>().json);
 
-  const named = namedGroup(argv);
-  const only = GROUPS.find((g) => named !== undefined && g.names.includes(named));
-  for (const g of only ? [only] : named === 'probe' ? [] : GROUPS) for (const c of g.build(out)) program.addCommand(c);
+  for (const g of groupsFor(argv)) for (const c of g.build(out)) program.addCommand(c);
   program
     .command('probe')
     .description('show the native addon: where it loaded from, its modules, the libraries it runs with, the sources it was built from')

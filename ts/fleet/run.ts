@@ -793,6 +793,11 @@ async function runHere(o: FleetRunOptions, plan: ReturnType<typeof planDevices>,
       throw e;
     }
     fleet.uploads = uploads;
+    if (!o.uploads!.presign) {
+      fleet.addNote(
+        `uploads: ${uploadCount} devices carry out the targets a back end sends on cameras/{thing}/upload-targets (no --s3-bucket or --s3-local: the fleet presigns none)`,
+      );
+    }
   }
   const uploads = fleet.uploads;
 

@@ -19,17 +19,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import Ajv2020 from 'ajv/dist/2020';
-import type { ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import { redactText } from '../common/redact';
 import { topics } from '../common/topics';
 import type { UploadResult } from '../common/upload-result';
-import { UPLOAD_RESULT_SCHEMA } from '../common/upload-result-schema';
+import { uploadResultProblems } from '../common/upload-result-check';
 import { parseUploadTarget, type UploadTarget } from '../common/upload-target';
 import { CamwireError } from '../errors';
 import { Uploader } from '../upload/engine';
 import { LatencyRecorder } from './histogram';
+import type { StreamDevice } from './streams';
 
 /** Where the fleet presigns its own targets (it plays the back end). */
 export interface FleetPresignOptions {
@@ -94,24 +92,13 @@ export function checkUploadOptions(u: FleetUploadOptions): void {
   if (u.localStoreDir !== undefined && !p) bad('--s3-local needs presigned uploads');
 }
 
-/** What an uploading device offers: its name, whether it is connected, a QoS 1 publish resolving at the PUBACK. */
-export interface UploadDevice {
-  readonly thing: string;
+/**
+ * What an uploading device offers: a streaming device's name and QoS 1
+ * publish (held while offline, sent again after a reconnect, rejected when
+ * the run ends first), and whether it is connected now.
+ */
+export interface UploadDevice extends StreamDevice {
   isUp(): boolean;
-  /** Resolves at the broker's PUBACK; held while the device is offline, sent again after a reconnect; rejects when the run ends first. */
-  publishQos1(topic: string, payload: Buffer): Promise<void>;
-}
-
-let compiled: { ajv: Ajv2020; validate: ValidateFunction } | undefined;
-/** Why the result does not match the contract's schema, or undefined when it does. */
-function invalidResult(r: UploadResult): string | undefined {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
-    addFormats(ajv);
-    compiled = { ajv, validate: ajv.compile(UPLOAD_RESULT_SCHEMA) };
-  }
-  if (compiled.validate(r)) return undefined;
-  return compiled.ajv.errorsText(compiled.validate.errors, { dataVar: 'result' });
 }
 
 function presignLib(): typeof import('../upload/presign') {
@@ -313,7 +300,7 @@ export class FleetUploads {
         error: { code: err.code, message: redactText(err.message) },
       };
     }
-    const invalid = invalidResult(result);
+    const invalid = uploadResultProblems(result);
     if (invalid) {
       if (result.status === 'uploaded') this.errors++;
       this.count('FLEET_UPLOAD_FAILED', `${d.dev.thing}: its result does not match the contract (DESIGN.md): ${invalid}`);

@@ -4,17 +4,11 @@
  * object.
  */
 import crypto from 'node:crypto';
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
-import { UPLOAD_RESULT_SCHEMA } from '../../common/upload-result-schema';
+import { uploadResultProblems } from '../../common/upload-result-check';
 import { BenchCase, CaseContext } from '../case';
 import { BENCH_OBJECTS, benchObjectBytes } from '../bench';
 
 const RESULT_MS = 45_000;
-
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-addFormats(ajv);
-const validResult = ajv.compile(UPLOAD_RESULT_SCHEMA);
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -28,11 +22,8 @@ export async function resultOf(ctx: CaseContext, since: number, id: string, time
 
 /** The result matches the contract, says uploaded, and its SHA-256 is the file's and the stored object's. */
 export function checkUploaded(ctx: CaseContext, result: Result, key: string, object: keyof typeof BENCH_OBJECTS): void {
-  const ok = validResult(result);
-  ctx.check(
-    ok,
-    `the result does not match the contract (DESIGN.md): ${ajv.errorsText(validResult.errors, { dataVar: 'result' })}; got ${JSON.stringify(result).slice(0, 400)}`,
-  );
+  const problems = uploadResultProblems(result);
+  ctx.check(!problems, `the result does not match the contract (DESIGN.md): ${problems}; got ${JSON.stringify(result).slice(0, 400)}`);
   ctx.check(result['status'] === 'uploaded', `the upload failed: ${JSON.stringify(result['error'])}`);
   ctx.check(result['thing'] === ctx.bench.thing, `the result names thing ${String(result['thing'])}, not ${ctx.bench.thing}`);
   const want = sha256(benchObjectBytes(object));
@@ -181,7 +172,8 @@ export const uploadCases: BenchCase[] = [
       ctx.evidence(`requests to the store for it: ${reqs.length}`);
       ctx.check(!reqs.length, `the device sent ${reqs.length} request(s) with an expired URL (${reqs.map((r) => `${r.method} → ${r.status}`).join(', ')})`);
       ctx.check(result['status'] === 'failed', `the result says ${String(result['status'])}, not failed`);
-      ctx.check(validResult(result), `the result does not match the contract: ${ajv.errorsText(validResult.errors, { dataVar: 'result' })}`);
+      const problems = uploadResultProblems(result);
+      ctx.check(!problems, `the result does not match the contract: ${problems}`);
     },
   },
   {
