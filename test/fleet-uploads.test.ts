@@ -72,6 +72,7 @@ async function observe(name: string): Promise<{ results: () => UploadResult[]; r
     lines.push(...ls);
   });
   sub.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  sub.on('error', (e) => (err += `mosquitto_sub: ${e.message}`)); // not installed: said in the timeout below, not an uncaught error
   const t0 = Date.now();
   while (!broker!.log().includes(` as ${name} `)) {
     if (Date.now() - t0 > 10_000) throw new Error(`mosquitto_sub did not connect: ${err}`);
@@ -219,6 +220,7 @@ test.serial(
           payload ? '-s' : '-n',
         ]);
         p.stdin.end(payload);
+        p.on('error', reject);
         p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`mosquitto_pub exited ${c}`))));
       });
     await retained('ucam000', JSON.stringify(good));
@@ -262,6 +264,7 @@ test.serial(
     await new Promise<void>((resolve, reject) => {
       const p = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker!.plainPort), '-q', '1', '-t', 'cameras/ucam000/upload-targets', '-s']);
       p.stdin.end(JSON.stringify(good));
+      p.on('error', reject);
       p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`mosquitto_pub exited ${c}`))));
     });
     const r = await run;
