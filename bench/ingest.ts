@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KvsStream, packageAnnexB, packageFile } from '../ts/kvs';
-import { best, rawLoopbackTcpMs } from './common';
+import { best, cliEnv, describeCliEnv, rawLoopbackTcpMs } from './common';
 
 const quick = process.argv.includes('--quick');
 const streamsArg = process.argv.indexOf('--streams');
@@ -29,9 +29,9 @@ const seconds = quick ? 10 : 60;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camwire-bench-ingest-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 
-function timed(cmd: string, args: string[]): number {
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -97,11 +97,14 @@ function timed(cmd: string, args: string[]): number {
   });
   // What a user runs: the whole CLI process (Node's start, camwire's load, the packaging), best of 5 each, interleaved.
   const cliRuns: number[] = [];
+  const cliHostRuns: number[] = [];
   const ffRuns: number[] = [];
+  const { env } = cliEnv();
+  const cliArgs = [path.join(__dirname, '..', 'bin', 'camwire.js'), 'kvs', 'stream', '--input', input, '--out', path.join(dir, 'cli.mkv')];
   for (let i = 0; i < 5; i++) {
-    cliRuns.push(
-      timed(process.execPath, [path.join(__dirname, '..', 'bin', 'camwire.js'), 'kvs', 'stream', '--input', input, '--out', path.join(dir, 'cli.mkv')]),
-    );
+    cliRuns.push(timed(process.execPath, cliArgs, env));
+    if (process.env['NODE_EXTRA_CA_CERTS'])
+      cliHostRuns.push(timed(process.execPath, cliArgs, { ...env, NODE_EXTRA_CA_CERTS: process.env['NODE_EXTRA_CA_CERTS'] }));
     ffRuns.push(
       timed('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-framerate', '30', '-i', input, '-c', 'copy', '-f', 'matroska', path.join(dir, 'ff.mkv')]),
     );
@@ -112,11 +115,12 @@ function timed(cmd: string, args: string[]): number {
   const mmMs = hasMkvmerge ? await best(3, () => timed('mkvmerge', ['-q', '-o', path.join(dir, 'mm.mkv'), '--default-duration', '0:30fps', input])) : NaN;
   const row = (name: string, ms: number, peer?: number) =>
     console.log(`${name.padEnd(48)} ${(mb / (ms / 1000)).toFixed(0).padStart(7)} MB/s${peer ? `  ${(peer / ms).toFixed(1)}x ffmpeg` : ''}`);
-  console.log(`\n# packaging ${frames} frames to MKV`);
+  console.log(`\n# packaging ${frames} frames to MKV (${describeCliEnv()})`);
   row('camwire packageAnnexB, in memory', memMs, ffMs);
   row('camwire packageAnnexB, read/package/write', bufferMs, ffMs);
   row('camwire packageFile, file to file (native)', fileMs, ffMs);
   row('camwire kvs stream --input F --out F (process)', cliMs, ffMs);
+  if (cliHostRuns.length) row("  the same with this host's NODE_EXTRA_CA_CERTS", Math.min(...cliHostRuns), ffMs);
   row('  peer: ffmpeg -c copy -f matroska (process)', ffMs);
   if (hasMkvmerge) row('  peer: mkvmerge (process)', mmMs);
 

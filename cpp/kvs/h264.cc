@@ -4,6 +4,12 @@
 #include <cstring>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
 #include "common/bytes.h"
 #include "kvs/bit_reader.h"
 #include "kvs/h265.h"
@@ -37,6 +43,56 @@ void SkipScalingList(BitReader& br, int size) {
 
 Status Malformed(const std::string& what) { return Status::Error("H264_MALFORMED_SPS", what); }
 
+// The first j in [from, limit) where d[j - 2], d[j - 1], d[j] are 00 00 01 (a
+// start code ends at j), or limit; from >= 2. Vector compares look at 32
+// candidate ends at a time (SSE2 on x86-64, NEON on AArch64: both part of
+// the base instruction set), reading only bytes before limit; the rest, and
+// other processors, use memchr for the 0x01 and look back for the zeros.
+// In compressed slice data a 0x01 byte comes about once in 256, so memchr
+// returns every few hundred bytes: the vector loop does not stop at all.
+size_t FindStartCodeEnd(const uint8_t* d, size_t from, size_t limit) {
+  if (from >= limit) return limit;
+  size_t j = from;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i one = _mm_set1_epi8(1);
+  auto ends = [&](size_t at) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + at - 2));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + at - 1));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + at));
+    return _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, zero), _mm_cmpeq_epi8(b, zero)), _mm_cmpeq_epi8(c, one));
+  };
+  while (limit - j >= 32) {
+    const __m128i lo = ends(j);
+    const __m128i hi = ends(j + 16);
+    const uint32_t bits = static_cast<uint32_t>(_mm_movemask_epi8(lo)) | (static_cast<uint32_t>(_mm_movemask_epi8(hi)) << 16);
+    if (bits) return j + static_cast<size_t>(__builtin_ctz(bits));
+    j += 32;
+  }
+#elif defined(__aarch64__)
+  const uint8x16_t zero = vdupq_n_u8(0);
+  const uint8x16_t one = vdupq_n_u8(1);
+  auto ends = [&](size_t at) {
+    const uint8x16_t a = vceqq_u8(vld1q_u8(d + at - 2), zero);
+    const uint8x16_t b = vceqq_u8(vld1q_u8(d + at - 1), zero);
+    const uint8x16_t c = vceqq_u8(vld1q_u8(d + at), one);
+    return vandq_u8(vandq_u8(a, b), c);
+  };
+  while (limit - j >= 32) {
+    if (vmaxvq_u8(vorrq_u8(ends(j), ends(j + 16))) != 0) break;  // one in these 32: the byte loop below finds it
+    j += 32;
+  }
+#endif
+  while (j < limit) {
+    const void* hit = std::memchr(d + j, 1, limit - j);
+    if (!hit) return limit;
+    j = static_cast<size_t>(static_cast<const uint8_t*>(hit) - d);
+    if (d[j - 1] == 0 && d[j - 2] == 0) return j;
+    ++j;
+  }
+  return limit;
+}
+
 }  // namespace
 
 bool IsAud(Codec codec, uint8_t type) { return codec == Codec::kH265 ? type == 35 : type == kAud; }
@@ -58,19 +114,9 @@ void AnnexBScanner::Finish(size_t end, std::vector<NalUnit>* out) {
 bool AnnexBScanner::Next(size_t window, std::vector<NalUnit>* out) {
   if (done_) return false;
   const size_t limit = window >= size_ - std::min(size_, next_) ? size_ : next_ + window;
-  // A start code ends in 0x01: let memchr (vectorised in libc) find the
-  // candidates, then look back for the two zeros. In compressed slice data a
-  // 0x01 byte appears about once in 256.
-  size_t i = next_;
-  while (i < limit) {
-    const void* hit = std::memchr(data_ + i, 1, limit - i);
-    if (!hit) break;
-    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data_);
-    if (data_[i - 1] == 0 && data_[i - 2] == 0) {
-      if (start_ != SIZE_MAX) Finish(i - 2, out);
-      start_ = i + 1;
-    }
-    ++i;
+  for (size_t i = next_; (i = FindStartCodeEnd(data_, i, limit)) < limit; ++i) {
+    if (start_ != SIZE_MAX) Finish(i - 2, out);
+    start_ = i + 1;
   }
   next_ = std::max(next_, limit);
   if (limit < size_) return true;

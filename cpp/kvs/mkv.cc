@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <iterator>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "common/bytes.h"
 
@@ -24,6 +29,27 @@ constexpr uint32_t kTracks = 0x1654AE6B, kTrackEntry = 0xAE, kTrackNumber = 0xD7
 constexpr uint32_t kCluster = 0x1F43B675, kTimecode = 0xE7, kPosition = 0xA7, kSimpleBlock = 0xA3;
 constexpr uint32_t kTags = 0x1254C367, kTag = 0x7373, kSimpleTag = 0x67C8, kTagName = 0x45A3, kTagString = 0x4487;
 }  // namespace id
+
+namespace {
+// A large buffer about to be written front to back once (the whole MKV in
+// memory): backed by 2 MiB pages where the kernel allows it (transparent
+// huge pages in "madvise" mode, Debian's default), it takes one page fault
+// per 2 MiB instead of one per 4 KiB, which was most of the in-memory
+// packaging time. Only the whole 2 MiB pages inside the allocation are
+// advised; a refusal (no THP, another kernel) changes nothing but speed.
+void AskForHugePages(uint8_t* data, size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (size < 4 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)size;
+#endif
+}
+}  // namespace
 
 std::vector<uint8_t> StreamHeader(const VideoTrack& track, const std::array<uint8_t, 16>& segment_uid, const std::string& writing_app,
                                   const AudioTrack* audio) {
@@ -337,6 +363,7 @@ Result<PackageResult> PackageAnnexB(const uint8_t* data, size_t size, const Pack
   r.mkv = StreamHeader(track, o.segment_uid, "camwire", o.audio != PackageOptions::Audio::kNone ? &audio : nullptr);
   // Whole in memory, or in pieces to the sink: headers in a reused buffer, frames straight from the input.
   r.mkv.reserve(o.sink ? (o.sink_chunk >> 4) + (64 << 10) : r.mkv.size() + size + size / 16);
+  if (!o.sink) AskForHugePages(r.mkv.data(), r.mkv.capacity());
   Fragmenter::Gather gather;
   std::vector<PackageOptions::Span> spans;
   auto flush = [&](bool last) -> Status {

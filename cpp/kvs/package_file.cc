@@ -116,6 +116,7 @@ class OutputFile {
       return Fail(err, "cannot write " + temp_);
     }
     fd_ = -1;
+    unlink(path_.c_str());
     if (rename(temp_.c_str(), path_.c_str()) != 0) return Fail(errno, "cannot rename " + temp_ + " to " + path_);
     done_ = true;
     return Status::Ok();

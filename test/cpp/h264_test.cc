@@ -193,9 +193,10 @@ TEST(H264AnnexB, SplitsThreeAndFourByteStartCodesAndIgnoresGarbageAndTrailingZer
   EXPECT_TRUE(SplitAnnexB(none, sizeof none).empty());
 }
 
-// The word-at-a-time start-code search against the plain byte loop, on
-// buffers dense in zeros and ones (start codes, 4-byte start codes, 00 00 03
-// escapes, runs of zeros) at every length and alignment near a word.
+// The vectorised start-code search against the plain byte loop, on buffers
+// dense in zeros and ones (start codes, 4-byte start codes, 00 00 03
+// escapes, runs of zeros) at every length and alignment around its 32-byte
+// steps, whole and through the windowed scanner.
 TEST(H264AnnexB, SplitMatchesTheByteLoopOnZeroDenseBuffers) {
   auto reference = [](const uint8_t* d, size_t n) {
     std::vector<std::pair<size_t, size_t>> out;
@@ -216,15 +217,34 @@ TEST(H264AnnexB, SplitMatchesTheByteLoopOnZeroDenseBuffers) {
   std::mt19937 rng(7);
   const uint8_t alphabet[] = {0, 0, 0, 1, 3, 0x65, 0xff};
   for (int round = 0; round < 20000; ++round) {
-    const size_t n = round < 64 ? static_cast<size_t>(round) : rng() % 200;
+    const size_t n = round < 160 ? static_cast<size_t>(round) : rng() % 600;
     std::vector<uint8_t> buf(n + 1);
-    for (auto& b : buf) b = (rng() % 4 == 0) ? static_cast<uint8_t>(rng()) : alphabet[rng() % sizeof(alphabet)];
+    // Dense (start codes everywhere) or sparse (mostly other bytes: the vector loop runs long stretches).
+    const bool sparse = round % 3 == 0;
+    for (auto& b : buf) {
+      if (sparse)
+        b = rng() % 64 == 0 ? alphabet[rng() % sizeof(alphabet)] : static_cast<uint8_t>(2 + rng() % 254);
+      else
+        b = rng() % 4 == 0 ? static_cast<uint8_t>(rng()) : alphabet[rng() % sizeof(alphabet)];
+    }
     const size_t off = rng() % 2;  // unaligned too
     const uint8_t* d = buf.data() + off;
     const size_t len = n + 1 - off;
     std::vector<std::pair<size_t, size_t>> got;
     for (const NalUnit& u : SplitAnnexB(d, len)) got.emplace_back(u.offset, u.size);
-    ASSERT_EQ(got, reference(d, len)) << "round " << round << ", length " << len;
+    const auto want = reference(d, len);
+    ASSERT_EQ(got, want) << "round " << round << ", length " << len;
+    if (round % 50 == 0) {
+      for (size_t window : {size_t{1}, size_t{5}, size_t{31}, size_t{32}, size_t{33}, size_t{100}}) {
+        AnnexBScanner scan(d, len);
+        std::vector<NalUnit> units;
+        while (scan.Next(window, &units)) {
+        }
+        got.clear();
+        for (const NalUnit& u : units) got.emplace_back(u.offset, u.size);
+        ASSERT_EQ(got, want) << "round " << round << ", window " << window;
+      }
+    }
   }
 }
 

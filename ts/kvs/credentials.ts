@@ -6,7 +6,7 @@
  *   x-amzn-iot-thingname: {thing}
  * Cached, and refreshed before they expire; concurrent callers share one fetch.
  */
-import https from 'node:https';
+import type httpsModule from 'node:https';
 import { CamwireError } from '../errors';
 
 export interface AwsCredentials {
@@ -55,6 +55,8 @@ export class IotCredentialsProvider {
     const base = /^https:\/\//.test(this.o.endpoint) ? new URL(this.o.endpoint) : new URL(`https://${this.o.endpoint}`);
     const url = new URL(`/role-aliases/${encodeURIComponent(this.o.roleAlias)}/credentials`, base);
     this.fetches++;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- https (and Node's TLS with it) loads only when credentials are fetched: `kvs stream --out` never does
+    const https = require('node:https') as typeof httpsModule;
     return new Promise<AwsCredentials>((resolve, reject) => {
       const req = https.get(
         url,

@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
-import tls from 'node:tls';
+import type tlsModule from 'node:tls';
 import { kvsControlEndpoint } from '../common/partition';
 import { CamwireError } from '../errors';
 import { fromNative, KVS_TUNING_KEYS, KvsProducerTuning, native, nativeError, NativeKvsEvent, NativeKvsMetrics, NativeKvsProducer } from '../native';
@@ -43,6 +43,8 @@ export function nodeTrustedCas(): string {
         // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; so does this (by trusting the rest).
       }
     }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node's TLS loads only for a stream to an endpoint (not for packaging to a file)
+    const tls = require('node:tls') as typeof tlsModule;
     trusted = [...tls.rootCertificates, extraPem].join('\n');
   }
   return trusted;
