@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { best as bestMs, rawLoopbackTcpMs } from './common';
+import { best as bestMs, cliEnv, describeCliEnv, rawLoopbackTcpMs } from './common';
 
 const mibArg = process.argv.indexOf('--mib');
 const MIB = mibArg > 0 ? Number(process.argv[mibArg + 1]) : 200;
@@ -92,12 +92,13 @@ function best<T extends { s: number }>(n: number, f: () => T): T {
         { ...process.env, HOME: home },
       ),
     );
-    const cw = best(3, () =>
-      measured([process.execPath, CLI, 'ptp', 'get', '--to', `ptpip:127.0.0.1:${port}`, 'DCIM/100CAMWR/trailer.mp4', '--out', out], out),
-    );
-    const cwSmall = best(3, () =>
-      measured([process.execPath, CLI, 'ptp', 'get', '--to', `ptpip:127.0.0.1:${port}`, 'DCIM/100CAMWR/clip.mp4', '--out', out], out),
-    );
+    const { env } = cliEnv();
+    const getArgs = (name: string) => [process.execPath, CLI, 'ptp', 'get', '--to', `ptpip:127.0.0.1:${port}`, `DCIM/100CAMWR/${name}`, '--out', out];
+    const cw = best(3, () => measured(getArgs('trailer.mp4'), out, env));
+    const cwHost = process.env['NODE_EXTRA_CA_CERTS']
+      ? best(3, () => measured(getArgs('trailer.mp4'), out, { ...env, NODE_EXTRA_CA_CERTS: process.env['NODE_EXTRA_CA_CERTS'] }))
+      : undefined;
+    const cwSmall = best(3, () => measured(getArgs('clip.mp4'), out, env));
     for (const f of ['trailer.mp4']) {
       const a = crypto
         .createHash('md5')
@@ -109,10 +110,11 @@ function best<T extends { s: number }>(n: number, f: () => T): T {
     const bigBytes = fs.readFileSync(big);
     const raw = (await bestMs(3, () => rawLoopbackTcpMs(bigBytes))) / 1000;
     const mbs = (s: number) => (bytes / 1e6 / s).toFixed(0).padStart(6);
-    console.log(`# ${MIB} MiB object from camwire's PTP/IP camera over loopback (whole client process, best of 3)`);
+    console.log(`# ${MIB} MiB object from camwire's PTP/IP camera over loopback (whole client process, best of 3; ${describeCliEnv()})`);
     console.log(
       `camwire ptp get (GetPartialObject 8 MiB)   ${mbs(cw.s)} MB/s  peak RSS ${cw.rssMiB.toFixed(0)} MiB  ${(gp.s / cw.s).toFixed(1)}x gphoto2, ${(raw / cw.s).toFixed(2)}x raw TCP`,
     );
+    if (cwHost) console.log(`  the same with this host's NODE_EXTRA_CA_CERTS ${mbs(cwHost.s)} MB/s  ${(gp.s / cwHost.s).toFixed(1)}x gphoto2`);
     console.log(`  peer: gphoto2 --get-file (1 MiB parts)    ${mbs(gp.s)} MB/s  peak RSS ${gp.rssMiB.toFixed(0)} MiB`);
     console.log(`  peer: raw loopback TCP, Node -> Node       ${mbs(raw)} MB/s`);
     console.log(
@@ -130,7 +132,7 @@ function best<T extends { s: number }>(n: number, f: () => T): T {
         HOME: home,
       }),
     );
-    const cwUsb = best(3, () => measuredWrapped(usb, [process.execPath, CLI, 'ptp', 'get', '--to', 'usb', 'DCIM/100CAMWR/clip.mp4', '--out', out], out));
+    const cwUsb = best(3, () => measuredWrapped(usb, [process.execPath, CLI, 'ptp', 'get', '--to', 'usb', 'DCIM/100CAMWR/clip.mp4', '--out', out], out, env));
     const a = crypto
       .createHash('md5')
       .update(fs.readFileSync(path.join(out, 'clip.mp4')))

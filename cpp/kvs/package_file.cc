@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/files.h"
+
 namespace camwire {
 namespace mkv {
 namespace {
@@ -116,8 +118,9 @@ class OutputFile {
       return Fail(err, "cannot write " + temp_);
     }
     fd_ = -1;
-    unlink(path_.c_str());
-    if (rename(temp_.c_str(), path_.c_str()) != 0) return Fail(errno, "cannot rename " + temp_ + " to " + path_);
+    // The old output is removed first (ReplaceFile: a rename over it makes ext4 flush the new one inside rename()).
+    const int err = ReplaceFile(temp_, path_);
+    if (err != 0) return Fail(err, "cannot rename " + temp_ + " to " + path_);
     done_ = true;
     return Status::Ok();
   }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/files.h"
 #include "ptp/codes.h"
 
 namespace camwire {
@@ -228,7 +229,10 @@ Status Initiator::GetObjectToFile(uint32_t handle, uint64_t size, const std::str
     }
   }
   if (::close(fd) != 0 && result.ok()) result = Status::Error("PTP_IO", std::string("close: ") + std::strerror(errno));
-  if (result.ok() && ::rename(part.c_str(), path.c_str()) != 0) result = Status::Error("PTP_IO", std::string("rename: ") + std::strerror(errno));
+  if (result.ok()) {
+    const int err = ReplaceFile(part, path);  // not a rename over the old file: ext4 would flush the new one inside rename()
+    if (err != 0) result = Status::Error("PTP_IO", std::string("rename: ") + std::strerror(err));
+  }
   if (!result.ok()) ::unlink(part.c_str());
   return result;
 }
