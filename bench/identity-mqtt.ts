@@ -12,6 +12,7 @@ import mqtt from 'mqtt';
 import { CertificateAuthority } from '../ts/pki';
 import { DeviceConnection } from '../ts/mqtt';
 import { MosquittoBroker } from '../test/helpers/mosquitto';
+import { cliEnv, describeCliEnv } from './common';
 
 const quick = process.argv.includes('--quick');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camwire-bench-'));
@@ -111,44 +112,47 @@ async function publishes(): Promise<void> {
     row('  peer: mqtt.js publishAsync, 64 in flight', rawRate, 'msg/s');
     // What a user runs: the whole CLI process, durable (every message fdatasync'd before it is sent), against mosquitto_pub (no durability).
     const cliN = quick ? 5000 : 20000;
-    const cliRun = (args: string[]) => {
+    const { env } = cliEnv();
+    const cliRun = (args: string[], runEnv: NodeJS.ProcessEnv = env) => {
       const t = process.hrtime.bigint();
-      const r = spawnSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const r = spawnSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: runEnv });
       if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
     const cliMs: number[] = [];
+    const cliHostMs: number[] = [];
     const mosqMs: number[] = [];
+    const hostCa = process.env['NODE_EXTRA_CA_CERTS'];
     for (let i = 0; i < 3; i++) {
-      const box = path.join(dir, `cli-outbox-${i}`);
-      cliMs.push(
-        cliRun([
-          process.execPath,
-          path.join(__dirname, '..', 'bin', 'camwire.js'),
-          'mqtt',
-          'pub',
-          '--url',
-          broker.url('plain'),
-          '--thing',
-          'bench-cli',
-          '--topic',
-          topic,
-          '--message',
-          payload.toString(),
-          '--count',
-          String(cliN),
-          '--qos',
-          '1',
-          '--outbox',
-          box,
-        ]),
-      );
-      mosqMs.push(cliRun(mosquittoPub(cliN, 'peer-cli')));
+      const cliArgs = (box: string) => [
+        process.execPath,
+        path.join(__dirname, '..', 'bin', 'camwire.js'),
+        'mqtt',
+        'pub',
+        '--url',
+        broker.url('plain'),
+        '--thing',
+        'bench-cli',
+        '--topic',
+        topic,
+        '--message',
+        payload.toString(),
+        '--count',
+        String(cliN),
+        '--qos',
+        '1',
+        '--outbox',
+        box,
+      ];
+      cliMs.push(cliRun(cliArgs(path.join(dir, `cli-outbox-${i}`))));
+      if (hostCa) cliHostMs.push(cliRun(cliArgs(path.join(dir, `cli-outbox-host-${i}`)), { ...env, NODE_EXTRA_CA_CERTS: hostCa }));
+      mosqMs.push(cliRun(mosquittoPub(cliN, 'peer-cli'), process.env));
     }
     const cliRate = cliN / (Math.min(...cliMs) / 1000);
     const mosqRate = cliN / (Math.min(...mosqMs) / 1000);
-    console.log(`\n# whole processes, ${cliN} QoS 1 messages, best of 3 interleaved`);
+    console.log(`\n# whole processes, ${cliN} QoS 1 messages, best of 3 interleaved (${describeCliEnv()})`);
     row('camwire mqtt pub --count --qos 1 --outbox (process)', cliRate, 'msg/s', 'mosquitto_pub', mosqRate);
+    if (cliHostMs.length) row("  the same with this host's NODE_EXTRA_CA_CERTS", cliN / (Math.min(...cliHostMs) / 1000), 'msg/s', 'mosquitto_pub', mosqRate);
     row('  peer: mosquitto_pub --repeat -q 1 (process)', mosqRate, 'msg/s');
   } finally {
     await broker.stop();

@@ -50,6 +50,38 @@ test('messages appended in one turn share one fdatasync (group commit)', async (
   await box.close();
 });
 
+test('a long burst is written and synced in pieces that resolve in order; a payload repeated in appendMany is journaled whole each time', async (t) => {
+  const dir = fresh();
+  const box = await DurableOutbox.open(dir);
+  const same = Buffer.from('the same payload, many times \u00e9');
+  const order: number[] = [];
+  const pieces = [0, 1, 2, 3].map((k) =>
+    box
+      .appendMany(Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? msg(k * 1000 + i) : { topic: 'cameras/c1/uploads', payload: same, retain: false })))
+      .then((recs) => {
+        order.push(k);
+        return recs;
+      }),
+  );
+  const recs = (await Promise.all(pieces)).flat();
+  t.deepEqual(order, [0, 1, 2, 3], 'each piece resolves when its lines are synced, first piece first');
+  t.deepEqual(
+    recs.map((r) => r.seq),
+    Array.from({ length: 4000 }, (_, i) => i + 1),
+  );
+  const s = box.getStats();
+  t.true(s.syncs >= 4, `4000 lines in pieces of at most 1024: ${s.syncs} syncs`);
+  await box.close();
+  const again = await DurableOutbox.open(dir);
+  const pending = again.pending();
+  t.is(pending.length, 4000);
+  for (const [i, r] of pending.entries()) {
+    const want = (i % 1000) % 3 === 0 ? msg(i).payload : same;
+    if (!r.payload.equals(want)) return t.fail(`record ${r.seq} came back as ${r.payload.toString()}`);
+  }
+  await again.close();
+});
+
 test('a torn last line (crash mid-write) is dropped; whole lines before it are kept', async (t) => {
   const dir = fresh();
   const box = await DurableOutbox.open(dir);

@@ -14,7 +14,10 @@ import { BackoffOptions, FullJitterBackoff } from '../common/backoff';
 import { classifyMqttError } from './errors';
 import { DurableOutbox, MemoryOutbox, Outbox, OutboxRecord } from './outbox';
 import { topics } from '../common/topics';
-import { encodePublish } from './wire';
+import { encodePublishInto, publishSize } from './wire';
+
+/** publishMany appends this many messages at a time (one journal write and fdatasync each, in a durable outbox). */
+const PUBLISH_MANY_PIECE = 1024;
 
 /** A topic a message may be published on: not empty, no wildcard, no NUL. */
 function checkPublishTopic(topic: string): void {
@@ -396,16 +399,28 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     this.requireClient();
     checkPublishTopic(topic);
     const retain = o.retain ?? false;
-    const recs = await this.outbox.appendMany(payloads.map((payload) => ({ topic, payload, retain })));
-    if (!recs.length) return;
+    if (!payloads.length) return;
+    // Appended in pieces (each is on disk, then sent, while the next is written): the first
+    // message leaves after one piece's fdatasync, not after the whole batch's.
+    let d!: Delivery;
     const delivered = new Promise<void>((resolve, reject) => {
-      const d: Delivery = { resolve, reject, left: recs.length };
-      for (const rec of recs) {
-        this.deliveries.set(rec.seq, d);
-        this.toSend.push(rec);
-      }
+      d = { resolve, reject, left: payloads.length };
     });
-    this.pump();
+    delivered.catch(() => undefined); // awaited below; a refusal while a piece is still being appended is not unhandled
+    const appended: Promise<void>[] = [];
+    for (let at = 0; at < payloads.length; at += PUBLISH_MANY_PIECE) {
+      const piece = payloads.slice(at, at + PUBLISH_MANY_PIECE).map((payload) => ({ topic, payload, retain }));
+      appended.push(
+        this.outbox.appendMany(piece).then((recs) => {
+          for (const rec of recs) {
+            this.deliveries.set(rec.seq, d);
+            this.toSend.push(rec);
+          }
+          this.pump();
+        }),
+      );
+    }
+    await Promise.all(appended);
     await delivered;
   }
 
@@ -433,16 +448,27 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
       });
     }
     const fastStream = this.fast ? (client.stream as { write?: (b: Buffer) => boolean } | undefined) : undefined;
-    while (this.toSend.length && this.inFlight.size < max) {
-      if (fastStream?.write) {
+    if (fastStream?.write) {
+      // Every PUBLISH this turn in one buffer, one write.
+      const batch: Array<{ rec: OutboxRecord; id: number }> = [];
+      let bytes = 0;
+      while (this.toSend.length && this.inFlight.size < max) {
         const id = this.ids.allocate();
         if (id === null) break;
         const rec = this.toSend.shift()!;
         this.inFlight.set(rec.seq, rec);
         this.fastById.set(id, rec);
-        fastStream.write(encodePublish(rec.topic, rec.payload, { qos: 1, retain: rec.retain, packetId: id }));
-        continue;
+        bytes += publishSize(Buffer.byteLength(rec.topic, 'utf8'), rec.payload.length, 1);
+        batch.push({ rec, id });
       }
+      if (!batch.length) return;
+      const out = Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (const { rec, id } of batch) at = encodePublishInto(out, at, rec.topic, rec.payload, { qos: 1, retain: rec.retain, packetId: id });
+      fastStream.write(out);
+      return;
+    }
+    while (this.toSend.length && this.inFlight.size < max) {
       const rec = this.toSend.shift()!;
       this.inFlight.set(rec.seq, rec);
       client.publish(rec.topic, rec.payload, { qos: 1, retain: rec.retain }, (err) => {

@@ -74,16 +74,26 @@ export function encodeConnect(o: ConnectPacket): Buffer {
 
 /** A PUBLISH in one allocation (it is the per-message packet of every QoS 1 path: no intermediate buffers). */
 export function encodePublish(topic: string, payload: Buffer, o: { qos: 0 | 1; retain?: boolean; packetId?: number }): Buffer {
-  const first = (PACKET.PUBLISH << 4) | (o.qos << 1) | (o.retain ? 1 : 0);
+  const out = Buffer.allocUnsafe(publishSize(Buffer.byteLength(topic, 'utf8'), payload.length, o.qos));
+  encodePublishInto(out, 0, topic, payload, o);
+  return out;
+}
+
+/** The bytes of a PUBLISH with a topic of topicLen UTF-8 bytes (throws if it cannot be one). */
+export function publishSize(topicLen: number, payloadLen: number, qos: 0 | 1): number {
+  if (topicLen > 0xffff) throw new RangeError('MQTT string longer than 65535 bytes');
+  const len = 2 + topicLen + (qos ? 2 : 0) + payloadLen;
+  if (len > MAX_REMAINING) throw new RangeError('MQTT packet too large');
+  return 1 + (len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4) + len;
+}
+
+/** Encodes a PUBLISH into out at offset at (publishSize bytes of room); returns the offset after it. */
+export function encodePublishInto(out: Buffer, at: number, topic: string, payload: Buffer, o: { qos: 0 | 1; retain?: boolean; packetId?: number }): number {
   const topicLen = Buffer.byteLength(topic, 'utf8');
   if (topicLen > 0xffff) throw new RangeError('MQTT string longer than 65535 bytes');
-  const len = 2 + topicLen + (o.qos ? 2 : 0) + payload.length;
-  if (len > MAX_REMAINING) throw new RangeError('MQTT packet too large');
-  const varint = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : 4;
-  const out = Buffer.allocUnsafe(1 + varint + len);
-  out[0] = first;
-  let at = 1;
-  let n = len;
+  let n = 2 + topicLen + (o.qos ? 2 : 0) + payload.length;
+  if (n > MAX_REMAINING) throw new RangeError('MQTT packet too large');
+  out[at++] = (PACKET.PUBLISH << 4) | (o.qos << 1) | (o.retain ? 1 : 0);
   do {
     let byte = n % 128;
     n = Math.floor(n / 128);
@@ -97,8 +107,7 @@ export function encodePublish(topic: string, payload: Buffer, o: { qos: 0 | 1; r
     out.writeUInt16BE(o.packetId!, at);
     at += 2;
   }
-  payload.copy(out, at);
-  return out;
+  return at + payload.copy(out, at);
 }
 
 export function encodePuback(packetId: number): Buffer {
