@@ -168,6 +168,32 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
     );
     console.log(`  peer: raw loopback TCP, Node socket -> discarding Node      ${(mb / (rawMs / 1000)).toFixed(0).padStart(7)} MB/s`);
     console.log(`peak RSS ${peakMiB().toFixed(0)} MiB (the whole input in memory, and in the store until PERSISTED)`);
+    // The same input through a 16 MiB store (overflow: block, the feeder waits for acks): the
+    // producer's memory follows the store's size, not the input's.
+    resetPeak();
+    const before = rssMiB();
+    const small = new KvsStream({
+      streamName: 'bench-bounded',
+      region: 'us-east-1',
+      endpoint: endpoint.url,
+      credentials: creds,
+      overflow: 'block',
+      storeBytes: 16 << 20,
+      storeDurationMs: 3_600_000,
+      startMs: 1_760_000_000_000,
+      fps: 30,
+      metricsIntervalMs: 0,
+    });
+    const tb = process.hrtime.bigint();
+    for (let off = 0; off < data.length; off += 1 << 20) {
+      if (!small.putAnnexB(data.subarray(off, off + (1 << 20)))) await new Promise<void>((r) => small.once('drain', r));
+    }
+    const bounded = await small.close();
+    const boundedMs = Number(process.hrtime.bigint() - tb) / 1e6;
+    console.log(
+      `with a 16 MiB store: ${(bounded.metrics.bytesSent / 1e6).toFixed(0)} MB sent at ${(bounded.metrics.bytesSent / 1e3 / boundedMs).toFixed(0)} MB/s, ` +
+        `RSS grew ${Math.max(0, peakMiB() - before).toFixed(0)} MiB over the ${before.toFixed(0)} MiB before (bounded by the store, not the ${mb.toFixed(0)} MB input)`,
+    );
 
     // ---- 3. the cost of putFrame ----
     const [key, frameBuf] = framesOf(data, 2) as [Buffer, Buffer];
@@ -203,6 +229,10 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   },
 );
 
+/** The RSS now (MiB). */
+function rssMiB(): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+}
 /** Peak RSS since the last reset (MiB); resetPeak() starts a new phase (Linux clear_refs 5). */
 function peakMiB(): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;

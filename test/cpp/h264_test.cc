@@ -310,6 +310,48 @@ TEST(H264AnnexB, WindowsChangeNeitherTheUnitsNorTheMkv) {
   }
 }
 
+// A stream big enough for the in-memory packager's second thread (it faults
+// the output in ahead of it from 16 MiB up): the MKV in memory is byte for
+// byte the one a sink receives, and the same packaged twice.
+TEST(H264AnnexB, ALargeInMemoryMkvEqualsTheSinksBytes) {
+  std::mt19937 rng(5);
+  std::vector<uint8_t> es;
+  auto put = [&](const std::vector<uint8_t>& nal) {
+    es.insert(es.end(), {0, 0, 0, 1});
+    es.insert(es.end(), nal.begin(), nal.end());
+  };
+  std::vector<uint8_t> body(200000);
+  for (auto& b : body) b = static_cast<uint8_t>(1 + rng() % 255);  // no 00 00 inside
+  SpsSpec spec;
+  for (int gop = 0; gop < 6; ++gop) {
+    put(MakeSps(spec));
+    put({0x68, 0xce, 0x38, 0x80});
+    for (int f = 0; f < 20; ++f) {
+      std::vector<uint8_t> slice{static_cast<uint8_t>(f == 0 ? 0x65 : 0x41), 0x88};
+      const size_t from = rng() % 1000;
+      slice.insert(slice.end(), body.begin() + from, body.begin() + from + 150000 + rng() % 40000);
+      put(slice);
+    }
+  }
+  ASSERT_GT(es.size(), size_t{18} << 20);
+  mkv::PackageOptions o;
+  Result<mkv::PackageResult> mem = mkv::PackageAnnexB(es.data(), es.size(), o);
+  ASSERT_TRUE(mem.ok()) << mem.status().message();
+  EXPECT_EQ(mem.value().frames, 6u * 20);
+  EXPECT_EQ(mem.value().bytes, mem.value().mkv.size());
+  Result<mkv::PackageResult> again = mkv::PackageAnnexB(es.data(), es.size(), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again.value().mkv == mem.value().mkv);
+  std::vector<uint8_t> sunk;
+  o.sink = [&](const std::vector<mkv::PackageOptions::Span>& spans) {
+    for (const auto& sp : spans) sunk.insert(sunk.end(), sp.data, sp.data + sp.size);
+    return Status::Ok();
+  };
+  Result<mkv::PackageResult> viaSink = mkv::PackageAnnexB(es.data(), es.size(), o);
+  ASSERT_TRUE(viaSink.ok());
+  EXPECT_TRUE(sunk == mem.value().mkv);
+}
+
 TEST(H264AnnexB, GroupsAccessUnitsAndMarksKeyframes) {
   // AUD SPS PPS IDR(first_mb=0) IDR(first_mb!=0) | P(first_mb=0) | SEI P | AUD P
   std::vector<std::vector<uint8_t>> nals = {{0x09, 0xf0}, {0x67, 0x42}, {0x68, 0xce}, {0x65, 0x88}, {0x65, 0x40},
