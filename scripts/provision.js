@@ -3,9 +3,10 @@
 // as root (or with password-less sudo), installs the missing ones with one
 // apt-get line that it prints first. Anywhere else it stops at once, naming
 // that line. `npm test` runs `provision.js test` before it builds anything;
-// `npm run prebuild` runs `provision.js prebuild`.
+// `npm run prebuild` runs `provision.js prebuild`, `npm run bench`
+// `provision.js bench`.
 //
-//   node scripts/provision.js test|prebuild [--check]
+//   node scripts/provision.js test|prebuild|bench [--check]
 //     --check   report only, never install (exit 1 when something is missing)
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -71,7 +72,12 @@ const PREBUILD = [
   ['qemu-user-static', cmd('qemu-aarch64-static'), 'configure checks of the ARM builds'],
   ...CROSS,
 ];
-const PROFILES = { test: TEST, prebuild: PREBUILD };
+const BENCH = [
+  ...TEST,
+  ['nginx', file('/usr/sbin/nginx'), 'the WebDAV PUT sink of bench/upload.ts (started on 127.0.0.1 by the bench itself)'],
+  ['mkvtoolnix', cmd('mkvmerge'), 'a second packaging peer in bench/ingest.ts'],
+];
+const PROFILES = { test: TEST, prebuild: PREBUILD, bench: BENCH };
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 

@@ -46,8 +46,9 @@ test('a user who cannot install gets the missing packages and the one apt-get li
   t.is(new Set(pkgs).size, pkgs.length, 'each package once');
 });
 
-test('npm test provisions before it builds', (t) => {
+test('npm test, npm run prebuild and npm run bench provision first', (t) => {
   const pkg = require('../package.json') as { scripts: Record<string, string> };
   t.regex(pkg.scripts['test']!, /^node scripts\/provision\.js test && npm run compile/);
   t.regex(pkg.scripts['prebuild']!, /^node scripts\/provision\.js prebuild && node scripts\/prebuild\.js/);
+  t.regex(pkg.scripts['bench']!, /^node scripts\/provision\.js bench && node --import tsx bench\//);
 });
