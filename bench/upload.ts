@@ -5,6 +5,7 @@
  * Upload with the same part size and concurrency. Prints MB/s and ratios, and
  * camwire's peak RSS. Run: npm run bench -- upload   (--quick for 64 MiB)
  */
+import './quiet-sdk';
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
