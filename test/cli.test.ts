@@ -277,3 +277,26 @@ require('node:net').createServer().listen(0, '127.0.0.1', () => cli.finish(3, 30
   t.is(r.status, 3, r.stderr);
   t.regex(r.stderr, /camwire: still open 300 ms after the command ended: TCPServerWrap; exiting/);
 });
+
+test('a number an option refuses is reported with the option it was given to', (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['fleet', 'run', '--certs', 'nowhere', '--url', 'mqtt://127.0.0.1:9', '--devices', 'abc'],
+      /CLI_BAD_ARGUMENT: --devices: "abc" is not a positive whole number/,
+    ],
+    [['fleet', 'run', '--certs', 'nowhere', '--url', 'mqtt://127.0.0.1:9', '--rate', '-1'], /--rate: "-1" is not a positive number/],
+    [['kvs', 'serve-local', '--dir', 'nowhere', '--port', '70000'], /--port: "70000" is not a port \(0 to 65535\)/],
+    [['kvs', 'stream', '--input', 'a.h264', '--out', 'b.mkv', '--fps', 'thirty'], /--fps: "thirty" is not a positive number/],
+    [['ptp', 'serve', '--storage', 'nowhere', '--port', 'x'], /--port: "x" is not a port/],
+    [['presign', 'multipart', '--bucket', 'b', '--key', 'k', '--size', 'big'], /--size: "big" is not a whole number of 0 or more/],
+  ];
+  for (const [args, want] of cases) {
+    const r = camwire(args);
+    t.is(r.status, 1, args.join(' '));
+    t.regex(r.stderr, want, args.join(' '));
+  }
+  const json = camwire(['--json', 'fleet', 'run', '--certs', 'nowhere', '--url', 'mqtt://127.0.0.1:9', '--workers', '0']);
+  const e = (JSON.parse(json.stdout) as { error: { code: string; message: string } }).error;
+  t.is(e.code, 'CLI_BAD_ARGUMENT');
+  t.is(e.message, '--workers: "0" is not a positive whole number');
+});

@@ -113,7 +113,7 @@ test.serial('a wrong presigning secret fails the demo at the step that used it, 
   // A bad argument is refused before anything starts.
   const r = camwire(['demo', '--stream-seconds', '0']);
   t.is(r.status, 1);
-  t.regex(r.stderr, /--stream-seconds must be 1-600/);
+  t.regex(r.stderr, /--stream-seconds: must be 1-600 seconds/);
 });
 
 test.serial('--keep leaves it running: mosquitto_sub sees the camera, gphoto2 lists it over PTP/IP; Ctrl-C ends it and removes the files', async (t) => {

@@ -18,7 +18,7 @@ export function demoCommand(out: Out): Command {
     .addOption(
       new Option('--stream-seconds <n>', 'seconds of live video into KVS').default(10).argParser((v) => {
         const n = Number(v);
-        if (!Number.isFinite(n) || n < 1 || n > 600) throw new CamwireError('CLI_BAD_ARGUMENT', `--stream-seconds must be 1-600, not "${v}"`);
+        if (!Number.isFinite(n) || n < 1 || n > 600) throw new CamwireError('CLI_BAD_ARGUMENT', `must be 1-600 seconds, not "${v}"`);
         return n;
       }),
     )

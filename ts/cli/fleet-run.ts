@@ -8,25 +8,7 @@ import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import type { FleetReport } from '../fleet/report-types';
 import { Output, Progress } from './output';
-import { positiveInt, readFile } from './args';
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a positive number`);
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a whole number of 0 or more`);
-  return n;
-}
-
-function nonNegativeNumber(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a number of 0 or more`);
-  return n;
-}
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, readFile } from './args';
 
 interface RunOpts {
   certs: string;

@@ -11,8 +11,7 @@ import type * as Report from '../fleet/report';
 import type * as Html from '../fleet/html';
 import type * as K8s from '../fleet/k8s';
 import type { FleetReport } from '../fleet/report-types';
-import { CamwireError } from '../errors';
-import { positiveInt } from './args';
+import { nonNegativeNumber, positiveInt } from './args';
 import { Output, Progress } from './output';
 
 type Out = () => Output;
@@ -22,12 +21,6 @@ const certs = () => require('../fleet/certs') as typeof Certs;
 const report = () => require('../fleet/report') as typeof Report;
 const html = () => require('../fleet/html') as typeof Html;
 const k8s = () => require('../fleet/k8s') as typeof K8s;
-
-function nonNegative(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a number of 0 or more`);
-  return n;
-}
 
 /** The report's HTML page, its module loaded on first use (what `fleet run --html` is given). */
 export function renderFleetHtml(r: FleetReport): string {
@@ -127,9 +120,9 @@ export function fleetCommand(out: Out): Command {
     .addOption(new Option('--key <type>', 'key type of certificates made in the pods').choices(['ec', 'rsa']).default('ec'))
     .option('--namespace <ns>', 'namespace of the Job')
     .option('--name <name>', 'Job name', 'camwire-fleet')
-    .addOption(new Option('--duration <s>', '`fleet run --duration`').argParser(nonNegative))
-    .addOption(new Option('--rate <n>', '`fleet run --rate` (per pod)').argParser(nonNegative))
-    .addOption(new Option('--publish-interval <s>', '`fleet run --publish-interval`').argParser(nonNegative))
+    .addOption(new Option('--duration <s>', '`fleet run --duration`').argParser(nonNegativeNumber))
+    .addOption(new Option('--rate <n>', '`fleet run --rate` (per pod)').argParser(nonNegativeNumber))
+    .addOption(new Option('--publish-interval <s>', '`fleet run --publish-interval`').argParser(nonNegativeNumber))
     .option('--reports-claim <pvc>', 'a ReadWriteMany PersistentVolumeClaim the pods also write shard-I.json to')
     .option('--cpu <quantity>', 'CPU request and limit of each pod, e.g. 2')
     .option('--memory <quantity>', 'memory request and limit of each pod, e.g. 1Gi')

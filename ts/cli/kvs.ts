@@ -8,7 +8,7 @@ import type { DeviceConnection } from '../mqtt';
 import type { StreamEventPublisher } from '../kvs';
 import { addConnectionOptions, ConnOptsPartial, openConnection } from './mqtt';
 import { Output } from './output';
-import { positiveInt, readFile } from './args';
+import { portNumber, positiveInt, positiveNumber, readFile } from './args';
 
 interface StreamOpts extends ConnOptsPartial {
   input: string;
@@ -225,7 +225,7 @@ export function kvsCommand(out: Out): Command {
         "control plane URL for GetDataEndpoint (default the region's, e.g. https://kinesisvideo.cn-north-1.amazonaws.com.cn; a local one: camwire kvs serve-local)",
       )
       .option('--endpoint-ca <file>', "CA bundle for the KVS endpoints' TLS certificates (default: Node's roots)")
-      .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(Number).default(30))
+      .addOption(new Option('--fps <n>', 'frame rate of the input').argParser(positiveNumber).default(30))
       .option('--audio <file>', 'an audio track from ADTS AAC (or raw G.711 with --audio-format), interleaved with the video (- for stdin)')
       .addOption(new Option('--audio-format <format>', 'the --audio input').choices(['adts', 'alaw', 'mulaw']).default('adts'))
       .addOption(new Option('--audio-rate <hz>', 'G.711 sample rate').argParser(positiveInt).default(8000))
@@ -248,7 +248,7 @@ export function kvsCommand(out: Out): Command {
   kvs
     .command('serve-local')
     .description('a local KVS endpoint (GetDataEndpoint + PutMedia with acks, SigV4 checked) on 127.0.0.1, storing sessions in --dir')
-    .addOption(new Option('--port <port>', 'port (0 = any free one)').argParser(Number).default(0))
+    .addOption(new Option('--port <port>', 'port (0 = any free one)').argParser(portNumber).default(0))
     .requiredOption('--dir <dir>', 'where sessions are stored (DIR/<stream>/session-N.mkv and .json)')
     .option('--region <region>', 'region the signatures must be scoped to', 'us-east-1')
     .addOption(new Option('--drop-after <n>', 'fault: drop each PutMedia connection after n fragments').argParser(positiveInt))

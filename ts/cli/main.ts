@@ -1,5 +1,5 @@
 /** The `camwire` command line. Every command has --help; --json prints machine output. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { native, nativePath, packageSourceHash } from '../native';
 import { CamwireError } from '../errors';
 import { makeOutput, Output, printError } from './output';
@@ -92,7 +92,24 @@ export function buildProgram(argv?: string[]): Command {
 
   // Commands built apart from the program do not inherit exitOverride.
   for (const c of allCommands(program)) c.exitOverride().showHelpAfterError('(add --help for usage)');
+  for (const c of [program, ...allCommands(program)]) for (const o of c.options) nameOptionInErrors(o);
   return program;
+}
+
+/** A value an option's parser refuses is reported with the option's name: `--rate: "abc" is not a positive number`. */
+function nameOptionInErrors(o: Option): void {
+  const parse = o.parseArg;
+  if (!parse) return;
+  o.parseArg = <T>(value: string, previous: T): T => {
+    try {
+      return parse.call(o, value, previous) as T;
+    } catch (e) {
+      if (e instanceof CamwireError && e.code === 'CLI_BAD_ARGUMENT') {
+        throw new CamwireError('CLI_BAD_ARGUMENT', `${o.long ?? o.flags}: ${e.message}`, e.hint === undefined ? {} : { hint: e.hint });
+      }
+      throw e;
+    }
+  };
 }
 
 export function allCommands(c: Command): Command[] {

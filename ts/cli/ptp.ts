@@ -4,15 +4,10 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { CamwireError } from '../errors';
 import { PtpCamera, PtpClient, PtpObject, usbDevices } from '../ptp';
+import { portNumber } from './args';
 import { Output } from './output';
 
 type Out = () => Output;
-
-const port = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CamwireError('CLI_USAGE', `--port ${v} is not a port number`);
-  return n;
-};
 
 const toOption = () => new Option('--to <address>', 'the camera: ptpip:IPv4[:PORT], usb (the first PTP camera) or usb:BUS:DEV').makeOptionMandatory();
 
@@ -34,7 +29,7 @@ export function ptpCommand(out: Out): Command {
       'serve a directory as a camera over PTP/IP (gphoto2 --port ptpip:127.0.0.1:P:P) or, with --usb, as a virtual USB camera; upload targets handed over are printed',
     )
     .requiredOption('--storage <dir>', "directory served as the camera's store (e.g. with DCIM/100CAMWR/...)")
-    .addOption(new Option('--port <port>', 'TCP port (0: any free one)').argParser(port).default(15740))
+    .addOption(new Option('--port <port>', 'TCP port (0: any free one)').argParser(portNumber).default(15740))
     .option('--host <ipv4>', 'address to listen on', '127.0.0.1')
     .option('--guid <hex>', "the camera's GUID, 16 bytes in hex (default: random)")
     .option('--name <name>', 'friendly name in the PTP/IP handshake', 'camwire')
@@ -46,7 +41,7 @@ export function ptpCommand(out: Out): Command {
     .addOption(
       new Option('--fault-stall <op>', 'testing: leave the next request for this operation code (e.g. 0x1004) unanswered').argParser((v: string) => {
         const n = Number(v);
-        if (!Number.isInteger(n) || n <= 0 || n > 0xffff) throw new CamwireError('CLI_BAD_ARGUMENT', `--fault-stall ${v} is not an operation code`);
+        if (!Number.isInteger(n) || n <= 0 || n > 0xffff) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not an operation code`);
         return n;
       }),
     )

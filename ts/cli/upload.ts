@@ -7,7 +7,7 @@ import type { UploadResult } from '../upload';
 const uploadLib = () => require('../upload') as typeof import('../upload');
 import { addConnectionOptions, ConnOpts, ConnOptsPartial, openConnection } from './mqtt';
 import { Output, Progress } from './output';
-import { positiveInt, readFile } from './args';
+import { nonNegativeInt, positiveInt, readFile } from './args';
 
 type Out = () => Output;
 
@@ -235,7 +235,7 @@ export function presignCommand(): Command {
       process.stdout.write(JSON.stringify(onCamera(await presignPut(await presignBase(o)), o), null, 2) + '\n');
     });
   common(presign.command('multipart').description('CreateMultipartUpload now, then a target with pre-signed part, complete and abort URLs'))
-    .addOption(new Option('--size <bytes>', 'file size (default: the size of --file)').argParser((v) => Number(v)))
+    .addOption(new Option('--size <bytes>', 'file size (default: the size of --file)').argParser(nonNegativeInt))
     .addOption(new Option('--part-size <bytes>', 'part size').argParser(positiveInt).default(8 * 1024 * 1024))
     .option('--cos', 'Tencent COS native signatures; keys from COS_SECRET_ID, COS_SECRET_KEY [, COS_SESSION_TOKEN]', false)
     .action(async (o: PresignOpts & { cos: boolean }) => {
