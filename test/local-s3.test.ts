@@ -35,7 +35,7 @@ import { Md5 } from '@aws-sdk/checksums/md5';
 import { Sha512 } from '@aws-sdk/checksums/sha';
 import { LocalS3Request, LocalS3Store } from '../ts/local';
 import { Uploader } from '../ts/upload';
-import { presignMultipart, presignPut } from '../ts/upload/presign';
+import { presignMultipart, presignPut, PutPresigner } from '../ts/upload/presign';
 import { CamwireError } from '../ts/errors';
 import { signV4 } from '../ts/common/sigv4';
 import { tempDir } from './helpers/tmp';
@@ -86,6 +86,27 @@ test('single PUT through a pre-signed URL, read back through a pre-signed GET, c
   t.is(got?.contentType, 'image/jpeg');
   const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'devices/cam 1/photo+1.jpg' }), { expiresIn: 60 });
   t.is(await sha256Of(url), f.sha256);
+});
+
+test("one PutPresigner signs many targets (one S3 client): each PUTs its own object; its targets are presignPut's", async (t) => {
+  const signer = new PutPresigner({ endpoint: store.url, region: 'eu-west-1', credentials });
+  try {
+    const f = makeFile('many.bin', 50_000);
+    const targets = await Promise.all(
+      [1, 2, 3].map((i) => signer.presignPut({ bucket: 'media', key: `fleet/many-${i}.bin`, contentType: 'application/octet-stream' })),
+    );
+    for (const [i, target] of targets.entries()) {
+      t.is((await new Uploader().upload(f.file, target)).status, 'uploaded');
+      t.is(store.object('media', `fleet/many-${i + 1}.bin`)?.sha256, f.sha256);
+    }
+    const single = await presignPut({ ...base('fleet/many-1.bin'), contentType: 'application/octet-stream' });
+    t.deepEqual(Object.keys(targets[0]!).sort(), Object.keys(single).sort());
+    t.is(targets[0]!.objectUrl, single.objectUrl);
+    t.deepEqual(targets[0]!.put?.headers, single.put?.headers);
+    await t.throwsAsync(signer.presignPut({ bucket: 'media', key: 'x', expiresIn: 0 }), { message: /outside 1-604800/ });
+  } finally {
+    signer.destroy();
+  }
 });
 
 test('multipart through pre-signed URLs: 3 parts, S3-style ETag, readable with the SDK client (header signatures)', async (t) => {

@@ -141,7 +141,7 @@ export class FleetUploads {
   readonly latency = new LatencyRecorder();
   private readonly devices = new Map<string, OneDevice>();
   private readonly running = new Set<Promise<void>>();
-  private presign: typeof import('../upload/presign') | undefined;
+  private presign: import('../upload/presign').PutPresigner | undefined;
   private dir: string | undefined;
   private file = '';
   private stopped = false;
@@ -175,9 +175,6 @@ export class FleetUploads {
     return this.presign!.presignPut({
       bucket: p.bucket,
       key,
-      region: p.region ?? 'us-east-1',
-      ...(p.endpoint ? { endpoint: p.endpoint } : {}),
-      ...(p.credentials ? { credentials: p.credentials } : {}),
       expiresIn: p.expiresIn ?? 900,
       contentType: 'application/octet-stream',
       shareExpiresIn: 0,
@@ -193,7 +190,13 @@ export class FleetUploads {
   async start(devices: UploadDevice[]): Promise<void> {
     if (!devices.length) return;
     if (this.o.presign) {
-      this.presign = presignLib();
+      const p = this.o.presign;
+      // One S3 client signs every target of the run.
+      this.presign = new (presignLib().PutPresigner)({
+        region: p.region ?? 'us-east-1',
+        ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+        ...(p.credentials ? { credentials: p.credentials } : {}),
+      });
       try {
         await this.target(devices[0]!.thing, 'fleet/check');
       } catch (e) {
@@ -365,6 +368,8 @@ export class FleetUploads {
   private cleanup(): void {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
+    this.presign?.destroy();
+    this.presign = undefined;
   }
 
   totals(): FleetUploadTotals {
