@@ -1,10 +1,13 @@
 // Access units out of an Annex-B H.264 byte stream that arrives in pieces of
 // any size (a pipe from an encoder, a file read in chunks). A unit is handed
 // out once the next one has begun, so a frame is never split; Finish() hands
-// out the last one. Memory stays at about one frame plus one piece: bytes are
-// kept only from the start of the unit still being collected, and one unit
-// may not exceed max_unit_bytes (a stream with no start codes is an error,
-// not an unbounded buffer).
+// out the last one. Units that lie whole inside a piece are handed out from
+// the piece itself (no copy); only the unit still being collected is kept
+// (copied) between pieces, and the start of the next piece is added to it
+// a little at a time (64 KiB, then twice as much each time) until the unit
+// is complete. Memory stays at about one frame: one unit may not exceed
+// max_unit_bytes (a stream with no start codes is an error, not an
+// unbounded buffer).
 #pragma once
 
 #include <cstddef>
@@ -23,7 +26,9 @@ class AnnexBStream {
   // Called with the buffer the unit's NAL offsets refer to; valid during the call.
   using Sink = std::function<Status(const uint8_t* data, const AccessUnit& au)>;
 
-  explicit AnnexBStream(size_t max_unit_bytes = 32u << 20, Codec codec = Codec::kH264) : max_unit_(max_unit_bytes), codec_(codec) {}
+  // first_step: how much of a piece is first added to a unit being collected (tests make it small).
+  explicit AnnexBStream(size_t max_unit_bytes = 32u << 20, Codec codec = Codec::kH264, size_t first_step = 64u << 10)
+      : max_unit_(max_unit_bytes), first_step_(first_step == 0 ? 1 : first_step), codec_(codec) {}
 
   // The codec is found from the first parameter sets (kvs::DetectCodec)
   // instead of given: nothing is handed out until it is known (H.264 when a
@@ -40,8 +45,12 @@ class AnnexBStream {
   Codec codec() const { return codec_; }
 
  private:
-  Status Drain(bool final, const Sink& sink);
+  // Hands out the complete units of d[0, n) (all of them when final) and
+  // sets *keep to where the unit still being collected begins (n: none).
+  Status Drain(const uint8_t* d, size_t n, bool final, const Sink& sink, size_t* keep);
+  Status TooLarge(size_t n);
   size_t max_unit_;
+  size_t first_step_;
   Codec codec_;
   bool detect_ = false;
   std::vector<uint8_t> buf_;

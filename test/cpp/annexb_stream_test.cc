@@ -75,6 +75,37 @@ TEST(AnnexBStream, AnyPieceSizesGiveTheSameFramesAsTheWholeBuffer) {
   }
 }
 
+// Units handed out from the piece itself, and the unit being collected
+// completed a step at a time (first_step, doubling): the same frames for any
+// step and piece size, also when a frame is many steps long.
+TEST(AnnexBStream, StepsAndPiecesOfAnySizeGiveTheSameFrames) {
+  std::vector<uint8_t> s;
+  for (int i = 0; i < 60; ++i) {
+    if (i % 4 == 0) Nal(s, {0x09, 0xF0}, i % 8 == 0);  // most units begin at their slice (or SPS), not at a delimiter
+    std::vector<uint8_t> slice;
+    if (i % 15 == 0) {
+      Nal(s, {0x67, 0x42, 0x00, 0x1e, 0xab});
+      Nal(s, {0x68, 0xce, 0x3c, 0x80}, false);
+      slice = {0x65, 0x88};
+    } else {
+      slice = {0x41, 0x9a};
+    }
+    const size_t body = i % 7 == 0 ? 5000 + 37 * i : 20 + 13 * i;  // some frames far longer than a step or a piece
+    for (size_t k = 0; k < body; ++k) slice.push_back(static_cast<uint8_t>(0x10 + (k % 200)));
+    Nal(s, slice, i % 3 == 0);  // 3- and 4-byte start codes
+  }
+  const Out whole = Whole(s);
+  ASSERT_EQ(whole.avcc.size(), 60u);
+  for (size_t step : {1u, 2u, 5u, 64u, 1000u, 70000u}) {
+    for (size_t piece : {1u, 3u, 17u, 500u, 4096u, 9000u, 100000u}) {
+      AnnexBStream st(32u << 20, Codec::kH264, step);
+      const Out got = Pieces(s, piece, &st);
+      EXPECT_EQ(got.avcc, whole.avcc) << "step " << step << ", piece " << piece;
+      EXPECT_EQ(got.key, whole.key) << "step " << step << ", piece " << piece;
+    }
+  }
+}
+
 TEST(AnnexBStream, AFrameIsHandedOutOnlyOnceTheNextOneBegins) {
   const std::vector<uint8_t> s = Stream(3, 10);
   AnnexBStream st;

@@ -1,5 +1,5 @@
-// libFuzzer target: an Annex-B stream fed to AnnexBStream in pieces of
-// fuzzer-chosen sizes must yield exactly the frames the whole-buffer parser
+// libFuzzer target: an Annex-B stream fed to AnnexBStream in pieces (and
+// collecting steps) of fuzzer-chosen sizes must yield exactly the frames the whole-buffer parser
 // finds (same AVCC bytes, same key-frame flags), whatever the piece
 // boundaries; and nothing may read out of bounds.
 #include <cstdlib>
@@ -9,10 +9,11 @@
 using namespace camwire::h264;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
+  if (size < 2) return 0;
   const size_t piece = 1 + data[0] % 64;
-  data += 1;
-  size -= 1;
+  const size_t step = 1 + data[1] % 32;  // how much of a piece a unit being collected takes first
+  data += 2;
+  size -= 2;
   std::vector<std::vector<uint8_t>> whole;
   std::vector<bool> whole_key;
   for (const AccessUnit& au : GroupAccessUnits(data, SplitAnnexB(data, size))) {
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::vector<std::vector<uint8_t>> streamed;
   std::vector<bool> streamed_key;
-  AnnexBStream s(1 << 20);
+  AnnexBStream s(1 << 20, Codec::kH264, step);
   auto sink = [&](const uint8_t* d, const AccessUnit& au) {
     streamed.push_back(ToAvcc(d, au));
     streamed_key.push_back(au.keyframe);
