@@ -14,6 +14,7 @@ import { BackoffOptions, FullJitterBackoff } from '../common/backoff';
 import { classifyMqttError } from './errors';
 import { DurableOutbox, MemoryOutbox, Outbox, OutboxRecord } from './outbox';
 import { topics } from '../common/topics';
+import { filterPubacks } from './puback-filter';
 import { encodePublishInto, publishSize } from './wire';
 
 /** publishMany appends this many messages at a time (one journal write and fdatasync each, in a durable outbox). */
@@ -274,21 +275,25 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     return (this.options.protocolVersion ?? 4) === 4;
   }
 
-  private onFastPuback(id: number): void {
+  /** Whether packet id is one of camwire's own publishes (then settled); false for mqtt.js's own. */
+  private onFastPuback(id: number): boolean {
     const rec = this.fastById.get(id);
-    if (!rec) return; // one of mqtt.js's own
+    if (!rec) return false;
     this.fastById.delete(id);
     this.ids.deallocate(id);
-    if (this.inFlight.get(rec.seq) !== rec) return;
+    if (this.inFlight.get(rec.seq) !== rec) return true;
     this.inFlight.delete(rec.seq);
     this.outbox.ack(rec.seq);
     this.emit('delivered', rec);
     this.settle(rec.seq);
     this.pump();
+    return true;
   }
 
   private onConnect(packet: IConnackPacket): void {
     this.generation++;
+    // camwire's PUBACKs are taken out of the socket's bytes before mqtt.js parses them (see puback-filter.ts).
+    if (this.fast && this.client?.stream) filterPubacks(this.client.stream, (id) => this.onFastPuback(id));
     const attempt = this.backoff.attempts;
     this.backoff.reset();
     this.lastError = undefined;
