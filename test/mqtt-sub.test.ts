@@ -138,7 +138,7 @@ test.serial("--status opts in to the camera's status; the subscriber's own statu
   t.deepEqual(retained('cameras/camera003/#'), ['cameras/camera003/status offline']);
 });
 
-test('a publish on a wildcard or empty topic is refused before the outbox; the connection goes on delivering', async (t) => {
+test('a publish on a wildcard, empty or over-long topic is refused before the outbox; the connection goes on delivering', async (t) => {
   const conn = new DeviceConnection({ url: broker.url('plain'), thing: 'wildcard-pub', status: false });
   t.teardown(() => conn.close({ force: true }));
   await conn.connect({ timeoutMs: 5000 });
@@ -146,15 +146,27 @@ test('a publish on a wildcard or empty topic is refused before the outbox; the c
     const e = await t.throwsAsync(conn.publish(topic, 'x'));
     t.is((e as { code?: string }).code, 'MQTT_BAD_OPTIONS', JSON.stringify(topic));
   }
+  // A topic longer than an MQTT string can hold: refused too, for publish and publishMany alike.
+  const long = `cameras/wildcard-pub/${'x'.repeat(70_000)}`;
+  for (const p of [conn.publish(long, 'x'), conn.publishMany(long, [Buffer.from('a'), Buffer.from('b')])]) {
+    const e = await t.throwsAsync(p);
+    t.is((e as { code?: string }).code, 'MQTT_BAD_OPTIONS');
+    t.regex((e as Error).message, /longer than 65535 bytes/);
+  }
   // Interleaved with mqtt.js's own packets (a subscription), the QoS 1 messages get their PUBACKs.
   const got: string[] = [];
   conn.on('message', (_topic, payload) => got.push(payload.toString()));
   await conn.subscribe('cameras/wildcard-pub/echo');
   await Promise.all(Array.from({ length: 300 }, (_, i) => conn.publish('cameras/wildcard-pub/echo', String(i))));
-  await until(() => got.length === 300);
+  // And a burst in pieces (publishMany), its PUBACKs taken before mqtt.js among mqtt.js's own packets.
+  await conn.publishMany(
+    'cameras/wildcard-pub/echo',
+    Array.from({ length: 2500 }, (_, i) => Buffer.from(String(300 + i))),
+  );
+  await until(() => got.length === 2800);
   t.deepEqual(
     got,
-    Array.from({ length: 300 }, (_, i) => String(i)),
+    Array.from({ length: 2800 }, (_, i) => String(i)),
     'every message, in order',
   );
 });

@@ -27,6 +27,15 @@ function checkPublishTopic(topic: string): void {
   }
 }
 
+/** A QoS 1 message that fits one MQTT packet (topic up to 65 535 bytes, packet up to 256 MiB); refused before the outbox otherwise. */
+function checkPublishSize(topic: string, payloadBytes: number): void {
+  try {
+    publishSize(Buffer.byteLength(topic, 'utf8'), payloadBytes, 1);
+  } catch (e) {
+    throw new CamwireError('MQTT_BAD_OPTIONS', `cannot publish ${payloadBytes} bytes on "${topic.slice(0, 80)}": ${(e as Error).message}`);
+  }
+}
+
 /**
  * Packet ids shared by mqtt.js (its own publishes and subscriptions) and the
  * QoS 1 fast path below: two packets in flight never share an id.
@@ -386,6 +395,7 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
   async enqueue(topic: string, payload: string | Buffer, o: { retain?: boolean } = {}): Promise<{ seq: number; delivered: Promise<void> }> {
     this.requireClient();
     checkPublishTopic(topic);
+    checkPublishSize(topic, typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
     const rec = await this.outbox.append({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, retain: o.retain ?? false });
     const delivered = new Promise<void>((resolve, reject) => this.deliveries.set(rec.seq, { resolve, reject }));
     this.toSend.push(rec);
@@ -405,6 +415,10 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
     checkPublishTopic(topic);
     const retain = o.retain ?? false;
     if (!payloads.length) return;
+    checkPublishSize(
+      topic,
+      payloads.reduce((m, p) => Math.max(m, p.length), 0),
+    );
     // Appended in pieces (each is on disk, then sent, while the next is written): the first
     // message leaves after one piece's fdatasync, not after the whole batch's.
     let d!: Delivery;
@@ -461,9 +475,19 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
         const id = this.ids.allocate();
         if (id === null) break;
         const rec = this.toSend.shift()!;
+        let size: number;
+        try {
+          size = publishSize(Buffer.byteLength(rec.topic, 'utf8'), rec.payload.length, 1);
+        } catch (e) {
+          // Refused at enqueue now; one from an older journal is dropped with its error, not left to block the rest.
+          this.ids.deallocate(id);
+          this.outbox.ack(rec.seq);
+          this.settle(rec.seq, new CamwireError('MQTT_BAD_OPTIONS', `cannot publish on "${rec.topic.slice(0, 80)}": ${(e as Error).message}`));
+          continue;
+        }
         this.inFlight.set(rec.seq, rec);
         this.fastById.set(id, rec);
-        bytes += publishSize(Buffer.byteLength(rec.topic, 'utf8'), rec.payload.length, 1);
+        bytes += size;
         batch.push({ rec, id });
       }
       if (!batch.length) return;
