@@ -38,7 +38,11 @@ namespace {
 // packager: first touches of fresh memory (a page fault and the kernel's
 // zeroing per 4 KiB) were half of the in-memory packaging time, and they
 // happen on the other core now. MADV_POPULATE_WRITE (Linux 5.14) only maps
-// pages, it never changes what is in one; without it nothing is done.
+// pages, it never changes what is in one; without it nothing is done. So
+// even if the MKV outgrows its reserve (the vector moves) while the thread
+// runs, it only maps memory that is freed or reused; once a range is
+// unmapped, madvise fails and the thread stops. On one core the two take
+// turns: the same page faults, no more.
 class Prefault {
  public:
   Prefault(uint8_t* data, size_t size) {
