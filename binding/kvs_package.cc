@@ -1,10 +1,13 @@
 // packageAnnexB(buffer, options) -> Promise<{ mkv, bytes, frames, fragments, width, height, codec, ... }>
+//   options.into: a Buffer the MKV is written into instead (then no mkv in the result: its first `bytes`)
 // packageFile(input, output, options) -> the same without mkv: the MKV is in the output file
 // Runs the core's Annex-B -> MKV packager on a worker thread. The input
-// Buffer is pinned (referenced, not copied) until the work is done; the MKV
-// bytes are handed to JS without a copy.
+// Buffer (and `into`) is pinned (referenced, not copied) until the work is
+// done; the MKV bytes are handed to JS without a copy.
 #include "kvs_package.h"
 
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <random>
 
@@ -19,7 +22,7 @@ namespace {
 
 class PackageWorker : public Napi::AsyncWorker {
  public:
-  PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options, Napi::Value audio)
+  PackageWorker(Napi::Env env, Napi::Buffer<uint8_t> input, camwire::mkv::PackageOptions options, Napi::Value audio, Napi::Value into)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(options), data_(input.Data()), size_(input.Length()) {
     input_ref_ = Napi::Persistent(input);
     if (audio.IsBuffer()) {
@@ -27,6 +30,21 @@ class PackageWorker : public Napi::AsyncWorker {
       audio_ref_ = Napi::Persistent(a);
       options_.audio_data = a.Data();
       options_.audio_size = a.Length();
+    }
+    if (into.IsBuffer()) {
+      // The MKV goes straight into the caller's buffer (memory it already has: no fresh pages to fault in).
+      Napi::Buffer<uint8_t> b = into.As<Napi::Buffer<uint8_t>>();
+      into_ref_ = Napi::Persistent(b);
+      into_ = b.Data();
+      into_size_ = b.Length();
+      has_into_ = true;
+      options_.sink = [this](const std::vector<camwire::mkv::PackageOptions::Span>& spans) {
+        for (const auto& sp : spans) {
+          if (into_used_ <= into_size_ && sp.size <= into_size_ - into_used_) std::memcpy(into_ + into_used_, sp.data, sp.size);
+          into_used_ += sp.size;  // past the end: only counted, to say how much room it needs
+        }
+        return camwire::Status::Ok();
+      };
     }
   }
 
@@ -51,6 +69,11 @@ class PackageWorker : public Napi::AsyncWorker {
       status_ = r.status();
       return;
     }
+    if (has_into_ && into_used_ > into_size_) {
+      status_ = camwire::Status::Error("KVS_BAD_OPTIONS", "options.into holds " + std::to_string(into_size_) + " bytes; this MKV needs " +
+                                                              std::to_string(into_used_) + " (its first bytes were written, the rest was not)");
+      return;
+    }
     result_ = std::make_unique<camwire::mkv::PackageResult>(std::move(r).value());
   }
 
@@ -58,12 +81,13 @@ class PackageWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     input_ref_.Reset();
     audio_ref_.Reset();
+    into_ref_.Reset();
     if (!status_.ok()) {
       deferred_.Reject(StatusError(env, status_).Value());
       return;
     }
     Napi::Object out = Napi::Object::New(env);
-    if (!files_) {
+    if (!files_ && !has_into_) {
       auto* bytes = new std::vector<uint8_t>(std::move(result_->mkv));
       Napi::Buffer<uint8_t> mkv = Napi::Buffer<uint8_t>::New(
           env, bytes->data(), bytes->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes);
@@ -85,6 +109,7 @@ class PackageWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override {
     input_ref_.Reset();
     audio_ref_.Reset();
+    into_ref_.Reset();
     deferred_.Reject(e.Value());
   }
 
@@ -92,6 +117,11 @@ class PackageWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Buffer<uint8_t>> input_ref_;
   Napi::Reference<Napi::Buffer<uint8_t>> audio_ref_;
+  Napi::Reference<Napi::Buffer<uint8_t>> into_ref_;
+  uint8_t* into_ = nullptr;
+  size_t into_size_ = 0;
+  size_t into_used_ = 0;
+  bool has_into_ = false;
   camwire::mkv::PackageOptions options_;
   const uint8_t* data_;
   size_t size_;
@@ -134,8 +164,17 @@ Napi::Value PackageAnnexB(const Napi::CallbackInfo& info) {
   Napi::Object o = args.Object(1, "options");
   Napi::Value audio = o.Get("audio");
   if (!audio.IsUndefined() && !audio.IsBuffer()) args.Fail("options.audio must be a Buffer");
+  Napi::Value into = o.Get("into");
+  if (!into.IsUndefined() && !into.IsBuffer()) args.Fail("options.into must be a Buffer");
+  if (into.IsBuffer()) {
+    // Written while the input is read: the two may not share memory.
+    Napi::Buffer<uint8_t> b = into.As<Napi::Buffer<uint8_t>>();
+    const uintptr_t i0 = reinterpret_cast<uintptr_t>(input.Data()), i1 = i0 + input.Length();
+    const uintptr_t o0 = reinterpret_cast<uintptr_t>(b.Data()), o1 = o0 + b.Length();
+    if (input.Length() && b.Length() && i0 < o1 && o0 < i1) args.Fail("options.into shares memory with the input");
+  }
   camwire::mkv::PackageOptions options = ParseOptions(args, o, audio.IsBuffer());
-  auto* worker = new PackageWorker(env, input, options, audio);
+  auto* worker = new PackageWorker(env, input, options, audio, into);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

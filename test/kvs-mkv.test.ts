@@ -220,6 +220,33 @@ function withoutUid(mkv: Buffer): Buffer {
   return b;
 }
 
+test('packageAnnexB into a buffer the caller reuses: the same MKV, clip after clip; too small and overlapping are clear errors', async (t) => {
+  const a = fs.readFileSync(makeClip(dir, { seconds: 4, fps: 30, size: '640x360', gop: 30, name: 'into-a.h264' }).file);
+  const b = fs.readFileSync(makeClip(dir, { seconds: 2, fps: 30, size: '320x240', gop: 15, name: 'into-b.h264' }).file);
+  const into = Buffer.alloc(a.length * 2);
+  for (const clip of [a, b, a]) {
+    const fresh = await packageAnnexB(clip, { fragmentDurationMs: 1000 });
+    const reused = await packageAnnexB(clip, { fragmentDurationMs: 1000, into });
+    t.is(reused.bytes, fresh.mkv.length);
+    t.is(reused.mkv.buffer, into.buffer, "the MKV is a view of the caller's buffer");
+    t.is(reused.mkv.length, reused.bytes);
+    t.true(withoutUid(reused.mkv).equals(withoutUid(fresh.mkv)), 'byte for byte the fresh MKV');
+    t.like(reused, { frames: fresh.frames, fragments: fresh.fragments, width: fresh.width, codec: 'h264' });
+  }
+  const small = await t.throwsAsync<CamwireError>(packageAnnexB(a, { into: Buffer.alloc(1000) }));
+  t.is(small!.code, 'KVS_BAD_OPTIONS');
+  t.regex(small!.message, /options\.into holds 1000 bytes; this MKV needs \d+/);
+  const shared = Buffer.alloc(a.length * 3);
+  a.copy(shared);
+  const overlap = await t.throwsAsync<CamwireError>(packageAnnexB(shared.subarray(0, a.length), { into: shared.subarray(a.length / 2) }));
+  t.is(overlap!.code, 'KVS_BAD_OPTIONS');
+  t.regex(overlap!.message, /into may not share memory with the input/);
+  // Apart in one allocation is fine.
+  const apart = await packageAnnexB(shared.subarray(0, a.length), { into: shared.subarray(a.length) });
+  t.is(apart.frames, 120);
+  t.is((await t.throwsAsync<CamwireError>(packageAnnexB(a, { into: 'x' as unknown as Buffer })))!.code, 'KVS_BAD_OPTIONS');
+});
+
 test('packageFile: file to file natively, the same bytes as packageAnnexB; a failure leaves the output as it was', async (t) => {
   const input = makeClip(dir, { seconds: 6, fps: 30, size: '640x360', gop: 30, name: 'file.h264' }).file;
   const out = path.join(dir, 'file.mkv');

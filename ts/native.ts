@@ -46,6 +46,8 @@ export interface NativePackageOptions<Audio> {
   audioFormat?: string;
   audioRate?: number;
   audioChannels?: number;
+  /** packageAnnexB: the caller's buffer the MKV is written into (no mkv in the result then). */
+  into?: Buffer;
 }
 
 export interface NativePackageResult {

@@ -29,6 +29,15 @@ export interface PackageOptions {
   /** G.711 only (default 8000 Hz, 1 channel); ADTS headers say their own. */
   audioRate?: number;
   audioChannels?: number;
+  /**
+   * packageAnnexB only: a Buffer to write the MKV into instead of a new one
+   * (the result's `mkv` is then its first `bytes`). For an app that packages
+   * clip after clip, one buffer reused skips a fresh allocation per clip:
+   * first touches of fresh memory are most of the in-memory time. Too small:
+   * KVS_BAD_OPTIONS saying how many bytes this MKV needs (a little more than
+   * the input). It may not share memory with the input.
+   */
+  into?: Buffer;
 }
 
 export type PackageResult = NativePackageResult & { mkv: Buffer };
@@ -61,16 +70,27 @@ export async function packageAnnexB(h264: Buffer, o: PackageOptions = {}): Promi
   if (!Buffer.isBuffer(h264)) throw new CamwireError('KVS_BAD_OPTIONS', 'packageAnnexB needs a Buffer of Annex-B H.264');
   const { problems, options } = nativeOptions(o);
   if (o.audio !== undefined && !Buffer.isBuffer(o.audio)) problems.push('audio must be a Buffer');
+  if (o.into !== undefined && !Buffer.isBuffer(o.into)) problems.push('into must be a Buffer');
+  else if (o.into && o.into.buffer === h264.buffer) {
+    const a = h264.byteOffset;
+    const b = o.into.byteOffset;
+    if (a < b + o.into.length && b < a + h264.length) problems.push('into may not share memory with the input');
+  }
   if (problems.length) throw new CamwireError('KVS_BAD_OPTIONS', problems.join('; '));
   const stack = new Error().stack;
   try {
-    return (await native().packageAnnexB(h264, { ...options, ...(o.audio ? { audio: o.audio, ...audioOptions(o) } : {}) })) as PackageResult;
+    const r = await native().packageAnnexB(h264, {
+      ...options,
+      ...(o.audio ? { audio: o.audio, ...audioOptions(o) } : {}),
+      ...(o.into ? { into: o.into } : {}),
+    });
+    return (o.into ? { ...r, mkv: o.into.subarray(0, r.bytes) } : r) as PackageResult;
   } catch (e) {
     throw fromNative(e, stack);
   }
 }
 
-export interface PackageFileOptions extends Omit<PackageOptions, 'audio'> {
+export interface PackageFileOptions extends Omit<PackageOptions, 'audio' | 'into'> {
   /** An audio file (ADTS AAC, or G.711 with audioFormat) packaged as track 2. */
   audio?: string;
 }
