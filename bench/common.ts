@@ -18,7 +18,18 @@ const ROOT = path.resolve(__dirname, '..');
  *    stock machine does not set it; the peers (ffmpeg, gphoto2,
  *    mosquitto_pub) never read it. `nodeStartMs()` prints both.
  */
-export function cliEnv(): { env: NodeJS.ProcessEnv; addon: string } {
+export interface CliEnv {
+  env: NodeJS.ProcessEnv;
+  /** The same with this host's NODE_EXTRA_CA_CERTS put back (undefined when the host sets none). */
+  hostEnv: NodeJS.ProcessEnv | undefined;
+  addon: string;
+}
+
+let cached: CliEnv | undefined;
+
+/** The environment (worked out once per bench process: the prebuild check hashes the native sources). */
+export function cliEnv(): CliEnv {
+  if (cached) return cached;
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['NODE_EXTRA_CA_CERTS'];
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script of the repo
@@ -26,7 +37,13 @@ export function cliEnv(): { env: NodeJS.ProcessEnv; addon: string } {
   const mine = `prebuilds/${process.platform}-${process.arch}/`;
   const stale = checkPrebuilds().problems.some((p) => p.startsWith(mine));
   if (!stale) env['PREBUILDS_ONLY'] = '1';
-  return { env, addon: stale ? 'the development build (build/Release; the prebuild is stale)' : `the committed prebuild (${mine})` };
+  const ca = process.env['NODE_EXTRA_CA_CERTS'];
+  cached = {
+    env,
+    hostEnv: ca ? { ...env, NODE_EXTRA_CA_CERTS: ca } : undefined,
+    addon: stale ? 'the development build (build/Release; the prebuild is stale)' : `the committed prebuild (${mine})`,
+  };
+  return cached;
 }
 
 /** Best-of-n milliseconds of `node -e 0` with this environment and with NODE_EXTRA_CA_CERTS removed. */

@@ -112,7 +112,7 @@ async function publishes(): Promise<void> {
     row('  peer: mqtt.js publishAsync, 64 in flight', rawRate, 'msg/s');
     // What a user runs: the whole CLI process, durable (every message fdatasync'd before it is sent), against mosquitto_pub (no durability).
     const cliN = quick ? 5000 : 20000;
-    const { env } = cliEnv();
+    const { env, hostEnv } = cliEnv();
     const cliRun = (args: string[], runEnv: NodeJS.ProcessEnv = env) => {
       const t = process.hrtime.bigint();
       const r = spawnSync(args[0]!, args.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: runEnv });
@@ -122,7 +122,6 @@ async function publishes(): Promise<void> {
     const cliMs: number[] = [];
     const cliHostMs: number[] = [];
     const mosqMs: number[] = [];
-    const hostCa = process.env['NODE_EXTRA_CA_CERTS'];
     for (let i = 0; i < 3; i++) {
       const cliArgs = (box: string) => [
         process.execPath,
@@ -145,7 +144,7 @@ async function publishes(): Promise<void> {
         box,
       ];
       cliMs.push(cliRun(cliArgs(path.join(dir, `cli-outbox-${i}`))));
-      if (hostCa) cliHostMs.push(cliRun(cliArgs(path.join(dir, `cli-outbox-host-${i}`)), { ...env, NODE_EXTRA_CA_CERTS: hostCa }));
+      if (hostEnv) cliHostMs.push(cliRun(cliArgs(path.join(dir, `cli-outbox-host-${i}`)), hostEnv));
       mosqMs.push(cliRun(mosquittoPub(cliN, 'peer-cli'), process.env));
     }
     const cliRate = cliN / (Math.min(...cliMs) / 1000);

@@ -92,12 +92,10 @@ function best<T extends { s: number }>(n: number, f: () => T): T {
         { ...process.env, HOME: home },
       ),
     );
-    const { env } = cliEnv();
+    const { env, hostEnv } = cliEnv();
     const getArgs = (name: string) => [process.execPath, CLI, 'ptp', 'get', '--to', `ptpip:127.0.0.1:${port}`, `DCIM/100CAMWR/${name}`, '--out', out];
     const cw = best(3, () => measured(getArgs('trailer.mp4'), out, env));
-    const cwHost = process.env['NODE_EXTRA_CA_CERTS']
-      ? best(3, () => measured(getArgs('trailer.mp4'), out, { ...env, NODE_EXTRA_CA_CERTS: process.env['NODE_EXTRA_CA_CERTS'] }))
-      : undefined;
+    const cwHost = hostEnv ? best(3, () => measured(getArgs('trailer.mp4'), out, hostEnv)) : undefined;
     const cwSmall = best(3, () => measured(getArgs('clip.mp4'), out, env));
     for (const f of ['trailer.mp4']) {
       const a = crypto

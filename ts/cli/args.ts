@@ -2,37 +2,21 @@
 import fs from 'node:fs';
 import { CamwireError } from '../errors';
 
-// Each throws CLI_BAD_ARGUMENT; buildProgram puts the option's name in front of the message.
-export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a positive whole number`);
-  return n;
+/** A number parser for an option: an empty value, or one `ok` refuses, is CLI_BAD_ARGUMENT (buildProgram puts the option's name in front). */
+function numberArg(ok: (n: number) => boolean, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !ok(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not ${what}`);
+    return n;
+  };
 }
 
-export function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a whole number of 0 or more`);
-  return n;
-}
-
-export function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a positive number`);
-  return n;
-}
-
-export function nonNegativeNumber(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a number of 0 or more`);
-  return n;
-}
-
+export const positiveInt = numberArg((n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+export const nonNegativeInt = numberArg((n) => Number.isInteger(n) && n >= 0, 'a whole number of 0 or more');
+export const positiveNumber = numberArg((n) => Number.isFinite(n) && n > 0, 'a positive number');
+export const nonNegativeNumber = numberArg((n) => Number.isFinite(n) && n >= 0, 'a number of 0 or more');
 /** A TCP port, 0 (any free one) to 65535. */
-export function portNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535 || v.trim() === '') throw new CamwireError('CLI_BAD_ARGUMENT', `"${v}" is not a port (0 to 65535)`);
-  return n;
-}
+export const portNumber = numberArg((n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port (0 to 65535)');
 
 export function readFile(file: string, what: string): string {
   try {

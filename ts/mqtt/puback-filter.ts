@@ -43,8 +43,8 @@ export class PubackFilter {
       }
       if (this.header.length === 0 && chunk[at] === PUBACK && at + 3 < n && chunk[at + 1] === 2) {
         if (this.take((chunk[at + 2]! << 8) | chunk[at + 3]!)) {
-          if (at > keptFrom) (pieces ??= []).push(chunk.subarray(keptFrom, at));
           pieces ??= [];
+          if (at > keptFrom) pieces.push(chunk.subarray(keptFrom, at));
           keptFrom = at + 4;
         }
         at += 4;
