@@ -17,9 +17,6 @@ import { topics } from '../common/topics';
 import { filterPubacks } from './puback-filter';
 import { encodePublishInto, publishSize } from './wire';
 
-/** publishMany appends this many messages at a time (one journal write and fdatasync each, in a durable outbox). */
-const PUBLISH_MANY_PIECE = 1024;
-
 /** A topic a message may be published on: not empty, no wildcard, no NUL. */
 function checkPublishTopic(topic: string): void {
   if (!topic || topic.includes('+') || topic.includes('#') || topic.includes('\0')) {
@@ -419,27 +416,16 @@ export class DeviceConnection extends EventEmitter<DeviceConnectionEvents> {
       topic,
       payloads.reduce((m, p) => Math.max(m, p.length), 0),
     );
-    // Appended in pieces (each is on disk, then sent, while the next is written): the first
-    // message leaves after one piece's fdatasync, not after the whole batch's.
-    let d!: Delivery;
+    // The whole batch is on disk before any of it is sent: killed after the first delivery, a process has stored every message of the batch.
+    const recs = await this.outbox.appendMany(payloads.map((payload) => ({ topic, payload, retain })));
     const delivered = new Promise<void>((resolve, reject) => {
-      d = { resolve, reject, left: payloads.length };
+      const d: Delivery = { resolve, reject, left: recs.length };
+      for (const rec of recs) {
+        this.deliveries.set(rec.seq, d);
+        this.toSend.push(rec);
+      }
     });
-    delivered.catch(() => undefined); // awaited below; a refusal while a piece is still being appended is not unhandled
-    const appended: Promise<void>[] = [];
-    for (let at = 0; at < payloads.length; at += PUBLISH_MANY_PIECE) {
-      const piece = payloads.slice(at, at + PUBLISH_MANY_PIECE).map((payload) => ({ topic, payload, retain }));
-      appended.push(
-        this.outbox.appendMany(piece).then((recs) => {
-          for (const rec of recs) {
-            this.deliveries.set(rec.seq, d);
-            this.toSend.push(rec);
-          }
-          this.pump();
-        }),
-      );
-    }
-    await Promise.all(appended);
+    this.pump();
     await delivered;
   }
 

@@ -218,9 +218,10 @@ export class DurableOutbox implements Outbox {
   private async flush(): Promise<void> {
     try {
       while (this.queue.length || this.ackLines.length) {
-        // At most BATCH_LINES a write and fdatasync: a long burst (publishMany
-        // of 20 000) is sent in pieces as each is on disk, while the next is
-        // written, instead of after one fdatasync of everything.
+        // At most BATCH_LINES a write and fdatasync: a long burst is written in
+        // pieces (bounded memory for the joined lines), and separate appends
+        // resolve as their own piece is on disk. One appendMany still resolves
+        // only when all of its lines are.
         let batch = this.queue;
         if (batch.length > BATCH_LINES) {
           batch = this.queue.slice(0, BATCH_LINES);
