@@ -80,4 +80,7 @@ export const explain = (r: BenchRun) =>
   r.cases
     .filter((c) => c.status !== 'passed')
     .map((c) => `${c.id} ${c.status}: ${c.message} | ${c.evidence.join(' | ')}`)
-    .join('\n') + `\nstderr: ${r.stderr.slice(-2000)}`;
+    .join('\n') +
+  // A run that ended before any case (a port taken, a bad device.json) says why on stdout with --json.
+  (r.cases.length === 0 ? `\nstdout: ${r.stdout.slice(-2000)}` : '') +
+  `\nstderr: ${r.stderr.slice(-2000)}`;
