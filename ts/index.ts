@@ -16,8 +16,8 @@ export { Uploader, parseUploadTarget, putUrlTarget, redactText, redactUrl } from
 export type { UploadTarget, UploadResult } from './upload';
 export { runUploadJob } from './orchestrator/upload-job';
 export * as kvs from './kvs';
-export { KvsStream, IotCredentialsProvider, awsChainCredentials, packageAnnexB } from './kvs';
-export type { KvsStreamOptions, KvsAck, KvsMetrics } from './kvs';
+export { KvsStream, IotCredentialsProvider, awsChainCredentials, packageAnnexB, packageFile } from './kvs';
+export type { KvsStreamOptions, KvsAck, KvsMetrics, PackageOptions, PackageFileOptions, PackageResult } from './kvs';
 export * as ptp from './ptp';
 export { PtpCamera, PtpClient } from './ptp';
 export { DeviceAgent } from './orchestrator/agent';
