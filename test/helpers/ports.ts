@@ -12,18 +12,30 @@ import path from 'node:path';
  *   local port from it too: under `npm test`'s load a client connection got
  *   a bench's port in the moment between the probe and the bench's listen.
  * - reserved across processes (ava runs test files in several workers) with
- *   a file created exclusively in a shared directory; a reservation older
- *   than STALE_MS (its process was killed) is taken over.
+ *   a file created exclusively in a shared directory; reservations older
+ *   than STALE_MS (their process was killed) are removed when a process
+ *   loads this module.
  * - free when chosen (a bind on 127.0.0.1 succeeded).
  */
 const DIR = path.join(os.tmpdir(), 'camwire-test-ports');
 const STALE_MS = 2 * 3600_000;
 const LOW = 20_000;
+const HIGH = ephemeralLow();
 
 /** Ports this process reserved, released when it exits. */
 const given = new Set<number>();
+const fileOf = (port: number) => path.join(DIR, `${port}`);
+fs.mkdirSync(DIR, { recursive: true });
+// Reservations left by killed workers, once per process.
+for (const name of fs.readdirSync(DIR)) {
+  try {
+    if (Date.now() - fs.statSync(path.join(DIR, name)).mtimeMs > STALE_MS) fs.rmSync(path.join(DIR, name), { force: true });
+  } catch {
+    // removed by another worker meanwhile
+  }
+}
 process.once('exit', () => {
-  for (const p of given) fs.rmSync(path.join(DIR, `${p}`), { force: true });
+  for (const p of given) fs.rmSync(fileOf(p), { force: true });
 });
 
 function ephemeralLow(): number {
@@ -44,39 +56,30 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
+/** Creates the port's reservation file; false when another process holds it. */
 function reserve(port: number): boolean {
-  const file = path.join(DIR, `${port}`);
   try {
-    fs.closeSync(fs.openSync(file, 'wx'));
+    fs.closeSync(fs.openSync(fileOf(port), 'wx'));
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
-  try {
-    if (Date.now() - fs.statSync(file).mtimeMs < STALE_MS) return false;
-    fs.rmSync(file, { force: true });
-    fs.closeSync(fs.openSync(file, 'wx'));
-    return true;
-  } catch {
-    return false; // another process took it over first
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
   }
 }
 
 /** A TCP port on 127.0.0.1, free now, outside the ephemeral range, that no other test process holds. */
 export async function freePort(): Promise<number> {
-  fs.mkdirSync(DIR, { recursive: true });
-  const high = Math.min(ephemeralLow(), 65_536);
-  if (high - LOW < 1000) throw new Error(`the ephemeral port range starts at ${high}: no room below it for test ports`);
-  const span = high - LOW;
+  const span = HIGH - LOW;
+  if (span < 1000) throw new Error(`the ephemeral port range starts at ${HIGH}: no room below it for test ports`);
   const start = Math.floor(Math.random() * span);
-  for (let i = 0; i < span && i < 5000; i++) {
+  for (let i = 0; i < Math.min(span, 5000); i++) {
     const port = LOW + ((start + i) % span);
-    if (given.has(port) || !reserve(port)) continue;
+    if (!reserve(port)) continue;
     if (await canBind(port)) {
       given.add(port);
       return port;
     }
-    fs.rmSync(path.join(DIR, `${port}`), { force: true });
+    fs.rmSync(fileOf(port), { force: true });
   }
-  throw new Error(`no free port on 127.0.0.1 between ${LOW} and ${high} (reservations in ${DIR})`);
+  throw new Error(`no free port on 127.0.0.1 between ${LOW} and ${HIGH} (reservations in ${DIR})`);
 }
